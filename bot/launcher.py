@@ -1,0 +1,233 @@
+"""Run the assistant's processes as one supervised group.
+
+`python -m bot run` (what `make run` calls) trains the model if it is stale, migrates the app store, then starts the
+action server, the Rasa server (with its channels) and, where it exists, the operator console. Each process's output
+is printed line by line behind its name; a process that exits on its own is reported and restarted (with a growing
+pause, and the whole group stops if one keeps crashing); Ctrl-C or SIGTERM stops every process, politely first.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.settings import Settings
+
+STOP_GRACE_SECONDS = 10
+MAX_RESTARTS_PER_MINUTE = 5
+
+
+@dataclass
+class ProcessSpec:
+    """One supervised process: its name (the log prefix), command line and the URL that answers once it is up."""
+
+    name: str
+    argv: list[str]
+    ready_url: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def rasa_auth_token(settings: Settings) -> str:
+    """The token that guards Rasa's HTTP API: `RASA_AUTH_TOKEN`, or one generated once and kept in var/."""
+    if token := settings.env.get("RASA_AUTH_TOKEN"):
+        return token
+    path = settings.var_dir / "rasa-auth-token"
+    if not path.exists():
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def process_specs(settings: Settings, model: Path) -> list[ProcessSpec]:
+    """The processes of the assistant, in start order."""
+    env = settings.rasa_environment()
+    env["RASA_AUTH_TOKEN"] = rasa_auth_token(settings)
+    specs = [
+        ProcessSpec(
+            "actions",
+            [_bin("rasa"), "run", "actions", "--actions", "actions", "--port", str(settings.action_port)],
+            f"http://{settings.host}:{settings.action_port}/health",
+            env,
+        ),
+        ProcessSpec(
+            "rasa",
+            [
+                _bin("rasa"), "run", "--model", str(model), "--endpoints", "endpoints.yml",
+                "--credentials", "credentials.yml", "--interface", settings.host, "--port", str(settings.rasa_port),
+                "--enable-api", "--auth-token", env["RASA_AUTH_TOKEN"],
+            ],
+            f"{settings.rasa_url}/webhooks/rest/",
+            env,
+        ),
+    ]
+    if (settings.root / "bot" / "console" / "__main__.py").exists():
+        specs.append(
+            ProcessSpec("console", [sys.executable, "-m", "bot.console", "serve"], f"{settings.console_url}/healthz", env)
+        )
+    return specs
+
+
+def _is_up(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status < 500
+    except OSError:
+        return False
+
+
+class Supervisor:
+    """Starts, watches, restarts and stops a group of processes."""
+
+    def __init__(self, specs: list[ProcessSpec], cwd: Path) -> None:
+        self.specs = specs
+        self.cwd = cwd
+        self.processes: dict[str, asyncio.subprocess.Process] = {}
+        self.stopping = asyncio.Event()
+        self.failed: str | None = None
+
+    def log(self, message: str) -> None:
+        print(f"[launcher] {message}", flush=True)
+
+    async def _pump(self, name: str, stream: asyncio.StreamReader) -> None:
+        width = max(len(spec.name) for spec in self.specs)
+        while line := await stream.readline():
+            print(f"[{name:<{width}}] {line.decode(errors='replace').rstrip()}", flush=True)
+
+    async def _start(self, spec: ProcessSpec) -> asyncio.subprocess.Process:
+        process = await asyncio.create_subprocess_exec(
+            *spec.argv, cwd=self.cwd, env=spec.env or None,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,  # our own signal handling decides when children stop
+        )
+        self.processes[spec.name] = process
+        asyncio.ensure_future(self._pump(spec.name, process.stdout))
+        return process
+
+    async def _watch(self, spec: ProcessSpec) -> None:
+        crashes: list[float] = []
+        while not self.stopping.is_set():
+            process = await self._start(spec)
+            code = await process.wait()
+            if self.stopping.is_set():
+                return
+            now = time.monotonic()
+            crashes = [t for t in crashes if now - t < 60] + [now]
+            if len(crashes) > MAX_RESTARTS_PER_MINUTE:
+                self.log(f"{spec.name} exited with code {code} {len(crashes)} times within a minute; stopping all")
+                self.failed = spec.name
+                self.stopping.set()
+                return
+            pause = 2 ** (len(crashes) - 1)
+            self.log(f"{spec.name} exited with code {code}; restarting in {pause} s")
+            await asyncio.sleep(pause)
+
+    async def _announce_when_ready(self) -> None:
+        pending = {spec.name: spec.ready_url for spec in self.specs}
+        while pending and not self.stopping.is_set():
+            for name, url in list(pending.items()):
+                if await asyncio.to_thread(_is_up, url):
+                    self.log(f"{name} is up: {url}")
+                    del pending[name]
+            await asyncio.sleep(1)
+
+    async def _terminate_all(self) -> None:
+        for name, process in self.processes.items():
+            if process.returncode is None:
+                with _suppress_lookup():
+                    os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for name, process in self.processes.items():
+            try:
+                await asyncio.wait_for(process.wait(), max(0.1, deadline - time.monotonic()))
+            except asyncio.TimeoutError:
+                self.log(f"{name} did not stop in {STOP_GRACE_SECONDS} s; killing it")
+                with _suppress_lookup():
+                    os.killpg(process.pid, signal.SIGKILL)
+                await process.wait()
+            self.log(f"{name} stopped")
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self.stopping.set)
+        watchers = [asyncio.ensure_future(self._watch(spec)) for spec in self.specs]
+        announcer = asyncio.ensure_future(self._announce_when_ready())
+        await self.stopping.wait()
+        self.log("stopping all processes")
+        announcer.cancel()
+        await self._terminate_all()
+        for watcher in watchers:
+            watcher.cancel()
+        return 1 if self.failed else 0
+
+
+class _suppress_lookup:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        return exc_type is ProcessLookupError
+
+
+def run(settings: Settings) -> int:
+    """Train if needed, migrate the app store, and supervise every process until stopped."""
+    from bot.store import migrate
+    from bot.train import ensure_model
+
+    model = ensure_model(settings)
+    migrate(settings.app_db_url)
+    specs = process_specs(settings, model)
+    print(
+        "\n".join(
+            [
+                "[launcher] starting the assistant:",
+                f"[launcher]   REST channel    POST {settings.rasa_url}/webhooks/rest/webhook",
+                f"[launcher]   WeChat channel  {settings.rasa_url}/webhooks/wechat/webhook",
+                f"[launcher]   SMS channel     POST {settings.rasa_url}/webhooks/sms/webhook",
+                f"[launcher]   action server   {settings.action_url}",
+                f"[launcher]   console         {settings.console_url}/" if len(specs) > 2 else "",
+                f"[launcher]   data            {settings.var_dir}",
+            ]
+        ).replace("\n\n", "\n"),
+        flush=True,
+    )
+    return asyncio.run(Supervisor(specs, settings.root).run())
+
+
+def chat(settings: Settings) -> int:
+    """A terminal chat with the assistant (rasa shell) with the action server running beside it."""
+    import subprocess
+
+    from bot.train import ensure_model
+
+    from bot.store import migrate
+
+    model = ensure_model(settings)
+    migrate(settings.app_db_url)
+    actions_spec = process_specs(settings, model)[0]
+    actions = subprocess.Popen(actions_spec.argv, cwd=settings.root, env=actions_spec.env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(120):
+            if _is_up(actions_spec.ready_url):
+                break
+            time.sleep(0.5)
+        return subprocess.call(
+            [_bin("rasa"), "shell", "--model", str(model), "--endpoints", "endpoints.yml",
+             "--port", str(settings.rasa_port)],
+            cwd=settings.root, env=actions_spec.env,
+        )
+    finally:
+        actions.terminate()
+        actions.wait(timeout=STOP_GRACE_SECONDS)
