@@ -1,0 +1,76 @@
+"""Text normalisation shared by search, fact parsing and the loader.
+
+Workers type on phones: traditional characters (from Hong Kong/Taiwan keyboards or forwarded messages), full-width
+digits and letters, Chinese and ASCII punctuation mixed. Everything the knowledge base compares goes through
+:func:`normalize` first, on both sides (rule text and the worker's question), so that the two meet in one form.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+__all__ = ["normalize", "strip_punctuation", "cjk_runs", "is_cjk"]
+
+# Any Unicode punctuation or symbol becomes a space; letters, digits and CJK characters are kept.
+_PUNCT_CATEGORIES = ("P", "S")
+_SPACES = re.compile(r"\s+")
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+@functools.lru_cache(maxsize=1)
+def _t2s():
+    """The OpenCC traditional-to-simplified converter, built once per process (its tables load on first use)."""
+    from opencc import OpenCC
+
+    return OpenCC("t2s")
+
+
+def _to_half_width(text: str) -> str:
+    """Full-width ASCII variants (U+FF01..U+FF5E) and the ideographic space become their ASCII forms."""
+    out = []
+    for char in text:
+        code = ord(char)
+        if code == 0x3000:
+            out.append(" ")
+        elif 0xFF01 <= code <= 0xFF5E:
+            out.append(chr(code - 0xFEE0))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def normalize(text: str) -> str:
+    """Return ``text`` in the one form the knowledge base compares.
+
+    Traditional characters become simplified (OpenCC ``t2s``), full-width ASCII becomes half-width, Latin letters
+    are lower-cased, runs of whitespace collapse to one space, and the ends are stripped. Punctuation is kept (see
+    :func:`strip_punctuation`), so that numbers such as ``1.5`` survive for fact parsing.
+
+    >>> normalize("　創業擔保貸款ＡＢＣ１２３ ")
+    '创业担保贷款abc123'
+    """
+    if not text:
+        return ""
+    text = _to_half_width(text)
+    if not text.isascii():
+        text = _t2s().convert(text)
+    return _SPACES.sub(" ", text.lower()).strip()
+
+
+def strip_punctuation(text: str) -> str:
+    """Replace every punctuation mark or symbol (Chinese or ASCII) with a space and collapse the spaces."""
+    cleaned = "".join(" " if unicodedata.category(c)[0] in _PUNCT_CATEGORIES else c for c in text)
+    return _SPACES.sub(" ", cleaned).strip()
+
+
+def cjk_runs(text: str) -> list[str]:
+    """The maximal runs of CJK ideographs in ``text``, in order (used for character bigrams)."""
+    return _CJK_RUN.findall(text)
+
+
+def is_cjk(char: str) -> bool:
+    """True when ``char`` is a single CJK ideograph."""
+    return bool(_CJK_RUN.fullmatch(char))
