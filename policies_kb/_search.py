@@ -1,0 +1,340 @@
+"""Search: a worker's question in, ranked rules out.
+
+Workers type short, colloquial, typo-ridden questions on phones. The pipeline:
+
+1. :func:`~policies_kb._text.normalize` (traditional → simplified, full-width → half-width, lower case) and
+   punctuation removed;
+2. worker's words from ``synonyms.yaml`` found in the question become *alternatives* ("工钱" matches a rule that says
+   "工资"): one query unit whose match is the best of its alternatives;
+3. jieba search-mode words **plus** character bigrams of every CJK run: bigrams still match when a typo or an
+   unknown word breaks jieba's segmentation ("创业担保货款" keeps 创业, 担保, 保货…, and 创业担保 matches);
+4. fielded BM25 over title and questions (weight 3) and answer (weight 1).
+
+**Score.** A hit's score is the BM25 score divided by the largest score the question could reach (every query
+unit fully saturated): the idf-weighted share of the question that the rule covers, in [0, 1). It is comparable
+across questions, unlike raw BM25, and does not depend on the other rules returned. Filler (请问, 怎么办, 我) is a
+stop word and counts for nothing; words no rule uses still count, at reduced weight, so a question about something
+the knowledge base does not cover scores low. :data:`MIN_CONFIDENT_SCORE` is the threshold below which the bot
+should say it is not sure (measured on ``bench/kb_questions``; see ``bench/kb_search.py``).
+
+**Topic.** ``topic=`` *restricts* the search to that topic (a filter, not a boost).
+
+**jieba.** The package uses its own ``jieba.Tokenizer`` (never the global one that Rasa's JiebaTokenizer
+configures), built once per process. Its dictionary is ``search_dict.txt``: the words of jieba's main dictionary
+that occur in the rules or synonyms, with their original frequencies, so rule text segments as with the full
+dictionary but initialisation takes milliseconds instead of a second. Rebuild it after large content changes with
+``python -m policies_kb build-search-dict``; a stale dictionary only degrades gracefully (new words fall back to
+jieba's HMM and to bigrams).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import functools
+import logging
+import math
+import threading
+from collections import defaultdict
+from pathlib import Path
+from typing import Iterable, Mapping, Optional, Sequence
+
+from policies_kb._schema import Rule
+from policies_kb._text import cjk_runs, normalize, strip_punctuation
+
+__all__ = [
+    "MIN_CONFIDENT_SCORE",
+    "SearchHit",
+    "SearchIndex",
+    "Synonyms",
+    "load_synonyms",
+    "get_tokenizer",
+    "build_search_dict",
+]
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+SYNONYMS_PATH = PACKAGE_DIR / "synonyms.yaml"
+SEARCH_DICT_PATH = PACKAGE_DIR / "search_dict.txt"
+
+#: Below this score the top hit is not a confident answer: the bot should ask to rephrase or offer 0951-12333.
+MIN_CONFIDENT_SCORE = 0.35
+
+FIELD_WEIGHTS = {"title": 3.0, "questions": 3.0, "answer": 1.0}
+WORD_WEIGHT = 1.0
+BIGRAM_WEIGHT = 0.5
+SINGLE_CHAR_WEIGHT = 0.3
+# A query term that no rule contains weighs this share of the rarest seen term's idf: it still lowers the score
+# (the question is partly about something else) without letting one odd word sink a good match.
+UNSEEN_WEIGHT = 0.5
+BM25_K1 = 1.2
+BM25_B = 0.5
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchHit:
+    """One ranked result: the rule, its score in [0, 1] and the query terms it matched."""
+
+    rule: Rule
+    score: float
+    matched_terms: list[str]
+
+    def to_dict(self) -> dict:
+        """The hit as JSON-ready data (the rule's id, title and citation, not the whole rule)."""
+        return {
+            "id": self.rule.id,
+            "title": self.rule.title,
+            "score": round(self.score, 4),
+            "matched_terms": list(self.matched_terms),
+            "citation": self.rule.citation(),
+        }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Synonyms and stop words (data: synonyms.yaml)
+
+
+@dataclasses.dataclass(frozen=True)
+class Synonyms:
+    """Worker's phrase → the words rules use; stop words; characters that break bigrams."""
+
+    phrases: Mapping[str, tuple[str, ...]]
+    stopwords: frozenset[str]
+    bigram_stop_chars: frozenset[str] = frozenset()
+
+    @functools.cached_property
+    def longest_first(self) -> list[str]:
+        return sorted(self.phrases, key=len, reverse=True)
+
+
+def load_synonyms(path: Path = SYNONYMS_PATH) -> Synonyms:
+    """Read ``synonyms.yaml``: ``synonyms: {worker phrase: [rule word, ...]}`` and ``stopwords: [...]``."""
+    from policies_kb._loader import parse_yaml
+
+    data, errors = parse_yaml(path.read_text(encoding="utf-8"), str(path)) if path.exists() else ({}, [])
+    if errors:
+        raise ValueError("; ".join(map(str, errors)))
+    data = data or {}
+    phrases = {}
+    for phrase, targets in (data.get("synonyms") or {}).items():
+        targets = [targets] if isinstance(targets, str) else list(targets)
+        key = strip_punctuation(normalize(str(phrase))).replace(" ", "")
+        phrases[key] = tuple(strip_punctuation(normalize(t)).replace(" ", "") for t in targets)
+    stopwords = frozenset(normalize(str(word)) for word in data.get("stopwords") or ())
+    stop_chars = frozenset(normalize(str(data.get("bigram_stop_chars") or "")))
+    return Synonyms(phrases, stopwords, stop_chars)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# jieba, once per process
+
+_tokenizer_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=4)
+def _tokenizer_for(dictionary: Optional[str]):
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer(dictionary) if dictionary else jieba.Tokenizer()
+    tokenizer.initialize()
+    return tokenizer
+
+
+def get_tokenizer(dictionary: Optional[Path] = None):
+    """The package's private jieba tokenizer (created on first use, then shared by every index in the process).
+
+    Uses ``search_dict.txt`` when it exists, else jieba's full dictionary (about a second to initialise).
+    """
+    if dictionary is None and SEARCH_DICT_PATH.exists():
+        dictionary = SEARCH_DICT_PATH
+    with _tokenizer_lock:
+        return _tokenizer_for(str(dictionary) if dictionary else None)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Terms
+
+
+def _weight_of(term: str, is_word: bool) -> float:
+    if len(term) == 1:
+        return SINGLE_CHAR_WEIGHT
+    return WORD_WEIGHT if is_word else BIGRAM_WEIGHT
+
+
+def extract_terms(text: str, tokenizer, synonyms: Synonyms) -> dict[str, float]:
+    """Search terms of ``text`` (already normalised and stripped of punctuation), each with its kind weight:
+    jieba search-mode words (1.0; single characters 0.3) and CJK character bigrams (0.5), stop words left out.
+    A bigram that is also a word keeps the word's weight."""
+    stopwords, stop_chars = synonyms.stopwords, synonyms.bigram_stop_chars
+    terms: dict[str, float] = {}
+    for chunk in text.split():
+        for word in tokenizer.cut_for_search(chunk):
+            word = word.strip()
+            if not word or word in stopwords:
+                continue
+            weight = _weight_of(word, True)
+            if weight > terms.get(word, 0.0):
+                terms[word] = weight
+        for run in cjk_runs(chunk):
+            for i in range(len(run) - 1):
+                bigram = run[i : i + 2]
+                if bigram in stopwords or bigram[0] in stop_chars or bigram[1] in stop_chars:
+                    continue  # 欠我, 我工: junk across a function word
+                terms.setdefault(bigram, BIGRAM_WEIGHT)
+    return terms
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Index
+
+
+@dataclasses.dataclass
+class _Unit:
+    """One unit of a query: alternatives (a term, or a worker's phrase and its synonyms) and a weight."""
+
+    alternatives: tuple[str, ...]
+    kind_weight: float
+    label: str
+
+
+class SearchIndex:
+    """An in-memory fielded BM25 index over rules' title, questions and answer.
+
+    Immutable once built; :meth:`search` is thread-safe. Build it with every rule (including expired ones) so that
+    idf, and therefore scores, do not change with the date asked about; dates filter the results.
+    """
+
+    def __init__(self, rules: Sequence[Rule], synonyms: Optional[Synonyms] = None, tokenizer=None):
+        self.rules = list(rules)
+        self.synonyms = synonyms if synonyms is not None else load_synonyms()
+        self.tokenizer = tokenizer if tokenizer is not None else get_tokenizer()
+        self._postings: dict[str, dict[int, float]] = defaultdict(dict)
+        lengths = []
+        for index, rule in enumerate(self.rules):
+            counts: dict[str, float] = defaultdict(float)
+            fields = {"title": [rule.title], "questions": list(rule.questions), "answer": [rule.answer]}
+            for field, texts in fields.items():
+                for text in texts:
+                    for term in self._terms(text):
+                        counts[term] += FIELD_WEIGHTS[field]
+            for term, count in counts.items():
+                self._postings[term][index] = count
+            lengths.append(sum(counts.values()))
+        self._postings = dict(self._postings)
+        self._lengths = lengths
+        self._avg_length = (sum(lengths) / len(lengths)) if lengths else 1.0
+        count = len(self.rules)
+        self._idf = {term: self._idf_for(len(posting), count) for term, posting in self._postings.items()}
+        self._unseen_idf = UNSEEN_WEIGHT * self._idf_for(1, max(count, 1))
+
+    @staticmethod
+    def _idf_for(document_frequency: int, count: int) -> float:
+        return math.log(1.0 + (count - document_frequency + 0.5) / (document_frequency + 0.5))
+
+    def _terms(self, text: str) -> dict[str, float]:
+        return extract_terms(strip_punctuation(normalize(text)), self.tokenizer, self.synonyms)
+
+    # -- query ----------------------------------------------------------------------------------------------
+
+    def _query_units(self, text: str) -> list[_Unit]:
+        cleaned = strip_punctuation(normalize(text))
+        units: list[_Unit] = []
+        for phrase in self.synonyms.longest_first:
+            if phrase and phrase in cleaned:
+                alternatives = (phrase,) + self.synonyms.phrases[phrase]
+                units.append(_Unit(alternatives, WORD_WEIGHT, phrase))
+                cleaned = cleaned.replace(phrase, " ")
+        for term, weight in self._terms_of_cleaned(cleaned).items():
+            units.append(_Unit((term,), weight, term))
+        return units
+
+    def _terms_of_cleaned(self, cleaned: str) -> dict[str, float]:
+        return extract_terms(cleaned, self.tokenizer, self.synonyms)
+
+    def _unit_idf(self, unit: _Unit) -> float:
+        seen = [self._idf[alt] for alt in unit.alternatives if alt in self._idf]
+        return max(seen) if seen else self._unseen_idf
+
+    def _saturation(self, term_count: float, index: int) -> float:
+        norm = 1.0 - BM25_B + BM25_B * self._lengths[index] / self._avg_length
+        return term_count / (term_count + BM25_K1 * norm)  # BM25's tf part divided by its limit (k1 + 1)
+
+    def search(
+        self,
+        text: str,
+        *,
+        on: datetime.date,
+        topic: Optional[str] = None,
+        limit: int = 5,
+        candidates: Optional[Iterable[str]] = None,
+    ) -> list[SearchHit]:
+        """Rules in force on ``on`` (of ``topic`` only, if given), best first, at most ``limit``; only hits with a
+        score above zero. ``candidates`` optionally restricts the search to these rule ids."""
+        units = self._query_units(text)
+        if not units or limit <= 0:
+            return []
+        allowed = None if candidates is None else set(candidates)
+        total_weight = 0.0
+        scores: dict[int, float] = defaultdict(float)
+        matched: dict[int, list[str]] = defaultdict(list)
+        for unit in units:
+            weight = unit.kind_weight * self._unit_idf(unit)
+            total_weight += weight
+            best: dict[int, tuple[float, str]] = {}
+            for alternative in unit.alternatives:
+                for index, count in self._postings.get(alternative, {}).items():
+                    value = self._saturation(count, index)
+                    if value > best.get(index, (0.0, ""))[0]:
+                        best[index] = (value, alternative)
+            for index, (value, alternative) in best.items():
+                scores[index] += weight * value
+                matched[index].append(unit.label if unit.label == alternative else f"{unit.label}→{alternative}")
+        hits = []
+        for index, raw in scores.items():
+            rule = self.rules[index]
+            if not rule.is_valid_on(on) or (topic is not None and rule.topic != topic):
+                continue
+            if allowed is not None and rule.id not in allowed:
+                continue
+            score = min(1.0, raw / total_weight) if total_weight else 0.0
+            hits.append(SearchHit(rule, score, _readable_terms(matched[index])))
+        hits.sort(key=lambda hit: (-hit.score, hit.rule.id))
+        return hits[:limit]
+
+
+def _readable_terms(terms: list[str]) -> list[str]:
+    """Matched terms without bigrams already inside a longer matched term (easier to read in the CLI)."""
+    longer = [term for term in terms if len(term) > 2]
+    return [term for term in terms if len(term) > 2 or not any(term in other for other in longer)]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The compact jieba dictionary
+
+
+def build_search_dict(
+    texts: Iterable[str], extra_words: Iterable[str] = (), output: Path = SEARCH_DICT_PATH, max_len: int = 8
+) -> int:
+    """Write ``search_dict.txt``: every word of jieba's main dictionary that occurs in ``texts``, plus
+    ``extra_words`` (synonyms, NLU user dictionary). Returns the number of words written."""
+    import jieba
+
+    substrings: set[str] = set()
+    for text in texts:
+        cleaned = normalize(text)
+        for start in range(len(cleaned)):
+            for end in range(start + 1, min(start + max_len, len(cleaned)) + 1):
+                substrings.add(cleaned[start:end])
+    extras = {normalize(word) for word in extra_words if word and word.strip()}
+    lines: dict[str, str] = {}
+    with open(jieba.get_dict_file().name, encoding="utf-8") as handle:
+        for line in handle:
+            parts = line.split()
+            if len(parts) >= 2 and (parts[0] in substrings or parts[0] in extras):
+                lines.setdefault(parts[0], " ".join(parts[:3]))
+    for word in sorted(extras - set(lines)):
+        lines[word] = f"{word} 1000 n"  # a word jieba does not know: a middling frequency keeps it whole
+    output.write_text("".join(f"{lines[word]}\n" for word in sorted(lines)), encoding="utf-8")
+    return len(lines)
