@@ -1,0 +1,148 @@
+"""The :class:`KnowledgeBase` facade: load (validate → SQL copy → search index), then query, search, evaluate."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from sqlalchemy.orm import sessionmaker
+
+from policies_kb import _queries
+from policies_kb._evaluator import EligibilityResult, coerce_fact, evaluate_rule, parse_fact_text
+from policies_kb._loader import load_files
+from policies_kb._schema import TOPICS, FactSpec, KBValidationError, Rule
+from policies_kb._search import SearchHit, SearchIndex, Synonyms
+
+__all__ = ["KnowledgeBase"]
+
+logger = logging.getLogger(__name__)
+
+
+class KnowledgeBase:
+    """The validated rules, their SQL copy and their search index.
+
+    Build it with :meth:`load`; it is read-only afterwards and safe to share between threads. No method looks up
+    today's date: every date-dependent call takes the day as an argument.
+    """
+
+    def __init__(self, rules: list[Rule], facts: dict[str, FactSpec], session_maker: sessionmaker, index: SearchIndex):
+        self._rules = {rule.id: rule for rule in rules}
+        self._facts = dict(facts)
+        self._session_maker = session_maker
+        self._index = index
+        self.sync_report: Optional[_queries.SyncReport] = None
+        self.load_seconds: Optional[float] = None
+
+    @classmethod
+    def load(
+        cls,
+        rules_dir: Optional[Path] = None,
+        facts_dir: Optional[Path] = None,
+        db_url: str = "sqlite://",
+        *,
+        synonyms: Optional[Synonyms] = None,
+    ) -> "KnowledgeBase":
+        """Validate every rule and fact file, write them into the SQL store, build the search index.
+
+        ``rules_dir`` / ``facts_dir`` default to the package's ``rules/`` and ``facts/``. ``db_url`` is any SQLAlchemy
+        URL; the default is a private in-memory SQLite database, a file URL (``sqlite:///var/kb.sqlite``) keeps the
+        copy for other readers. Loading the same files again into the same database changes no row.
+
+        Raises :class:`KBValidationError` listing every problem if any file is invalid; then nothing is written.
+        """
+        started = time.perf_counter()
+        result = load_files(rules_dir, facts_dir)
+        if result.errors:
+            raise KBValidationError(result.errors)
+        engine = _queries.make_engine(db_url)
+        session_maker = sessionmaker(bind=engine, future=True, expire_on_commit=False)
+        with _queries.session_scope(session_maker) as session:
+            report = _queries.sync_store(session, result.rules, result.facts)
+        index = SearchIndex(result.rules, synonyms=synonyms)
+        kb = cls(result.rules, result.facts, session_maker, index)
+        kb.sync_report = report
+        kb.load_seconds = time.perf_counter() - started
+        logger.debug("Loaded %d rules, %d facts in %.3f s (%s)", len(result.rules), len(result.facts),
+                     kb.load_seconds, report)
+        return kb
+
+    # -- rules ------------------------------------------------------------------------------------------------
+
+    @property
+    def rules(self) -> list[Rule]:
+        """Every rule, in force or not, sorted by id."""
+        return list(self._rules.values())
+
+    @property
+    def facts(self) -> dict[str, FactSpec]:
+        """The declared facts by name (a copy)."""
+        return dict(self._facts)
+
+    def get(self, rule_id: str) -> Optional[Rule]:
+        """The rule with this id, in force or not, or None."""
+        return self._rules.get(rule_id)
+
+    def rules_valid_on(self, day: datetime.date) -> list[Rule]:
+        """Rules in force on ``day`` (``effective_from <= day <= effective_until``, open end if null), by id."""
+        with _queries.session_scope(self._session_maker) as session:
+            ids = _queries.rule_ids_valid_on(session, day)
+        return [self._rules[rule_id] for rule_id in ids]
+
+    def rules_by_topic(self, topic: str, on: datetime.date) -> list[Rule]:
+        """Rules of ``topic`` in force on ``on``, by id. Raises ``ValueError`` for an unknown topic."""
+        if topic not in TOPICS:
+            raise ValueError(f"unknown topic {topic!r} (topics: {', '.join(TOPICS)})")
+        with _queries.session_scope(self._session_maker) as session:
+            ids = _queries.rule_ids_valid_on(session, on, topic=topic)
+        return [self._rules[rule_id] for rule_id in ids]
+
+    def row_counts(self) -> dict[str, int]:
+        """Rows per table of the SQL copy."""
+        with _queries.session_scope(self._session_maker) as session:
+            return _queries.row_counts(session)
+
+    # -- search -----------------------------------------------------------------------------------------------
+
+    def search(self, text: str, *, on: datetime.date, topic: Optional[str] = None, limit: int = 5) -> list[SearchHit]:
+        """Rules in force on ``on`` that answer ``text``, best first (at most ``limit``).
+
+        ``topic`` restricts the search to that topic. Scores are in [0, 1] and comparable across questions; treat a
+        top score below :data:`policies_kb.MIN_CONFIDENT_SCORE` as "not sure".
+        """
+        if topic is not None and topic not in TOPICS:
+            raise ValueError(f"unknown topic {topic!r} (topics: {', '.join(TOPICS)})")
+        return self._index.search(text, on=on, topic=topic, limit=limit)
+
+    # -- eligibility ------------------------------------------------------------------------------------------
+
+    def parse_fact(self, name: str, text: Any) -> Any:
+        """A worker's free-text answer to fact ``name``'s question as a typed value, or None when unclear.
+
+        Raises ``KeyError`` for an undeclared fact.
+        """
+        return parse_fact_text(self._fact_spec(name), text)
+
+    def evaluate(self, rule_id: str, facts: Mapping[str, Any], *, on: datetime.date) -> EligibilityResult:
+        """Decide rule ``rule_id`` for ``facts`` as of ``on``.
+
+        ``facts`` maps fact names to typed values (or free text, parsed with :meth:`parse_fact`); None means not
+        given. Names the rule does not use are ignored, so a caller may pass all its slots. Raises ``KeyError`` for
+        an unknown rule or undeclared fact, ``ValueError`` if the rule is not in force on ``on``, has no conditions,
+        or a value cannot be read as its fact's type.
+        """
+        rule = self._rules.get(rule_id)
+        if rule is None:
+            raise KeyError(f"unknown rule {rule_id!r}")
+        if not rule.is_valid_on(on):
+            raise ValueError(f"rule {rule_id} is not in force on {on.isoformat()}")
+        typed = {name: coerce_fact(self._fact_spec(name), value) for name, value in facts.items()}
+        return evaluate_rule(rule, typed)
+
+    def _fact_spec(self, name: str) -> FactSpec:
+        spec = self._facts.get(name)
+        if spec is None:
+            raise KeyError(f"undeclared fact {name!r}")
+        return spec
