@@ -1,0 +1,91 @@
+"""Search on the small fixture knowledge base: normalisation, typos, synonyms, dates, topics, scores."""
+
+from __future__ import annotations
+
+import datetime
+import time
+
+import pytest
+
+from policies_kb import MIN_CONFIDENT_SCORE
+from policies_kb._text import normalize
+
+
+def top(kb, question, day, **kwargs):
+    hits = kb.search(question, on=day, **kwargs)
+    return hits[0] if hits else None
+
+
+@pytest.mark.parametrize(
+    "question, rule_id",
+    [
+        ("自己开店能贷多少钱", "startup_loan.loan_limits"),
+        ("創業擔保貸款能貸多少錢", "startup_loan.loan_limits"),  # traditional characters
+        ("创业担保贷款最多贷多少？？", "startup_loan.loan_limits"),  # full-width punctuation
+        ("创业担保货款额度", "startup_loan.loan_limits"),  # typo 货 for 贷
+        ("老板不给工钱咋办", "labor_rights.wage_arrears_complaint"),  # synonym 工钱 → 工资
+        ("俺家娃能在这边上学不", "schooling.migrant_children"),  # 娃 → 孩子, 上学 → 入学
+        ("社保交了十年能领养老金吗", "insurance.pension_15_years"),
+        ("县城落户口要啥条件", "settlement.county_town"),
+    ],
+)
+def test_colloquial_questions_find_their_rule_confidently(fixture_kb, day, question, rule_id):
+    hit = top(fixture_kb, question, day)
+    assert hit is not None and hit.rule.id == rule_id
+    assert hit.score >= MIN_CONFIDENT_SCORE
+
+
+def test_full_width_and_traditional_are_normalised():
+    assert normalize("ＡＢＣ　１２３，創業") == "abc 123,创业"
+
+
+def test_out_of_scope_question_is_not_confident(fixture_kb, day):
+    hits = fixture_kb.search("今天银川天气怎么样", on=day)
+    assert not hits or hits[0].score < MIN_CONFIDENT_SCORE
+
+
+def test_scores_are_in_unit_interval_and_sorted(fixture_kb, day):
+    hits = fixture_kb.search("创业贷款 工资 孩子 落户 养老", on=day, limit=10)
+    assert hits
+    assert all(0.0 <= hit.score <= 1.0 for hit in hits)
+    assert [hit.score for hit in hits] == sorted((hit.score for hit in hits), reverse=True)
+
+
+def test_expired_rule_is_not_returned_after_its_end(fixture_kb):
+    question = "2021年创业贷款额度"
+    before = [hit.rule.id for hit in fixture_kb.search(question, on=datetime.date(2024, 10, 27), limit=10)]
+    after = [hit.rule.id for hit in fixture_kb.search(question, on=datetime.date(2024, 10, 28), limit=10)]
+    assert "startup_loan.loan_limits_2021" in before
+    assert "startup_loan.loan_limits_2021" not in after
+
+
+def test_future_rule_appears_only_from_its_date(fixture_kb):
+    question = "职业技能培训补贴标准"
+    assert top(fixture_kb, question, datetime.date(2026, 12, 31)) is None
+    assert top(fixture_kb, question, datetime.date(2027, 1, 1)).rule.id == "training.new_subsidy_2027"
+
+
+def test_topic_restricts(fixture_kb, day):
+    hits = fixture_kb.search("贷款 工资", on=day, topic="labor_rights", limit=10)
+    assert hits and {hit.rule.topic for hit in hits} == {"labor_rights"}
+    with pytest.raises(ValueError):
+        fixture_kb.search("贷款", on=day, topic="loans")
+
+
+def test_limit_and_empty_queries(fixture_kb, day):
+    assert len(fixture_kb.search("创业 贷款 工资 孩子 落户", on=day, limit=2)) == 2
+    assert fixture_kb.search("", on=day) == []
+    assert fixture_kb.search("？！。", on=day) == []
+
+
+def test_matched_terms_show_synonyms(fixture_kb, day):
+    hit = top(fixture_kb, "工钱拖了三个月", day)
+    assert any(term.startswith("工钱→") for term in hit.matched_terms)
+
+
+def test_query_is_fast(fixture_kb, day):
+    questions = ["自己开店能贷多少钱", "老板不给工钱咋办", "俺家娃能在这边上学不", "社保交了十年能领养老金吗"] * 25
+    started = time.perf_counter()
+    for question in questions:
+        fixture_kb.search(question, on=day)
+    assert (time.perf_counter() - started) / len(questions) < 0.005
