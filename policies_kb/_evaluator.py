@@ -146,6 +146,9 @@ _ASCII_NO = {"n", "no", "false", "0"}
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
 _CN_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千万亿]+")
 _CN_BASIC = "零〇一二两三四五六七八九"
+# Words whose numeral characters are not quantities ("我一共交了十二年" is 12, not 1 and 12).
+_NUMERAL_WORDS = ("一共", "一直", "一下", "一些", "一点", "一般", "一起", "一定", "一样", "一次性", "万一", "十分",
+                  "千万", "唯一", "统一", "第一", "一边", "一块儿")
 _NONE_WORDS = ("没有", "没交", "没交过", "从没", "从来没", "一年都没", "零")
 
 
@@ -162,7 +165,6 @@ def parse_fact_text(spec: FactSpec, text: Any) -> Any:
         return None
     if isinstance(text, bool) or isinstance(text, (int, float)):
         return coerce_fact(spec, text, parse=False)
-    cleaned = strip_punctuation(normalize(str(text))).replace(" ", "") if spec.type != "number" else None
     if spec.type in ("number", "integer"):
         number = _parse_number(normalize(str(text)))
         if number is None:
@@ -170,6 +172,9 @@ def parse_fact_text(spec: FactSpec, text: Any) -> Any:
         if spec.type == "integer":
             return int(math.floor(number))
         return int(number) if float(number).is_integer() else number
+    if spec.type == "choice" and normalize(str(text)) in (spec.choices or {}):
+        return normalize(str(text))  # the key itself (before punctuation stripping eats its "_")
+    cleaned = strip_punctuation(normalize(str(text))).replace(" ", "")
     if spec.type == "boolean":
         return _parse_boolean(cleaned)
     if spec.type == "choice":
@@ -216,6 +221,8 @@ def _parse_choice(spec: FactSpec, text: str) -> Optional[str]:
 
 def _parse_number(text: str) -> Optional[float]:
     text = text.replace(",", "").replace("，", "")
+    for word in _NUMERAL_WORDS:
+        text = text.replace(word, " ")
     if re.search(r"(到|至|~|-|或)", text) and len(_DIGITS.findall(text)) + len(_CN_NUMBER.findall(text)) >= 2:
         return None  # a range: "3到5年", "三至五年"
     values: list[float] = []
