@@ -66,6 +66,9 @@ SINGLE_CHAR_WEIGHT = 0.3
 # A query term that no rule contains weighs this share of the rarest seen term's idf: it still lowers the score
 # (the question is partly about something else) without letting one odd word sink a good match.
 UNSEEN_WEIGHT = 0.5
+# The score's denominator is at least this much query weight (about two distinctive words): a question with almost
+# no content ("你好", "咋办") cannot reach a confident score by matching its one word.
+MIN_QUERY_WEIGHT = 6.0
 BM25_K1 = 1.2
 BM25_B = 0.5
 
@@ -298,7 +301,7 @@ class SearchIndex:
                 continue
             if allowed is not None and rule.id not in allowed:
                 continue
-            score = min(1.0, raw / total_weight) if total_weight else 0.0
+            score = min(1.0, raw / max(total_weight, MIN_QUERY_WEIGHT))
             hits.append(SearchHit(rule, score, _readable_terms(matched[index])))
         hits.sort(key=lambda hit: (-hit.score, hit.rule.id))
         return hits[:limit]
