@@ -95,7 +95,8 @@ def parse_yaml(text: str, path: str) -> tuple[Any, list[KBError]]:
             return None, errors
         return loader.construct_document(node), []
     except yaml.YAMLError as exc:
-        return None, [KBError(path, "(yaml)", " ".join(str(exc).split()))]
+        message = " ".join(str(exc).replace(' in "<unicode string>"', "").split())
+        return None, [KBError(path, "(yaml)", message)]
     finally:
         loader.dispose()
 
