@@ -118,7 +118,9 @@ class Supervisor:
         crashes: list[float] = []
         while not self.stopping.is_set():
             process = await self._start(spec)
+            announcer = asyncio.ensure_future(self._announce_when_ready(spec, process))
             code = await process.wait()
+            announcer.cancel()
             if self.stopping.is_set():
                 return
             now = time.monotonic()
@@ -132,13 +134,11 @@ class Supervisor:
             self.log(f"{spec.name} exited with code {code}; restarting in {pause} s")
             await asyncio.sleep(pause)
 
-    async def _announce_when_ready(self) -> None:
-        pending = {spec.name: spec.ready_url for spec in self.specs}
-        while pending and not self.stopping.is_set():
-            for name, url in list(pending.items()):
-                if await asyncio.to_thread(_is_up, url):
-                    self.log(f"{name} is up: {url}")
-                    del pending[name]
+    async def _announce_when_ready(self, spec: ProcessSpec, process: asyncio.subprocess.Process) -> None:
+        while process.returncode is None and not self.stopping.is_set():
+            if await asyncio.to_thread(_is_up, spec.ready_url):
+                self.log(f"{spec.name} is up: {spec.ready_url}")
+                return
             await asyncio.sleep(1)
 
     async def _terminate_all(self) -> None:
@@ -162,10 +162,8 @@ class Supervisor:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self.stopping.set)
         watchers = [asyncio.ensure_future(self._watch(spec)) for spec in self.specs]
-        announcer = asyncio.ensure_future(self._announce_when_ready())
         await self.stopping.wait()
         self.log("stopping all processes")
-        announcer.cancel()
         await self._terminate_all()
         for watcher in watchers:
             watcher.cancel()

@@ -1,0 +1,28 @@
+# 宁夏农民工政策助手: `make run` to run the assistant, `make test` to test it (see README.md).
+PY := .venv/bin/python
+REQUIREMENTS := requirements/base.txt requirements/constraints.txt requirements/extra.txt
+
+.PHONY: install system-deps train run chat test bench soak clean
+
+install: .venv/.installed
+
+.venv/.installed: $(REQUIREMENTS) scripts/install.sh
+	bash scripts/install.sh
+
+system-deps:
+	bash scripts/install-system.sh
+
+train: install
+	$(PY) -m bot train
+
+run: install
+	$(PY) -m bot run
+
+chat: install
+	$(PY) -m bot chat
+
+test: install system-deps
+	bash scripts/test.sh
+
+clean:
+	rm -rf var models .rasa results .pytest_cache
