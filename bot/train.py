@@ -6,6 +6,7 @@ fresh?" is "does that file exist?", and an unchanged checkout never trains twice
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import subprocess
 import sys
@@ -48,22 +49,24 @@ def model_path(settings: Settings) -> Path:
 
 
 def ensure_model(settings: Settings, *, force: bool = False) -> Path:
-    """Return the current model, training it first if it does not exist (or if `force`)."""
-    target = model_path(settings)
-    if target.exists() and not force:
-        print(f"[train] model is up to date: {target.relative_to(settings.root)}", flush=True)
-        return target
+    """Return the current model, training it first if it does not exist (or if `force`).
+
+    A file lock makes concurrent callers (two test runs, `make run` beside `make test`) train once and share it.
+    """
     settings.models_dir.mkdir(parents=True, exist_ok=True)
-    print(f"[train] training inputs changed; training {target.name} ...", flush=True)
-    started = time.monotonic()
-    command = [
-        str(Path(sys.executable).with_name("rasa")), "train",
-        "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
-        "--out", str(settings.models_dir), "--fixed-model-name", target.name.removesuffix(".tar.gz"),
-    ]
-    subprocess.run(command, cwd=settings.root, env=settings.rasa_environment(), check=True)
-    print(f"[train] trained in {time.monotonic() - started:.0f} s", flush=True)
-    for stale in settings.models_dir.glob("nx-*.tar.gz"):
-        if stale != target:
-            stale.unlink()
-    return target
+    with open(settings.models_dir / ".train.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        target = model_path(settings)
+        if target.exists() and not force:
+            print(f"[train] model is up to date: {target.name}", flush=True)
+            return target
+        print(f"[train] training inputs changed; training {target.name} ...", flush=True)
+        started = time.monotonic()
+        command = [
+            str(Path(sys.executable).with_name("rasa")), "train",
+            "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
+            "--out", str(settings.models_dir), "--fixed-model-name", target.name.removesuffix(".tar.gz"),
+        ]
+        subprocess.run(command, cwd=settings.root, env=settings.rasa_environment(), check=True)
+        print(f"[train] trained in {time.monotonic() - started:.0f} s", flush=True)
+        return target
