@@ -1,0 +1,105 @@
+"""Tables of the case store: recorded cases, their history, and handoffs to a person.
+
+Models only: the queries live in `bot.cases.CaseService`, the schema's versions in the Alembic branch "cases"
+(migrations/versions/cases_*.py). Every datetime is stored as naive UTC and handed back timezone-aware.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+from bot.store._base import Base
+
+__all__ = ["UTCDateTime", "Case", "CaseEvent", "Handoff", "utcnow"]
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """A DateTime stored as naive UTC on every backend and returned timezone-aware (UTC).
+
+    SQLite has no time zones; storing naive UTC everywhere keeps ordering and comparisons identical on PostgreSQL.
+    """
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware datetime")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+class Case(Base):
+    """A worker's complaint, recorded with their consent to pass it to the 人社 department."""
+
+    __tablename__ = "cases"
+
+    # NX + yymmdd (China time) + a per-day sequence of at least four digits: short enough to read out over SMS.
+    case_id = sa.Column(sa.String(20), primary_key=True)
+    case_type = sa.Column(sa.String(32), nullable=False, index=True)
+    worker_name = sa.Column(sa.String(64), nullable=False)
+    phone = sa.Column(sa.String(11), nullable=False, index=True)
+    county = sa.Column(sa.String(16), nullable=False, index=True)
+    employer = sa.Column(sa.String(200), nullable=False)
+    amount_owed = sa.Column(sa.Integer, nullable=True)  # whole yuan
+    owed_period = sa.Column(sa.String(100), nullable=True)
+    description = sa.Column(sa.Text, nullable=False, default="")
+    consent = sa.Column(sa.Boolean, nullable=False)
+    status = sa.Column(sa.String(8), nullable=False, index=True)
+    sender_id = sa.Column(sa.String(255), nullable=False)
+    channel = sa.Column(sa.String(32), nullable=False)
+    dedupe_key = sa.Column(sa.String(128), nullable=False)
+    created_at = sa.Column(UTCDateTime, nullable=False, index=True)
+    updated_at = sa.Column(UTCDateTime, nullable=False)
+
+    __table_args__ = (
+        sa.CheckConstraint("consent", name="ck_cases_consent"),
+        sa.UniqueConstraint("dedupe_key", name="uq_cases_dedupe_key"),
+    )
+
+
+class CaseEvent(Base):
+    """One step of a case's history: its creation and every status change."""
+
+    __tablename__ = "case_events"
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    case_id = sa.Column(
+        sa.String(20),
+        sa.ForeignKey("cases.case_id", name="fk_case_events_case_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    )
+    at = sa.Column(UTCDateTime, nullable=False)
+    status = sa.Column(sa.String(8), nullable=False)
+    note = sa.Column(sa.Text, nullable=False, default="")
+    actor = sa.Column(sa.String(64), nullable=False)
+
+
+class Handoff(Base):
+    """A conversation passed to a person (the 12333 hotline or case intake), with a summary for the operator."""
+
+    __tablename__ = "handoffs"
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    sender_id = sa.Column(sa.String(255), nullable=False, index=True)
+    channel = sa.Column(sa.String(32), nullable=False)
+    target = sa.Column(sa.String(16), nullable=False)
+    topic = sa.Column(sa.String(64), nullable=True)
+    facts = sa.Column(sa.JSON, nullable=False, default=dict)
+    last_question = sa.Column(sa.Text, nullable=False, default="")
+    reason = sa.Column(sa.String(255), nullable=False, default="")
+    created_at = sa.Column(UTCDateTime, nullable=False, index=True)

@@ -1,0 +1,393 @@
+"""Facts read out of what workers type: a mobile number, the amount owed, the period it covers; and PII masking.
+
+Plain Python (no Rasa), used by the case-intake form, the case store and the logging filter.
+
+- `parse_phone("138 1234 5678")` → "13812345678": spaces, dashes, dots, full-width digits, a +86/0086 prefix and
+  Chinese digits ("幺三八…", "一三八…", only as a run of eleven) are accepted. A Chinese mobile number is 11 digits
+  starting with 1 and a second digit 3–9; ten or twelve digits, a landline or an ID number are not one.
+- `parse_amount_yuan("三个月工资一万二")` → 12000. How a sentence with several numbers is read:
+  durations and dates (3个月, 俩月, 2025年, 10月, 15号, 45天) are never amounts; an amount marked as a total (一共,
+  总共, 合计, 加起来) wins; otherwise amounts with a money word (元, 块, 块钱, ¥) or a magnitude (万, 千, k, w) win
+  over bare numbers, and amounts already paid (给了两千, 发了一半) are skipped when another amount remains. A rate
+  (每月4000, 一个月四千, 月工资4000, 一天两百) is not a total: the function does **not** multiply it by a duration and
+  returns None when only rates are given, so the form asks for the total instead of guessing. "多/来/把/左右" after
+  a number are dropped ("两万多" → 20000, "万把块" → 10000).
+- `parse_period("去年十月到今年一月")` → "去年10月至今年1月"; "仨月的工钱" → "3个月"; None when no period is named.
+- `mask_phone("13812345678")` → "138****5678"; `mask_pii(text)` masks mobile numbers, 18-digit ID numbers
+  (640102********123X) and 16–19-digit bank card numbers (6222********1234) anywhere in free text, keeping the rest
+  of the text unchanged.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Iterator, NamedTuple
+
+from nlu.text import normalize, to_half_width
+
+__all__ = ["parse_phone", "parse_amount_yuan", "parse_period", "mask_phone", "mask_pii", "cn_number"]
+
+# cn2an logs a warning at import on some setups; the parsers never need its logging.
+logging.getLogger("cn2an").setLevel(logging.ERROR)
+
+_CN_DIGIT_VALUES = {"零": "0", "〇": "0", "洞": "0", "幺": "1", "一": "1", "二": "2", "两": "2", "三": "3", "四": "4",
+                    "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"}
+_CN_DIGIT_CLASS = "".join(_CN_DIGIT_VALUES)
+# Eleven or more Chinese digits in a row (separators allowed) are read digit by digit: no sentence has that run.
+_CN_DIGIT_RUN = re.compile(rf"[{_CN_DIGIT_CLASS}](?:[ \-]?[{_CN_DIGIT_CLASS}]){{10,}}")
+# A run of digits with single separators (space, dash, dot) between groups, optionally +86/0086 in front.
+_DIGIT_GROUP = re.compile(r"(?<![0-9])(?:(?:\+|00)86[ \-]?)?[0-9](?:[ \-.]?[0-9])*(?:[xX](?![a-zA-Z]))?")
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+_ID_NUMBER = re.compile(r"[1-9][0-9]{16}[0-9xX]")
+
+
+def _digits_view(text: str) -> str:
+    """`text` with full-width digits folded and long runs of Chinese digits turned into ASCII (same length)."""
+    text = to_half_width(text)
+
+    def replace(match: re.Match) -> str:
+        return "".join(_CN_DIGIT_VALUES.get(char, char) for char in match.group(0))
+
+    return _CN_DIGIT_RUN.sub(replace, text)
+
+
+def _strip_country_code(digits: str) -> str:
+    if len(digits) == 15 and digits.startswith("0086"):
+        return digits[4:]
+    if len(digits) == 13 and digits.startswith("86"):
+        return digits[2:]
+    return digits
+
+
+class _Pii(NamedTuple):
+    start: int
+    end: int
+    kind: str  # "phone", "id", "card"
+    digits: str
+
+
+def _find_pii(text: str) -> Iterator[_Pii]:
+    view = _digits_view(text)
+    for match in _DIGIT_GROUP.finditer(view):
+        raw = match.group(0)
+        if match.end() < len(view) and view[match.end()].isdigit():
+            continue
+        whole = _classify(re.sub(r"[ \-.+]", "", raw))
+        if whole:
+            yield _Pii(match.start(), match.end(), whole[0], whole[1])
+            continue
+        # "工资4000 13812345678": the group as a whole is nothing, but one of its space-separated parts may be.
+        for part in re.finditer(r"[^ ]+", raw):
+            found = _classify(re.sub(r"[\-.+]", "", part.group(0)))
+            if found:
+                yield _Pii(match.start() + part.start(), match.start() + part.end(), found[0], found[1])
+
+
+def _classify(digits: str) -> tuple[str, str] | None:
+    phone = _strip_country_code(digits)
+    if _MOBILE.fullmatch(phone):
+        return "phone", phone
+    if _ID_NUMBER.fullmatch(digits):
+        return "id", digits.upper()
+    if digits.isdigit() and 16 <= len(digits) <= 19:
+        return "card", digits
+    return None
+
+
+def parse_phone(text: str) -> str | None:
+    """The first mobile number in `text` as 11 ASCII digits, or None.
+
+    "138-1234-5678", "１３８１２３４５６７８", "+86 138 1234 5678", "幺三八一二三四五六七八" → "13812345678";
+    "1381234567" (10 digits), "138123456789" (12), "0951-12345678" and ID numbers → None.
+    """
+    if not text:
+        return None
+    for found in _find_pii(str(text)):
+        if found.kind == "phone":
+            return found.digits
+    return None
+
+
+def mask_phone(phone: str) -> str:
+    """"13812345678" → "138****5678" (any mobile spelling is masked from its canonical form; other strings keep at
+    most their first three and last four characters)."""
+    canonical = parse_phone(phone or "")
+    if canonical is not None:
+        return f"{canonical[:3]}****{canonical[-4:]}"
+    text = str(phone or "")
+    if len(text) <= 7:
+        return "*" * len(text)
+    return f"{text[:3]}{'*' * (len(text) - 7)}{text[-4:]}"
+
+
+def _masked(found: _Pii) -> str:
+    if found.kind == "phone":
+        return f"{found.digits[:3]}****{found.digits[-4:]}"
+    if found.kind == "id":
+        return f"{found.digits[:6]}********{found.digits[-4:]}"
+    return f"{found.digits[:4]}{'*' * (len(found.digits) - 8)}{found.digits[-4:]}"
+
+
+def mask_pii(text: str) -> str:
+    """`text` with every mobile number, 18-digit ID number and 16–19-digit bank card number masked.
+
+    "我电话138 1234 5678，身份证640102199001011234" → "我电话138****5678，身份证640102********1234".
+    """
+    if not text:
+        return text
+    text = str(text)
+    out: list[str] = []
+    position = 0
+    for found in _find_pii(text):
+        out.append(text[position:found.start])
+        out.append(_masked(found))
+        position = found.end
+    out.append(text[position:])
+    return "".join(out)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Numbers and amounts
+
+_CN_NUM_CHARS = "零〇一二两三四五六七八九十百千万亿俩仨"
+_NUMBER = re.compile(
+    r"(?P<num>[0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?(?:[千万kw](?:[0-9])?)?"  # 12000, 12,000, 1.2万, 3千5, 3k
+    rf"|[{_CN_NUM_CHARS}]+(?:[0-9])?"  # 一万二, 八千五, 两千5
+    r"|(?<![0-9])[万千](?=[把来多]))"  # 万把块, 千把块
+)
+# Words whose numeral characters are not quantities ("一共3500元" holds 3500, not 1 and 3500).
+_NUMERAL_WORDS = ("一共", "一直", "一下", "一些", "一点", "一般", "一起", "一定", "一样", "一次性", "万一", "十分",
+                  "千万", "唯一", "统一", "第一", "一边", "一块儿", "一分钱", "一毛", "一天到晚", "一直没", "一家",
+                  "一个人", "三百六十行", "一把手", "百分之")
+_DURATION_AFTER = re.compile(r"^(?:多|来|把|半)?(?:个多|个半|个)?(?:月|天|年|日|号|周|星期|礼拜|小时|钟头|工|晌|季度|次|人|岁|%|号|层|栋|期|点)")
+_MONEY_AFTER = re.compile(r"^(?:多|来|把|余|左右)?(?:块钱|块|元|圆|rmb|人民币)")
+_TOTAL_BEFORE = re.compile(r"(一共|总共|合计|总计|共计|加起来|总额|总的|总数|一起|全部|共欠|共)")
+_PAID_BEFORE = re.compile(r"(给了|发了|付了|结了|还了|已经给|已给|已付|已发|预支|借了|先给|只给|才给|打了)")
+# A rate: 每月/每天, 一个月/一天 (one month's or one day's pay), 月工资/月薪/日薪/天工资 not after a count of months.
+_RATE_BEFORE = re.compile(
+    r"(每|(?<![0-9零〇二两三四五六七八九十百千俩仨])一(?:个)?(?:月|天|日|小时|钟头|工|晌|年)|"
+    r"(?<![0-9零〇一二两三四五六七八九十百千俩仨个])(?:月|日|天|小时)(?:薪|工资|工钱|收入|挣)|"
+    r"(?:日|天)结|月薪|日薪|时薪|工价)"
+)
+_CLAUSE_BREAK = re.compile(r"[，,。.!！?？;；、\n]")
+
+
+def cn_number(text: str) -> float | None:
+    """A number written in digits, Chinese numerals or a mix ("一万二", "1.2万", "3千5", "俩", "仨") → float."""
+    import cn2an  # imported lazily: it takes a moment and most processes never need it
+
+    text = text.replace(",", "").replace("俩", "两").replace("仨", "三").replace("k", "千").replace("w", "万")
+    if not text:
+        return None
+    if text in ("万", "千"):
+        text = "一" + text
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return float(cn2an.cn2an(text, "smart"))
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+
+
+class _Amount(NamedTuple):
+    value: float
+    start: int
+    money_word: bool
+    magnitude: bool
+    total: bool
+    paid: bool
+    rate: bool
+
+
+def _masked_numeral_words(text: str) -> str:
+    for word in _NUMERAL_WORDS:
+        text = text.replace(word, "□" * len(word))
+    return text
+
+
+def _amounts(text: str) -> list[_Amount]:
+    plain = normalize(text)
+    view = _masked_numeral_words(plain)  # same length as plain: numerals found in `view`, context read in `plain`
+    found: list[_Amount] = []
+    clause_start = 0
+    previous_end = 0
+    for match in _NUMBER.finditer(view):
+        start, end = match.span()
+        numeral = match.group("num")
+        after = view[end:end + 6]
+        breaks = [m.end() for m in _CLAUSE_BREAK.finditer(view, 0, start)]
+        clause_start = breaks[-1] if breaks else 0
+        context = plain[max(clause_start, previous_end - 8, 0):start]
+        context_near = plain[max(clause_start, start - 8):start]
+        previous_end = end
+        digits_only = re.sub(r"[^0-9]", "", numeral)
+        if len(digits_only) >= 11 or (numeral.isdigit() and len(numeral) >= 7 and numeral.startswith("1")
+                                      and len(numeral) != len(str(int(numeral)))):
+            continue  # a phone, ID or card number, not money
+        if _DURATION_AFTER.match(after):
+            continue
+        if start > 0 and view[start - 1] in "第周星礼":
+            continue
+        value = cn_number(numeral)
+        if value is None or value <= 0:
+            continue
+        money_word = bool(_MONEY_AFTER.match(after)) or (start > 0 and view[start - 1] in "¥$")
+        magnitude = bool(re.search(r"[万千kw]", numeral)) or bool(re.match(r"^(?:多|来|把)?[万千]", after))
+        if re.match(r"^(?:多|来|把)?万", after) and "万" not in numeral:
+            value *= 10000
+        elif re.match(r"^(?:多|来|把)?千", after) and not re.search(r"[千万]", numeral):
+            value *= 1000
+        found.append(
+            _Amount(
+                value=value,
+                start=start,
+                money_word=money_word,
+                magnitude=magnitude,
+                total=bool(_TOTAL_BEFORE.search(context_near)),
+                paid=bool(_PAID_BEFORE.search(context_near)),
+                rate=bool(_RATE_BEFORE.search(context)),
+            )
+        )
+    return found
+
+
+def parse_amount_yuan(text: str) -> int | None:
+    """The amount owed in whole yuan, read from free text (see the module docstring for the rules); None if unsure.
+
+    "三个月工资一万二" → 12000; "1.2万" → 12000; "八千五" → 8500; "欠我两万多" → 20000; "一共3500元" → 3500;
+    "每月4000" alone → None (a rate, not the total).
+    """
+    if not text:
+        return None
+    amounts = _amounts(str(text))
+    if not amounts:
+        return None
+    totals = [a for a in amounts if a.total and not a.paid]
+    if totals:
+        return int(totals[0].value)
+    candidates = [a for a in amounts if not a.rate]
+    unpaid = [a for a in candidates if not a.paid]
+    if unpaid:
+        candidates = unpaid
+    if not candidates:
+        return None
+    marked = [a for a in candidates if a.money_word or a.magnitude]
+    chosen = (marked or candidates)[0]
+    return int(chosen.value)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Periods
+
+_CN_SMALL = rf"[0-9零〇一二两三四五六七八九十俩仨]+"
+_YEAR = rf"(?:(?P<{{y}}>[0-9]{{4}}|[0-9]{{2}}|[零〇一二三四五六七八九]{{4}})年|(?P<{{r}}>去年|今年|前年|明年))"
+_MONTH = rf"(?P<{{m}}>{_CN_SMALL})(?:月份|月)"
+_RANGE_SEP = r"(?:到|至|~|—|-|－|一直到|到了)"
+
+
+def _month_point(prefix: str) -> str:
+    year = _YEAR.replace("{y}", prefix + "y").replace("{r}", prefix + "r")
+    month = _MONTH.replace("{m}", prefix + "m")
+    return rf"(?:{year}\s*)?{month}"
+
+
+_MONTH_RANGE = re.compile(
+    rf"(?:从)?{_month_point('a')}(?:份)?\s*{_RANGE_SEP}\s*(?:(?P<now>现在|今天|目前|如今)|{_month_point('b')})"
+)
+_MONTH_SINCE = re.compile(rf"(?:从)?{_month_point('a')}(?:份)?(?:开始|起)?\s*(?:到|至)?\s*(?:现在|今天|目前|如今)")
+_DOTTED_RANGE = re.compile(
+    r"(?P<ay>20[0-9]{2})[./](?P<am>[0-9]{1,2})\s*(?:-|~|到|至)\s*(?:(?P<by>20[0-9]{2})[./])?(?P<bm>[0-9]{1,2})(?![0-9])"
+)
+_SINGLE_MONTH = re.compile(_month_point("a"))
+_DURATION = re.compile(
+    rf"(?P<n>{_CN_SMALL}|半)(?P<more>多)?(?P<unit>个多月|个半月|个月|月|年半|年|周|个星期|星期|天)(?P<more2>多)?"
+)
+
+
+def _int_text(numeral: str) -> str | None:
+    value = cn_number(numeral)
+    if value is None or value <= 0 or not float(value).is_integer():
+        return None
+    return str(int(value))
+
+
+def _year_text(match: re.Match, prefix: str) -> str:
+    relative = match.group(prefix + "r")
+    if relative:
+        return relative
+    year = match.group(prefix + "y")
+    if not year:
+        return ""
+    year = "".join(_CN_DIGIT_VALUES.get(c, c) for c in year)
+    if len(year) == 2:
+        year = "20" + year
+    return f"{year}年"
+
+
+def _month_text(numeral: str) -> str | None:
+    month = _int_text(numeral)
+    if month is None or not 1 <= int(month) <= 12:
+        return None
+    return f"{month}月"
+
+
+def parse_period(text: str) -> str | None:
+    """The period the wages are owed for, normalised: "2025年10月至12月", "去年10月至今", "10月", "3个月",
+    "3个多月", "1年半", "45天"; None when the text names none.
+
+    A range of months wins over a count of months ("三个月，从10月到12月" → "10月至12月").
+    """
+    if not text:
+        return None
+    view = _masked_numeral_words(normalize(str(text)))
+    for match in _MONTH_RANGE.finditer(view):
+        first = _month_text(match.group("am"))
+        if first is None:
+            continue
+        start = _year_text(match, "a") + first
+        if match.group("now"):
+            return f"{start}至今"
+        last = _month_text(match.group("bm"))
+        if last is None:
+            continue
+        return f"{start}至{_year_text(match, 'b')}{last}"
+    for match in _MONTH_SINCE.finditer(view):
+        first = _month_text(match.group("am"))
+        if first is not None:
+            return f"{_year_text(match, 'a')}{first}至今"
+    match = _DOTTED_RANGE.search(view)
+    if match and 1 <= int(match.group("am")) <= 12 and 1 <= int(match.group("bm")) <= 12:
+        end_year = f"{match.group('by')}年" if match.group("by") and match.group("by") != match.group("ay") else ""
+        return f"{match.group('ay')}年{int(match.group('am'))}月至{end_year}{int(match.group('bm'))}月"
+    for match in _DURATION.finditer(view):
+        numeral, unit = match.group("n"), match.group("unit")
+        more = bool(match.group("more") or match.group("more2") or "多" in unit)
+        if unit == "月" and numeral not in ("俩", "仨", "两") and not (match.group("more")):
+            # "十月" is a month of the year, "三月份" too; only 俩月/仨月/两月 (and 3个月) count months.
+            continue
+        if numeral == "半":
+            if unit in ("年",):
+                return "6个月"
+            if unit in ("个月",):
+                return "半个月"
+            continue
+        count = _int_text(numeral)
+        if count is None:
+            continue
+        if unit in ("个半月",):
+            return f"{count}个半月"
+        if unit == "年半":
+            return f"{count}年半"
+        base = {"个多月": "个月", "个月": "个月", "月": "个月", "年": "年", "周": "周", "个星期": "周",
+                "星期": "周", "天": "天"}[unit]
+        if more:
+            return f"{count}个多月" if base == "个月" else f"{count}{base}多"
+        return f"{count}{base}"
+    match = _SINGLE_MONTH.search(view)
+    if match:
+        month = _month_text(match.group("am"))
+        if month is not None:
+            return _year_text(match, "a") + month
+    return None
