@@ -4,8 +4,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 SQLALCHEMY_SILENCE_UBER_WARNING=1
 echo "[test] rasa data validate"
-.venv/bin/rasa data validate --domain domain.yml --data data --config config.yml 2>&1 | grep -E "^(.*(Error|error|ERROR|invalid|conflict).*)$" || true
-.venv/bin/rasa data validate --domain domain.yml --data data --config config.yml >/dev/null 2>&1
+mkdir -p var
+if ! .venv/bin/rasa data validate --domain domain.yml --data data --config config.yml >var/validate.log 2>&1; then
+  grep -vE "Warning|warn\(|^\s*$" var/validate.log | tail -40
+  echo "[test] rasa data validate failed (full output: var/validate.log)"
+  exit 1
+fi
 if [ -f policies_kb/__main__.py ]; then
   echo "[test] python -m policies_kb check"
   .venv/bin/python -m policies_kb check
