@@ -1,0 +1,355 @@
+"""CaseService on a real SQLite file: creation, idempotence, validation, lookups, status changes, handoffs."""
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bot.cases import (
+    CASE_TYPES,
+    CaseNotFound,
+    CaseRecord,
+    CaseService,
+    HandoffRecord,
+    InvalidTransition,
+    normalize_case_id,
+)
+from bot.store import create_engine_for, sessionmaker_for
+from tests.cases.conftest import count_rows, make_submission
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> None:
+        self.now += timedelta(**delta)
+
+
+# ------------------------------------------------------------------------------------------- creation
+
+
+def test_create_case_stores_every_field(service, db_path, submission):
+    case = service.create_case(submission)
+    assert isinstance(case, CaseRecord)
+    assert case.status == "新建"
+    assert (case.case_type, case.worker_name, case.phone, case.county, case.employer) == (
+        "wage_arrears", "马建国", "13812345678", "金凤区", "宁夏某建筑劳务公司")
+    assert (case.amount_owed, case.owed_period, case.consent) == (12000, "3个月", True)
+    assert (case.sender_id, case.channel, case.dedupe_key) == ("worker-1", "rest", "worker-1:intake:1")
+    assert case.created_at.tzinfo is not None and case.created_at == case.updated_at
+    assert case.phone_masked == "138****5678"
+    assert case.case_type_label == "拖欠工资"
+    assert service.get_case(case.case_id) == case
+    assert count_rows(db_path, "cases") == 1
+    [event] = service.case_history(case.case_id)
+    assert (event.status, event.actor) == ("新建", "worker")
+
+
+def test_records_are_frozen_plain_dataclasses(service, submission):
+    case = service.create_case(submission)
+    assert dataclasses.is_dataclass(case)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        case.status = "已办结"
+
+
+def test_case_numbers_are_nx_china_date_and_a_daily_sequence(db_url):
+    # 17:00 UTC on 28 November is already 29 November in Ningxia (UTC+8).
+    clock = FakeClock(datetime(2026, 11, 28, 17, 0, tzinfo=timezone.utc))
+    service = CaseService.from_url(db_url, clock=clock)
+    first = service.create_case(make_submission(dedupe_key="a"))
+    second = service.create_case(make_submission(dedupe_key="b"))
+    clock.advance(days=1)
+    next_day = service.create_case(make_submission(dedupe_key="c"))
+    assert [first.case_id, second.case_id, next_day.case_id] == ["NX2611290001", "NX2611290002", "NX2611300001"]
+    assert len(first.case_id) == 12
+
+
+def test_the_sequence_grows_past_four_digits(db_url):
+    clock = FakeClock(datetime(2026, 3, 1, 4, 0, tzinfo=timezone.utc))
+    service = CaseService.from_url(db_url, clock=clock)
+    engine = create_engine_for(db_url)
+    with engine.begin() as connection:  # a busy day: 9999 cases already
+        connection.exec_driver_sql(
+            "INSERT INTO cases (case_id, case_type, worker_name, phone, county, employer, description, consent, "
+            "status, sender_id, channel, dedupe_key, created_at, updated_at) VALUES ('NX2603019999', 'other', 'x', "
+            "'13800000000', '兴庆区', 'y', '', 1, '新建', 's', 'rest', 'old', '2026-03-01 03:00:00', "
+            "'2026-03-01 03:00:00')"
+        )
+    engine.dispose()
+    assert service.create_case(make_submission(dedupe_key="n1")).case_id == "NX26030110000"
+    assert service.create_case(make_submission(dedupe_key="n2")).case_id == "NX26030110001"
+
+
+def test_the_same_dedupe_key_gives_the_same_case(service, db_path, submission):
+    first = service.create_case(submission)
+    again = service.create_case(submission)
+    changed = service.create_case(dataclasses.replace(submission, amount_owed=99999, description="重复发送"))
+    assert again == first and changed == first
+    assert count_rows(db_path, "cases") == 1
+    assert count_rows(db_path, "case_events") == 1
+
+
+def test_without_a_key_an_identical_submission_is_recorded_once(service, db_path):
+    first = service.create_case(make_submission(dedupe_key=None, phone="138 1234 5678"))
+    again = service.create_case(make_submission(dedupe_key=None, phone="13812345678"))
+    other = service.create_case(make_submission(dedupe_key=None, amount_owed=5000))
+    assert again.case_id == first.case_id
+    assert other.case_id != first.case_id
+    assert first.dedupe_key.startswith("sha256:")
+    assert count_rows(db_path, "cases") == 2
+
+
+def test_a_race_lost_between_lookup_and_insert_returns_the_winner(service, db_path, submission, monkeypatch):
+    """The UNIQUE constraint decides: an insert that collides on the key reads the existing case instead."""
+    winner = service.create_case(submission)
+    lookups = []
+    real = CaseService._by_dedupe_key
+
+    def first_lookup_misses(self, key):
+        lookups.append(key)
+        return None if len(lookups) == 1 else real(self, key)
+
+    monkeypatch.setattr(CaseService, "_by_dedupe_key", first_lookup_misses)
+    assert service.create_case(submission) == winner
+    assert len(lookups) == 2
+    assert count_rows(db_path, "cases") == 1
+
+
+def test_text_fields_are_trimmed(service):
+    case = service.create_case(make_submission(worker_name="  马建国 ", employer=" 某公司\n", owed_period="  "))
+    assert (case.worker_name, case.employer, case.owed_period) == ("马建国", "某公司", None)
+
+
+def test_the_phone_is_stored_in_canonical_form(service):
+    case = service.create_case(make_submission(phone="+86 139-5112-2334"))
+    assert case.phone == "13951122334"
+
+
+def test_amount_may_be_unknown(service):
+    assert service.create_case(make_submission(amount_owed=None)).amount_owed is None
+
+
+@pytest.mark.parametrize("case_type", CASE_TYPES)
+def test_every_case_type_is_accepted(service, case_type):
+    assert service.create_case(make_submission(case_type=case_type, dedupe_key=case_type)).case_type == case_type
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"consent": False}, "consent"),
+        ({"consent": None}, "consent"),
+        ({"consent": "yes"}, "consent"),
+        ({"phone": "1381234567"}, "mobile"),
+        ({"phone": "138123456789"}, "mobile"),
+        ({"phone": "23812345678"}, "mobile"),
+        ({"phone": "12012345678"}, "mobile"),
+        ({"phone": "0951-5012345"}, "mobile"),
+        ({"phone": ""}, "mobile"),
+        ({"county": "银川"}, "county"),
+        ({"county": "金凤"}, "county"),
+        ({"county": "朝阳区"}, "county"),
+        ({"county": ""}, "county"),
+        ({"case_type": "robbery"}, "case_type"),
+        ({"worker_name": "  "}, "worker_name"),
+        ({"employer": ""}, "employer"),
+        ({"amount_owed": -1}, "amount_owed"),
+        ({"amount_owed": 12000.5}, "amount_owed"),
+        ({"amount_owed": "12000"}, "amount_owed"),
+        ({"amount_owed": True}, "amount_owed"),
+        ({"amount_owed": 10**9}, "amount_owed"),
+        ({"description": "欠" * 2001}, "description"),
+        ({"worker_name": "马" * 65}, "worker_name"),
+        ({"dedupe_key": ""}, "dedupe_key"),
+        ({"dedupe_key": "k" * 129}, "dedupe_key"),
+        ({"sender_id": ""}, "sender_id"),
+        ({"channel": " "}, "channel"),
+    ],
+)
+def test_invalid_submissions_are_refused_with_a_clear_error_and_nothing_stored(service, db_path, changes, message):
+    with pytest.raises(ValueError, match=message):
+        service.create_case(make_submission(**changes))
+    assert count_rows(db_path, "cases") == 0
+
+
+def test_the_error_for_a_bad_phone_does_not_repeat_the_number(service):
+    with pytest.raises(ValueError) as error:
+        service.create_case(make_submission(phone="1391234567899"))
+    assert "1391234567899" not in str(error.value)
+
+
+# ------------------------------------------------------------------------------------------- lookups
+
+
+def test_case_status_needs_the_matching_phone(service, submission):
+    case = service.create_case(submission)
+    assert service.case_status(case.case_id, "13812345678") == case
+    assert service.case_status(case.case_id, "138-1234-5678") == case
+    assert service.case_status(case.case_id.lower(), "１３８１２３４５６７８") == case
+    assert service.case_status(case.case_id, "13812345679") is None
+    assert service.case_status(case.case_id, "") is None
+    assert service.case_status(case.case_id, "不知道") is None
+    assert service.case_status("NX0000000001", "13812345678") is None
+
+
+def test_case_numbers_are_read_with_spaces_dashes_and_full_width(service, submission):
+    case = service.create_case(submission)
+    spaced = f"{case.case_id[:2].lower()} {case.case_id[2:8]}-{case.case_id[8:]}"
+    assert service.get_case(spaced) == case
+    assert normalize_case_id("ｎｘ２６１１２９０００７") == "NX2611290007"
+    assert service.get_case("NX9999999999") is None
+    assert service.get_case("") is None
+
+
+def test_list_cases_filters_and_orders_newest_first(db_url):
+    clock = FakeClock(datetime(2026, 5, 1, 2, 0, tzinfo=timezone.utc))
+    service = CaseService.from_url(db_url, clock=clock)
+    made = []
+    for index, (case_type, county) in enumerate(
+        [("wage_arrears", "金凤区"), ("work_injury", "原州区"), ("wage_arrears", "原州区"), ("other", "金凤区")]
+    ):
+        made.append(service.create_case(make_submission(case_type=case_type, county=county, dedupe_key=str(index))))
+        clock.advance(minutes=5)
+    service.change_status(made[0].case_id, "处理中", actor="op")
+    ids = lambda cases: [case.case_id for case in cases]  # noqa: E731
+    assert ids(service.list_cases()) == ids(reversed(made))
+    assert ids(service.list_cases(case_type="wage_arrears")) == [made[2].case_id, made[0].case_id]
+    assert ids(service.list_cases(county="原州区")) == [made[2].case_id, made[1].case_id]
+    assert ids(service.list_cases(status="处理中")) == [made[0].case_id]
+    assert ids(service.list_cases(status="新建", county="金凤区")) == [made[3].case_id]
+    assert ids(service.list_cases(limit=2)) == [made[3].case_id, made[2].case_id]
+    assert service.list_cases(status="已办结") == []
+
+
+def test_list_cases_refuses_unknown_filters(service):
+    with pytest.raises(ValueError, match="status"):
+        service.list_cases(status="closed")
+    with pytest.raises(ValueError, match="case_type"):
+        service.list_cases(case_type="wages")
+
+
+# ------------------------------------------------------------------------------------------- statuses
+
+
+def test_status_moves_forward_with_history(service, submission):
+    case = service.create_case(submission)
+    in_progress = service.change_status(case.case_id, "处理中", actor="op-zhang", note="已联系用人单位")
+    assert in_progress.status == "处理中" and in_progress.updated_at >= case.updated_at
+    closed = service.change_status(case.case_id, "已办结", actor="op-zhang", note="工资已结清")
+    assert closed.status == "已办结"
+    assert service.get_case(case.case_id).status == "已办结"
+    history = service.case_history(case.case_id)
+    assert [(e.status, e.actor, e.note) for e in history] == [
+        ("新建", "worker", "登记（rest）"),
+        ("处理中", "op-zhang", "已联系用人单位"),
+        ("已办结", "op-zhang", "工资已结清"),
+    ]
+
+
+def test_backward_steps_need_a_note(service, db_path, submission):
+    case = service.create_case(submission)
+    service.change_status(case.case_id, "处理中", actor="op-zhang")
+    with pytest.raises(InvalidTransition, match="note"):
+        service.change_status(case.case_id, "新建", actor="op-zhang")
+    assert service.change_status(case.case_id, "新建", actor="op-zhang", note="转给别人处理").status == "新建"
+    service.change_status(case.case_id, "处理中", actor="op-li")
+    service.change_status(case.case_id, "已办结", actor="op-li")
+    with pytest.raises(InvalidTransition, match="note"):
+        service.change_status(case.case_id, "处理中", actor="op-li", note="  ")
+    assert service.change_status(case.case_id, "处理中", actor="op-li", note="工人说钱没到账").status == "处理中"
+    assert count_rows(db_path, "case_events") == 6
+
+
+@pytest.mark.parametrize(
+    "path, refused",
+    [([], "已办结"), ([], "新建"), (["处理中"], "处理中"), (["处理中", "已办结"], "新建"), (["处理中", "已办结"], "已办结")],
+)
+def test_transitions_not_allowed_are_refused_and_change_nothing(service, db_path, submission, path, refused):
+    case = service.create_case(submission)
+    for status in path:
+        service.change_status(case.case_id, status, actor="op")
+    before = service.get_case(case.case_id)
+    with pytest.raises(InvalidTransition):
+        service.change_status(case.case_id, refused, actor="op", note="试试")
+    assert service.get_case(case.case_id) == before
+    assert count_rows(db_path, "case_events") == 1 + len(path)
+
+
+def test_change_status_errors(service, submission):
+    case = service.create_case(submission)
+    with pytest.raises(CaseNotFound):
+        service.change_status("NX0000000009", "处理中", actor="op")
+    with pytest.raises(InvalidTransition, match="unknown status"):
+        service.change_status(case.case_id, "closed", actor="op")
+    with pytest.raises(ValueError, match="actor"):
+        service.change_status(case.case_id, "处理中", actor=" ")
+    assert issubclass(InvalidTransition, ValueError)
+
+
+def test_two_services_changing_the_same_case_cannot_both_win(db_url, submission):
+    """The update is a compare-and-set on the old status: a stale writer is refused, not silently applied."""
+    one, two = CaseService.from_url(db_url), CaseService.from_url(db_url)
+    case = one.create_case(submission)
+    one.change_status(case.case_id, "处理中", actor="op-1")
+    one.change_status(case.case_id, "已办结", actor="op-1")
+    with pytest.raises(InvalidTransition):
+        two.change_status(case.case_id, "已办结", actor="op-2")
+    assert [e.actor for e in two.case_history(case.case_id)] == ["worker", "op-1", "op-1"]
+
+
+def test_a_service_can_be_built_from_a_sessionmaker(db_url, submission):
+    service = CaseService(sessionmaker_for(create_engine_for(db_url)))
+    assert service.create_case(submission).case_id.startswith("NX")
+
+
+# ------------------------------------------------------------------------------------------- handoffs
+
+
+def test_record_and_read_handoffs(db_url):
+    clock = FakeClock(datetime(2026, 5, 1, 2, 0, tzinfo=timezone.utc))
+    service = CaseService.from_url(db_url, clock=clock)
+    first = service.record_handoff(
+        "worker-1", "rest", "12333",
+        summary={"topic": "insurance", "facts": {"years_paid": 12, "hukou": "rural"}, "last_question": "能领养老金吗"},
+        reason="decided_locally",
+    )
+    clock.advance(minutes=1)
+    second = service.record_handoff("wx-2", "wechat", "case_intake", summary={"topic": "labor_rights"}, reason="wages")
+    assert isinstance(first, HandoffRecord)
+    assert (first.sender_id, first.channel, first.target, first.topic) == ("worker-1", "rest", "12333", "insurance")
+    assert first.facts == {"years_paid": 12, "hukou": "rural"}
+    assert (first.last_question, first.reason) == ("能领养老金吗", "decided_locally")
+    assert (second.facts, second.last_question) == ({}, "")
+    assert service.list_handoffs() == [second, first]
+    assert service.list_handoffs(limit=1) == [second]
+    assert service.get_handoff(first.id) == first
+    assert service.get_handoff(999) is None
+
+
+def test_handoff_facts_are_stored_as_json(service):
+    handoff = service.record_handoff(
+        "w", "sms", "12333", summary={"facts": {"start": datetime(2026, 1, 2).date(), "amount": 1.5}}
+    )
+    assert service.get_handoff(handoff.id).facts == {"start": "2026-01-02", "amount": 1.5}
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"target": "110"}, "target"),
+        ({"sender_id": ""}, "sender_id"),
+        ({"summary": {"topic": "x", "mood": "angry"}}, "summary"),
+    ],
+)
+def test_bad_handoffs_are_refused(service, db_path, kwargs, message):
+    arguments = {"sender_id": "w", "channel": "rest", "target": "12333", "summary": {}, "reason": ""} | kwargs
+    with pytest.raises(ValueError, match=message):
+        service.record_handoff(**arguments)
+    assert count_rows(db_path, "handoffs") == 0
