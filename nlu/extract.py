@@ -10,8 +10,10 @@ Plain Python (no Rasa), used by the case-intake form, the case store and the log
   总共, 合计, 加起来) wins; otherwise amounts with a money word (元, 块, 块钱, ¥) or a magnitude (万, 千, k, w) win
   over bare numbers, and amounts already paid (给了两千, 发了一半) are skipped when another amount remains. A rate
   (每月4000, 一个月四千, 月工资4000, 一天两百) is not a total: the function does **not** multiply it by a duration and
-  returns None when only rates are given, so the form asks for the total instead of guessing. "多/来/把/左右" after
-  a number are dropped ("两万多" → 20000, "万把块" → 10000).
+  returns None when only rates are given, so the form asks for the total instead of guessing ("一个月的工资三千"
+  is the total of one month unless a longer duration is named too). Approximations are read as their floor, never
+  overstating the debt: "两万多" → 20000, "万把块" → 10000, "十几万" → 100000, "五六千" → 5000; a bare number
+  below 10 without a money word is no amount ("才给了一半").
 - `parse_period("去年十月到今年一月")` → "去年10月至今年1月"; "仨月的工钱" → "3个月"; None when no period is named.
 - `mask_phone("13812345678")` → "138****5678"; `mask_pii(text)` masks mobile numbers, 18-digit ID numbers
   (640102********123X) and 16–19-digit bank card numbers (6222********1234) anywhere in free text, keeping the rest
@@ -19,6 +21,7 @@ Plain Python (no Rasa), used by the case-intake form, the case store and the log
 """
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 from typing import Iterator, NamedTuple
@@ -26,6 +29,9 @@ from typing import Iterator, NamedTuple
 from nlu.text import normalize, to_half_width
 
 __all__ = ["parse_phone", "parse_amount_yuan", "parse_period", "mask_phone", "mask_pii", "cn_number"]
+
+# The amount and period parsers read a slot answer or a sentence, not a document: longer text is cut here.
+MAX_PARSED_LENGTH = 1000
 
 # cn2an logs a warning at import on some setups; the parsers never need its logging.
 logging.getLogger("cn2an").setLevel(logging.ERROR)
@@ -149,7 +155,7 @@ def mask_pii(text: str) -> str:
 # ----------------------------------------------------------------------------------------------------------------
 # Numbers and amounts
 
-_CN_NUM_CHARS = "零〇一二两三四五六七八九十百千万亿俩仨"
+_CN_NUM_CHARS = "零〇一二两三四五六七八九十百千万亿俩仨壹贰叁肆伍陆柒捌玖拾佰仟"
 _NUMBER = re.compile(
     r"(?P<num>[0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?(?:[千万kw](?:[0-9])?)?"  # 12000, 12,000, 1.2万, 3千5, 3k
     rf"|[{_CN_NUM_CHARS}]+(?:[0-9])?"  # 一万二, 八千五, 两千5
@@ -157,18 +163,24 @@ _NUMBER = re.compile(
 )
 # Words whose numeral characters are not quantities ("一共3500元" holds 3500, not 1 and 3500).
 _NUMERAL_WORDS = ("一共", "一直", "一下", "一些", "一点", "一般", "一起", "一定", "一样", "一次性", "万一", "十分",
-                  "千万", "唯一", "统一", "第一", "一边", "一块儿", "一分钱", "一毛", "一天到晚", "一直没", "一家",
+                  "千万", "唯一", "统一", "第一", "一边", "一块儿", "一分钱", "一毛", "一天到晚", "一家", "一半",
                   "一个人", "三百六十行", "一把手", "百分之")
-_DURATION_AFTER = re.compile(r"^(?:多|来|把|半)?(?:个多|个半|个)?(?:月|天|年|日|号|周|星期|礼拜|小时|钟头|工|晌|季度|次|人|岁|%|号|层|栋|期|点)")
-_MONEY_AFTER = re.compile(r"^(?:多|来|把|余|左右)?(?:块钱|块|元|圆|rmb|人民币)")
+_APPROX = r"(?:多|来|把|几|余)?"  # 两万多, 十来天, 万把块, 十几万: the number is a floor
+_DURATION_AFTER = re.compile(
+    rf"^{_APPROX}(?:个多|个半|个)?(?:月|天|年|日|号|周|星期|礼拜|小时|钟头|工|晌|季度|次|人|岁|%|层|栋|期|点|份)"
+)
+_MONEY_AFTER = re.compile(rf"^{_APPROX}(?:左右)?(?:块钱|块|元|圆|rmb|人民币)")
+_MAGNITUDE_AFTER = re.compile(rf"^{_APPROX}(?P<mag>万|千|百)")
 _TOTAL_BEFORE = re.compile(r"(一共|总共|合计|总计|共计|加起来|总额|总的|总数|一起|全部|共欠|共)")
 _PAID_BEFORE = re.compile(r"(给了|发了|付了|结了|还了|已经给|已给|已付|已发|预支|借了|先给|只给|才给|打了)")
-# A rate: 每月/每天, 一个月/一天 (one month's or one day's pay), 月工资/月薪/日薪/天工资 not after a count of months.
+# Always a rate: 每月/每天…, 月薪/日薪, 月工资 or 天工钱 (not after a count: "三个月工资" is a total), 日结.
 _RATE_BEFORE = re.compile(
-    r"(每|(?<![0-9零〇二两三四五六七八九十百千俩仨])一(?:个)?(?:月|天|日|小时|钟头|工|晌|年)|"
-    r"(?<![0-9零〇一二两三四五六七八九十百千俩仨个])(?:月|日|天|小时)(?:薪|工资|工钱|收入|挣)|"
-    r"(?:日|天)结|月薪|日薪|时薪|工价)"
+    r"(每|月薪|日薪|时薪|工价|(?:日|天)结|"
+    r"(?<![0-9零〇一二两三四五六七八九十百千俩仨个])(?:月|日|天|小时)(?:薪|工资|工钱|收入|挣))"
 )
+# One unit's pay: "一个月四千" is a rate; "(欠了)一个月的工资三千" is the total unless a longer duration is named.
+_ONE_UNIT_BEFORE = re.compile(r"(?<![0-9零〇二两三四五六七八九十百千俩仨])(?:一|1)(?:个)?(?:月|天|日|小时|钟头|工|晌)(?P<de>的)?")
+_RANGE_NUMERAL = re.compile(r"^(?P<low>[一二两三四五六七八九])(?P<high>[二两三四五六七八九])(?P<mag>[十百千万]+)$")
 _CLAUSE_BREAK = re.compile(r"[，,。.!！?？;；、\n]")
 
 
@@ -177,8 +189,8 @@ def cn_number(text: str) -> float | None:
     import cn2an  # imported lazily: it takes a moment and most processes never need it
 
     text = text.replace(",", "").replace("俩", "两").replace("仨", "三").replace("k", "千").replace("w", "万")
-    if not text:
-        return None
+    if not text or len(text) > 24:
+        return None  # no amount of money or time is written with more characters than that
     if text in ("万", "千"):
         text = "一" + text
     try:
@@ -187,8 +199,20 @@ def cn_number(text: str) -> float | None:
         pass
     try:
         return float(cn2an.cn2an(text, "smart"))
-    except (ValueError, KeyError, IndexError, TypeError):
+    except (ValueError, KeyError, IndexError, TypeError, OverflowError):
         return None
+
+
+def _range_floor(numeral: str) -> float | None:
+    """"五六千" → 5000, "一两万" → 10000: a spoken range of neighbouring digits, read as its lower end."""
+    match = _RANGE_NUMERAL.match(numeral.replace("俩", "两").replace("仨", "三"))
+    if not match:
+        return None
+    low, high = cn_number(match.group("low")), cn_number(match.group("high"))
+    if low is None or high is None or high != low + 1:
+        return None
+    magnitude = cn_number("一" + match.group("mag"))
+    return low * magnitude if magnitude else None
 
 
 class _Amount(NamedTuple):
@@ -208,37 +232,52 @@ def _masked_numeral_words(text: str) -> str:
 
 
 def _amounts(text: str) -> list[_Amount]:
-    plain = normalize(text)
+    plain = normalize(text[:MAX_PARSED_LENGTH])
     view = _masked_numeral_words(plain)  # same length as plain: numerals found in `view`, context read in `plain`
     found: list[_Amount] = []
-    clause_start = 0
+    one_unit_de: list[int] = []  # indexes in `found` of amounts after "一个月的…": rates only if a longer duration
+    longer_duration = False
     previous_end = 0
+    breaks = [m.end() for m in _CLAUSE_BREAK.finditer(view)]
     for match in _NUMBER.finditer(view):
         start, end = match.span()
         numeral = match.group("num")
-        after = view[end:end + 6]
-        breaks = [m.end() for m in _CLAUSE_BREAK.finditer(view, 0, start)]
-        clause_start = breaks[-1] if breaks else 0
+        after = view[end:end + 8]
+        index = bisect.bisect_right(breaks, start)
+        clause_start = breaks[index - 1] if index else 0
         context = plain[max(clause_start, previous_end - 8, 0):start]
         context_near = plain[max(clause_start, start - 8):start]
         previous_end = end
         digits_only = re.sub(r"[^0-9]", "", numeral)
-        if len(digits_only) >= 11 or (numeral.isdigit() and len(numeral) >= 7 and numeral.startswith("1")
-                                      and len(numeral) != len(str(int(numeral)))):
+        if len(digits_only) >= 11:
             continue  # a phone, ID or card number, not money
+        value = cn_number(numeral)
+        if value is None:
+            value = _range_floor(numeral)
         if _DURATION_AFTER.match(after):
+            if value is not None and value != 1:
+                longer_duration = True
             continue
         if start > 0 and view[start - 1] in "第周星礼":
             continue
-        value = cn_number(numeral)
         if value is None or value <= 0:
             continue
         money_word = bool(_MONEY_AFTER.match(after)) or (start > 0 and view[start - 1] in "¥$")
-        magnitude = bool(re.search(r"[万千kw]", numeral)) or bool(re.match(r"^(?:多|来|把)?[万千]", after))
-        if re.match(r"^(?:多|来|把)?万", after) and "万" not in numeral:
-            value *= 10000
-        elif re.match(r"^(?:多|来|把)?千", after) and not re.search(r"[千万]", numeral):
-            value *= 1000
+        magnitude = bool(re.search(r"[万千百kw仟佰]", numeral))
+        scale = _MAGNITUDE_AFTER.match(after)
+        if scale and not (scale.group("mag") == "百" and magnitude):
+            # "十多万", "两千多": the magnitude follows the approximation; "4千多块" has it inside.
+            if not re.search(r"[万千kw]", numeral) or scale.group("mag") == "万" and "万" not in numeral:
+                value *= {"万": 10000, "千": 1000, "百": 100}[scale.group("mag")]
+                magnitude = True
+        if not (money_word or magnitude) and value < 10:
+            continue  # "才给了一半", "欠我3": a bare digit is no amount of money
+        one_unit = None
+        for one_unit in _ONE_UNIT_BEFORE.finditer(context):
+            pass
+        rate = bool(_RATE_BEFORE.search(context)) or bool(one_unit and not one_unit.group("de"))
+        if one_unit and one_unit.group("de") and not rate:
+            one_unit_de.append(len(found))
         found.append(
             _Amount(
                 value=value,
@@ -247,9 +286,12 @@ def _amounts(text: str) -> list[_Amount]:
                 magnitude=magnitude,
                 total=bool(_TOTAL_BEFORE.search(context_near)),
                 paid=bool(_PAID_BEFORE.search(context_near)),
-                rate=bool(_RATE_BEFORE.search(context)),
+                rate=rate,
             )
         )
+    if longer_duration:
+        for index in one_unit_de:
+            found[index] = found[index]._replace(rate=True)
     return found
 
 
@@ -283,27 +325,32 @@ def parse_amount_yuan(text: str) -> int | None:
 
 _CN_SMALL = rf"[0-9零〇一二两三四五六七八九十俩仨]+"
 _YEAR = rf"(?:(?P<{{y}}>[0-9]{{4}}|[0-9]{{2}}|[零〇一二三四五六七八九]{{4}})年|(?P<{{r}}>去年|今年|前年|明年))"
-_MONTH = rf"(?P<{{m}}>{_CN_SMALL})(?:月份|月)"
+# A month by number, or the lunar 正月/冬月/腊月 workers reckon year-end pay by (kept as said: not converted).
+_MONTH = rf"(?:(?P<{{m}}>{_CN_SMALL})(?:月份|月)|(?P<{{l}}>正|冬|腊)月)"
 _RANGE_SEP = r"(?:到|至|~|—|-|－|一直到|到了)"
+_NOW = r"(?:现在|今天|目前|如今|今(?!年))"
 
 
 def _month_point(prefix: str) -> str:
     year = _YEAR.replace("{y}", prefix + "y").replace("{r}", prefix + "r")
-    month = _MONTH.replace("{m}", prefix + "m")
+    month = _MONTH.replace("{m}", prefix + "m").replace("{l}", prefix + "l")
     return rf"(?:{year}\s*)?{month}"
 
 
 _MONTH_RANGE = re.compile(
-    rf"(?:从)?{_month_point('a')}(?:份)?\s*{_RANGE_SEP}\s*(?:(?P<now>现在|今天|目前|如今)|{_month_point('b')})"
+    rf"(?:从)?{_month_point('a')}(?:份)?\s*{_RANGE_SEP}\s*(?:(?P<now>{_NOW})|{_month_point('b')})"
 )
-_MONTH_SINCE = re.compile(rf"(?:从)?{_month_point('a')}(?:份)?(?:开始|起)?\s*(?:到|至)?\s*(?:现在|今天|目前|如今)")
+_MONTH_SINCE = re.compile(rf"(?:从)?{_month_point('a')}(?:份)?(?:开始|起|以来)?\s*(?:到|至)?\s*{_NOW}")
 _DOTTED_RANGE = re.compile(
     r"(?P<ay>20[0-9]{2})[./](?P<am>[0-9]{1,2})\s*(?:-|~|到|至)\s*(?:(?P<by>20[0-9]{2})[./])?(?P<bm>[0-9]{1,2})(?![0-9])"
 )
 _SINGLE_MONTH = re.compile(_month_point("a"))
 _DURATION = re.compile(
-    rf"(?P<n>{_CN_SMALL}|半)(?P<more>多)?(?P<unit>个多月|个半月|个月|月|年半|年|周|个星期|星期|天)(?P<more2>多)?"
+    rf"(?P<n>{_CN_SMALL}|半)(?P<approx>多|来|几)?"
+    r"(?P<unit>个多月|个半月|个月|月|年半|年|周|(?:个多|个)?星期|(?:个多|个)?礼拜|天)(?P<more>多)?"
 )
+_DURATION_BASE = {"个多月": "个月", "个月": "个月", "月": "个月", "年": "年", "周": "周", "天": "天"}
+_DURATION_BASE.update({prefix + week: "周" for prefix in ("", "个", "个多") for week in ("星期", "礼拜")})
 
 
 def _int_text(numeral: str) -> str | None:
@@ -326,68 +373,88 @@ def _year_text(match: re.Match, prefix: str) -> str:
     return f"{year}年"
 
 
-def _month_text(numeral: str) -> str | None:
-    month = _int_text(numeral)
+def _month_text(match: re.Match, prefix: str) -> str | None:
+    if match.group(prefix + "l"):
+        return match.group(prefix + "l") + "月"
+    numeral = match.group(prefix + "m")
+    month = _int_text(numeral) if numeral else None
     if month is None or not 1 <= int(month) <= 12:
         return None
     return f"{month}月"
 
 
-def parse_period(text: str) -> str | None:
-    """The period the wages are owed for, normalised: "2025年10月至12月", "去年10月至今", "10月", "3个月",
-    "3个多月", "1年半", "45天"; None when the text names none.
+def _durations(view: str) -> Iterator[tuple[int, str]]:
+    """(count, normalised text) for each span of time named in `view`, in order."""
+    for match in _DURATION.finditer(view):
+        numeral, unit = match.group("n"), match.group("unit")
+        if match.start() > 0 and view[match.start() - 1] == "每":
+            continue  # 每个月: a rate's unit, not the period
+        if unit == "年" and (len(numeral) == 4 or re.match(rf"{_CN_SMALL}(?:月|月份)", view[match.end():])):
+            continue  # "2025年", "2025年10月": a date, not a count of years
+        if unit == "月" and numeral not in ("俩", "仨", "两") and not match.group("approx"):
+            continue  # "十月", "三月份": a month of the year; only 俩月/仨月/两月 (and 3个月) count months
+        if numeral == "半":
+            if unit == "年":
+                yield 6, "6个月"
+            elif unit == "个月":
+                yield 0, "半个月"
+            continue
+        count = _int_text(numeral)
+        if count is None:
+            continue
+        if unit == "个半月":
+            yield int(count), f"{count}个半月"
+            continue
+        if unit == "年半":
+            yield int(count), f"{count}年半"
+            continue
+        base = _DURATION_BASE[unit]
+        if base == "个月" and (match.group("approx") or "多" in unit or match.group("more")):
+            yield int(count), f"{count}个多月"
+        elif match.group("approx"):
+            yield int(count), f"{count}多{base}"  # 二十多天, 十来天
+        elif match.group("more") or "多" in unit:
+            yield int(count), f"{count}{base}多"  # 一年多, 两个多星期
+        else:
+            yield int(count), f"{count}{base}"
 
-    A range of months wins over a count of months ("三个月，从10月到12月" → "10月至12月").
+
+def parse_period(text: str) -> str | None:
+    """The period the wages are owed for, normalised: "2025年10月至12月", "去年10月至今", "去年腊月至今", "10月",
+    "3个月", "3个多月", "20多天", "1年半"; None when the text names none.
+
+    A range of months wins over a count of months ("三个月，从10月到12月" → "10月至12月"); a count of one unit that
+    reads like a rate's unit ("一天两百 干了四十天") gives way to another count ("40天").
     """
     if not text:
         return None
-    view = _masked_numeral_words(normalize(str(text)))
+    view = _masked_numeral_words(normalize(str(text)[:MAX_PARSED_LENGTH]))
     for match in _MONTH_RANGE.finditer(view):
-        first = _month_text(match.group("am"))
+        first = _month_text(match, "a")
         if first is None:
             continue
         start = _year_text(match, "a") + first
         if match.group("now"):
             return f"{start}至今"
-        last = _month_text(match.group("bm"))
+        last = _month_text(match, "b")
         if last is None:
             continue
         return f"{start}至{_year_text(match, 'b')}{last}"
     for match in _MONTH_SINCE.finditer(view):
-        first = _month_text(match.group("am"))
+        first = _month_text(match, "a")
         if first is not None:
             return f"{_year_text(match, 'a')}{first}至今"
     match = _DOTTED_RANGE.search(view)
     if match and 1 <= int(match.group("am")) <= 12 and 1 <= int(match.group("bm")) <= 12:
         end_year = f"{match.group('by')}年" if match.group("by") and match.group("by") != match.group("ay") else ""
         return f"{match.group('ay')}年{int(match.group('am'))}月至{end_year}{int(match.group('bm'))}月"
-    for match in _DURATION.finditer(view):
-        numeral, unit = match.group("n"), match.group("unit")
-        more = bool(match.group("more") or match.group("more2") or "多" in unit)
-        if unit == "月" and numeral not in ("俩", "仨", "两") and not (match.group("more")):
-            # "十月" is a month of the year, "三月份" too; only 俩月/仨月/两月 (and 3个月) count months.
-            continue
-        if numeral == "半":
-            if unit in ("年",):
-                return "6个月"
-            if unit in ("个月",):
-                return "半个月"
-            continue
-        count = _int_text(numeral)
-        if count is None:
-            continue
-        if unit in ("个半月",):
-            return f"{count}个半月"
-        if unit == "年半":
-            return f"{count}年半"
-        base = {"个多月": "个月", "个月": "个月", "月": "个月", "年": "年", "周": "周", "个星期": "周",
-                "星期": "周", "天": "天"}[unit]
-        if more:
-            return f"{count}个多月" if base == "个月" else f"{count}{base}多"
-        return f"{count}{base}"
+    durations = list(_durations(view))
+    if durations:
+        longer = [text for count, text in durations if count != 1]
+        return longer[0] if longer else durations[0][1]
     match = _SINGLE_MONTH.search(view)
     if match:
-        month = _month_text(match.group("am"))
+        month = _month_text(match, "a")
         if month is not None:
             return _year_text(match, "a") + month
     return None
