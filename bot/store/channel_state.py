@@ -1,0 +1,54 @@
+"""Tables of the channels' durable state: processed inbound messages, SMS opt-outs and the last numbered menu.
+
+Models only: the queries live in `channels._state.ChannelState`, the schema's versions in the Alembic branch
+"channels" (migrations/versions/channels_*.py). Datetimes are stored as naive UTC.
+
+- `channel_messages`: one row per inbound message a channel has accepted (its provider message id, or a key derived
+  from sender and time when the provider has none). SMS providers retry a callback for hours and across our restarts,
+  so "processed once" must survive a restart: the primary key is the de-duplication.
+- `sms_opt_outs`: a phone number's latest subscription choice (退订/TD/STOP, or 订阅/START to come back), kept as an
+  audit of consent rather than deleted.
+- `channel_menus`: the button payloads of the last numbered menu ("回复1 …") sent to a user, so that a digit reply maps
+  back to the payload even after a restart; rows expire.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from bot.store._base import Base
+
+__all__ = ["ChannelMessage", "SmsOptOut", "ChannelMenu"]
+
+
+class ChannelMessage(Base):
+    """An inbound message a channel accepted; a second delivery of the same key is a duplicate."""
+
+    __tablename__ = "channel_messages"
+
+    channel = sa.Column(sa.String(16), primary_key=True)
+    message_key = sa.Column(sa.String(128), primary_key=True)
+    # "processing" while the turn runs, "done" once it ran; a failed turn deletes its row so the retry can run it.
+    status = sa.Column(sa.String(16), nullable=False)
+    received_at = sa.Column(sa.DateTime, nullable=False, index=True)
+
+
+class SmsOptOut(Base):
+    """The subscription state of one phone number: "opted_out" (send nothing) or "subscribed" (came back)."""
+
+    __tablename__ = "sms_opt_outs"
+
+    phone = sa.Column(sa.String(32), primary_key=True)
+    status = sa.Column(sa.String(16), nullable=False)
+    keyword = sa.Column(sa.String(16), nullable=False)  # the word that set the state: 退订, TD, STOP, 订阅, START
+    changed_at = sa.Column(sa.DateTime, nullable=False)
+
+
+class ChannelMenu(Base):
+    """The payloads of the numbered menu last shown to a user (JSON list, index 0 = "回复1")."""
+
+    __tablename__ = "channel_menus"
+
+    channel = sa.Column(sa.String(16), primary_key=True)
+    sender_id = sa.Column(sa.String(128), primary_key=True)
+    payloads = sa.Column(sa.Text, nullable=False)
+    expires_at = sa.Column(sa.DateTime, nullable=False)
