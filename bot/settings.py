@@ -13,7 +13,21 @@ from typing import Mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 
-__all__ = ["Settings", "ROOT"]
+__all__ = ["Settings", "ROOT", "DEVELOPMENT_CHANNEL_ENV", "OPTIONAL_CHANNEL_ENV"]
+
+# Stand-ins for the channels' secrets in development. credentials.yml reads them as ${VAR} and Rasa refuses to start
+# on an unset variable; outside production (NXA_ENV=production) an unset one takes these public, obviously fake
+# values, so `make run` serves the WeChat and SMS webhooks with no account. Production never gets them: Rasa then
+# stops naming the missing variable, and the channels refuse these values if someone sets them by hand.
+DEVELOPMENT_CHANNEL_ENV = {
+    "WECHAT_TOKEN": "dev-wechat-token",
+    "WECHAT_APP_ID": "wxdev00000000000000",
+    "WECHAT_APP_SECRET": "dev-wechat-app-secret",
+    "SMS_WEBHOOK_SECRET": "dev-sms-webhook-secret",
+    "SMS_PROVIDER": "outbox",
+}
+# Optional channel settings, filled in every environment: plain-mode WeChat only, the real WeChat API.
+OPTIONAL_CHANNEL_ENV = {"WECHAT_ENCODING_AES_KEY": "", "WECHAT_API_BASE": "https://api.weixin.qq.com"}
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -40,6 +54,7 @@ class Settings:
     app_db_url: str = ""
     tracker_db: str = ""
     lock_store: str = "in_memory"
+    environment: str = "development"
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -47,6 +62,9 @@ class Settings:
         """Settings from `env` (default: the process environment); unset variables take the embedded defaults."""
         env = dict(os.environ if env is None else env)
         var_dir = Path(env.get("NXA_VAR_DIR") or ROOT / "var").resolve()
+        environment = env.get("NXA_ENV", "").strip() or "development"
+        if environment not in ("development", "production"):
+            raise ValueError(f"NXA_ENV must be 'development' or 'production', got {environment!r}")
         return cls(
             var_dir=var_dir,
             models_dir=Path(env.get("NXA_MODELS_DIR") or ROOT / "models").resolve(),
@@ -56,8 +74,13 @@ class Settings:
             console_port=_int(env, "CONSOLE_PORT", 8080),
             app_db_url=env.get("APP_DB_URL") or f"sqlite:///{var_dir / 'assistant.db'}",
             tracker_db=env.get("TRACKER_DB") or str(var_dir / "tracker.db"),
+            environment=environment,
             env=env,
         )
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
 
     @property
     def rasa_url(self) -> str:
@@ -74,6 +97,8 @@ class Settings:
     def rasa_environment(self) -> dict[str, str]:
         """Environment for the Rasa and action-server processes (fills the ${...} of endpoints/credentials)."""
         env = dict(self.env)
+        defaults = {**OPTIONAL_CHANNEL_ENV, **({} if self.production else DEVELOPMENT_CHANNEL_ENV)}
+        env.update({name: value for name, value in defaults.items() if not env.get(name)})
         env.update(
             NXA_VAR_DIR=str(self.var_dir),
             APP_DB_URL=self.app_db_url,
