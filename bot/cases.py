@@ -15,6 +15,7 @@ Records handed out are frozen dataclasses: no ORM object leaves this module.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -374,15 +375,17 @@ class CaseService:
         failure."""
         if target not in HANDOFF_TARGETS:
             raise ValueError(f"unknown handoff target {target!r}; expected one of {HANDOFF_TARGETS}")
-        if not sender_id or not channel:
+        if not (sender_id or "").strip() or not (channel or "").strip():
             raise ValueError("sender_id and channel are required")
+        if len(sender_id) > 255 or len(channel) > 32:
+            raise ValueError("sender_id (at most 255 characters) or channel (at most 32) is too long")
         summary = dict(summary or {})
         unknown = set(summary) - {"topic", "facts", "last_question"}
         if unknown:
             raise ValueError(f"unknown summary keys {sorted(unknown)}; expected topic, facts, last_question")
         facts = dict(summary.get("facts") or {})
         try:
-            facts = json.loads(json.dumps(facts, ensure_ascii=False, default=str))
+            facts = json.loads(json.dumps(facts, ensure_ascii=False, default=str, allow_nan=False))
         except (TypeError, ValueError) as error:
             raise ValueError(f"handoff facts are not JSON-serialisable: {error}") from None
         topic = summary.get("topic") or None
@@ -440,6 +443,8 @@ class CaseService:
             raise ValueError(f"dedupe_key must be 1..{MAX_DEDUPE_KEY} characters")
         if not (submission.sender_id or "").strip() or not (submission.channel or "").strip():
             raise ValueError("sender_id and channel are required")
+        if len(submission.sender_id.strip()) > 255 or len(submission.channel.strip()) > 32:
+            raise ValueError("sender_id (at most 255 characters) or channel (at most 32) is too long")
         return {
             "case_type": submission.case_type,
             "worker_name": _text(submission.worker_name, "worker_name", MAX_NAME, required=True),
@@ -450,8 +455,8 @@ class CaseService:
             "owed_period": _text(submission.owed_period, "owed_period", MAX_PERIOD) or None,
             "description": _text(submission.description, "description", MAX_DESCRIPTION),
             "consent": True,
-            "sender_id": submission.sender_id.strip()[:255],
-            "channel": submission.channel.strip()[:32],
+            "sender_id": submission.sender_id.strip(),
+            "channel": submission.channel.strip(),
             "dedupe_key": dedupe_key,
         }
 
@@ -474,28 +479,25 @@ class CaseService:
 
     @staticmethod
     def _store():
-        return _translate_storage_errors()
+        return _storage_errors()
 
 
-class _translate_storage_errors:
-    """Turn driver-level failures into CaseStoreUnavailable (IntegrityError and programming errors pass through)."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc is None or isinstance(exc, sa_exc.IntegrityError):
-            return False
-        if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)) or (
-            isinstance(exc, sa_exc.DBAPIError) and not isinstance(exc, sa_exc.ProgrammingError)
-        ):
-            detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-            log.warning("case store unavailable: %s", detail)
-            raise CaseStoreUnavailable(f"case store unavailable: {detail}") from exc
-        if isinstance(exc, OSError):
-            log.warning("case store unavailable: %s", exc)
-            raise CaseStoreUnavailable(f"case store unavailable: {exc}") from exc
-        return False
+@contextlib.contextmanager
+def _storage_errors() -> Iterator[None]:
+    """Turn driver-level failures into CaseStoreUnavailable; IntegrityError (handled by the caller) and programming
+    errors (bugs: they should be loud) pass through unchanged."""
+    try:
+        yield
+    except sa_exc.IntegrityError:
+        raise
+    except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.InternalError, sa_exc.DataError,
+            sa_exc.TimeoutError) as error:
+        detail = str(getattr(error, "orig", None) or error).splitlines()[0]
+        log.warning("case store unavailable: %s", detail)
+        raise CaseStoreUnavailable(f"case store unavailable: {detail}") from error
+    except OSError as error:  # the SQLite file's folder cannot be created or read
+        log.warning("case store unavailable: %s", error)
+        raise CaseStoreUnavailable(f"case store unavailable: {error}") from error
 
 
 def _text(value: str | None, name: str, max_length: int, required: bool = False) -> str:

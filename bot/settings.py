@@ -7,6 +7,7 @@ every port, path and URL. Nothing here has a secret default: credentials come on
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -93,6 +94,43 @@ class Settings:
     @property
     def console_url(self) -> str:
         return f"http://{self.host}:{self.console_port}"
+
+    # -- operator console (bot/console) ------------------------------------------------------------------------
+
+    @property
+    def console_admin(self) -> tuple[str, str] | None:
+        """(user, password) from CONSOLE_ADMIN_USER / CONSOLE_ADMIN_PASSWORD when both are set (development only:
+        the console then creates that operator if it does not exist)."""
+        user = self.env.get("CONSOLE_ADMIN_USER", "").strip()
+        password = self.env.get("CONSOLE_ADMIN_PASSWORD", "")
+        return (user, password) if user and password and not self.production else None
+
+    @property
+    def console_cookie_secure(self) -> bool:
+        """CONSOLE_COOKIE_SECURE=1 marks the session cookie Secure (set it when the console is served over HTTPS)."""
+        return self.env.get("CONSOLE_COOKIE_SECURE", "").strip().lower() in ("1", "true", "yes")
+
+    def console_secret_key(self) -> bytes:
+        """The key that signs console cookies: CONSOLE_SECRET_KEY (required in production), or in development one
+        generated once into var/console-secret-key with mode 600. Changing it logs every operator out."""
+        if key := self.env.get("CONSOLE_SECRET_KEY", "").strip():
+            if len(key) < 32:
+                raise ValueError("CONSOLE_SECRET_KEY must be at least 32 characters")
+            return key.encode()
+        if self.production:
+            raise ValueError("CONSOLE_SECRET_KEY must be set in production (at least 32 random characters)")
+        path = self.var_dir / "console-secret-key"
+        if not path.exists():
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            # O_EXCL: two processes starting together cannot both write a different key.
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "w") as file:
+                    file.write(secrets.token_urlsafe(48))
+        return path.read_text().strip().encode()
 
     def rasa_environment(self) -> dict[str, str]:
         """Environment for the Rasa and action-server processes (fills the ${...} of endpoints/credentials)."""

@@ -171,6 +171,7 @@ def test_every_case_type_is_accepted(service, case_type):
         ({"dedupe_key": "k" * 129}, "dedupe_key"),
         ({"sender_id": ""}, "sender_id"),
         ({"channel": " "}, "channel"),
+        ({"sender_id": "s" * 256}, "sender_id"),
     ],
 )
 def test_invalid_submissions_are_refused_with_a_clear_error_and_nothing_stored(service, db_path, changes, message):
@@ -346,6 +347,8 @@ def test_handoff_facts_are_stored_as_json(service):
         ({"target": "110"}, "target"),
         ({"sender_id": ""}, "sender_id"),
         ({"summary": {"topic": "x", "mood": "angry"}}, "summary"),
+        ({"summary": {"facts": {"x": float("nan")}}}, "JSON"),
+        ({"channel": "c" * 33}, "channel"),
     ],
 )
 def test_bad_handoffs_are_refused(service, db_path, kwargs, message):
