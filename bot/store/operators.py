@@ -1,0 +1,103 @@
+"""Tables of the operator console: operator accounts and sessions, conversation takeovers and their messages, and
+the audit log of sensitive actions (revealing a worker's phone number).
+
+Models only: the takeover queries live in `bot.takeover`, the account and session queries in `bot.console._accounts`;
+the schema's versions are the Alembic branch "console" (migrations/versions/console_*.py).
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from bot.store._base import Base
+from bot.store.cases import UTCDateTime
+
+__all__ = ["Operator", "OperatorSession", "Takeover", "TakeoverMessage", "AuditEvent"]
+
+
+class Operator(Base):
+    """A 12333 hotline operator who may log in to the console (argon2 password hash, never the password)."""
+
+    __tablename__ = "console_operators"
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    username = sa.Column(sa.String(64), nullable=False, unique=True)
+    password_hash = sa.Column(sa.String(255), nullable=False)
+    created_at = sa.Column(UTCDateTime, nullable=False)
+    disabled = sa.Column(sa.Boolean, nullable=False, default=False)
+
+
+class OperatorSession(Base):
+    """A logged-in browser. The cookie carries the session id; only its SHA-256 is stored, so a copy of the
+    database cannot be turned into a working cookie. Logging out deletes the row, which ends the session at once."""
+
+    __tablename__ = "console_sessions"
+
+    id_hash = sa.Column(sa.String(64), primary_key=True)
+    operator_id = sa.Column(
+        sa.Integer, sa.ForeignKey("console_operators.id", name="fk_console_sessions_operator", ondelete="CASCADE"),
+        nullable=False, index=True,
+    )
+    created_at = sa.Column(UTCDateTime, nullable=False)
+    expires_at = sa.Column(UTCDateTime, nullable=False, index=True)
+
+
+class Takeover(Base):
+    """An operator holding a conversation: while `released_at` is NULL the assistant stays silent in it.
+
+    At most one open takeover per conversation (a partial unique index), so two operators, or two console
+    processes, cannot both take the same conversation.
+    """
+
+    __tablename__ = "takeovers"
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    sender_id = sa.Column(sa.String(255), nullable=False, index=True)
+    channel = sa.Column(sa.String(32), nullable=False)
+    operator = sa.Column(sa.String(64), nullable=False)
+    started_at = sa.Column(UTCDateTime, nullable=False)
+    # The idle timeout counts from here: the takeover start or the operator's latest message.
+    last_operator_at = sa.Column(UTCDateTime, nullable=False)
+    released_at = sa.Column(UTCDateTime, nullable=True)
+    release_reason = sa.Column(sa.String(16), nullable=True)  # "released" | "timeout"
+
+    __table_args__ = (
+        sa.Index(
+            "uq_takeovers_open_sender", "sender_id", unique=True,
+            sqlite_where=sa.text("released_at IS NULL"), postgresql_where=sa.text("released_at IS NULL"),
+        ),
+    )
+
+
+class TakeoverMessage(Base):
+    """A message of a taken-over conversation: the worker's (recorded instead of going to the assistant) or the
+    operator's reply with its delivery state ("pending" until the REST client fetches it, "sent", "failed")."""
+
+    __tablename__ = "takeover_messages"
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    takeover_id = sa.Column(
+        sa.Integer, sa.ForeignKey("takeovers.id", name="fk_takeover_messages_takeover", ondelete="CASCADE"),
+        nullable=False, index=True,
+    )
+    sender_id = sa.Column(sa.String(255), nullable=False, index=True)
+    channel = sa.Column(sa.String(32), nullable=False)
+    direction = sa.Column(sa.String(8), nullable=False)  # "worker" | "operator"
+    operator = sa.Column(sa.String(64), nullable=True)
+    text = sa.Column(sa.Text, nullable=False)
+    created_at = sa.Column(UTCDateTime, nullable=False)
+    delivery = sa.Column(sa.String(16), nullable=False)  # worker: "received"; operator: "pending"/"sent"/"failed"
+    error = sa.Column(sa.Text, nullable=True)
+    delivered_at = sa.Column(UTCDateTime, nullable=True)
+
+
+class AuditEvent(Base):
+    """Who did what sensitive thing when (e.g. revealed the phone number of case NX…)."""
+
+    __tablename__ = "console_audit"
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    at = sa.Column(UTCDateTime, nullable=False, index=True)
+    operator = sa.Column(sa.String(64), nullable=False)
+    action = sa.Column(sa.String(32), nullable=False)
+    subject = sa.Column(sa.String(255), nullable=False)
+    detail = sa.Column(sa.Text, nullable=False, default="")
