@@ -1,0 +1,100 @@
+"""`python -m bot.console serve | create-operator NAME`: run the console, or add an operator account."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+
+from bot.settings import Settings
+
+
+def _read_password(username: str) -> str:
+    """The password from the terminal (asked twice), or from the first line of stdin when it is not a terminal."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass(f"操作员 {username} 的密码：")
+    if getpass.getpass("再输一遍：") != first:
+        raise ValueError("两次输入的密码不一样")
+    return first
+
+
+def create_operator(settings: Settings, username: str, password: str | None = None) -> int:
+    from bot.console._accounts import Accounts, OperatorExists
+    from bot.console._security import PasswordPolicyError
+    from bot.store import migrate
+    from bot.store.cases import utcnow
+
+    migrate(settings.app_db_url)
+    try:
+        password = _read_password(username) if password is None else password
+        Accounts.from_url(settings.app_db_url).create_operator(username, password, utcnow())
+    except (PasswordPolicyError, OperatorExists, ValueError) as error:
+        print(f"没有创建：{error}", file=sys.stderr)
+        return 1
+    print(f"已创建操作员 {username.strip()}")
+    return 0
+
+
+def ensure_development_operator(settings: Settings) -> None:
+    """In development: create the operator of CONSOLE_ADMIN_USER / CONSOLE_ADMIN_PASSWORD if both are set and it does
+    not exist yet; without them and without any operator, say how to create one. There is no default password."""
+    from bot.console._accounts import Accounts, OperatorExists
+    from bot.console._security import PasswordPolicyError
+    from bot.store.cases import utcnow
+
+    accounts = Accounts.from_url(settings.app_db_url)
+    if settings.console_admin is not None:
+        username, password = settings.console_admin
+        if accounts.operator_exists(username):
+            return
+        try:
+            accounts.create_operator(username, password, utcnow())
+            print(f"[console] created operator {username} from CONSOLE_ADMIN_USER / CONSOLE_ADMIN_PASSWORD", flush=True)
+        except (PasswordPolicyError, OperatorExists) as error:
+            print(f"[console] CONSOLE_ADMIN_USER not created: {error}", flush=True)
+        return
+    if not accounts.has_operators():
+        print(
+            "[console] no operator yet: create one with `.venv/bin/python -m bot.console create-operator NAME` "
+            "(or set CONSOLE_ADMIN_USER and CONSOLE_ADMIN_PASSWORD in development)",
+            flush=True,
+        )
+
+
+def serve(settings: Settings) -> int:
+    from aiohttp import web
+
+    from bot.console._app import create_app
+    from bot.store import migrate
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        from bot.privacy import install as install_privacy_filter  # masks phone and ID numbers in log lines
+    except ImportError:
+        install_privacy_filter = None
+    if install_privacy_filter is not None:
+        install_privacy_filter()
+    migrate(settings.app_db_url)
+    ensure_development_operator(settings)
+    app = create_app(settings)
+    print(f"[console] 12333 operator console on {settings.console_url}/", flush=True)
+    web.run_app(app, host=settings.host, port=settings.console_port, print=None, access_log=None)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.console", description="12333 操作员控制台")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the console on CONSOLE_PORT (default 8080)")
+    create = commands.add_parser("create-operator", help="add an operator (asks for the password)")
+    create.add_argument("name", help="the operator's login name")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    if args.command == "create-operator":
+        return create_operator(settings, args.name)
+    return serve(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

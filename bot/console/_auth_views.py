@@ -1,0 +1,93 @@
+"""Login, logout and the health check."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+
+from aiohttp import web
+
+from bot.console._app import (
+    CONSOLE,
+    LOGIN_COOKIE,
+    clear_session_cookie,
+    local_path,
+    login_csrf_token,
+    new_nonce,
+    redirect,
+    render,
+    set_login_cookie,
+    set_session_cookie,
+)
+
+routes = web.RouteTableDef()
+log = logging.getLogger(__name__)
+
+HOME = "/search"
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "rules": len(request.app[CONSOLE].kb.rules)})
+
+
+@routes.get("/")
+async def home(request: web.Request) -> web.Response:
+    raise redirect(HOME)
+
+
+def _login_page(request: web.Request, *, status: int = 200, error: str = "", username: str = "") -> web.Response:
+    console = request.app[CONSOLE]
+    nonce = request.cookies.get(LOGIN_COOKIE) or new_nonce()
+    response = render(
+        request, "login.html", status=status, title="登录", error=error, username=username,
+        next=local_path(request.query.get("next"), HOME), login_token=login_csrf_token(request, nonce),
+    )
+    set_login_cookie(response, console, nonce)
+    return response
+
+
+@routes.get("/login")
+async def login_form(request: web.Request) -> web.Response:
+    if "operator" in request:
+        raise redirect(local_path(request.query.get("next"), HOME))
+    return _login_page(request)
+
+
+@routes.post("/login")
+async def login(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    form = await request.post()
+    username = str(form.get("username", "")).strip()[:64]
+    password = str(form.get("password", ""))
+    target = local_path(str(form.get("next", "")), HOME)
+    address = request.remote or "?"
+    now = console.now()
+    wait = console.limiter.retry_after(username, address, now.timestamp())
+    if wait > 0:
+        minutes = max(1, math.ceil(wait / 60))
+        response = _login_page(
+            request, status=429, username=username, error=f"登录尝试次数过多，请 {minutes} 分钟后再试。"
+        )
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
+    operator = await asyncio.to_thread(console.accounts.authenticate, username, password)
+    if operator is None:
+        console.limiter.failure(username, address, now.timestamp())
+        log.info("failed console login for %r from %s", username, address)
+        return _login_page(request, status=401, username=username, error="用户名或密码不对。")
+    console.limiter.success(username)
+    session_id, expires = await asyncio.to_thread(console.accounts.open_session, operator, now)
+    log.info("operator %s logged in from %s", operator.username, address)
+    response = redirect(target)
+    set_session_cookie(response, console, session_id, expires)
+    raise response
+
+
+@routes.post("/logout")
+async def logout(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    await asyncio.to_thread(console.accounts.end_session, request["session_id"])
+    response = redirect("/login")
+    clear_session_cookie(response)
+    raise response

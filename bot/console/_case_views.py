@@ -1,0 +1,99 @@
+"""Intake cases: the filtered list, a case's details and history, revealing the phone (logged), status changes."""
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from bot.cases import CASE_TYPE_LABELS, STATUSES, TRANSITIONS, CaseNotFound, InvalidTransition
+from bot.console._app import CONSOLE, current_operator, redirect, render
+from nlu.places import counties
+
+routes = web.RouteTableDef()
+
+REVEAL_ACTION = "reveal_phone"
+
+
+@routes.get("/cases")
+async def case_list(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    county_names = [county.name for county in counties()]
+    filters = {name: request.query.get(name, "").strip() or None for name in ("status", "type", "county")}
+    errors = []
+    if filters["status"] not in (None, *STATUSES):
+        errors.append(f"没有“{filters['status']}”这个状态")
+        filters["status"] = None
+    if filters["type"] not in (None, *CASE_TYPE_LABELS):
+        errors.append(f"没有“{filters['type']}”这个案件类型")
+        filters["type"] = None
+    if filters["county"] not in (None, *county_names):
+        errors.append(f"没有“{filters['county']}”这个县区")
+        filters["county"] = None
+    cases = await asyncio.to_thread(
+        console.cases.list_cases, status=filters["status"], case_type=filters["type"], county=filters["county"]
+    )
+    return render(
+        request, "cases.html", title="案件", cases=cases, filters=filters, statuses=STATUSES,
+        case_types=CASE_TYPE_LABELS, counties=county_names, error="；".join(errors),
+    )
+
+
+async def _case_page(request: web.Request, *, status: int = 200, reveal: bool = False, error: str = "",
+                     note: str = "") -> web.Response:
+    console = request.app[CONSOLE]
+    case_id = request.match_info["case_id"]
+    case = await asyncio.to_thread(console.cases.get_case, case_id)
+    if case is None:
+        return render(request, "error.html", status=404, title="没有这个案件", message=f"没有编号为 {case_id} 的案件。")
+    history, reveals = await asyncio.gather(
+        asyncio.to_thread(console.cases.case_history, case.case_id),
+        asyncio.to_thread(console.accounts.audit_log, subject=case.case_id, action=REVEAL_ACTION, limit=20),
+    )
+    next_statuses = [(to, needs_note) for (before, to), needs_note in TRANSITIONS.items() if before == case.status]
+    return render(
+        request, "case.html", status=status, title=f"案件 {case.case_id}", case=case, history=history,
+        reveals=reveals, reveal=reveal, next_statuses=next_statuses, error=error, note=note,
+        changed=request.query.get("changed") == "1",
+    )
+
+
+@routes.get("/cases/{case_id}")
+async def case_page(request: web.Request) -> web.Response:
+    return await _case_page(request)
+
+
+@routes.post("/cases/{case_id}/reveal-phone")
+async def reveal_phone(request: web.Request) -> web.Response:
+    """Show the full phone number once, and log who saw it when."""
+    console = request.app[CONSOLE]
+    case = await asyncio.to_thread(console.cases.get_case, request.match_info["case_id"])
+    if case is None:
+        return await _case_page(request)
+    await asyncio.to_thread(
+        console.accounts.audit, current_operator(request).username, REVEAL_ACTION, case.case_id, console.now()
+    )
+    return await _case_page(request, reveal=True)
+
+
+@routes.post("/cases/{case_id}/status")
+async def change_status(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    form = await request.post()
+    status, note = str(form.get("status", "")), str(form.get("note", "")).strip()
+    case = await asyncio.to_thread(console.cases.get_case, request.match_info["case_id"])
+    if case is None:
+        return await _case_page(request)
+    needs_note = TRANSITIONS.get((case.status, status))
+    if needs_note is None:
+        return await _case_page(request, status=409, note=note,
+                                error=f"状态没有改：不能从“{case.status}”改为“{status}”。")
+    if needs_note and not note:
+        return await _case_page(request, status=400, note=note,
+                                error="状态没有改：退回或重新打开案件，请在备注里写明原因。")
+    try:
+        await asyncio.to_thread(
+            console.cases.change_status, case.case_id, status, actor=current_operator(request).username, note=note
+        )
+    except (InvalidTransition, CaseNotFound):  # changed or removed between our read and the write
+        return await _case_page(request, status=409, note=note, error="状态没有改：别人刚刚改过这个案件，请看最新状态后再试。")
+    raise redirect(f"/cases/{case.case_id}?changed=1")

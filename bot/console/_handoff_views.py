@@ -1,0 +1,160 @@
+"""The handoff queue: conversations the assistant passed to a person, their transcript, and taking them over."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from bot.console._app import CONSOLE, current_operator, redirect, render
+from bot.console._replies import STORED_FOR_PICKUP, DeliveryError
+from bot.console._transcript import TranscriptUnavailable, fetch_tracker, turns_from_tracker
+from bot.takeover import AlreadyTakenOver, NotTakenOver
+from nlu.extract import mask_phone
+
+routes = web.RouteTableDef()
+log = logging.getLogger(__name__)
+
+
+def shown_sender(channel: str, sender_id: str) -> str:
+    """The sender id as the operator sees it: an SMS sender id is a phone number, so it is masked."""
+    return mask_phone(sender_id) if channel == "sms" else sender_id
+
+
+async def _handoff_or_404(request: web.Request):
+    console = request.app[CONSOLE]
+    try:
+        handoff_id = int(request.match_info["handoff_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    handoff = await asyncio.to_thread(console.cases.get_handoff, handoff_id)
+    if handoff is None:
+        raise web.HTTPNotFound()
+    return handoff
+
+
+def _fact_label(console, name: str) -> str:
+    spec = console.kb.facts.get(name)
+    return spec.question if spec is not None else name
+
+
+@routes.get("/handoffs")
+async def handoff_queue(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    now = console.now()
+    handoffs, taken = await asyncio.gather(
+        asyncio.to_thread(console.cases.list_handoffs),
+        asyncio.to_thread(console.takeovers.open_takeovers, now),
+    )
+    rows = [
+        {"handoff": h, "sender": shown_sender(h.channel, h.sender_id), "takeover": taken.get(h.sender_id)}
+        for h in handoffs
+    ]
+    return render(request, "handoffs.html", title="转人工队列", rows=rows)
+
+
+async def _handoff_page(request: web.Request, handoff, *, status: int = 200, error: str = "", draft: str = ""):
+    console = request.app[CONSOLE]
+    now = console.now()
+    takeover, messages = await asyncio.gather(
+        asyncio.to_thread(console.takeovers.latest, handoff.sender_id, now),
+        asyncio.to_thread(console.takeovers.messages, handoff.sender_id),
+    )
+    transcript_error = ""
+    turns = []
+    try:
+        tracker = await fetch_tracker(console.http, console.settings.rasa_url, console.rasa_token, handoff.sender_id)
+        turns = turns_from_tracker(tracker)
+    except TranscriptUnavailable as unavailable:
+        transcript_error = f"读取对话记录失败：{unavailable}"
+    facts = [(_fact_label(console, name), value) for name, value in (handoff.facts or {}).items()]
+    operator = current_operator(request).username
+    return render(
+        request, "handoff.html", status=status, title="转人工对话", handoff=handoff,
+        sender=shown_sender(handoff.channel, handoff.sender_id), facts=facts, turns=turns,
+        transcript_error=transcript_error, takeover=takeover, mine=bool(takeover and takeover.is_open
+                                                                          and takeover.operator == operator),
+        messages=messages, last_message_id=messages[-1].id if messages else 0, error=error, draft=draft,
+    )
+
+
+@routes.get("/handoffs/{handoff_id}")
+async def handoff_page(request: web.Request) -> web.Response:
+    return await _handoff_page(request, await _handoff_or_404(request))
+
+
+@routes.get("/handoffs/{handoff_id}/messages")
+async def handoff_messages(request: web.Request) -> web.Response:
+    """New takeover messages after ?after=<id>, and the takeover's state: what the handoff page polls."""
+    console = request.app[CONSOLE]
+    handoff = await _handoff_or_404(request)
+    try:
+        after = max(0, int(request.query.get("after", "0")))
+    except ValueError:
+        return web.json_response({"error": "after 必须是整数"}, status=400)
+    now = console.now()
+    takeover, messages = await asyncio.gather(
+        asyncio.to_thread(console.takeovers.current, handoff.sender_id, now),
+        asyncio.to_thread(console.takeovers.messages, handoff.sender_id, after),
+    )
+    return web.json_response({
+        "messages": [message.to_json() for message in messages],
+        "takeover": None if takeover is None else {
+            "operator": takeover.operator, "expires_at": takeover.expires_at.isoformat(),
+        },
+    })
+
+
+@routes.post("/handoffs/{handoff_id}/takeover")
+async def take_over(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    handoff = await _handoff_or_404(request)
+    operator = current_operator(request).username
+    try:
+        await asyncio.to_thread(
+            console.takeovers.take_over, handoff.sender_id, handoff.channel, operator, console.now()
+        )
+    except AlreadyTakenOver as taken:
+        return await _handoff_page(request, handoff, status=409, error=f"{taken.holder.operator} 已接管这个对话。")
+    raise redirect(f"/handoffs/{handoff.id}#reply")
+
+
+@routes.post("/handoffs/{handoff_id}/release")
+async def release(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    handoff = await _handoff_or_404(request)
+    try:
+        await asyncio.to_thread(
+            console.takeovers.release, handoff.sender_id, current_operator(request).username, console.now()
+        )
+    except NotTakenOver:
+        return await _handoff_page(request, handoff, status=409, error="您没有接管这个对话（可能已超时交还助手）。")
+    raise redirect(f"/handoffs/{handoff.id}")
+
+
+@routes.post("/handoffs/{handoff_id}/reply")
+async def reply(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    handoff = await _handoff_or_404(request)
+    text = str((await request.post()).get("text", ""))
+    pickup = handoff.channel in STORED_FOR_PICKUP
+    try:
+        message = await asyncio.to_thread(
+            console.takeovers.record_operator_message, handoff.sender_id, current_operator(request).username, text,
+            console.now(), delivery="pending" if pickup else "sending",
+        )
+    except NotTakenOver:
+        return await _handoff_page(
+            request, handoff, status=409, draft=text,
+            error="没有发出：您没有接管这个对话（可能已超过 30 分钟未回复，已交还助手）。请先接管。",
+        )
+    except ValueError as invalid:
+        return await _handoff_page(request, handoff, status=400, draft=text, error=f"没有发出：{invalid}")
+    if not pickup:
+        try:
+            await console.delivery.send(handoff.channel, handoff.sender_id, message.text)
+        except DeliveryError as failed:
+            await asyncio.to_thread(console.takeovers.mark_delivery, message.id, "failed", console.now(), str(failed))
+            return await _handoff_page(request, handoff, status=502, error=str(failed))
+        await asyncio.to_thread(console.takeovers.mark_delivery, message.id, "sent", console.now())
+    raise redirect(f"/handoffs/{handoff.id}#reply")

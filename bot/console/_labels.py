@@ -1,0 +1,26 @@
+"""Chinese labels for the codes the console shows (topics, channels, scopes, delivery states)."""
+from __future__ import annotations
+
+__all__ = ["TOPIC_LABELS", "CHANNEL_LABELS", "SCOPE_LABELS", "TARGET_LABELS", "DELIVERY_LABELS", "label"]
+
+TOPIC_LABELS = {
+    "settlement": "落户",
+    "schooling": "子女上学",
+    "housing": "住房",
+    "insurance": "社会保险",
+    "startup_loan": "创业贷款",
+    "labor_rights": "劳动权益",
+    "training": "技能培训",
+    "employment": "就业服务",
+}
+CHANNEL_LABELS = {"wechat": "微信", "sms": "短信", "rest": "网页/REST"}
+SCOPE_LABELS = {"national": "全国", "ningxia": "宁夏全区"}
+TARGET_LABELS = {"12333": "转 12333 人工", "case_intake": "登记案件"}
+DELIVERY_LABELS = {
+    "received": "已收到", "pending": "待对方取走", "sending": "发送中", "sent": "已送达", "failed": "发送失败",
+}
+
+
+def label(table: dict[str, str], code: str | None) -> str:
+    """The Chinese label of `code`, or the code itself when it has none (a city or county scope, a new topic)."""
+    return table.get(code or "", code or "")

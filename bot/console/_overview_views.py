@@ -1,0 +1,92 @@
+"""The overview: what the assistant did per day (conversations, answers, fallbacks, handoffs, cases), answers per
+topic, and the questions that most often ended in a fallback, as inline SVG charts with their numbers in tables."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from aiohttp import web
+
+from bot.console._app import CONSOLE, render
+from bot.console._labels import TOPIC_LABELS, label
+from bot.console._stats import LOCAL_TZ, read_tracker_events, summarize
+
+routes = web.RouteTableDef()
+
+PERIODS = (7, 14, 30)
+DEFAULT_PERIOD = 14
+MAX_RECORDS = 10_000
+
+SERIES = (
+    ("conversations", "对话数", "#2563eb"),
+    ("answers", "答复数", "#059669"),
+    ("fallbacks", "没听懂（兜底）", "#d97706"),
+    ("handoffs", "转人工", "#7c3aed"),
+    ("cases", "新案件", "#dc2626"),
+)
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    label: str
+    value: int
+
+
+def column_bars(values: list[tuple[str, int]], *, width: float = 320, height: float = 100) -> list[Bar]:
+    """Vertical bars for an SVG of `width` × `height` (one per value, scaled to the largest)."""
+    if not values:
+        return []
+    top = max(value for _, value in values) or 1
+    slot = width / len(values)
+    return [
+        Bar(x=i * slot + slot * 0.15, y=height - value / top * height, width=slot * 0.7,
+            height=value / top * height, label=name, value=value)
+        for i, (name, value) in enumerate(values)
+    ]
+
+
+def row_bars(values: list[tuple[str, int]], *, width: float = 200, row: float = 22) -> list[Bar]:
+    """Horizontal bars, one row each, scaled to the largest value."""
+    top = max((value for _, value in values), default=0) or 1
+    return [Bar(x=0, y=i * row, width=value / top * width, height=row * 0.7, label=name, value=value)
+            for i, (name, value) in enumerate(values)]
+
+
+@routes.get("/overview")
+async def overview(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    try:
+        period = int(request.query.get("days", DEFAULT_PERIOD))
+    except ValueError:
+        period = DEFAULT_PERIOD
+    if period not in PERIODS:
+        period = DEFAULT_PERIOD
+    last_day = console.today()
+    first_day = last_day - timedelta(days=period - 1)
+    since = datetime.combine(first_day, time.min, LOCAL_TZ)
+    (events, tracker_ok), handoffs, cases = await asyncio.gather(
+        asyncio.to_thread(read_tracker_events, console.settings.tracker_db, since),
+        asyncio.to_thread(console.cases.list_handoffs, limit=MAX_RECORDS),
+        asyncio.to_thread(console.cases.list_cases, limit=MAX_RECORDS),
+    )
+    summary = await asyncio.to_thread(
+        summarize, events, first_day=first_day, last_day=last_day,
+        handoff_times=[h.created_at for h in handoffs if h.created_at], case_times=[c.created_at for c in cases],
+    )
+    charts = [
+        {
+            "name": name, "title": title, "color": color, "total": summary.total(name),
+            "bars": column_bars([(day.day.strftime("%m-%d"), getattr(day, name)) for day in summary.days]),
+        }
+        for name, title, color in SERIES
+    ]
+    topics = row_bars([(label(TOPIC_LABELS, topic), count) for topic, count in summary.answers_by_topic.items()])
+    return render(
+        request, "overview.html", title="概览", period=period, periods=PERIODS, first_day=first_day,
+        last_day=last_day, summary=summary, charts=charts, topics=topics, tracker_ok=tracker_ok,
+    )
