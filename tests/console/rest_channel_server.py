@@ -1,0 +1,24 @@
+"""A real Sanic server with `channels.rest.RestInput` mounted where Rasa mounts it (/webhooks/rest), and a stand-in
+for Rasa's message handler that answers "机器人：<text>". Run by tests/console/test_rest_channel.py as
+`python -m tests.console.rest_channel_server PORT` with APP_DB_URL naming the app store."""
+from __future__ import annotations
+
+import sys
+
+from sanic import Sanic
+
+from channels.rest import RestInput
+
+
+async def answer(message) -> None:
+    await message.output_channel.send_text_message(message.sender_id, f"机器人：{message.text}")
+
+
+def main(port: int) -> None:
+    app = Sanic("rest_channel_test")
+    app.blueprint(RestInput.from_credentials(None).blueprint(answer), url_prefix="/webhooks/rest")
+    app.run(host="127.0.0.1", port=port, access_log=False, workers=1)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))

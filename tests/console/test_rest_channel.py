@@ -1,0 +1,120 @@
+"""channels/rest.py on a real Sanic server: the takeover gate keeps the assistant silent, operator messages reach the
+REST client (in the next webhook answer or from GET /webhooks/rest/messages, each once), bad input gets a 400."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+
+import pytest
+import requests
+
+from bot.settings import ROOT
+from bot.store import migrate
+from bot.takeover import TakeoverService
+from tests.support.assistant import free_port
+
+
+@pytest.fixture(scope="module")
+def db_url(tmp_path_factory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('rest') / 'assistant.db'}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture(scope="module")
+def rest_server(db_url, tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("sanic")
+    port = free_port()
+    log = (tmp_path / "sanic.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.console.rest_channel_server", str(port)], cwd=ROOT,
+        env={**os.environ, "APP_DB_URL": db_url}, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}/webhooks/rest"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(base + "/", timeout=1).json() == {"status": "ok"}:
+                break
+        except requests.RequestException:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail((tmp_path / "sanic.log").read_text())
+    yield base
+    process.terminate()
+    process.wait(10)
+
+
+def say(base: str, sender: str, text: str) -> list[dict]:
+    response = requests.post(base + "/webhook", json={"sender": sender, "message": text}, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def test_the_assistant_answers_when_nobody_has_taken_over(rest_server):
+    assert say(rest_server, "w0", "你好") == [{"recipient_id": "w0", "text": "机器人：你好"}]
+
+
+def test_a_taken_over_conversation_gets_only_operator_messages(rest_server, db_url):
+    takeovers = TakeoverService.from_url(db_url)
+    takeovers.take_over("w1", "rest", "op1", now())
+    assert say(rest_server, "w1", "人呢") == []  # the assistant is silent
+    assert [m.text for m in takeovers.messages("w1")] == ["人呢"]  # and the operator sees the message
+    assert say(rest_server, "w2", "你好") == [{"recipient_id": "w2", "text": "机器人：你好"}]  # others unaffected
+
+    takeovers.record_operator_message("w1", "op1", "您好，我是12333的小王", now(), delivery="pending")
+    polled = requests.get(rest_server + "/messages", params={"sender": "w1"}, timeout=10).json()
+    assert polled == [{"recipient_id": "w1", "text": "您好，我是12333的小王", "from": "operator"}]
+    assert requests.get(rest_server + "/messages", params={"sender": "w1"}, timeout=10).json() == []
+
+    takeovers.record_operator_message("w1", "op1", "您的情况我记下了", now(), delivery="pending")
+    assert say(rest_server, "w1", "好的") == [{"recipient_id": "w1", "text": "您的情况我记下了", "from": "operator"}]
+
+    takeovers.record_operator_message("w1", "op1", "再见", now(), delivery="pending")
+    takeovers.release("w1", "op1", now())
+    # back with the assistant: the last operator message comes first, then the assistant's reply
+    assert say(rest_server, "w1", "落户") == [
+        {"recipient_id": "w1", "text": "再见", "from": "operator"},
+        {"recipient_id": "w1", "text": "机器人：落户"},
+    ]
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b"not json", "must be JSON"),
+        (b"[1, 2]", "JSON object"),
+        (b'{"message": "hi"}', "sender"),
+        (b'{"sender": "", "message": "hi"}', "sender"),
+        (b'{"sender": "w1", "message": 5}', "message must be a string"),
+        ('{"sender": "w1", "message": "%s"}' % ("长" * 2001), "longer than"),
+    ],
+)
+def test_bad_requests_get_a_400_with_the_reason(rest_server, body, reason):
+    data = body.encode() if isinstance(body, str) else body
+    response = requests.post(rest_server + "/webhook", data=data, headers={"Content-Type": "application/json"},
+                             timeout=10)
+    assert response.status_code == 400
+    assert reason in response.json()["error"]
+
+
+def test_messages_needs_a_sender(rest_server):
+    assert requests.get(rest_server + "/messages", timeout=10).status_code == 400
+
+
+def test_credentials_register_this_channel_as_rest():
+    import yaml
+
+    credentials = yaml.safe_load((ROOT / "credentials.yml").read_text())
+    assert "channels.rest.RestInput" in credentials and "rest" not in credentials
+    from channels.rest import RestInput
+
+    assert RestInput.name() == "rest"
