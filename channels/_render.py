@@ -34,7 +34,7 @@ SOURCE_PREFIX = "来源："
 
 # Runs that must never be cut in two: numbers with their separators ("0951-12333", "2023-05-01", "1.5", "12,000"),
 # and Latin words or codes.
-_UNBREAKABLE = re.compile(r"\d[\d\-.:/,，]*\d|[A-Za-z0-9_]+(?:[-.][A-Za-z0-9_]+)*")
+_UNBREAKABLE = re.compile(r"\d(?:[\d\-.:/]|,(?=\d{3}(?!\d)))*\d|[A-Za-z0-9_]+(?:[-.][A-Za-z0-9_]+)*")
 _SENTENCE_END = "。！？；!?;\n"
 _CLAUSE_END = "，、,：: ）)》】」"
 _TRAILING_PUNCTUATION = " 。.，,！!？?、~～"

@@ -1,0 +1,502 @@
+"""SMS channel: signed callbacks posted to the channel served by a real Sanic server, the outbox and Tencent
+providers against real files and a local fake Tencent Cloud API."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+
+import aiohttp
+import pytest
+from aiohttp import web
+from hypothesis import given, settings, strategies as st
+from rasa.shared.exceptions import RasaException
+
+from channels._render import Reply, collect_reply, split_clean
+from channels._state import ChannelState
+from channels.sms import (
+    OPT_IN_CONFIRMATION,
+    OPT_OUT_CONFIRMATION,
+    MalformedSms,
+    OptOutGuard,
+    OutboxProvider,
+    SmsInput,
+    SmsOptedOut,
+    SmsSendError,
+    TencentSmsProvider,
+    normalize_phone,
+    provider_from_env,
+    render_sms,
+    sign_body,
+    tc3_authorization,
+    tencent_callback_token,
+)
+from tests.channels.conftest import Gate
+from tests.channels.support import FakeAgent, replies, run_async, serve_aiohttp, serve_channel
+
+SECRET = "test-sms-secret"
+PHONE = "13812341234"
+
+
+def outbox_lines(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+
+
+def make_channel(db_url, outbox, gate=None) -> SmsInput:
+    return SmsInput(SECRET, provider=OutboxProvider(outbox), db_url=db_url, intercept=gate or Gate())
+
+
+async def send_generic(session, url, payload, *, secret=SECRET, signature=None, raw: bytes | None = None):
+    body = raw if raw is not None else json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    headers = {"Content-Type": "application/json",
+               "X-Signature": signature if signature is not None else sign_body(secret, body)}
+    async with session.post(f"{url}/webhook", data=body, headers=headers) as answer:
+        return answer.status, await answer.json()
+
+
+def sms(text, msg_id, phone=PHONE):
+    return {"from": phone, "text": text, "msg_id": msg_id}
+
+
+# -- authentication and malformed input ------------------------------------------------------------------------------
+
+
+@run_async
+async def test_signed_generic_message_is_answered_through_the_provider(db_url, tmp_path):
+    outbox = tmp_path / "outbox.jsonl"
+    agent = FakeAgent(replies({"text": "您好！我是宁夏农民工政策助手。"}))
+    async with serve_channel(make_channel(db_url, outbox), agent) as url, aiohttp.ClientSession() as session:
+        status, answer = await send_generic(session, url, sms("你好", "m-1"))
+    assert (status, answer) == (200, {"status": "answered"})
+    [message] = agent.received
+    assert (message.sender_id, message.text, message.input_channel) == (PHONE, "你好", "sms")
+    assert message.output_channel.name() == "sms"
+    [line] = outbox_lines(outbox)
+    assert (line["to"], line["text"]) == (PHONE, "您好！我是宁夏农民工政策助手。")
+    assert re.match(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00$", line["time"])
+
+
+@run_async
+async def test_missing_or_bad_signature_is_refused_and_nothing_reaches_the_agent(db_url, tmp_path):
+    outbox = tmp_path / "outbox.jsonl"
+    agent = FakeAgent()
+    body = json.dumps(sms("你好", "m-2")).encode()
+    async with serve_channel(make_channel(db_url, outbox), agent) as url, aiohttp.ClientSession() as session:
+        async with session.post(f"{url}/webhook", data=body) as answer:  # no signature, no token
+            assert answer.status == 403
+        assert (await send_generic(session, url, None, raw=body, secret="guessed"))[0] == 403
+        other = sign_body(SECRET, json.dumps(sms("别的", "m-3")).encode())
+        assert (await send_generic(session, url, None, raw=body, signature=other))[0] == 403
+        assert (await send_generic(session, url, None, raw=body, signature=""))[0] == 403
+        assert (await send_generic(session, url, None, raw=body, signature="签名"))[0] == 403
+    assert agent.received == [] and not outbox.exists()
+
+
+@pytest.mark.parametrize("raw", [
+    b"not json",
+    b"[1, 2]",
+    json.dumps({"text": "你好", "msg_id": "1"}).encode(),
+    json.dumps(sms("你好", "1", phone="12345")).encode(),
+    json.dumps(sms("你好", "1", phone="1381234123x")).encode(),
+    json.dumps(sms("   ", "1")).encode(),
+    json.dumps(sms("长" * 1001, "1")).encode(),
+    json.dumps({"from": PHONE, "text": "你好"}).encode(),
+    json.dumps({"from": PHONE, "text": "你好", "msg_id": True}).encode(),
+    json.dumps({"from": PHONE, "text": ["你好"], "msg_id": "1"}).encode(),
+    b"\xff\xfe{}",
+], ids=["not-json", "array", "no-from", "short-phone", "phone-letters", "blank-text", "long-text", "no-msg-id",
+        "bool-msg-id", "text-list", "bad-encoding"])
+def test_malformed_signed_bodies_are_bad_requests(db_url, tmp_path, raw):
+    agent = FakeAgent()
+
+    async def scenario():
+        async with serve_channel(make_channel(db_url, tmp_path / "o.jsonl"), agent) as url, \
+                aiohttp.ClientSession() as session:
+            return await send_generic(session, url, None, raw=raw)
+
+    status, answer = asyncio.run(scenario())
+    assert status == 400 and answer["error"]
+    assert agent.received == []
+
+
+@run_async
+async def test_oversized_body_is_refused_with_413(db_url, tmp_path):
+    agent = FakeAgent()
+    async with serve_channel(make_channel(db_url, tmp_path / "o.jsonl"), agent) as url, \
+            aiohttp.ClientSession() as session:
+        status, _ = await send_generic(session, url, sms("长" * 10_000, "big"))
+    assert status == 413 and agent.received == []
+
+
+# -- Tencent Cloud SMS reply callback --------------------------------------------------------------------------------
+
+
+def tencent_body(text, *, mobile=PHONE, time_=1700000000):
+    return json.dumps({"extend": "", "mobile": mobile, "nationcode": "86", "sign": "宁夏人社", "text": text,
+                       "time": time_}, ensure_ascii=False).encode("utf-8")
+
+
+@run_async
+async def test_tencent_callback_with_the_url_token_is_answered_once(db_url, tmp_path):
+    outbox = tmp_path / "outbox.jsonl"
+    agent = FakeAgent(replies({"text": "收到"}))
+    token = tencent_callback_token(SECRET)
+    async with serve_channel(make_channel(db_url, outbox), agent) as url, aiohttp.ClientSession() as session:
+        for _ in range(2):  # Tencent retries the same callback
+            async with session.post(f"{url}/webhook", params={"token": token}, data=tencent_body("欠薪咋办")) as answer:
+                assert (answer.status, await answer.json()) == (200, {"result": 0, "errmsg": "OK"})
+        async with session.post(f"{url}/webhook", params={"token": "0" * 40}, data=tencent_body("欠薪咋办")) as answer:
+            assert answer.status == 403
+        async with session.post(f"{url}/webhook", params={"token": token},
+                                data=json.dumps({"mobile": PHONE, "text": "x"}).encode()) as answer:
+            assert answer.status == 400 and (await answer.json())["result"] == 1
+    assert agent.texts == ["欠薪咋办"] and agent.received[0].sender_id == PHONE
+    assert [line["text"] for line in outbox_lines(outbox)] == ["收到"]
+    assert token != SECRET and SECRET not in token
+
+
+# -- replies: length, menus, sources -----------------------------------------------------------------------------------
+
+
+LONG_ANSWER = (
+    "被拖欠工资可以先找用人单位协商，协商不成可以向工程所在地人社局劳动保障监察机构投诉，也可以申请劳动仲裁，"
+    "仲裁时效为1年，从知道权利被侵害之日起算。拖欠金额在5000元以上的可以申请法律援助。"
+    "全国根治欠薪线索反映平台可以实名反映，咨询电话0951-12333，也可以拨打12333。"
+    "建筑工地实行农民工工资专用账户和实名制管理，总包单位对分包单位拖欠的工资先行清偿。"
+)
+
+
+@run_async
+async def test_long_reply_is_cut_to_three_clean_segments_with_the_source_last(db_url, tmp_path):
+    outbox = tmp_path / "outbox.jsonl"
+    agent = FakeAgent(replies(
+        {"text": LONG_ANSWER},
+        {"text": "来源：《保障农民工工资支付条例》（国令第724号）第三条、第四十九条，2020-05-01施行"},
+        {"custom": {"kind": "answer", "topic": "labor_rights", "rule_id": "labor_rights.arrears",
+                    "sources": [{"title": "保障农民工工资支付条例", "doc_no": "国令第724号", "issuer": "国务院",
+                                 "date": "2019-12-30", "url": "http://www.gov.cn/"}], "valid_on": "2025-01-01"}},
+    ))
+    async with serve_channel(make_channel(db_url, outbox), agent) as url, aiohttp.ClientSession() as session:
+        assert (await send_generic(session, url, sms("欠工钱了咋办", "long-1")))[0] == 200
+    segments = [line["text"] for line in outbox_lines(outbox)]
+    assert 1 <= len(segments) <= 3
+    assert all(len(segment) <= 67 for segment in segments)
+    assert segments[-1].endswith("来源：国令第724号")  # shortened from the answer payload, kept last
+    assert not any("kind" in segment or "{" in segment for segment in segments)
+    for left, right in zip(segments, segments[1:]):
+        assert not (left[-1].isdigit() and right[0].isdigit())
+    numbers = set(re.findall(r"\d[\d\-]*\d|\d", LONG_ANSWER + " 724"))
+    assert set(re.findall(r"\d[\d\-]*\d|\d", "\n".join(segments))) <= numbers  # every number whole
+    assert "0951-12333" in "\n".join(segments) or segments[-2].endswith("…") or segments[0].endswith("…")
+
+
+@run_async
+async def test_buttons_become_a_menu_and_digits_map_back_even_after_a_restart(db_url, tmp_path):
+    outbox = tmp_path / "outbox.jsonl"
+
+    async def script(message):
+        if message.text.startswith("/"):
+            await message.output_channel.send_response(message.sender_id, {"text": f"好的：{message.text}"})
+        else:
+            await message.output_channel.send_response(message.sender_id, {"text": "您问哪个？", "buttons": [
+                {"title": "失业保险金", "payload": "/ask_rule{\"rule\": \"unemployment\"}"},
+                {"title": "养老保险", "payload": "/ask_rule{\"rule\": \"pension\"}"},
+            ]})
+
+    agent = FakeAgent(script)
+    async with serve_channel(make_channel(db_url, outbox), agent) as url, aiohttp.ClientSession() as session:
+        await send_generic(session, url, sms("社保", "menu-1"))
+    assert outbox_lines(outbox)[-1]["text"] == "您问哪个？\n回复1 失业保险金\n回复2 养老保险"
+    async with serve_channel(make_channel(db_url, outbox), agent) as url, aiohttp.ClientSession() as session:
+        await send_generic(session, url, sms("２", "menu-2"))  # full-width digit, after a restart
+        await send_generic(session, url, sms("2", "menu-3"))  # that reply had no menu: "2" is just text
+    assert agent.texts == ["社保", '/ask_rule{"rule": "pension"}', "2"]
+
+
+def test_render_sms_keeps_menu_and_source_and_fits():
+    reply = collect_reply([
+        {"text": "您好，" + "这是很长的说明，电话0951-12333。" * 20},
+        {"text": "请选择：", "buttons": [{"title": "落户", "payload": "/a"}, {"title": "上学", "payload": "/b"}]},
+        {"text": "来源：宁人社函〔2023〕81号"},
+    ])
+    segments = render_sms(reply)
+    text = "\n".join(segments)
+    assert len(segments) <= 3 and all(len(s) <= 67 for s in segments)
+    assert "回复1 落户\n回复2 上学" in text and segments[-1].endswith("来源：宁人社函〔2023〕81号")
+    assert "…" in text
+    assert render_sms(Reply(texts=["短回答"])) == ["短回答"]
+    assert render_sms(Reply()) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(
+    st.text(alphabet="农民工工资落户社保，。！？ \n", min_size=1, max_size=30),
+    st.from_regex(r"\A(0951-12333|1[3-9]\d{9}|\d{1,6}(\.\d{1,2})?|20\d\d-\d\d-\d\d)?\Z"),
+), min_size=1, max_size=30), st.integers(min_value=20, max_value=80))
+def test_split_clean_never_cuts_a_number_and_respects_the_limit(parts, limit):
+    # Words between the numbers, as in real replies (a run of digits longer than a segment would have to be cut).
+    text = "".join(words + number for words, number in parts)
+    pieces = split_clean(text, limit)
+    assert all(len(piece) <= limit for piece in pieces)
+    assert re.sub(r"\s", "", "".join(pieces)) == re.sub(r"\s", "", text)  # nothing lost but whitespace at cuts
+    numbers = re.compile(r"\d[\d.\-]*\d|\d")
+    assert [n for piece in pieces for n in numbers.findall(piece)] == numbers.findall(text)  # each number whole
+
+
+# -- opt-out -------------------------------------------------------------------------------------------------------------
+
+
+@run_async
+async def test_opt_out_is_confirmed_once_durable_across_restarts_and_resubscribe_works(db_url, tmp_path):
+    outbox = tmp_path / "outbox.jsonl"
+    agent = FakeAgent(replies({"text": "答复"}))
+    async with serve_channel(make_channel(db_url, outbox), agent) as url, aiohttp.ClientSession() as session:
+        assert (await send_generic(session, url, sms("你好", "o-1")))[1]["status"] == "answered"
+        assert (await send_generic(session, url, sms(" 退订 ", "o-2")))[1]["status"] == "opted_out"
+        assert (await send_generic(session, url, sms("你好", "o-3")))[1]["status"] == "ignored_opted_out"
+        assert (await send_generic(session, url, sms("Td", "o-4")))[1]["status"] == "opted_out"  # no 2nd confirmation
+    # restart: a new channel and server on the same app store
+    async with serve_channel(make_channel(db_url, outbox), agent) as url, aiohttp.ClientSession() as session:
+        assert (await send_generic(session, url, sms("还在吗", "o-5")))[1]["status"] == "ignored_opted_out"
+        assert (await send_generic(session, url, sms("start", "o-6")))[1]["status"] == "opted_in"
+        assert (await send_generic(session, url, sms("你好", "o-7")))[1]["status"] == "answered"
+        assert (await send_generic(session, url, sms("STOP！", "o-8")))[1]["status"] == "opted_out"
+        assert (await send_generic(session, url, sms("退订吧这个", "o-9")))[1]["status"] == "ignored_opted_out"
+    assert [line["text"] for line in outbox_lines(outbox)] == [
+        "答复", OPT_OUT_CONFIRMATION, OPT_IN_CONFIRMATION, "答复", OPT_OUT_CONFIRMATION]
+    assert agent.texts == ["你好", "你好"]
+
+
+@run_async
+async def test_words_containing_an_opt_out_keyword_are_normal_messages(db_url, tmp_path):
+    agent = FakeAgent(replies({"text": "答复"}))
+    async with serve_channel(make_channel(db_url, tmp_path / "o.jsonl"), agent) as url, \
+            aiohttp.ClientSession() as session:
+        assert (await send_generic(session, url, sms("怎么退订社保", "w-1")))[1]["status"] == "answered"
+        assert (await send_generic(session, url, sms("订阅", "w-2")))[1]["status"] == "answered"
+    assert agent.texts == ["怎么退订社保", "订阅"]
+
+
+@run_async
+async def test_provider_from_env_refuses_to_send_to_opted_out_numbers(db_url, tmp_path):
+    env = {"NXA_VAR_DIR": str(tmp_path), "APP_DB_URL": db_url}
+    ChannelState(db_url).set_subscription(PHONE, "opted_out", "退订")
+    async with aiohttp.ClientSession() as session:
+        provider = provider_from_env(session, env)
+        assert isinstance(provider, OptOutGuard)
+        with pytest.raises(SmsOptedOut):
+            await provider.send(PHONE, "接线员回复")
+        await provider.send("13900001111", "接线员回复")
+    assert outbox_lines(tmp_path / "sms-outbox.jsonl") == [
+        {"to": "13900001111", "text": "接线员回复", "time": outbox_lines(tmp_path / "sms-outbox.jsonl")[0]["time"]}]
+
+
+# -- duplicates, failures, takeover, logs ------------------------------------------------------------------------------
+
+
+@run_async
+async def test_duplicate_msg_id_is_processed_once_even_concurrently_and_after_a_restart(db_url, tmp_path):
+    outbox = tmp_path / "outbox.jsonl"
+    agent = FakeAgent(replies({"text": "一次"}), delay=0.2)
+    async with serve_channel(make_channel(db_url, outbox), agent) as url, aiohttp.ClientSession() as session:
+        results = await asyncio.gather(*[send_generic(session, url, sms("你好", "dup-1")) for _ in range(4)])
+    assert sorted(answer["status"] for _, answer in results) == ["answered", "duplicate", "duplicate", "duplicate"]
+    async with serve_channel(make_channel(db_url, outbox), agent) as url, aiohttp.ClientSession() as session:
+        assert (await send_generic(session, url, sms("你好", "dup-1")))[1]["status"] == "duplicate"
+    assert len(agent.received) == 1 and len(outbox_lines(outbox)) == 1
+
+
+@run_async
+async def test_a_turn_that_fails_is_released_so_the_providers_retry_runs_it(db_url, tmp_path):
+    outbox = tmp_path / "outbox.jsonl"
+    calls = []
+
+    async def flaky(message):
+        calls.append(message.text)
+        if len(calls) == 1:
+            raise RuntimeError("rasa not ready")
+        await message.output_channel.send_response(message.sender_id, {"text": "第二次成功"})
+
+    async with serve_channel(make_channel(db_url, outbox), FakeAgent(flaky)) as url, \
+            aiohttp.ClientSession() as session:
+        assert (await send_generic(session, url, sms("你好", "f-1")))[0] == 500
+        assert (await send_generic(session, url, sms("你好", "f-1")))[1]["status"] == "answered"
+    assert [line["text"] for line in outbox_lines(outbox)] == ["第二次成功"]
+
+
+@run_async
+async def test_taken_over_number_gets_no_reply_and_no_turn(db_url, tmp_path):
+    outbox = tmp_path / "outbox.jsonl"
+    gate = Gate(taken_over={PHONE})
+    agent = FakeAgent()
+    async with serve_channel(make_channel(db_url, outbox, gate), agent) as url, aiohttp.ClientSession() as session:
+        assert (await send_generic(session, url, sms("我要找人", "t-1")))[1]["status"] == "taken_over"
+    assert agent.received == [] and not outbox.exists() and gate.calls == [("sms", PHONE, "我要找人")]
+
+
+def test_logs_mask_the_phone_number_and_never_show_the_text_at_info(db_url, tmp_path, caplog):
+    agent = FakeAgent(replies({"text": "私密答复"}))
+
+    async def scenario():
+        async with serve_channel(make_channel(db_url, tmp_path / "o.jsonl"), agent) as url, \
+                aiohttp.ClientSession() as session:
+            await send_generic(session, url, sms("我的私事", "l-1"))
+            await send_generic(session, url, sms("退订", "l-2"))
+
+    with caplog.at_level(logging.INFO, logger="channels.sms"):
+        asyncio.run(scenario())
+    info = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
+    assert "138****1234" in info
+    assert PHONE not in info and "我的私事" not in info and "私密答复" not in info
+
+
+# -- providers -----------------------------------------------------------------------------------------------------------
+
+
+def test_tc3_signature_matches_tencents_documented_example():
+    # cloud.tencent.com/document/api/213/30654, "签名方法 v3": the worked CVM example and its published signature.
+    payload = b'{"Limit": 1, "Filters": [{"Values": ["\\u672a\\u547d\\u540d"], "Name": "instance-name"}]}'
+    assert hashlib.sha256(payload).hexdigest() == "35e9c5b0e3ae67532d3c9f17ead6c90222632e5b1ff7f6e89887f1398934f064"
+    authorization = tc3_authorization(secret_id="AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE",
+                                      secret_key="Gu5t9xGARNpq86cd98joQYCN3EXAMPLE", service="cvm",
+                                      host="cvm.tencentcloudapi.com", payload=payload, timestamp=1551113065)
+    assert authorization == (
+        "TC3-HMAC-SHA256 Credential=AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE/2019-02-25/cvm/tc3_request, "
+        "SignedHeaders=content-type;host, "
+        "Signature=72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168"
+    )
+
+
+class FakeTencentSms:
+    """Tencent Cloud SMS `SendSms` on 127.0.0.1: checks the TC3 signature of each request against the secret key."""
+
+    def __init__(self, answer: dict | None = None) -> None:
+        self.requests: list[dict] = []
+        self.answer = answer
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/", self.handle)
+        return app
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        expected = tc3_authorization(secret_id="AKIDtest", secret_key="test-secret-key", service="sms",
+                                     host=request.headers["Host"], payload=body,
+                                     timestamp=int(request.headers["X-TC-Timestamp"]))
+        valid = request.headers.get("Authorization") == expected
+        self.requests.append({"headers": dict(request.headers), "body": json.loads(body), "valid": valid})
+        if not valid:
+            return web.json_response({"Response": {"Error": {"Code": "AuthFailure.SignatureFailure",
+                                                             "Message": "signature"}, "RequestId": "r"}})
+        if self.answer is not None:
+            return web.json_response(self.answer)
+        return web.json_response({"Response": {"SendStatusSet": [{"Code": "Ok", "Message": "send success",
+                                                                  "PhoneNumber": body and "+86"}],
+                                               "RequestId": "r-1"}})
+
+
+@run_async
+async def test_tencent_provider_sends_a_signed_sendsms_request():
+    fake = FakeTencentSms()
+    async with serve_aiohttp(fake.app()) as base, aiohttp.ClientSession() as session:
+        provider = TencentSmsProvider(session, secret_id="AKIDtest", secret_key="test-secret-key",
+                                      sdk_app_id="1400000001", sign_name="宁夏人社", template_id="123456",
+                                      api_base=base)
+        await provider.send(PHONE, "您好，电话0951-12333")
+        wrong = TencentSmsProvider(session, secret_id="AKIDtest", secret_key="wrong-key", sdk_app_id="1400000001",
+                                   sign_name="宁夏人社", template_id="123456", api_base=base)
+        with pytest.raises(SmsSendError, match="SignatureFailure"):
+            await wrong.send(PHONE, "x")
+    first = fake.requests[0]
+    assert first["valid"] is True
+    assert first["body"] == {"PhoneNumberSet": ["+8613812341234"], "SmsSdkAppId": "1400000001",
+                             "SignName": "宁夏人社", "TemplateId": "123456", "TemplateParamSet": ["您好，电话0951-12333"]}
+    headers = first["headers"]
+    assert headers["X-TC-Action"] == "SendSms" and headers["X-TC-Version"] == "2021-01-11"
+    assert headers["X-TC-Region"] == "ap-guangzhou"
+    assert headers["Content-Type"] == "application/json; charset=utf-8"
+    assert headers["Authorization"].startswith("TC3-HMAC-SHA256 Credential=AKIDtest/")
+
+
+@run_async
+async def test_tencent_provider_reports_a_failed_send_status():
+    fake = FakeTencentSms(answer={"Response": {"SendStatusSet": [
+        {"Code": "LimitExceeded.PhoneNumberDailyLimit", "Message": "daily limit"}], "RequestId": "r"}})
+    async with serve_aiohttp(fake.app()) as base, aiohttp.ClientSession() as session:
+        provider = TencentSmsProvider(session, secret_id="AKIDtest", secret_key="test-secret-key",
+                                      sdk_app_id="1400000001", sign_name="宁夏人社", template_id="1", api_base=base)
+        with pytest.raises(SmsSendError) as error:
+            await provider.send(PHONE, "x")
+    assert error.value.code == "LimitExceeded.PhoneNumberDailyLimit"
+
+
+@run_async
+async def test_provider_from_env_builds_the_configured_provider(db_url, tmp_path):
+    base = {"NXA_VAR_DIR": str(tmp_path), "APP_DB_URL": db_url}
+    async with aiohttp.ClientSession() as session:
+        outbox = provider_from_env(session, base, respect_opt_outs=False)
+        assert isinstance(outbox, OutboxProvider) and outbox.path == tmp_path / "sms-outbox.jsonl"
+        tencent = provider_from_env(session, {**base, "SMS_PROVIDER": "tencent", "SMS_TENCENT_SECRET_ID": "a",
+                                              "SMS_TENCENT_SECRET_KEY": "b", "SMS_TENCENT_SDK_APP_ID": "c",
+                                              "SMS_TENCENT_SIGN_NAME": "d", "SMS_TENCENT_TEMPLATE_ID": "e",
+                                              "SMS_TENCENT_API_BASE": "http://127.0.0.1:9"},
+                                    respect_opt_outs=False)
+        assert isinstance(tencent, TencentSmsProvider) and tencent.host == "127.0.0.1:9"
+        with pytest.raises(RasaException, match="SMS_TENCENT_SECRET_KEY"):
+            provider_from_env(session, {**base, "SMS_PROVIDER": "tencent", "SMS_TENCENT_SECRET_ID": "a"})
+        with pytest.raises(RasaException, match="SMS_PROVIDER"):
+            provider_from_env(session, {**base, "NXA_ENV": "production"})
+        with pytest.raises(RasaException, match="unknown"):
+            provider_from_env(session, {**base, "SMS_PROVIDER": "carrier-pigeon"})
+
+
+@run_async
+async def test_outbox_lines_from_concurrent_sends_stay_whole(tmp_path):
+    outbox = OutboxProvider(tmp_path / "var" / "sms-outbox.jsonl")
+    await asyncio.gather(*[outbox.send(f"1380000{n:04d}", f"第{n}条" * 30) for n in range(50)])
+    lines = outbox_lines(outbox.path)
+    assert len(lines) == 50 and {line["text"] for line in lines} == {f"第{n}条" * 30 for n in range(50)}
+    assert all(set(line) == {"to", "text", "time"} for line in lines)
+
+
+# -- configuration and parsing -------------------------------------------------------------------------------------------
+
+
+def test_from_credentials_requires_a_secret_and_refuses_the_development_one_in_production(monkeypatch, db_url):
+    monkeypatch.setenv("APP_DB_URL", db_url)
+    monkeypatch.delenv("SMS_PROVIDER", raising=False)
+    monkeypatch.delenv("NXA_ENV", raising=False)
+    with pytest.raises(RasaException):
+        SmsInput.from_credentials(None)
+    with pytest.raises(RasaException, match="SMS_WEBHOOK_SECRET"):
+        SmsInput.from_credentials({"webhook_secret": ""})
+    assert isinstance(SmsInput.from_credentials({"webhook_secret": "dev-sms-webhook-secret"}), SmsInput)
+    monkeypatch.setenv("NXA_ENV", "production")
+    monkeypatch.setenv("SMS_PROVIDER", "outbox")
+    with pytest.raises(RasaException, match="development values"):
+        SmsInput.from_credentials({"webhook_secret": "dev-sms-webhook-secret"})
+    monkeypatch.delenv("SMS_PROVIDER")
+    with pytest.raises(RasaException, match="SMS_PROVIDER"):
+        SmsInput.from_credentials({"webhook_secret": "a-real-secret"})
+
+
+@pytest.mark.parametrize("raw, code, expected", [
+    ("13812341234", "86", "13812341234"),
+    ("+8613812341234", "86", "13812341234"),
+    ("008613812341234", "", "13812341234"),
+    ("138 1234 1234", "86", "13812341234"),
+    ("8613812341234", "86", "13812341234"),
+    ("91234567", "852", "+85291234567"),
+    ("+85291234567", "", "+85291234567"),
+])
+def test_normalize_phone(raw, code, expected):
+    assert normalize_phone(raw, code) == expected
+
+
+@pytest.mark.parametrize("raw", ["12345", "0951-12333x", "", None, "23812341234", "+1"])
+def test_normalize_phone_rejects_non_numbers(raw):
+    with pytest.raises(MalformedSms):
+        normalize_phone(raw)
