@@ -51,9 +51,9 @@ from yarl import URL
 
 from channels._config import ChannelConfigError, channel_environment, check_values, is_production
 from channels._http import BodyTooLarge, client_session, close_client_session, read_body
-from channels._mask import mask_phone
 from channels._render import CollectingOutput, Reply, menu_lines, menu_number, shorten_source, split_clean
 from channels._state import OPTED_OUT, SUBSCRIBED, ChannelState
+from nlu.extract import mask_phone
 from nlu.text import to_half_width
 
 __all__ = [
