@@ -63,7 +63,7 @@ def process_specs(settings: Settings, model: Path) -> list[ProcessSpec]:
         ProcessSpec(
             "rasa",
             [
-                _bin("rasa"), "run", "--model", str(model), "--endpoints", "endpoints.yml",
+                _bin("rasa"), "run", "--model", str(model), "--endpoints", str(settings.endpoints),
                 "--credentials", "credentials.yml", "--interface", settings.host, "--port", str(settings.rasa_port),
                 "--enable-api", "--auth-token", env["RASA_AUTH_TOKEN"],
             ],
@@ -183,6 +183,10 @@ def run(settings: Settings) -> int:
     from bot.store import migrate
     from bot.train import ensure_model
 
+    if unset := settings.unset_endpoint_variables():  # scaling out: say so now rather than crash-loop Rasa
+        print(f"[launcher] {settings.endpoints.name} needs these environment variables: {', '.join(unset)}",
+              file=sys.stderr, flush=True)
+        return 2
     model = ensure_model(settings)
     migrate(settings.app_db_url)
     specs = process_specs(settings, model)
@@ -222,7 +226,7 @@ def chat(settings: Settings) -> int:
                 break
             time.sleep(0.5)
         return subprocess.call(
-            [_bin("rasa"), "shell", "--model", str(model), "--endpoints", "endpoints.yml",
+            [_bin("rasa"), "shell", "--model", str(model), "--endpoints", str(settings.endpoints),
              "--port", str(settings.rasa_port)],
             cwd=settings.root, env=actions_spec.env,
         )

@@ -7,6 +7,7 @@ every port, path and URL. Nothing here has a secret default: credentials come on
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,8 @@ class Settings:
     tracker_db: str = ""
     lock_store: str = "in_memory"
     environment: str = "development"
+    # Scaling out (RASA_ENDPOINTS=endpoints.postgres.yml): which Rasa endpoints file the Rasa server reads.
+    endpoints: Path = ROOT / "endpoints.yml"
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -76,6 +79,7 @@ class Settings:
             app_db_url=env.get("APP_DB_URL") or f"sqlite:///{var_dir / 'assistant.db'}",
             tracker_db=env.get("TRACKER_DB") or str(var_dir / "tracker.db"),
             environment=environment,
+            endpoints=(ROOT / (env.get("RASA_ENDPOINTS") or "endpoints.yml")).resolve(),
             env=env,
         )
 
@@ -147,4 +151,25 @@ class Settings:
             # TensorFlow would otherwise print pages of CPU-feature notices on every start.
             TF_CPP_MIN_LOG_LEVEL=env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
         )
+        for name, default in _SCALE_OUT_DEFAULTS.items():
+            env.setdefault(name, default)
         return env
+
+    def unset_endpoint_variables(self) -> list[str]:
+        """The ${VAR}s of the endpoints file that the Rasa environment leaves unset (Rasa would refuse to start)."""
+        text = self.endpoints.read_text(encoding="utf-8")
+        environment = self.rasa_environment()
+        return sorted({name for name in re.findall(r"\$\{(\w+)\}", text) if name not in environment})
+
+
+# Scaling out: the non-secret parts of endpoints.postgres.yml (PostgreSQL tracker store, Redis lock store). The
+# database user and password (TRACKER_DB_USER, TRACKER_DB_PASSWORD) have no default; REDIS_PASSWORD may be empty.
+_SCALE_OUT_DEFAULTS = {
+    "TRACKER_DB_HOST": "127.0.0.1",
+    "TRACKER_DB_PORT": "5432",
+    "TRACKER_DB_NAME": "rasa",
+    "REDIS_HOST": "127.0.0.1",
+    "REDIS_PORT": "6379",
+    "REDIS_DB": "0",
+    "REDIS_PASSWORD": "",
+}
