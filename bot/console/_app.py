@@ -271,7 +271,7 @@ def create_app(
 
     async def open_http(app: web.Application) -> None:
         console.http = aiohttp.ClientSession()
-        console.delivery = ReplyDelivery(console.http)
+        console.delivery = ReplyDelivery(console.http, settings.env)
 
     async def close_http(app: web.Application) -> None:
         if console.http is not None:

@@ -33,9 +33,18 @@ async def _handoff_or_404(request: web.Request):
     return handoff
 
 
-def _fact_label(console, name: str) -> str:
-    spec = console.kb.facts.get(name)
-    return spec.question if spec is not None else name
+def shown_facts(console, facts: dict) -> list[tuple[str, str]]:
+    """(question, answer) for each fact the worker gave: the knowledge base's question for a declared fact (its name
+    otherwise), yes/no for booleans, the unit after numbers."""
+    shown = []
+    for name, value in (facts or {}).items():
+        spec = console.kb.facts.get(name)
+        if isinstance(value, bool):
+            text = "是" if value else "否"
+        else:
+            text = f"{value}{spec.unit}" if spec is not None and spec.unit and isinstance(value, (int, float)) else str(value)
+        shown.append((spec.question if spec is not None else name, text))
+    return shown
 
 
 @routes.get("/handoffs")
@@ -67,7 +76,7 @@ async def _handoff_page(request: web.Request, handoff, *, status: int = 200, err
         turns = turns_from_tracker(tracker)
     except TranscriptUnavailable as unavailable:
         transcript_error = f"读取对话记录失败：{unavailable}"
-    facts = [(_fact_label(console, name), value) for name, value in (handoff.facts or {}).items()]
+    facts = shown_facts(console, handoff.facts)
     operator = current_operator(request).username
     return render(
         request, "handoff.html", status=status, title="转人工对话", handoff=handoff,

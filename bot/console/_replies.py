@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from typing import Any
+from typing import Any, Mapping
 
 import aiohttp
 
@@ -20,6 +20,17 @@ log = logging.getLogger(__name__)
 STORED_FOR_PICKUP = frozenset({"rest"})  # channels whose client fetches operator messages itself
 
 
+_CHANNELS = {
+    "wechat": ("channels.wechat", "customer_service_from_env", "微信客服消息"),
+    "sms": ("channels.sms", "provider_from_env", "短信"),
+}
+# What the operator can do about the errors the channels name.
+_REASONS = {
+    "CustomerServiceWindowClosed": "工人最后一条微信消息已超过 48 小时，微信不允许再发客服消息，请改打电话联系。",
+    "SmsOptedOut": "这个号码已退订短信，不能再发，请改打电话联系。",
+}
+
+
 class DeliveryError(RuntimeError):
     """The reply could not be sent; the message (Chinese) says why and is shown to the operator."""
 
@@ -27,17 +38,15 @@ class DeliveryError(RuntimeError):
 class ReplyDelivery:
     """Sends operator replies over WeChat or SMS with one shared HTTP session; clients are built once, lazily."""
 
-    def __init__(self, http: aiohttp.ClientSession) -> None:
+    def __init__(self, http: aiohttp.ClientSession, env: Mapping[str, str]) -> None:
         self._http = http
+        self._env = dict(env)  # the console's settings environment: the channels read their configuration from it
         self._clients: dict[str, Any] = {}
 
     def _client(self, channel: str) -> Any:
         if channel in self._clients:
             return self._clients[channel]
-        module_name, factory_name, label = {
-            "wechat": ("channels.wechat", "customer_service_from_env", "微信客服消息"),
-            "sms": ("channels.sms", "provider_from_env", "短信"),
-        }.get(channel, (None, None, None))
+        module_name, factory_name, label = _CHANNELS.get(channel, (None, None, None))
         if module_name is None:
             raise DeliveryError(f"不支持的渠道：{channel}")
         try:
@@ -45,7 +54,7 @@ class ReplyDelivery:
         except (ImportError, AttributeError) as error:
             raise DeliveryError(f"{label}渠道不可用（{module_name}.{factory_name} 缺失：{error}）") from None
         try:
-            client = factory(self._http)
+            client = factory(self._http, self._env)
         except Exception as error:  # missing credentials and the like: the channel says which
             raise DeliveryError(f"{label}渠道未配置：{error}") from None
         self._clients[channel] = client
@@ -59,8 +68,7 @@ class ReplyDelivery:
                 await client.send_text(sender_id, text)
             else:
                 await client.send(sender_id, text)
-        except DeliveryError:
-            raise
         except Exception as error:
             log.warning("operator reply over %s failed: %s", channel, type(error).__name__)
-            raise DeliveryError(f"发送失败：{error}") from None
+            reason = _REASONS.get(type(error).__name__, f"{type(error).__name__}: {error}")
+            raise DeliveryError(f"发送失败：{reason}") from None
