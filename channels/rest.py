@@ -14,7 +14,8 @@ Rasa's own `RestInput`, registered under the same name ("rest") in credentials.y
       GET  /webhooks/rest/messages?sender=w1
       → [] (nothing new)
 
-Bad input (no JSON object, no sender, a message that is not text) gets a 400 with the reason instead of Rasa's 500.
+Bad input (no JSON object, no sender, a message that is not text) gets a 400 with the reason instead of Rasa's 500;
+a turn that produced no reply gets `bot.safety_net`'s apology with 12333.
 """
 from __future__ import annotations
 
@@ -101,6 +102,9 @@ class RestInput(RasaRestInput):
         return sender, text
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
+        from bot.safety_net import with_safety_net
+
+        on_new_message = with_safety_net(on_new_message)  # a turn that produced nothing still gets an answer
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
 
         @webhook.route("/", methods=["GET"])

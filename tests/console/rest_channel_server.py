@@ -1,5 +1,5 @@
 """A real Sanic server with `channels.rest.RestInput` mounted where Rasa mounts it (/webhooks/rest), and a stand-in
-for Rasa's message handler that answers "机器人：<text>". Run by tests/console/test_rest_channel.py as
+for Rasa's message handler that answers "机器人：<text>" (and nothing to "沉默"). Run by tests/console/test_rest_channel.py as
 `python -m tests.console.rest_channel_server PORT` with APP_DB_URL naming the app store."""
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from channels.rest import RestInput
 
 
 async def answer(message) -> None:
+    if message.text == "沉默":  # like Rasa when the action server is down: no reply at all
+        return
     await message.output_channel.send_text_message(message.sender_id, f"机器人：{message.text}")
 
 

@@ -63,6 +63,12 @@ def test_the_assistant_answers_when_nobody_has_taken_over(rest_server):
     assert say(rest_server, "w0", "你好") == [{"recipient_id": "w0", "text": "机器人：你好"}]
 
 
+def test_a_turn_without_a_reply_gets_the_apology(rest_server):
+    from bot.safety_net import APOLOGY
+
+    assert [m.get("text") for m in say(rest_server, "w9", "沉默")][0] == APOLOGY
+
+
 def test_a_taken_over_conversation_gets_only_operator_messages(rest_server, db_url):
     takeovers = TakeoverService.from_url(db_url)
     takeovers.take_over("w1", "rest", "op1", now())
