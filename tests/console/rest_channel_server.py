@@ -13,7 +13,8 @@ from channels.rest import RestInput
 async def answer(message) -> None:
     if message.text == "沉默":  # like Rasa when the action server is down: no reply at all
         return
-    await message.output_channel.send_text_message(message.sender_id, f"机器人：{message.text}")
+    # Rasa sends every bot message through send_response (which bot.safety_net counts)
+    await message.output_channel.send_response(message.sender_id, {"text": f"机器人：{message.text}"})
 
 
 def main(port: int) -> None:
