@@ -68,13 +68,10 @@ def serve(settings: Settings) -> int:
     from bot.console._app import create_app
     from bot.store import migrate
 
+    from bot import privacy
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        from bot.privacy import install as install_privacy_filter  # masks phone and ID numbers in log lines
-    except ImportError:
-        install_privacy_filter = None
-    if install_privacy_filter is not None:
-        install_privacy_filter()
+    privacy.install()  # phone, ID and bank card numbers are masked in every log line
     migrate(settings.app_db_url)
     ensure_development_operator(settings)
     app = create_app(settings)
