@@ -18,7 +18,9 @@ from urllib.parse import quote
 import aiohttp
 import jinja2
 from aiohttp import web
+from sqlalchemy import exc as sa_exc
 
+from bot.cases import CaseService, CaseStoreUnavailable
 from bot.console._accounts import Accounts, OperatorRecord
 from bot.console._labels import CHANNEL_LABELS, DELIVERY_LABELS, SCOPE_LABELS, TARGET_LABELS, TOPIC_LABELS, label
 from bot.console._replies import ReplyDelivery
@@ -27,6 +29,7 @@ from bot.console._stats import LOCAL_TZ
 from bot.settings import Settings
 from bot.store.cases import utcnow
 from bot.takeover import TakeoverService
+from policies_kb import KnowledgeBase
 
 __all__ = ["Console", "CONSOLE", "create_app", "render", "redirect", "current_operator", "SESSION_COOKIE"]
 
@@ -45,8 +48,8 @@ class Console:
     """Everything the handlers share, created once per process (the knowledge base is loaded here, once)."""
 
     settings: Settings
-    kb: object
-    cases: object
+    kb: KnowledgeBase
+    cases: CaseService
     accounts: Accounts
     takeovers: TakeoverService
     signer: Signer
@@ -86,7 +89,6 @@ def _templates() -> jinja2.Environment:
     env.filters["scope"] = lambda code: label(SCOPE_LABELS, code)
     env.filters["target"] = lambda code: label(TARGET_LABELS, code)
     env.filters["delivery"] = lambda code: label(DELIVERY_LABELS, code)
-    env.globals["TOPIC_LABELS"] = TOPIC_LABELS
     return env
 
 
@@ -178,6 +180,16 @@ async def sessions(request: web.Request, handler) -> web.StreamResponse:
     return await handler(request)
 
 
+@web.middleware
+async def store_errors(request: web.Request, handler) -> web.StreamResponse:
+    """A locked, full or lost database gets a 503 page that says so; nothing was changed."""
+    try:
+        return await handler(request)
+    except (CaseStoreUnavailable, sa_exc.OperationalError) as error:
+        log.error("store unavailable for %s %s: %s", request.method, request.path, type(error).__name__)
+        return _error_page(request, 503, "数据库暂时无法访问，这次操作没有执行。请稍后刷新重试。")
+
+
 def login_csrf_token(request: web.Request, nonce: str) -> str:
     return request.app[CONSOLE].signer.token("login-csrf", nonce)
 
@@ -247,12 +259,8 @@ def create_app(
     """The console. `kb` and `cases` default to the knowledge base (loaded now) and the case store of `settings`;
     tests pass their own, and a `clock` to move time."""
     if kb is None:
-        from policies_kb import KnowledgeBase
-
         kb = KnowledgeBase.load()
     if cases is None:
-        from bot.cases import CaseService
-
         cases = CaseService.from_url(settings.app_db_url)
     console = Console(
         settings=settings,
@@ -266,7 +274,7 @@ def create_app(
         rasa_token=_rasa_token(settings),
         templates=_templates(),
     )
-    app = web.Application(middlewares=[security_headers, sessions, csrf], client_max_size=256 * 1024)
+    app = web.Application(middlewares=[security_headers, store_errors, sessions, csrf], client_max_size=256 * 1024)
     app[CONSOLE] = console
 
     async def open_http(app: web.Application) -> None:

@@ -212,3 +212,14 @@ def test_security_headers(client):
 def test_unknown_page_is_a_chinese_404(client):
     response = client.get("/no-such-page")
     assert response.status_code == 404 and "页面不存在" in response.text
+
+
+def test_an_unavailable_store_gets_a_503_page(client, console, monkeypatch):
+    from bot.cases import CaseStoreUnavailable
+
+    def broken(*args, **kwargs):
+        raise CaseStoreUnavailable("database is locked")
+
+    monkeypatch.setattr(console.state.cases, "list_cases", broken)
+    response = client.get("/cases")
+    assert response.status_code == 503 and "数据库暂时无法访问" in response.text
