@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -122,11 +123,30 @@ def kb():
     return KnowledgeBase.load()
 
 
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory) -> Path:
+    """One app store migrated once per session; each test gets a copy (migrating takes most of a second)."""
+    path = tmp_path_factory.mktemp("template") / "assistant.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'assistant.db'}"
-    migrate(url)
-    return url
+def db_url(tmp_path: Path, migrated_template: Path) -> str:
+    path = tmp_path / "assistant.db"
+    shutil.copyfile(migrated_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(monkeypatch):
+    """Cheap argon2id parameters for the server tests (the production parameters are what test_security checks):
+    each login and account creation would otherwise cost ~0.4 s of CPU on the shared machine."""
+    from argon2 import PasswordHasher
+
+    from bot.console import _security
+
+    monkeypatch.setattr(_security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture

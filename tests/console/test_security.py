@@ -80,3 +80,10 @@ def test_rate_limiter_memory_is_bounded():
     limiter.failure("victim", "10.9.9.9", 1)
     limiter.failure("victim", "10.9.9.9", 1)
     assert limiter.retry_after("victim", "10.9.9.9", 2) > 0  # the most recent keys are kept
+
+
+def test_production_hashes_use_argon2id_with_the_recommended_parameters():
+    """RFC 9106's second recommended option (64 MiB, 3 passes, 4 lanes); the server tests use cheaper ones."""
+    from bot.console import _security
+
+    assert _security._DUMMY_HASH.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
