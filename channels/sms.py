@@ -507,13 +507,19 @@ class SmsInput(InputChannel):
         """Run the assistant's turn for `sms`; the reply's segments (remembering its menu)."""
         text = sms.text
         if (number := menu_number(text)) is not None:
-            text = await asyncio.to_thread(self.state.menu_choice, self.name(), sms.phone, number) or text
+            try:
+                text = await asyncio.to_thread(self.state.menu_choice, self.name(), sms.phone, number) or text
+            except Exception as error:  # a menu is a convenience: without it the digit goes through as text
+                logger.warning("sms: could not read the menu of %s: %s", mask_phone(sms.phone), error)
         output = SmsOutput()
         await on_new_message(UserMessage(text, output, sms.phone, input_channel=self.name(), message_id=sms.key,
                                          metadata={"sms_form": sms.form}))
         reply = output.reply()
-        await asyncio.to_thread(self.state.remember_menu, self.name(), sms.phone,
-                                [button.payload for button in reply.buttons], MENU_TTL)
+        try:
+            await asyncio.to_thread(self.state.remember_menu, self.name(), sms.phone,
+                                    [button.payload for button in reply.buttons], MENU_TTL)
+        except Exception as error:
+            logger.warning("sms: could not remember the menu of %s: %s", mask_phone(sms.phone), error)
         return render_sms(reply, max_segments=self.max_segments, segment_chars=self.segment_chars)
 
     async def _process(self, sms: InboundSms, on_new_message) -> str:

@@ -432,7 +432,30 @@ class WeChatInput(InputChannel):
 
     async def _run_turn(self, message: InboundMessage,
                         on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> list[str]:
-        """Everything one message causes, run once per message: the chunks of the reply (empty: say nothing)."""
+        """Everything one message causes, run once per message: the chunks of the reply (empty: say nothing).
+        Never raises: WeChat's retries share this result, so a failure becomes an apology, not a 500 per retry."""
+        try:
+            return await self._turn_chunks(message, on_new_message)
+        except Exception:
+            logger.exception("wechat: the turn for %s failed", message.dedupe_key)
+            return [TURN_FAILED_REPLY]
+
+    async def _menu_choice(self, openid: str, number: int) -> str | None:
+        try:
+            return await asyncio.to_thread(self.state.menu_choice, self.name(), openid, number)
+        except Exception as error:  # a menu is a convenience: without the store the digit goes through as text
+            logger.warning("wechat: could not read the menu of %s: %s", openid, error)
+            return None
+
+    async def _remember_menu(self, openid: str, reply: Reply) -> None:
+        try:
+            await asyncio.to_thread(self.state.remember_menu, self.name(), openid,
+                                    [button.payload for button in reply.buttons], MENU_TTL)
+        except Exception as error:
+            logger.warning("wechat: could not remember the menu of %s: %s", openid, error)
+
+    async def _turn_chunks(self, message: InboundMessage,
+                           on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> list[str]:
         started = time.monotonic()
         prefix = ""
         if message.kind == "text" or (message.kind == "voice" and message.content):
@@ -444,8 +467,7 @@ class WeChatInput(InputChannel):
                 return []
             user_text = text
             if (number := menu_number(text)) is not None:
-                payload = await asyncio.to_thread(self.state.menu_choice, self.name(), message.openid, number)
-                user_text = payload or text
+                user_text = await self._menu_choice(message.openid, number) or text
         elif message.kind == "event" and message.event in ("subscribe", "subscribe_scan"):
             prefix, user_text = WELCOME, self.welcome_payload
         elif message.kind == "event" and message.event == "click" and message.event_key.startswith("/"):
@@ -459,16 +481,10 @@ class WeChatInput(InputChannel):
             return [reply]
 
         output = WeChatOutput()
-        try:
-            await on_new_message(UserMessage(user_text, output, message.openid, input_channel=self.name(),
-                                             message_id=message.dedupe_key,
-                                             metadata={"wechat_msg_type": message.kind}))
-        except Exception:
-            logger.exception("wechat: the turn for %s failed", message.dedupe_key)
-            return [TURN_FAILED_REPLY]
+        await on_new_message(UserMessage(user_text, output, message.openid, input_channel=self.name(),
+                                         message_id=message.dedupe_key, metadata={"wechat_msg_type": message.kind}))
         reply = output.reply()
-        await asyncio.to_thread(self.state.remember_menu, self.name(), message.openid,
-                                [button.payload for button in reply.buttons], MENU_TTL)
+        await self._remember_menu(message.openid, reply)
         chunks = render_reply(reply, prefix=prefix)
         logger.info("wechat: turn %s for %s done in %.2f s (%d part(s))", message.dedupe_key, message.openid,
                     time.monotonic() - started, len(chunks))

@@ -527,3 +527,14 @@ def test_from_credentials_requires_credentials_and_refuses_development_values_in
     assert WeChatInput.from_credentials(real).crypto is not None
     with pytest.raises(RasaException, match="43-character"):
         WeChatInput.from_credentials({**real, "encoding_aes_key": "short"})
+
+
+@run_async
+async def test_without_the_menu_store_the_turn_still_answers(tmp_path, gate):
+    agent = FakeAgent(replies({"text": "请选择", "buttons": [{"title": "落户", "payload": "/a"}]}))
+    channel = make_channel(f"sqlite:///{tmp_path / 'never-migrated.db'}", gate)
+    async with serve_channel(channel, agent) as url, aiohttp.ClientSession() as session:
+        first = passive((await post(session, url, text_xml(OPENID, "你好", 9301)))[1])["Content"]
+        await post(session, url, text_xml(OPENID, "1", 9302))
+    assert first == "请选择\n\n回复1 落户"
+    assert agent.texts == ["你好", "1"]  # the menu could not be stored, so the digit went through as text
