@@ -31,6 +31,7 @@ import binascii
 import hmac
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -66,6 +67,7 @@ __all__ = [
     "MalformedMessage",
     "parse_message",
     "render_reply",
+    "xml_safe",
     "DEFAULT_API_BASE",
 ]
 
@@ -264,6 +266,15 @@ def parse_message(xml: bytes | str) -> InboundMessage:
     if not openid or len(openid) > 128:
         raise MalformedMessage("FromUserName missing or too long")
     return parsed
+
+
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """Text that survives wechatpy's `<![CDATA[…]]>`: no characters XML forbids, and "]]>" split across two CDATA
+    sections (an echo of the user's words must not be able to close the element)."""
+    return _XML_INVALID.sub("", text).replace("]]>", "]]]]><![CDATA[>")
 
 
 def render_reply(reply: Reply, *, prefix: str = "", limit_bytes: int = PASSIVE_REPLY_MAX_BYTES) -> list[str]:
@@ -587,7 +598,7 @@ class WeChatInput(InputChannel):
             text = await self._answer(message, on_new_message, received)
             if text is None:
                 return response.text("success")
-            reply = TextReply(source=message.account, target=message.openid, content=text).render()
+            reply = TextReply(source=message.account, target=message.openid, content=xml_safe(text)).render()
             if encrypted:
                 reply = self.crypto.encrypt_message(reply, request.args.get("nonce"), request.args.get("timestamp"))
             return response.text(reply, content_type="application/xml; charset=utf-8")

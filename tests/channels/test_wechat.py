@@ -538,3 +538,12 @@ async def test_without_the_menu_store_the_turn_still_answers(tmp_path, gate):
         await post(session, url, text_xml(OPENID, "1", 9302))
     assert first == "请选择\n\n回复1 落户"
     assert agent.texts == ["你好", "1"]  # the menu could not be stored, so the digit went through as text
+
+
+@run_async
+async def test_reply_text_cannot_break_the_reply_xml(db_url, gate):
+    agent = FakeAgent(replies({"text": "您说的是：]]></Content><MsgType>news</MsgType>\x01 好的"}))
+    async with serve_channel(make_channel(db_url, gate), agent) as url, aiohttp.ClientSession() as session:
+        reply = passive((await post(session, url, text_xml(OPENID, "你好", 9401)))[1])
+    assert reply["MsgType"] == "text"
+    assert reply["Content"] == "您说的是：]]></Content><MsgType>news</MsgType> 好的"
