@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping, Optional, Protocol
 
 import aiohttp
-from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -51,7 +51,15 @@ from yarl import URL
 
 from channels._config import ChannelConfigError, channel_environment, check_values, is_production
 from channels._http import BodyTooLarge, client_session, close_client_session, read_body
-from channels._render import CollectingOutput, Reply, menu_lines, menu_number, shorten_source, split_clean
+from channels._render import (
+    CollectingOutput,
+    Reply,
+    collect_reply,
+    menu_lines,
+    menu_number,
+    shorten_source,
+    split_clean,
+)
 from channels._state import OPTED_OUT, SUBSCRIBED, ChannelState
 from nlu.extract import mask_phone
 from nlu.text import to_half_width
@@ -59,6 +67,7 @@ from nlu.text import to_half_width
 __all__ = [
     "SmsInput",
     "SmsOutput",
+    "SmsPushOutput",
     "SmsProvider",
     "OutboxProvider",
     "TencentSmsProvider",
@@ -426,6 +435,38 @@ class SmsOutput(CollectingOutput):
         return "sms"
 
 
+class SmsPushOutput(OutputChannel):
+    """Sends each message at once (rendered and cut like a reply), never to a number that opted out: the output Rasa
+    uses outside a user's turn (`get_output_channel()`, e.g. `trigger_intent?output_channel=latest`)."""
+
+    def __init__(self, channel: "SmsInput") -> None:
+        self.channel = channel
+
+    @classmethod
+    def name(cls) -> str:
+        return "sms"
+
+    async def _send(self, recipient_id: str, message: dict) -> None:
+        if await asyncio.to_thread(self.channel.state.is_opted_out, recipient_id):
+            logger.info("sms: message to opted-out %s not sent", mask_phone(recipient_id))
+            return
+        reply = collect_reply([message])
+        await self.channel._remember_menu(recipient_id, reply)
+        await self.channel._send(recipient_id, self.channel._render(reply))
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await self._send(recipient_id, {"text": text})
+
+    async def send_text_with_buttons(self, recipient_id: str, text: str, buttons: list[dict], **kwargs: Any) -> None:
+        await self._send(recipient_id, {"text": text, "buttons": buttons})
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict, **kwargs: Any) -> None:
+        pass  # machine-readable payloads have no SMS form
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        pass
+
+
 class SmsInput(InputChannel):
     """SMS input channel (see the module docstring for the protocol)."""
 
@@ -474,6 +515,9 @@ class SmsInput(InputChannel):
         self.max_segments = max_segments
         self.segment_chars = segment_chars
 
+    def get_output_channel(self) -> SmsPushOutput:
+        return SmsPushOutput(self)
+
     def provider(self) -> SmsProvider:
         """The outbound provider (built from the environment in the running loop on first use)."""
         if self._provider is None:
@@ -515,12 +559,18 @@ class SmsInput(InputChannel):
         await on_new_message(UserMessage(text, output, sms.phone, input_channel=self.name(), message_id=sms.key,
                                          metadata={"sms_form": sms.form}))
         reply = output.reply()
-        try:
-            await asyncio.to_thread(self.state.remember_menu, self.name(), sms.phone,
-                                    [button.payload for button in reply.buttons], MENU_TTL)
-        except Exception as error:
-            logger.warning("sms: could not remember the menu of %s: %s", mask_phone(sms.phone), error)
+        await self._remember_menu(sms.phone, reply)
+        return self._render(reply)
+
+    def _render(self, reply: Reply) -> list[str]:
         return render_sms(reply, max_segments=self.max_segments, segment_chars=self.segment_chars)
+
+    async def _remember_menu(self, phone: str, reply: Reply) -> None:
+        try:
+            await asyncio.to_thread(self.state.remember_menu, self.name(), phone,
+                                    [button.payload for button in reply.buttons], MENU_TTL)
+        except Exception as error:  # a menu is a convenience: without it a digit reply goes through as text
+            logger.warning("sms: could not remember the menu of %s: %s", mask_phone(phone), error)
 
     async def _process(self, sms: InboundSms, on_new_message) -> str:
         """Handle one authenticated, parsed SMS exactly once; a status word for the response."""

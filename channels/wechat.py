@@ -40,7 +40,7 @@ from typing import Any, Awaitable, Callable, Optional
 import aiohttp
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
-from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -53,12 +53,21 @@ from xml.etree.ElementTree import ParseError
 
 from channels._config import ChannelConfigError, channel_environment, check_values, is_production
 from channels._http import BodyTooLarge, client_session, close_client_session, read_body
-from channels._render import CollectingOutput, Reply, menu_lines, menu_number, split_clean, utf8_len
+from channels._render import (
+    CollectingOutput,
+    Reply,
+    collect_reply,
+    menu_lines,
+    menu_number,
+    split_clean,
+    utf8_len,
+)
 from channels._state import ChannelState
 
 __all__ = [
     "WeChatInput",
     "WeChatOutput",
+    "WeChatPushOutput",
     "CustomerServiceClient",
     "customer_service_from_env",
     "WeChatApiError",
@@ -296,6 +305,32 @@ class WeChatOutput(CollectingOutput):
         return "wechat"
 
 
+class WeChatPushOutput(OutputChannel):
+    """Sends each message at once as customer-service messages: the output Rasa uses outside a user's turn
+    (`get_output_channel()`, e.g. `POST /conversations/<id>/trigger_intent?output_channel=latest`)."""
+
+    def __init__(self, channel: "WeChatInput") -> None:
+        self.channel = channel
+
+    @classmethod
+    def name(cls) -> str:
+        return "wechat"
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await self.channel._send_customer_service(recipient_id, render_reply(collect_reply([{"text": text}])))
+
+    async def send_text_with_buttons(self, recipient_id: str, text: str, buttons: list[dict], **kwargs: Any) -> None:
+        reply = collect_reply([{"text": text, "buttons": buttons}])
+        await self.channel._remember_menu(recipient_id, reply)
+        await self.channel._send_customer_service(recipient_id, render_reply(reply))
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict, **kwargs: Any) -> None:
+        pass  # machine-readable payloads have no WeChat form
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        pass
+
+
 @dataclass
 class _Turn:
     """One message's turn, shared by WeChat's retries of that message."""
@@ -389,6 +424,9 @@ class WeChatInput(InputChannel):
         self._background: set[asyncio.Future] = set()
 
     # -- outbound ----------------------------------------------------------------------------------------------
+
+    def get_output_channel(self) -> WeChatPushOutput:
+        return WeChatPushOutput(self)
 
     def customer_service(self) -> CustomerServiceClient:
         """This process's customer-service client (created in the running loop on first use)."""

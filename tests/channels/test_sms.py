@@ -500,3 +500,15 @@ def test_normalize_phone(raw, code, expected):
 def test_normalize_phone_rejects_non_numbers(raw):
     with pytest.raises(MalformedSms):
         normalize_phone(raw)
+
+
+@run_async
+async def test_output_channel_for_messages_outside_a_turn_respects_opt_out(db_url, tmp_path):
+    outbox = tmp_path / "outbox.jsonl"
+    channel = make_channel(db_url, outbox)
+    output = channel.get_output_channel()
+    assert output.name() == "sms"
+    await output.send_response(PHONE, {"text": "提醒：案件已受理", "custom": {"kind": "case_created"}})
+    ChannelState(db_url).set_subscription(PHONE, "opted_out", "退订")
+    await output.send_response(PHONE, {"text": "不该发出"})
+    assert [line["text"] for line in outbox_lines(outbox)] == ["提醒：案件已受理"]

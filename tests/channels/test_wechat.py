@@ -11,6 +11,7 @@ import pytest
 from rasa.shared.exceptions import RasaException
 from wechatpy.crypto import WeChatCrypto
 
+from channels._http import close_client_session
 from channels.wechat import (
     PASSIVE_REPLY_MAX_BYTES,
     UNSUPPORTED_REPLIES,
@@ -547,3 +548,17 @@ async def test_reply_text_cannot_break_the_reply_xml(db_url, gate):
         reply = passive((await post(session, url, text_xml(OPENID, "你好", 9401)))[1])
     assert reply["MsgType"] == "text"
     assert reply["Content"] == "您说的是：]]></Content><MsgType>news</MsgType> 好的"
+
+
+@run_async
+async def test_output_channel_for_messages_outside_a_turn_uses_customer_service(db_url, gate):
+    api = FakeWeChatApi()
+    async with serve_aiohttp(api.app()) as api_base:
+        channel = make_channel(db_url, gate, api_base=api_base)
+        output = channel.get_output_channel()
+        assert output.name() == "wechat"
+        await output.send_response(OPENID, {"text": "提醒：明天去办理", "buttons": [{"title": "好的", "payload": "/affirm"}],
+                                            "custom": {"kind": "answer"}})
+        await close_client_session()  # the process-wide session this channel opened
+    assert [item["text"]["content"] for item in api.sent] == ["提醒：明天去办理\n\n回复1 好的"]
+    assert channel.state.menu_choice("wechat", OPENID, 1) == "/affirm"
