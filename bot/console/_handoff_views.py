@@ -7,6 +7,7 @@ import logging
 from aiohttp import web
 
 from bot.console._app import CONSOLE, current_operator, redirect, render
+from bot.console._labels import DELIVERY_LABELS, label
 from bot.console._replies import STORED_FOR_PICKUP, DeliveryError
 from bot.console._transcript import TranscriptUnavailable, fetch_tracker, turns_from_tracker
 from bot.takeover import AlreadyTakenOver, NotTakenOver
@@ -107,7 +108,8 @@ async def handoff_messages(request: web.Request) -> web.Response:
         asyncio.to_thread(console.takeovers.messages, handoff.sender_id, after),
     )
     return web.json_response({
-        "messages": [message.to_json() for message in messages],
+        "messages": [{**message.to_json(), "delivery_label": label(DELIVERY_LABELS, message.delivery)}
+                     for message in messages],
         "takeover": None if takeover is None else {
             "operator": takeover.operator, "expires_at": takeover.expires_at.isoformat(),
         },

@@ -12,17 +12,18 @@ import re
 import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Iterable
 
+from bot.cases import CHINA_TZ
 from nlu.extract import mask_pii
 from nlu.text import normalize
 
 __all__ = ["LOCAL_TZ", "DayCounts", "Overview", "read_tracker_events", "summarize"]
 
-# Ningxia is on China Standard Time; days are counted from local midnight.
-LOCAL_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+# Ningxia is on China Standard Time; days are counted from local midnight (the case numbers' day, too).
+LOCAL_TZ = CHINA_TZ
 
 _PUNCTUATION = re.compile(r"[\s\W_]+", re.UNICODE)
 

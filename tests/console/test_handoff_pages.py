@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import json
-from datetime import timedelta
 
 import pytest
 from aiohttp import web
@@ -91,6 +90,7 @@ def test_take_over_reply_over_rest_poll_and_release(client, handoff, console):
     polled = client.get(f"{path}/messages", params={"after": 0}).json()
     assert [(m["direction"], m["text"], m["delivery"]) for m in polled["messages"]] == [
         ("worker", "有人吗", "received"), ("operator", "您好，我是12333的小王", "pending")]
+    assert polled["messages"][-1]["delivery_label"] == "待对方取走"
     assert polled["takeover"]["operator"] == "operator1"
     last = polled["messages"][-1]["id"]
     assert client.get(f"{path}/messages", params={"after": last}).json()["messages"] == []

@@ -45,7 +45,6 @@
   var list = document.getElementById("live-messages");
   if (!list) { return; }
   var url = list.dataset.pollUrl;
-  var deliveryLabels = { received: "已收到", pending: "待对方取走", sending: "发送中", sent: "已送达", failed: "发送失败" };
 
   function time(iso) {
     var date = new Date(iso);
@@ -66,7 +65,7 @@
     var when = document.createElement("span");
     when.className = "when";
     when.textContent = time(message.created_at) +
-      (message.direction === "operator" ? " · " + (deliveryLabels[message.delivery] || message.delivery) : "");
+      (message.direction === "operator" ? " · " + message.delivery_label : "");
     item.append(who, text, when);
     list.appendChild(item);
     var empty = document.getElementById("no-messages");
