@@ -75,6 +75,7 @@ __all__ = [
     "SmsSendError",
     "SmsOptedOut",
     "provider_from_env",
+    "check_provider_config",
     "InboundSms",
     "MalformedSms",
     "parse_generic",
@@ -246,6 +247,24 @@ class OptOutGuard:
         await self.provider.send(to, text)
 
 
+_TENCENT_VARIABLES = ("SMS_TENCENT_SECRET_ID", "SMS_TENCENT_SECRET_KEY", "SMS_TENCENT_SDK_APP_ID",
+                      "SMS_TENCENT_SIGN_NAME", "SMS_TENCENT_TEMPLATE_ID")
+
+
+def check_provider_config(env: Mapping[str, str] | None = None) -> str:
+    """The configured provider's name ("outbox" or "tencent"), or `ChannelConfigError` naming what is missing."""
+    full_env = channel_environment(env)
+    kind = (full_env.get("SMS_PROVIDER") or "").strip().lower()
+    if kind == "tencent":
+        values = {name: full_env.get(name, "") for name in _TENCENT_VARIABLES}
+        check_values("sms", values, required=_TENCENT_VARIABLES, production=is_production(env))
+    elif not kind:
+        raise ChannelConfigError("SMS_PROVIDER is not set (outbox or tencent); production has no default")
+    elif kind != "outbox":
+        raise ChannelConfigError(f"unknown SMS_PROVIDER {kind!r} (outbox or tencent)")
+    return kind
+
+
 def provider_from_env(session: aiohttp.ClientSession, env: Mapping[str, str] | None = None, *,
                       respect_opt_outs: bool = True) -> SmsProvider:
     """The provider SMS_PROVIDER names ("outbox", the development default, or "tencent" with SMS_TENCENT_*),
@@ -254,26 +273,18 @@ def provider_from_env(session: aiohttp.ClientSession, env: Mapping[str, str] | N
 
     full_env = channel_environment(env)
     settings = Settings.from_env(full_env)
-    kind = (full_env.get("SMS_PROVIDER") or "").strip().lower()
+    kind = check_provider_config(env)
     if kind == "outbox":
         provider: SmsProvider = OutboxProvider(settings.var_dir / "sms-outbox.jsonl")
-    elif kind == "tencent":
-        names = ("SMS_TENCENT_SECRET_ID", "SMS_TENCENT_SECRET_KEY", "SMS_TENCENT_SDK_APP_ID",
-                 "SMS_TENCENT_SIGN_NAME", "SMS_TENCENT_TEMPLATE_ID")
-        values = {name: full_env.get(name, "") for name in names}
-        check_values("sms", values, required=names, production=settings.production)
+    else:
         provider = TencentSmsProvider(
             session,
-            secret_id=values["SMS_TENCENT_SECRET_ID"], secret_key=values["SMS_TENCENT_SECRET_KEY"],
-            sdk_app_id=values["SMS_TENCENT_SDK_APP_ID"], sign_name=values["SMS_TENCENT_SIGN_NAME"],
-            template_id=values["SMS_TENCENT_TEMPLATE_ID"],
+            secret_id=full_env["SMS_TENCENT_SECRET_ID"], secret_key=full_env["SMS_TENCENT_SECRET_KEY"],
+            sdk_app_id=full_env["SMS_TENCENT_SDK_APP_ID"], sign_name=full_env["SMS_TENCENT_SIGN_NAME"],
+            template_id=full_env["SMS_TENCENT_TEMPLATE_ID"],
             api_base=full_env.get("SMS_TENCENT_API_BASE") or DEFAULT_TENCENT_API_BASE,
             region=full_env.get("SMS_TENCENT_REGION") or DEFAULT_TENCENT_REGION,
         )
-    elif not kind:
-        raise ChannelConfigError("SMS_PROVIDER is not set (outbox or tencent); production has no default")
-    else:
-        raise ChannelConfigError(f"unknown SMS_PROVIDER {kind!r} (outbox or tencent)")
     return OptOutGuard(provider, ChannelState(settings.app_db_url)) if respect_opt_outs else provider
 
 
@@ -481,10 +492,7 @@ class SmsInput(InputChannel):
         secret = credentials.get("webhook_secret")
         check_values("sms", {"SMS_WEBHOOK_SECRET": secret}, required=("SMS_WEBHOOK_SECRET",),
                      production=is_production())
-        # Fail at start-up, not on the first message, when the outbound provider is misconfigured.
-        kind = (channel_environment().get("SMS_PROVIDER") or "").strip().lower()
-        if kind not in ("outbox", "tencent"):
-            raise ChannelConfigError(f"SMS_PROVIDER must be outbox or tencent, got {kind!r}")
+        check_provider_config()  # fail at start-up, not on the first message, when delivery is misconfigured
         return cls(str(secret), segment_chars=int(credentials.get("segment_chars") or SEGMENT_CHARS))
 
     def __init__(

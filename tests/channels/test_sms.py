@@ -512,3 +512,12 @@ async def test_output_channel_for_messages_outside_a_turn_respects_opt_out(db_ur
     ChannelState(db_url).set_subscription(PHONE, "opted_out", "退订")
     await output.send_response(PHONE, {"text": "不该发出"})
     assert [line["text"] for line in outbox_lines(outbox)] == ["提醒：案件已受理"]
+
+
+def test_from_credentials_fails_at_start_when_tencent_delivery_is_incomplete(monkeypatch, db_url):
+    monkeypatch.setenv("APP_DB_URL", db_url)
+    monkeypatch.delenv("NXA_ENV", raising=False)
+    monkeypatch.setenv("SMS_PROVIDER", "tencent")
+    monkeypatch.setenv("SMS_TENCENT_SECRET_ID", "AKIDtest")
+    with pytest.raises(RasaException, match="SMS_TENCENT_SECRET_KEY"):
+        SmsInput.from_credentials({"webhook_secret": "s"})
