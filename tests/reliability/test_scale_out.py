@@ -19,6 +19,7 @@ import yaml
 
 from bot.launcher import _is_up, process_specs
 from bot.settings import ROOT, Settings
+from tests.reliability.support import PATIENT_START_SECONDS, start_patiently
 from tests.reliability.services import ServiceError, services
 from tests.support.assistant import Assistant, free_port, http_json, texts
 
@@ -37,7 +38,7 @@ class Replica:
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 180) -> "Replica":
+    def start(self, timeout: float = PATIENT_START_SECONDS) -> "Replica":
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(self.spec.argv, cwd=ROOT, env=self.spec.env, stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -79,7 +80,7 @@ def shared_stores():
 @pytest.fixture(scope="module")
 def replicas(trained_model, shared_stores, tmp_path_factory):
     var_dir = tmp_path_factory.mktemp("scale-out-var")
-    first = Assistant(var_dir, extra_env=shared_stores.environment()).start()
+    first = start_patiently(Assistant(var_dir, extra_env=shared_stores.environment()))
     second = None
     try:
         second = Replica(first, trained_model, var_dir / "replica-b.log").start()

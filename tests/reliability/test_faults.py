@@ -1,0 +1,187 @@
+"""Faults: processes killed and a locked app store, in the middle of real conversations over REST.
+
+- The Rasa server is killed (SIGKILL) in the middle of a case intake form; the launcher restarts it; the worker
+  finishes the form: it resumes at the question it was on and exactly one case exists.
+- The action server is killed: the next turn gets an apology with 12333 (bot.safety_net), not silence or a stack
+  trace; once the launcher has restarted it, answers are normal again.
+- The SQLite app store is locked by another writer while the case is stored: the worker gets an apology, no case
+  number is given for a case that is not stored, cases confirmed before are intact, and confirming again once the
+  lock is gone stores the case once.
+
+They share the suite's running assistant (conftest.py) and each waits until the launcher has restarted what it
+killed. The intake tests follow the form's `requested_slot` from the tracker and answer each question the way a
+worker would, so they do not depend on the form's exact wording.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+
+import pytest
+
+from bot.safety_net import APOLOGY
+from bot.settings import ROOT
+from tests.support.assistant import Assistant, customs, texts
+
+pytestmark = pytest.mark.e2e
+
+HAS_INTAKE = "case_intake_form" in (ROOT / "domain.yml").read_text(encoding="utf-8")
+needs_intake = pytest.mark.skipif(not HAS_INTAKE, reason="domain.yml has no case_intake_form yet")
+
+PHONE = "13912345678"
+ANSWERS = {
+    "case_type": "拖欠工资",
+    "worker_name": "马小明",
+    "phone": PHONE,
+    "county": "在银川金凤区",
+    "employer": "宁夏恒达建筑劳务公司",
+    "amount_owed": "三个月工资一万二",
+    "owed_period": "今年三月到五月",
+    "description": "在金凤区工地干了三个月，包工头一直拖着不给钱",
+    "consent": "同意",
+    "case_confirmed": "确认",
+}
+MAX_FORM_TURNS = 25
+
+
+def _children(assistant: Assistant) -> dict[str, int]:
+    out = subprocess.run(["pgrep", "-P", str(assistant.process.pid), "-a"], capture_output=True, text=True).stdout
+    pids = {}
+    for line in out.splitlines():
+        pid, *cmd = line.split()
+        cmd = " ".join(cmd)
+        pids["actions" if "run actions" in cmd else "console" if "bot.console" in cmd else "rasa"] = int(pid)
+    return pids
+
+
+def _wait_for_log(assistant: Assistant, text: str, count: int, timeout: float = 420) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if assistant.log().count(text) >= count:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{text!r} did not appear {count} times in {timeout} s:\n{assistant.log()[-3000:]}")
+
+
+def _form_state(assistant: Assistant, sender: str) -> tuple[str | None, str | None]:
+    tracker = assistant.tracker(sender)
+    return (tracker.get("active_loop") or {}).get("name"), tracker["slots"].get("requested_slot")
+
+
+def _cases(assistant: Assistant, *senders: str) -> list:
+    from bot.cases import CaseService
+
+    return [case for case in CaseService.from_url(assistant.settings.app_db_url).list_cases()
+            if case.sender_id in senders]
+
+
+def _start_intake(assistant: Assistant, sender: str) -> list[dict]:
+    reply = assistant.say(sender, '/start_case{"case_type": "wage_arrears"}')
+    assert _form_state(assistant, sender)[0] == "case_intake_form", texts(reply)
+    return reply
+
+
+def _answer_until(assistant: Assistant, sender: str, stop_at: str | None) -> list[dict]:
+    """Answer the form's questions until it asks for `stop_at` (None: until it ends); the last reply."""
+    reply: list[dict] = []
+    for _ in range(MAX_FORM_TURNS):
+        loop, slot = _form_state(assistant, sender)
+        if loop != "case_intake_form" or slot == stop_at:
+            return reply
+        assert slot in ANSWERS, f"the form asks for {slot!r}, which this test cannot answer: {texts(reply)}"
+        reply = assistant.say(sender, ANSWERS[slot])
+        if _form_state(assistant, sender) == (loop, slot):
+            raise AssertionError(f"the form did not accept {ANSWERS[slot]!r} for {slot}: {texts(reply)}")
+    raise AssertionError(f"the form did not finish in {MAX_FORM_TURNS} turns")
+
+
+@needs_intake
+def test_rasa_killed_in_the_middle_of_an_intake_form_resumes_and_records_one_case(reliable_assistant):
+    assistant = reliable_assistant
+    sender = "fault-rasa-killed"
+    _start_intake(assistant, sender)
+    _answer_until(assistant, sender, "employer")
+    before = assistant.tracker(sender)
+    crashes, starts = assistant.log().count("rasa exited with code -9"), assistant.log().count("rasa is up")
+    os.kill(_children(assistant)["rasa"], signal.SIGKILL)
+    _wait_for_log(assistant, "rasa exited with code -9", crashes + 1, 60)
+    _wait_for_log(assistant, "rasa is up", starts + 1)
+
+    after = assistant.tracker(sender)
+    assert _form_state(assistant, sender) == ("case_intake_form", "employer")
+    filled = {k: v for k, v in before["slots"].items() if v is not None}
+    assert {k: after["slots"].get(k) for k in filled} == filled, "slots lost across the restart"
+    reply = assistant.say(sender, ANSWERS["employer"])
+    assert _form_state(assistant, sender)[1] != "employer", texts(reply)
+    reply = _answer_until(assistant, sender, None)
+    created = [c for c in customs(reply) if c.get("kind") == "case_created"]
+    assert len(created) == 1, texts(reply)
+    cases = _cases(assistant, sender)
+    assert [case.case_id for case in cases] == [created[0]["case_id"]]
+    assert cases[0].employer == ANSWERS["employer"]
+
+
+def _custom_action_message(assistant: Assistant) -> str | None:
+    """A message whose turn runs a custom action (so it needs the action server), or None."""
+    defaults = {"action_listen", "action_session_start", "action_restart", "action_default_fallback",
+                "action_deactivate_loop", "action_revert_fallback_events", "action_default_ask_affirmation",
+                "action_default_ask_rephrase", "action_back", "action_two_stage_fallback", "action_unlikely_intent",
+                "action_extract_slots"}
+    for index, message in enumerate(["老板欠了我三个月工钱不给咋办", "我想在银川落户需要啥条件", "转人工"]):
+        sender = f"fault-probe-{index}"
+        assistant.say(sender, message)
+        names = [e.get("name") for e in assistant.tracker(sender)["events"] if e["event"] == "action"]
+        if any(name and name.startswith("action_") and name not in defaults for name in names):
+            return message
+    return None
+
+
+def test_action_server_killed_gives_an_apology_with_12333_then_recovers(reliable_assistant):
+    assistant = reliable_assistant
+    message = _custom_action_message(assistant)
+    if message is None:
+        pytest.skip("no message runs a custom action yet (dialogue work in progress)")
+    starts = assistant.log().count("actions is up")
+    os.kill(_children(assistant)["actions"], signal.SIGKILL)
+    reply = assistant.say("fault-actions-down", message)  # the launcher needs seconds to restart it
+    assert APOLOGY in texts(reply) and "12333" in texts(reply), reply
+    assert "Traceback" not in str(reply) and "Error" not in texts(reply)
+
+    _wait_for_log(assistant, "actions is up", starts + 1)
+    reply = assistant.say("fault-actions-back", message)
+    assert reply and APOLOGY not in texts(reply), reply
+
+
+@needs_intake
+def test_a_locked_app_store_during_case_storage_gives_an_apology_and_loses_nothing(reliable_assistant):
+    assistant = reliable_assistant
+    # a first case, confirmed and numbered before the trouble
+    _start_intake(assistant, "fault-lock-first")
+    first = [c for c in customs(_answer_until(assistant, "fault-lock-first", None))
+             if c.get("kind") == "case_created"]
+    assert len(first) == 1
+
+    sender = "fault-lock-second"
+    _start_intake(assistant, sender)
+    _answer_until(assistant, sender, "case_confirmed")
+    database = assistant.settings.app_db_url.removeprefix("sqlite:///")
+    blocker = sqlite3.connect(database, timeout=1, isolation_level=None)
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")  # another writer holds the database: writes wait, then fail
+        reply = assistant.say(sender, ANSWERS["case_confirmed"])
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert not [c for c in customs(reply) if c.get("kind") == "case_created"], texts(reply)
+    assert "12333" in texts(reply) and "Traceback" not in str(reply), texts(reply)
+    senders = ("fault-lock-first", sender)
+    assert [case.case_id for case in _cases(assistant, *senders)] == [first[0]["case_id"]], "a case was lost"
+
+    reply = assistant.say(sender, ANSWERS["case_confirmed"])  # the worker confirms again, the store is free
+    second = [c for c in customs(reply) if c.get("kind") == "case_created"]
+    assert len(second) == 1, texts(reply)
+    assert sorted(case.case_id for case in _cases(assistant, *senders)) == sorted([first[0]["case_id"],
+                                                                                    second[0]["case_id"]])
