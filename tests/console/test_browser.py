@@ -169,6 +169,22 @@ def test_take_over_a_handed_off_conversation_and_reply(page, assistant, console_
     assert assistant.say(worker, "你好"), "the assistant answers again after the release"
 
 
+def test_the_page_notices_when_the_conversation_goes_back(page, assistant):
+    """Released elsewhere (another operator's console process, or the 30-minute timeout noticed by the gate)."""
+    from bot.cases import CaseService
+    from bot.store.cases import utcnow
+    from bot.takeover import TakeoverService
+
+    handoff = CaseService.from_url(assistant.settings.app_db_url).record_handoff(
+        "browser-worker-2", "rest", "12333", {"last_question": "咋办"})
+    page.goto(f"{assistant.settings.console_url}/handoffs/{handoff.id}")
+    page.get_by_role("button", name="接管对话").click()
+    page.get_by_text("您已接管这个对话").wait_for()
+    TakeoverService.from_url(assistant.settings.app_db_url).release("browser-worker-2", OPERATOR, utcnow())
+    page.get_by_text("对话已交还助手（已交还或 30 分钟没有回复）").wait_for(timeout=10_000)
+    assert page.get_by_role("button", name="发送").is_disabled()
+
+
 def test_phone_width(browser, console_url):
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
                                   locale="zh-CN")

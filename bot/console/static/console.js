@@ -80,6 +80,14 @@
       if (!response.ok) { throw new Error(String(response.status)); }
       return response.json();
     }).then(function (data) {
+      if (list.dataset.held === "1" && !data.takeover) {  // released elsewhere, or 30 minutes without a reply
+        list.dataset.held = "0";
+        var state = document.getElementById("takeover-state");
+        if (state) { state.textContent = "对话已交还助手（已交还或 30 分钟没有回复）。如需继续，请刷新页面后重新接管。"; }
+        var reply = document.getElementById("reply");
+        if (reply) { reply.querySelector("button[type=submit]").disabled = true; }
+        announce("对话已交还助手");
+      }
       data.messages.forEach(function (message) {
         append(message);
         list.dataset.after = String(Math.max(Number(list.dataset.after || 0), message.id));
