@@ -24,5 +24,13 @@ chat: install
 test: install system-deps
 	bash scripts/test.sh
 
+# Figures, not a gate: bench/results/latest.json and latest.md (see bench/README.md); under ~20 min on 2 cores.
+bench: install
+	$(PY) bench/run.py
+
+# The reliability suite with longer load runs (NXA_SOAK=1: 50 senders × 100 turns per channel), bounded in time.
+soak: install system-deps
+	NXA_SOAK=1 RASA_TELEMETRY_ENABLED=false timeout 3600 $(PY) -m pytest tests/reliability -q
+
 clean:
 	rm -rf var models .rasa results .pytest_cache
