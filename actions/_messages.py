@@ -1,0 +1,92 @@
+"""What the actions send: the machine-readable payloads of the chat contract and the recurring text pieces.
+
+Every human-readable word goes into a text message; each payload goes into its own `custom` message, which the
+WeChat and SMS channels render as nothing. Buttons are (title, payload) pairs; their payloads are Rasa intents
+("/check_eligibility{...}") or plain text that the worker could have typed.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from typing import Any, Optional
+
+from policies_kb import Rule
+
+HOTLINE = "0951-12333"
+NATIONAL_HOTLINE = "12333"
+WAGE_PLATFORM = "全国根治欠薪线索反映平台（微信搜“国务院客户端”小程序，或人社部公众号里的“根治欠薪”入口）"
+
+TOPIC_LABELS = {
+    "settlement": "落户",
+    "schooling": "娃娃上学",
+    "housing": "住房",
+    "insurance": "社保",
+    "startup_loan": "创业贷款",
+    "labor_rights": "工钱和劳动维权",
+    "training": "技能培训",
+    "employment": "找工作",
+}
+
+
+def answer_payload(rule: Rule, on: datetime.date) -> dict[str, Any]:
+    """{"kind": "answer", "topic", "rule_id", "sources": [{"title","doc_no","issuer","date","url"}], "valid_on"}."""
+    return {
+        "kind": "answer",
+        "topic": rule.topic,
+        "rule_id": rule.id,
+        "sources": [
+            {"title": s.title, "doc_no": s.doc_no, "issuer": s.issuer, "date": s.date.isoformat(), "url": s.url}
+            for s in rule.sources
+        ],
+        "valid_on": on.isoformat(),
+    }
+
+
+def eligibility_payload(topic: str, outcome: Optional[str], rule_ids: list[str]) -> dict[str, Any]:
+    return {"kind": "eligibility", "topic": topic, "outcome": outcome, "rule_ids": list(rule_ids)}
+
+
+def handoff_payload(target: str = "12333") -> dict[str, Any]:
+    return {"kind": "handoff", "target": target, "phone": HOTLINE}
+
+
+def fallback_payload() -> dict[str, Any]:
+    return {"kind": "fallback"}
+
+
+def case_created_payload(case_id: str) -> dict[str, Any]:
+    return {"kind": "case_created", "case_id": case_id}
+
+
+def source_line(rule: Rule, on: datetime.date) -> str:
+    """"来源：《…》（文号）条款，发文机关，日期（截至YYYY-MM-DD有效）": the primary source, one line, SMS-shortenable."""
+    return f"来源：{rule.citation()}（截至{on.isoformat()}有效）"
+
+
+def intent_button(title: str, intent: str, **entities: str) -> dict[str, str]:
+    """A button whose payload is an intent with entities, e.g. /check_eligibility{"eligibility_rule": "..."}."""
+    payload = f"/{intent}"
+    if entities:
+        payload += json.dumps(entities, ensure_ascii=False, separators=(",", ":"))
+    return {"title": title, "payload": payload}
+
+
+def text_button(title: str, text: Optional[str] = None) -> dict[str, str]:
+    """A button that sends `text` (default: its title) as if the worker had typed it."""
+    return {"title": title, "payload": text or title}
+
+
+def short_title(rule: Rule) -> str:
+    """The rule's title without its bracketed details, for a button on a small screen."""
+    title = re.sub(r"[（(][^）)]*[）)]", "", rule.title).strip()
+    return title or rule.title
+
+
+def yuan_text(value: float, unit: Optional[str]) -> str:
+    """300000, "元" → "30万元"; 24, "个月" → "24个月" (formatting only: the figure is the rule's)."""
+    unit = unit or ""
+    if unit == "元" and value >= 10000 and value % 10000 == 0:
+        return f"{int(value // 10000)}万元"
+    number = int(value) if float(value).is_integer() else value
+    return f"{number}{unit}"

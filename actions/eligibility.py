@@ -1,0 +1,272 @@
+"""Eligibility checks as one generic form whose questions come from the knowledge base.
+
+`eligibility_form` has a single slot, `fact_answer`, asked again for every fact the chosen rule still needs:
+`kb.evaluate()` names the missing facts, `action_ask_fact_answer` asks the first one with the fact's own question,
+and `validate_eligibility_form` reads the worker's free text with `kb.parse_fact()` ("交了三年多" → 3). Facts are
+kept in the `facts` slot for the whole conversation, so a second check asks only what is still unknown. The check
+to run comes from a button ("帮我看看"), the worker's words ("帮我看看我能不能领失业金"), or the rule just
+answered; failing all three, `action_eligibility_result` shows the menu of checks.
+"""
+from __future__ import annotations
+
+import datetime
+import re
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import REQUESTED_SLOT
+
+from actions import services
+from actions._catalogue import CHECK_KEYWORDS, ELIGIBILITY_CHECKS
+from actions._dialogue import active_form, entities, entity, latest_intent, latest_text
+from actions._messages import (
+    HOTLINE,
+    eligibility_payload,
+    handoff_payload,
+    intent_button,
+    short_title,
+    source_line,
+    text_button,
+    yuan_text,
+)
+from actions.forms import is_interruption
+from actions.services import MIN_CONFIDENT_SCORE, PolicyService
+from nlu.text import normalize
+
+FORM = "eligibility_form"
+MAX_RETRIES = 2  # unreadable answers to one question before the check stops and offers 12333
+
+OUTCOME_TEXT = {
+    "eligible": "符合条件",
+    "not_eligible": "暂时不符合",
+    "partly_eligible": "基本符合，还要看当地的具体标准",
+    "refer": "要由当地具体认定",
+}
+_REQUEST_WORDS = re.compile(
+    r"帮我|帮俺|给我|给俺|看看|算算|测测|测一测|查查|测一下|查一下|看一下|算一下|判断|评估|一下|对照|符不符合|符合|"
+    r"条件|够不够|够格|资格|能不能|可不可以|能否|能|可以|申请|享受|政策|我们|我|俺|吗|呢|么|嘛|不|这|那|情况|样|的|了|"
+    r"[\s,，。.!！?？]")
+UNIT_WORDS = (("个月", "个月"), ("月", "个月"), ("周岁", "岁"), ("岁", "岁"), ("年", "年"))
+
+
+def choose_check(service: PolicyService, tracker: Tracker, on: datetime.date) -> Optional[str]:
+    """The rule to check: a button's, the one the worker names, or the one just answered; None when unclear."""
+    chosen = entity(tracker, "eligibility_rule")
+    if chosen:
+        rule = service.rule(str(chosen), on=on)
+        return rule.id if rule is not None and service.checkable(rule) else None
+    text = normalize(latest_text(tracker))
+    if text:
+        for word, rule_id in CHECK_KEYWORDS:
+            if word in text and service.rule(rule_id, on=on) is not None:
+                return rule_id
+        # Without the words every request has ("帮我看看我符不符合条件"), what is left names the check, if anything.
+        named = _REQUEST_WORDS.sub("", text)
+        if len(named) >= 2:
+            for hit in service.search(named, on=on, limit=10):
+                if hit.score >= MIN_CONFIDENT_SCORE and service.checkable(hit.rule):
+                    return hit.rule.id
+    last = tracker.get_slot("last_rule_id")
+    rule = service.rule(last, on=on) if last else None
+    if rule is not None and service.checkable(rule):
+        return rule.id
+    return None
+
+
+def prefill(service: PolicyService, rule_id: str, tracker: Tracker, facts: dict[str, Any]) -> dict[str, Any]:
+    """Facts stated in the request itself ("我交了15年养老保险 能领不"): a duration entity whose unit matches exactly
+    one numeric fact of the rule."""
+    rule = service.get(rule_id)
+    found: dict[str, Any] = {}
+    for value in entities(tracker, "duration"):
+        unit = next((canonical for word, canonical in UNIT_WORDS if word in str(value)), None)
+        names = [name for name in service.facts_of(rule)
+                 if service.fact(name).type in ("number", "integer") and service.fact(name).unit == unit]
+        if len(names) == 1 and names[0] not in facts and names[0] not in found:
+            parsed = service.parse_fact(names[0], str(value))
+            if parsed is not None:
+                found[names[0]] = parsed
+    return found
+
+
+def next_fact(service: PolicyService, tracker: Tracker, on: datetime.date) -> Optional[str]:
+    rule_id = tracker.get_slot("eligibility_rule")
+    if not rule_id:
+        return None
+    result = service.evaluate(rule_id, tracker.get_slot("facts") or {}, on=on)
+    return result.missing_facts[0] if result.missing_facts else None
+
+
+def read_answer(service: PolicyService, tracker: Tracker, name: str, text: str) -> Any:
+    """The answer to fact `name`: the knowledge base's reading of the text; for a yes/no question, a clear
+    "对/到了" or "没有" recognised by NLU (affirm/deny) when the words alone say nothing."""
+    value = service.parse_fact(name, text) if text else None
+    if value is None and service.fact(name).type == "boolean":
+        intent, confidence = latest_intent(tracker)
+        if intent in ("affirm", "deny") and confidence >= 0.8:
+            value = intent == "affirm"
+    return value
+
+
+def answer_to_other_question(service: PolicyService, rule_id: str, facts: dict[str, Any], name: str,
+                             text: str) -> Optional[tuple[str, Any]]:
+    """(fact, value) when a yes/no or choice question got a number for another question of the same check
+    ("交了三年多" for "到法定退休年龄了吗?"): the number's unit names a still-unknown numeric fact."""
+    if not text or service.fact(name).type in ("number", "integer"):
+        return None
+    rule = service.get(rule_id)
+    for other in service.facts_of(rule):
+        spec = service.fact(other)
+        if other == name or other in facts or spec.type not in ("number", "integer") or not spec.unit:
+            continue
+        if spec.unit.removeprefix("个") in text:
+            value = service.parse_fact(other, text)
+            if value is not None:
+                return other, value
+    return None
+
+
+def _hint(service: PolicyService, name: str) -> str:
+    spec = service.fact(name)
+    if spec.type == "boolean":
+        return "请回答“是”或者“不是”。"
+    if spec.type == "choice":
+        return "请选一个：" + "、".join(spec.choices.values()) + "。"
+    example = f"3{spec.unit}" if spec.unit else "3"
+    return f"请说个数，比如“{example}”。"
+
+
+def _buttons(service: PolicyService, name: str) -> list[dict[str, str]]:
+    spec = service.fact(name)
+    if spec.type == "boolean":
+        return [text_button("是"), text_button("不是")]
+    if spec.type == "choice":
+        return [text_button(label) for label in spec.choices.values()]
+    return []
+
+
+class ValidateEligibilityForm(FormValidationAction):
+    """Chooses the check when the form starts, then reads each answer into the `facts` slot."""
+
+    today = staticmethod(datetime.date.today)
+
+    def name(self) -> Text:
+        return "validate_eligibility_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        on = self.today()
+        service = services.policies()
+        if active_form(tracker) != FORM:
+            return self._start(dispatcher, tracker, service, on)
+        if tracker.get_slot(REQUESTED_SLOT) != "fact_answer":
+            return []
+        name = next_fact(service, tracker, on)
+        if name is None:
+            return [SlotSet("fact_answer", None), SlotSet(REQUESTED_SLOT, None)]
+        answer = latest_text(tracker)
+        rule_id = tracker.get_slot("eligibility_rule")
+        facts = dict(tracker.get_slot("facts") or {})
+        other = answer_to_other_question(service, rule_id, facts, name, answer)
+        value = read_answer(service, tracker, name, answer) if other is None else None
+        if is_interruption(tracker, FORM, answers=value is not None or other is not None):
+            return []  # the form rejects; data/rules_forms.yml leaves it and handles the message
+        if other is not None:
+            # "交了三年多" while asked about the retirement age: keep it, then ask the question again.
+            facts[other[0]] = other[1]
+            return [SlotSet("facts", facts), SlotSet("fact_answer", None)]
+        if value is None:
+            retries = int(tracker.get_slot("fact_retries") or 0) + 1
+            if retries > MAX_RETRIES:
+                # Stop asking; action_eligibility_result explains and offers 12333.
+                return [SlotSet("fact_answer", None), SlotSet("fact_retries", retries), SlotSet(REQUESTED_SLOT, None)]
+            dispatcher.utter_message(text="没太听明白。" + _hint(service, name))
+            return [SlotSet("fact_answer", None), SlotSet("fact_retries", retries)]
+        facts[name] = value
+        result = service.evaluate(rule_id, facts, on=on)
+        events: List[EventType] = [SlotSet("facts", facts), SlotSet("fact_answer", None), SlotSet("fact_retries", 0)]
+        if not result.missing_facts:
+            events.append(SlotSet(REQUESTED_SLOT, None))
+        return events
+
+    def _start(self, dispatcher: CollectingDispatcher, tracker: Tracker, service: PolicyService,
+               on: datetime.date) -> List[EventType]:
+        rule_id = choose_check(service, tracker, on)
+        facts = dict(tracker.get_slot("facts") or {})
+        events: List[EventType] = [SlotSet("eligibility_rule", rule_id), SlotSet("fact_answer", None),
+                                   SlotSet("fact_retries", 0)]
+        if rule_id is None:
+            return events + [SlotSet(REQUESTED_SLOT, None)]  # action_eligibility_result shows the menu
+        facts.update(prefill(service, rule_id, tracker, facts))
+        events.append(SlotSet("facts", facts))
+        if not service.evaluate(rule_id, facts, on=on).missing_facts:
+            return events + [SlotSet(REQUESTED_SLOT, None)]
+        label = ELIGIBILITY_CHECKS.get(rule_id) or short_title(service.get(rule_id))
+        dispatcher.utter_message(text=f"好的，帮您看看“{label}”。我问您几个简单问题，随时说“算了”就停下。")
+        return events
+
+
+class ActionAskFactAnswer(Action):
+    """Asks the next fact the rule needs, with the fact's own question (and 是/不是 or choice buttons)."""
+
+    today = staticmethod(datetime.date.today)
+
+    def name(self) -> Text:
+        return "action_ask_fact_answer"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        service = services.policies()
+        name = next_fact(service, tracker, self.today())
+        if name is not None:
+            dispatcher.utter_message(text=service.fact(name).question, buttons=_buttons(service, name))
+        return []
+
+
+class ActionEligibilityResult(Action):
+    """The check's outcome, reason, amount and citation with the eligibility payload; or the menu of checks."""
+
+    today = staticmethod(datetime.date.today)
+
+    def name(self) -> Text:
+        return "action_eligibility_result"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        on = self.today()
+        service = services.policies()
+        rule_id = tracker.get_slot("eligibility_rule")
+        done: List[EventType] = [SlotSet("eligibility_rule", None), SlotSet("fact_answer", None),
+                                 SlotSet("fact_retries", 0)]
+        if not rule_id:
+            buttons = [intent_button(label, "check_eligibility", eligibility_rule=check)
+                       for check, label in ELIGIBILITY_CHECKS.items() if service.rule(check, on=on) is not None]
+            dispatcher.utter_message(text="您想看看自己能不能办哪一项？点一下：", buttons=buttons)
+            return done
+        rule = service.rule(rule_id, on=on)
+        result = service.evaluate(rule_id, tracker.get_slot("facts") or {}, on=on)
+        context = [SlotSet("topic", rule.topic), SlotSet("last_rule_id", rule.id)]
+        if result.missing_facts:
+            dispatcher.utter_message(
+                text=f"这一项没问清楚，就先查到这儿。您可以打 {HOTLINE}，工作人员帮您具体看。",
+                buttons=[intent_button("转人工", "request_human")])
+            dispatcher.utter_message(json_message=handoff_payload("12333"))
+            return done + context
+        lines = [f"结果：{OUTCOME_TEXT.get(result.outcome, result.outcome)}。", result.reason]
+        if result.amount:
+            amount = result.amount
+            lines.append(f"{amount.get('label') or '金额'}：{yuan_text(amount['value'], amount.get('unit'))}")
+        dispatcher.utter_message(text="\n".join(lines))
+        cited = [service.get(cited_id) for cited_id in result.rule_ids or [rule.id]]
+        for cited_rule in dict.fromkeys(r for r in cited if r is not None):
+            dispatcher.utter_message(text=source_line(cited_rule, on))
+        local = rule.decided_locally or result.outcome == "refer"
+        if local:
+            dispatcher.utter_message(text=f"具体以当地为准，想问清楚可以打 {HOTLINE}。",
+                                     buttons=[intent_button("转人工", "request_human")])
+        dispatcher.utter_message(json_message=eligibility_payload(rule.topic, result.outcome, result.rule_ids))
+        if local:
+            dispatcher.utter_message(json_message=handoff_payload("12333"))
+        return done + context

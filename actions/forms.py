@@ -1,0 +1,84 @@
+"""Leaving a form cleanly when the worker changes course (a new question, a person, "算了").
+
+The forms' slots have custom mappings, so each form's validation action decides what the latest message is:
+`is_interruption()` says the message is not an answer but something the worker wants instead; the validation action
+then returns nothing, the form rejects, and the rules in data/rules_forms.yml handle the message after
+`action_leave_form` has ended the form. A message that reads as a valid answer is taken as the answer even when NLU
+thinks it is a question ("我是返乡创业的农民工" answers "是不是重点就业群体"), unless it asks something.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import REQUESTED_SLOT
+
+from actions._dialogue import active_form, latest_intent, latest_text
+from nlu.text import normalize
+
+_TOPIC_QUESTIONS = ("ask_settlement", "ask_schooling", "ask_housing", "ask_insurance", "ask_startup_loan",
+                    "ask_labor_rights", "ask_training", "ask_employment")
+# The intents that leave each form (mirrors data/rules_forms.yml; tests/actions/test_forms.py checks both agree).
+# Case descriptions read like labour-rights or insurance questions, so those do not leave the intake form.
+INTERRUPTIONS: dict[str, frozenset[str]] = {
+    "eligibility_form": frozenset(_TOPIC_QUESTIONS + (
+        "ask_followup", "report_wage_arrears", "check_eligibility", "start_case", "check_case_status",
+        "request_human", "stop", "goodbye")),
+    "case_intake_form": frozenset((
+        "ask_settlement", "ask_schooling", "ask_housing", "ask_startup_loan", "ask_training",
+        "check_eligibility", "check_case_status", "request_human", "stop")),
+    "case_status_form": frozenset(_TOPIC_QUESTIONS + (
+        "report_wage_arrears", "start_case", "check_eligibility", "request_human", "stop")),
+}
+# These leave the form whatever the message parses as ("不问了" is not the answer "不").
+ALWAYS_LEAVE = frozenset(("stop", "request_human", "check_case_status", "start_case", "check_eligibility"))
+CONFIDENT = 0.8
+_ASKS = re.compile(r"[?？]|吗|嘛|么|呢|啥|什么|怎么|咋|多少|哪|能不能|可不可以|是不是|有没有|要不要|是否")
+
+
+def asks_something(text: str) -> bool:
+    """True when the text is phrased as a question."""
+    return bool(_ASKS.search(normalize(text or "")))
+
+
+def is_interruption(tracker: Tracker, form: str, *, answers: bool) -> bool:
+    """Whether the latest message leaves `form` rather than answering its question (`answers`: it parses as one)."""
+    intent, confidence = latest_intent(tracker)
+    if intent not in INTERRUPTIONS.get(form, ()) or confidence < CONFIDENT:
+        return False
+    if intent in ALWAYS_LEAVE:
+        return True
+    return not answers or asks_something(latest_text(tracker))
+
+
+# What is left behind, per form, and the short note the worker gets when the form is left for something else.
+_RESETS = {
+    "eligibility_form": ("eligibility_rule", "fact_answer", "fact_retries"),
+    "case_intake_form": (),
+    "case_status_form": ("lookup_case_id", "lookup_phone"),
+}
+_NOTES = {
+    "eligibility_form": "（刚才的条件查询先停下了，想接着查随时说。）",
+    "case_intake_form": "（刚才的登记先停下了，没有提交。想登记时说“登记欠薪”。）",
+}
+_SILENT_INTENTS = {"stop", "goodbye", "request_human", "check_eligibility", "start_case", "check_case_status"}
+
+
+class ActionLeaveForm(Action):
+    """Deactivate the running form and clear its working slots (facts already given are kept)."""
+
+    def name(self) -> Text:
+        return "action_leave_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        form = active_form(tracker)
+        intent, _ = latest_intent(tracker)
+        note = _NOTES.get(form or "")
+        if note and intent not in _SILENT_INTENTS:
+            dispatcher.utter_message(text=note)
+        resets = [SlotSet(slot, 0 if slot == "fact_retries" else None) for slot in _RESETS.get(form or "", ())]
+        return [ActiveLoop(None), SlotSet(REQUESTED_SLOT, None), *resets]

@@ -1,0 +1,75 @@
+"""Handing the conversation to the 12333 hotline, and recording that for the operator console.
+
+Used when the worker asks for a person, after two misses in a row (actions/answer.py) and when a rule is decided
+locally and the worker wants to pursue it (the "转人工" button). The worker always gets the numbers, even when the
+record cannot be written.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import services
+from actions._dialogue import channel, latest_text
+from actions._messages import HOTLINE, NATIONAL_HOTLINE, handoff_payload
+from bot.cases import CaseStoreUnavailable
+from nlu.extract import mask_pii
+
+log = logging.getLogger(__name__)
+
+HANDOFF_TEXT = (
+    f"好的，给您转人工。请拨打宁夏人社政策咨询电话 {HOTLINE}（在外省也可以拨 {NATIONAL_HOTLINE}），"
+    "工作人员会帮您解答。"
+)
+REPEATED_MISS_TEXT = (
+    f"这个问题我没把握答准，就不乱说了。请拨打宁夏人社政策咨询电话 {HOTLINE}（在外省也可以拨 {NATIONAL_HOTLINE}），"
+    "工作人员会帮您解答。"
+)
+
+
+def handoff_summary(tracker: Tracker) -> dict[str, Any]:
+    """What the operator needs to pick the conversation up: topic, facts given, the worker's last question."""
+    last_question = tracker.get_slot("last_question") or latest_text(tracker)
+    return {
+        "topic": tracker.get_slot("topic"),
+        "facts": dict(tracker.get_slot("facts") or {}),
+        "last_question": mask_pii(last_question or ""),
+    }
+
+
+def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, *, reason: str, text: str = HANDOFF_TEXT,
+             target: str = "12333") -> List[EventType]:
+    """Give the hotline, send the handoff payload and record the handoff; returns the events to apply."""
+    dispatcher.utter_message(text=text)
+    dispatcher.utter_message(json_message=handoff_payload(target))
+    try:
+        services.cases().record_handoff(tracker.sender_id, channel(tracker), target, handoff_summary(tracker), reason)
+    except (CaseStoreUnavailable, ValueError) as error:
+        # The worker has the number either way; the console just misses this one summary.
+        log.warning("handoff for conversation %s not recorded: %s", tracker.sender_id, error)
+    return [SlotSet("miss_count", 0), SlotSet("pending_question", None)]
+
+
+class ActionHandoff(Action):
+    """The worker asked for a person (or pressed "转人工"): 0951-12333 and a recorded handoff."""
+
+    def name(self) -> Text:
+        return "action_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        reason = "decided_locally" if _after_local_rule(tracker) else "user_request"
+        return hand_off(dispatcher, tracker, reason=reason)
+
+
+def _after_local_rule(tracker: Tracker) -> bool:
+    """True when the worker pressed "转人工" under an answer whose rule is decided locally."""
+    rule_id = tracker.get_slot("last_rule_id")
+    if not rule_id or not (tracker.latest_message or {}).get("text", "").startswith("/request_human"):
+        return False
+    rule = services.policies().get(rule_id)
+    return bool(rule and rule.decided_locally)

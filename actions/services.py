@@ -1,0 +1,110 @@
+"""The services the actions use, built once per action-server process: the knowledge base and the case store.
+
+Actions talk to `policies_kb` only through `PolicyService` (search, rules, eligibility, fact questions), and to the
+app store only through `bot.cases.CaseService`. Nothing here looks up today's date: the actions pass `on=` from
+their edge, so a test can pin the day.
+"""
+from __future__ import annotations
+
+import datetime
+import functools
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+from bot.cases import CaseService
+from bot.settings import Settings
+from policies_kb import MIN_CONFIDENT_SCORE, TOPICS, EligibilityResult, FactSpec, KnowledgeBase, Rule, SearchHit
+
+__all__ = [
+    "MIN_CONFIDENT_SCORE",
+    "TOPICS",
+    "Hit",
+    "PolicyService",
+    "policies",
+    "cases",
+]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: the rule and its score in [0, 1] (comparable across questions)."""
+
+    rule: Rule
+    score: float
+
+
+class PolicyService:
+    """The knowledge base as the dialogue needs it. Read-only and thread-safe once built."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self._kb = kb
+
+    @classmethod
+    def load(cls) -> "PolicyService":
+        return cls(KnowledgeBase.load())
+
+    def search(self, text: str, *, on: datetime.date, topic: Optional[str] = None, limit: int = 5) -> list[Hit]:
+        """Rules in force on `on` that answer `text`, best first (optionally within one topic)."""
+        if not text or not text.strip():
+            return []
+        hits: list[SearchHit] = self._kb.search(text, on=on, topic=topic, limit=limit)
+        return [Hit(hit.rule, hit.score) for hit in hits]
+
+    def get(self, rule_id: str) -> Optional[Rule]:
+        """The rule `rule_id`, in force or not (for its metadata), or None."""
+        return self._kb.get(rule_id or "")
+
+    def rule(self, rule_id: str, *, on: datetime.date) -> Optional[Rule]:
+        """The rule `rule_id` if it exists and is in force on `on`."""
+        rule = self._kb.get(rule_id or "")
+        return rule if rule is not None and rule.is_valid_on(on) else None
+
+    def rules_of_topic(self, topic: str, *, on: datetime.date) -> list[Rule]:
+        return self._kb.rules_by_topic(topic, on=on) if topic in TOPICS else []
+
+    def checkable(self, rule: Rule) -> bool:
+        """True when the rule decides eligibility (has conditions), so the assistant can run a check on it."""
+        return bool(rule.conditions)
+
+    def facts_of(self, rule: Rule) -> list[str]:
+        """The names of the facts the rule's conditions consult, in order of first use."""
+        names: list[str] = []
+
+        def walk(node: Any) -> None:
+            if isinstance(node, Mapping):
+                if isinstance(node.get("fact"), str) and node["fact"] not in names:
+                    names.append(node["fact"])
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, (list, tuple)):
+                for value in node:
+                    walk(value)
+
+        walk(rule.conditions or {})
+        return names
+
+    def evaluate(self, rule_id: str, facts: Mapping[str, Any], *, on: datetime.date) -> EligibilityResult:
+        """The rule's decision for the facts given so far (missing_facts says what to ask next)."""
+        known = {name: value for name, value in (facts or {}).items() if name in self._kb.facts}
+        return self._kb.evaluate(rule_id, known, on=on)
+
+    def fact(self, name: str) -> FactSpec:
+        return self._kb.facts[name]
+
+    def parse_fact(self, name: str, text: str) -> Any:
+        """The worker's free-text answer as the fact's typed value, or None when unclear ("交了三年多" → 3)."""
+        return self._kb.parse_fact(name, text)
+
+
+@functools.lru_cache(maxsize=1)
+def policies() -> PolicyService:
+    """The process's PolicyService (the knowledge base is loaded and validated on first use, ~0.6 s)."""
+    return PolicyService.load()
+
+
+@functools.lru_cache(maxsize=1)
+def cases() -> CaseService:
+    """The process's CaseService on APP_DB_URL (the launcher has migrated the schema before starting us)."""
+    url = os.environ.get("APP_DB_URL") or Settings.from_env().app_db_url
+    return CaseService.from_url(url)

@@ -1,0 +1,95 @@
+"""Fixtures of the action unit tests: a tracker builder, the real domain, a migrated case store, a fixed day.
+
+Actions run exactly as the action server runs them (`await action.run(dispatcher, tracker, domain)`), on a
+rasa_sdk Tracker built here; no Rasa server, no model.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import services
+from bot.cases import CaseService
+from bot.settings import ROOT
+from bot.store import migrate
+
+DAY = datetime.date(2026, 11, 29)
+
+
+@pytest.fixture(scope="session")
+def domain() -> dict:
+    return yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def case_service(tmp_path: Path, monkeypatch) -> CaseService:
+    """A migrated SQLite case store that `actions.services.cases()` returns for this test."""
+    url = f"sqlite:///{tmp_path / 'assistant.db'}"
+    migrate(url)
+    service = CaseService.from_url(url)
+    monkeypatch.setattr(services, "cases", lambda: service)
+    return service
+
+
+def make_tracker(
+    text: str = "",
+    *,
+    intent: Optional[str] = None,
+    confidence: float = 1.0,
+    entities: Optional[list[dict]] = None,
+    slots: Optional[dict[str, Any]] = None,
+    active_loop: Optional[str] = None,
+    sender_id: str = "worker-1",
+    channel: str = "rest",
+    ranking: Optional[list[tuple[str, float]]] = None,
+) -> Tracker:
+    """A tracker whose latest message is `text` with `intent`, in `active_loop`, with `slots` set."""
+    latest = {
+        "text": text,
+        "intent": {"name": intent, "confidence": confidence} if intent else {},
+        "intent_ranking": [{"name": name, "confidence": conf} for name, conf in (ranking or [])],
+        "entities": entities or [],
+    }
+    events = [{"event": "user", "text": text, "parse_data": latest, "input_channel": channel}]
+    return Tracker(
+        sender_id=sender_id,
+        slots=dict(slots or {}),
+        latest_message=latest,
+        events=events,
+        paused=False,
+        followup_action=None,
+        active_loop={"name": active_loop} if active_loop else {},
+        latest_action_name="action_listen",
+    )
+
+
+def run(action, tracker: Tracker, domain: dict, day: datetime.date = DAY) -> tuple[list[dict], list[dict]]:
+    """Run the action on `day`; returns (events, messages) as the action server would send them."""
+    if hasattr(action, "today"):
+        action.today = lambda: day
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, tracker, domain))
+    return events, dispatcher.messages
+
+
+def texts(messages: list[dict]) -> list[str]:
+    return [m["text"] for m in messages if m.get("text")]
+
+
+def customs(messages: list[dict]) -> list[dict]:
+    return [m["custom"] for m in messages if m.get("custom")]
+
+
+def message(text: str = None, *, buttons: list | None = None, custom: dict | None = None) -> dict:
+    """A message exactly as CollectingDispatcher.utter_message stores it."""
+    return {
+        "text": text, "buttons": buttons or [], "elements": [], "custom": custom or {}, "template": None,
+        "response": None, "image": None, "attachment": None,
+    }

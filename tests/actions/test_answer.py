@@ -1,0 +1,165 @@
+"""action_answer_policy and its judgement, decide(): answers with sources, clarifying questions, follow-ups."""
+from __future__ import annotations
+
+import pytest
+from rasa_sdk.events import SlotSet
+
+from actions import services
+from actions.answer import ActionAnswerPolicy, decide
+from tests.actions.conftest import DAY, customs, make_tracker, message, run, texts
+
+HANDOFF_12333 = {"kind": "handoff", "target": "12333", "phone": "0951-12333"}
+
+
+@pytest.fixture(scope="module")
+def kb():
+    return services.policies()
+
+
+def answer_payload(rule):
+    return {
+        "kind": "answer", "topic": rule.topic, "rule_id": rule.id,
+        "sources": [{"title": s.title, "doc_no": s.doc_no, "issuer": s.issuer, "date": s.date.isoformat(),
+                     "url": s.url} for s in rule.sources],
+        "valid_on": "2026-11-29",
+    }
+
+
+def test_a_question_gets_the_answer_its_source_line_next_steps_and_payloads(kb, domain):
+    rule = kb.get("settlement.county_town_settlement")
+    tracker = make_tracker("县城落户有啥条件", intent="ask_settlement", confidence=0.99)
+    events, messages = run(ActionAnswerPolicy(), tracker, domain)
+    assert messages == [
+        message(rule.answer),
+        message("来源：《关于开展县域农民工市民化质量提升行动的通知》（宁人社函〔2023〕81号）二(七)，"
+                "宁夏回族自治区人力资源和社会保障厅等9部门，2023-03-29（截至2026-11-29有效）"),
+        message("想知道您自己符不符合？点“帮我看看”，我问您几个简单问题。\n"
+                "具体怎么办由当地定，以当地答复为准，可以打 0951-12333 问清楚。",
+                buttons=[{"title": "帮我看看",
+                          "payload": '/check_eligibility{"eligibility_rule":"settlement.county_town_settlement"}'},
+                         {"title": "转人工", "payload": "/request_human"}]),
+        message(custom=answer_payload(rule)),
+        message(custom=HANDOFF_12333),
+    ]
+    assert events == [
+        SlotSet("topic", "settlement"), SlotSet("last_rule_id", "settlement.county_town_settlement"),
+        SlotSet("last_question", "县城落户有啥条件"), SlotSet("pending_question", None), SlotSet("miss_count", 0),
+    ]
+
+
+def test_a_national_rule_without_conditions_has_no_buttons_and_only_the_answer_payload(kb, domain):
+    rule = kb.get("insurance.no_pension_refund")
+    tracker = make_tracker("养老保险能不能退保把钱取出来", intent="ask_insurance", confidence=0.97)
+    _, messages = run(ActionAnswerPolicy(), tracker, domain)
+    assert texts(messages) == [rule.answer, f"来源：{rule.citation()}（截至2026-11-29有效）"]
+    assert customs(messages) == [answer_payload(rule)]
+
+
+def test_a_wage_arrears_report_gets_the_complaint_rule_without_a_second_offer(kb, domain):
+    rule = kb.get("labor_rights.wage_arrears_complaint")
+    tracker = make_tracker("老板欠了俺三个月工钱", intent="report_wage_arrears", confidence=0.99)
+    events, messages = run(ActionAnswerPolicy(), tracker, domain)
+    assert texts(messages) == [rule.answer, f"来源：{rule.citation()}（截至2026-11-29有效）"]
+    assert customs(messages) == [answer_payload(rule)]  # action_offer_case_intake follows with the offer
+    assert SlotSet("last_rule_id", rule.id) in events
+
+
+def test_a_case_rule_answered_to_a_question_offers_to_record_a_case(kb, domain):
+    tracker = make_tracker("包工头欠工资可以找总包吗", intent="ask_labor_rights", confidence=0.95,
+                           entities=[{"entity": "rule_id", "value": "labor_rights.general_contractor_pays"}])
+    _, messages = run(ActionAnswerPolicy(), tracker, domain)
+    assert {"title": "帮我登记", "payload": '/start_case{"case_type":"wage_arrears"}'} in messages[2]["buttons"]
+    assert customs(messages)[1:] == [{"kind": "handoff", "target": "case_intake", "phone": "0951-12333"}]
+
+
+def test_a_follow_up_without_a_topic_stays_in_the_conversation_topic(kb, domain):
+    tracker = make_tracker("那要带什么材料?", intent="ask_followup", confidence=0.9,
+                           slots={"topic": "settlement", "last_rule_id": "settlement.county_town_settlement"})
+    events, messages = run(ActionAnswerPolicy(), tracker, domain)
+    assert customs(messages)[0]["topic"] == "settlement"
+    assert SlotSet("topic", "settlement") in events
+
+
+def test_the_same_follow_up_without_context_is_asked_back(kb, domain):
+    tracker = make_tracker("那要带什么材料?", intent="ask_followup", confidence=0.9)
+    events, messages = run(ActionAnswerPolicy(), tracker, domain)
+    assert customs(messages) == [{"kind": "fallback"}]
+    assert messages[0]["text"] == "我怕理解错了。您问的是下面哪一个？点一下或回复序号："
+    assert 2 <= len(messages[0]["buttons"]) - 1 <= 3  # the likeliest rules, then "都不是，找人工"
+    assert messages[0]["buttons"][-1] == {"title": "都不是，找人工", "payload": "/request_human"}
+    assert events == [SlotSet("miss_count", 1), SlotSet("pending_question", "那要带什么材料?"),
+                      SlotSet("last_question", "那要带什么材料?")]
+
+
+def test_a_second_miss_in_a_row_hands_over_to_12333_and_records_it(kb, domain, case_service):
+    tracker = make_tracker("嗯那个东西咋弄", intent="nlu_fallback", confidence=0.3,
+                           slots={"miss_count": 1, "pending_question": "那个东西", "topic": "housing",
+                                  "facts": {"has_local_housing": False}})
+    events, messages = run(ActionAnswerPolicy(), tracker, domain)
+    assert messages == [
+        message("这个问题我没把握答准，就不乱说了。请拨打宁夏人社政策咨询电话 0951-12333（在外省也可以拨 12333），"
+                "工作人员会帮您解答。"),
+        message(custom=HANDOFF_12333),
+    ]
+    assert events == [SlotSet("last_question", "嗯那个东西咋弄"), SlotSet("miss_count", 0),
+                      SlotSet("pending_question", None)]
+    (handoff,) = case_service.list_handoffs()
+    assert (handoff.sender_id, handoff.channel, handoff.target, handoff.reason) == (
+        "worker-1", "rest", "12333", "repeated_fallback")
+    assert (handoff.topic, handoff.facts, handoff.last_question) == ("housing", {"has_local_housing": False},
+                                                                     "嗯那个东西咋弄")
+
+
+def test_a_rule_chosen_by_button_is_answered(kb, domain):
+    tracker = make_tracker('/ask_housing{"rule_id":"housing.how_to_apply"}', intent="ask_housing",
+                           entities=[{"entity": "rule_id", "value": "housing.how_to_apply"}],
+                           slots={"miss_count": 1, "pending_question": "要带啥材料"})
+    events, messages = run(ActionAnswerPolicy(), tracker, domain)
+    assert customs(messages)[0]["rule_id"] == "housing.how_to_apply"
+    assert SlotSet("miss_count", 0) in events and SlotSet("last_question", "要带啥材料") in events
+
+
+def test_a_topic_chosen_by_button_searches_the_pending_question_in_that_topic(kb, domain):
+    tracker = make_tracker("/ask_schooling", intent="ask_schooling", slots={"pending_question": "要带啥材料"})
+    _, messages = run(ActionAnswerPolicy(), tracker, domain)
+    assert customs(messages)[0]["rule_id"] == "schooling.enrollment_materials"
+
+
+# -- decide(): the judgement alone --------------------------------------------------------------------------
+
+
+def test_agreement_between_intent_and_knowledge_base_answers(kb):
+    decision = decide(kb, "创业担保贷款能贷多少", on=DAY, intent="ask_startup_loan", confidence=0.99)
+    assert decision.answers and decision.rule.topic == "startup_loan"
+
+
+def test_a_weak_match_is_never_guessed(kb):
+    hits = kb.search("县里现在落户还卡不卡人", on=DAY)
+    assert hits[0].score < services.MIN_CONFIDENT_SCORE
+    decision = decide(kb, "县里现在落户还卡不卡人", on=DAY, intent="ask_settlement", confidence=0.99)
+    assert not decision.answers
+    assert [rule.topic for rule in decision.rules] == ["settlement"] * len(decision.rules)
+
+
+def test_without_a_topic_intent_only_a_strong_hit_is_answered(kb):
+    assert not decide(kb, "羊肉多少钱一斤", on=DAY, intent="nlu_fallback", confidence=0.3).answers
+    assert decide(kb, "创业担保贷款能贷多少", on=DAY, intent="nlu_fallback", confidence=0.3).answers
+
+
+def test_a_very_confident_intent_wins_a_disagreement_with_a_confident_rule_of_its_topic(kb):
+    question = "工伤认定要多长时间出结果"
+    assert kb.search(question, on=DAY)[0].rule.topic == "labor_rights"
+    decision = decide(kb, question, on=DAY, intent="ask_insurance", confidence=0.97)
+    assert decision.rule.id == "insurance.work_injury_decision_time"
+
+
+def test_an_unsafe_disagreement_asks_back_with_both_candidates(kb):
+    decision = decide(kb, "打零工去哪等活", on=DAY, intent="ask_employment", confidence=0.95)
+    assert not decision.answers
+    assert {rule.topic for rule in decision.rules} == {"insurance", "employment"}
+
+
+def test_nothing_found_offers_the_likeliest_topics(kb):
+    decision = decide(kb, "嗯嗯那个", on=DAY, intent="nlu_fallback", confidence=0.2,
+                      ranking=[("greet", 0.3), ("ask_housing", 0.2), ("ask_training", 0.1), ("ask_schooling", 0.05)])
+    assert decision.topics == ["housing", "training", "schooling"]
