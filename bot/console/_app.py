@@ -22,7 +22,16 @@ from sqlalchemy import exc as sa_exc
 
 from bot.cases import CaseService, CaseStoreUnavailable
 from bot.console._accounts import Accounts, OperatorRecord
-from bot.console._labels import CHANNEL_LABELS, DELIVERY_LABELS, SCOPE_LABELS, TARGET_LABELS, TOPIC_LABELS, label
+from bot.console._labels import (
+    CHANNEL_LABELS,
+    DELIVERY_LABELS,
+    HANDOFF_REASON_LABELS,
+    OUTCOME_LABELS,
+    SCOPE_LABELS,
+    TARGET_LABELS,
+    TOPIC_LABELS,
+    label,
+)
 from bot.console._replies import ReplyDelivery
 from bot.console._security import LoginRateLimiter, Signer
 from bot.console._stats import LOCAL_TZ
@@ -89,6 +98,8 @@ def _templates() -> jinja2.Environment:
     env.filters["scope"] = lambda code: label(SCOPE_LABELS, code)
     env.filters["target"] = lambda code: label(TARGET_LABELS, code)
     env.filters["delivery"] = lambda code: label(DELIVERY_LABELS, code)
+    env.filters["reason"] = lambda code: label(HANDOFF_REASON_LABELS, code)
+    env.filters["outcome"] = lambda code: label(OUTCOME_LABELS, code)
     return env
 
 

@@ -20,13 +20,13 @@ class TranscriptUnavailable(RuntimeError):
 @dataclass(frozen=True)
 class Turn:
     """One message of the conversation: who ("worker" or "bot"), the text, when, and for the bot its buttons and the
-    machine-readable payload (answer, fallback, handoff, …) shown as a small label."""
+    machine-readable payloads of the chat contract (answer, fallback, handoff, …), shown as small labels."""
 
     who: str
     text: str
     at: datetime | None
     buttons: tuple[str, ...] = ()
-    payload: dict = field(default_factory=dict, hash=False)
+    payloads: tuple[dict, ...] = field(default=(), hash=False)
 
 
 def _when(event: dict) -> datetime | None:
@@ -36,7 +36,7 @@ def _when(event: dict) -> datetime | None:
 
 def turns_from_tracker(tracker: dict) -> list[Turn]:
     """The user and bot messages of a Rasa tracker, in order. A bot message that carries only a custom payload (the
-    machine-readable part of an answer) is folded into the bot message before it, as its label."""
+    machine-readable part of a reply) is attached to the bot message before it, as one of its labels."""
     turns: list[Turn] = []
     for event in tracker.get("events") or []:
         kind = event.get("event")
@@ -44,15 +44,15 @@ def turns_from_tracker(tracker: dict) -> list[Turn]:
             turns.append(Turn("worker", event.get("text") or "", _when(event)))
         elif kind == "bot":
             data = event.get("data") or {}
-            custom = data.get("custom") if isinstance(data.get("custom"), dict) else {}
+            custom = data.get("custom") if isinstance(data.get("custom"), dict) else None
+            payloads = (custom,) if custom else ()
             text = event.get("text") or ""
             buttons = tuple(str(b.get("title", "")) for b in data.get("buttons") or [] if isinstance(b, dict))
-            if not text and not buttons and custom and turns and turns[-1].who == "bot" and not turns[-1].payload:
+            if not text and not buttons and payloads and turns and turns[-1].who == "bot":
                 previous = turns.pop()
-                turns.append(Turn("bot", previous.text, previous.at, previous.buttons, custom))
-                continue
-            if text or buttons or custom:
-                turns.append(Turn("bot", text, _when(event), buttons, custom))
+                turns.append(Turn("bot", previous.text, previous.at, previous.buttons, previous.payloads + payloads))
+            elif text or buttons or payloads:
+                turns.append(Turn("bot", text, _when(event), buttons, payloads))
     return turns
 
 

@@ -52,7 +52,7 @@ def test_queue_lists_handoffs_newest_first_with_summary(client, handoff, console
 
 def test_handoff_page_shows_summary_facts_and_transcript_in_order(client, handoff, kb):
     page = html.unescape(client.get(f"/handoffs/{handoff.id}").text)
-    assert "worker asked for a person" in page and "unknown_fact</span> 农业户口" in page
+    assert "（worker asked for a person）" in page and "unknown_fact</span> 农业户口" in page
     assert f"{kb.facts['has_stable_job'].question}</span> 是" in page
     years = kb.facts["contribution_years"]
     assert f"{years.question}</span> 12{years.unit or ''}" in page
@@ -61,7 +61,7 @@ def test_handoff_page_shows_summary_facts_and_transcript_in_order(client, handof
         "在县城落户要啥条件", "在县城、镇上落户，有合法稳定住所就能落。", "来源：《关于开展", "转人工", "好的，给您转人工。")]
     assert positions == sorted(positions)
     assert 'href="/rules/settlement.county_town_settlement"' in page  # the answer payload, folded into its turn
-    assert "选项：继续问" in page and "handoff" in page
+    assert "选项：继续问" in page and "转 12333 人工" in page
 
 
 def test_an_sms_sender_id_is_masked(client, cases):
@@ -74,6 +74,11 @@ def test_transcript_failure_is_explained(client, handoff, console):
     console.state.rasa_token = "wrong"
     page = client.get(f"/handoffs/{handoff.id}").text
     assert "读取对话记录失败" in page and "RASA_AUTH_TOKEN" in page and "worker asked for a person" in page
+
+
+def test_known_handoff_reasons_are_in_chinese(client, cases):
+    handoff = cases.record_handoff("w5", "rest", "12333", {}, reason="repeated_fallback")
+    assert "助手多次没听懂" in client.get(f"/handoffs/{handoff.id}").text
 
 
 def test_take_over_reply_over_rest_poll_and_release(client, handoff, console):
