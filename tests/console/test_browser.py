@@ -1,8 +1,9 @@
 """The console in real headless Chromium (the system's /usr/bin/chromium, driven by Playwright), against the real
 assistant that the launcher starts (Rasa with the REST channel, the action server, and this console).
 
-An operator logs in, searches 落户 and opens the rule, moves a case to 处理中, takes over a handed-off REST
-conversation and answers the worker, whose REST client receives the reply. Screenshots go to
+An operator logs in, searches 落户 and opens the rule, moves a case that a REST intake conversation recorded to 处理中,
+takes over a REST conversation the assistant handed to 12333 and answers the worker, whose REST client receives the
+reply. Screenshots go to
 test-artifacts/console/ (desktop and phone width).
 """
 from __future__ import annotations
@@ -109,18 +110,43 @@ def test_log_in_search_and_open_the_rule(page, console_url):
     shot(page, "03-rule")
 
 
-def test_move_a_case_to_in_progress(page, assistant):
-    # The dialogue's case intake is not committed yet, so the case is recorded through CaseService as the intake
-    # action would record it (channel rest). TODO: replace with the REST intake conversation once it lands.
-    from bot.cases import CaseService, CaseSubmission
+# The worker's side of a case intake: what to answer to each question the intake form asks (matched on its words).
+INTAKE_ANSWERS = [
+    ("核对", "确认"),
+    ("同意", "同意"),
+    ("称呼", "马建国"),
+    ("手机号", "13812345678"),
+    ("县", "金凤区"),
+    ("对方", "包工头姓马"),
+    ("多少钱", "三个月工资一万二"),
+    ("时间", "去年10月到12月"),
+    ("情况", "在工地干了三个月活，老板一直拖着不给钱"),
+]
 
+
+def intake_case(assistant, sender: str) -> str:
+    """Report unpaid wages over REST, accept the offer to record a case and answer the form; the case number."""
+    replies = assistant.say(sender, "老板欠了我三个月工资不给")
+    offer = next(m for m in replies if any("登记" in b["title"] for b in m.get("buttons", [])))
+    replies = assistant.say(sender, next(b["payload"] for b in offer["buttons"] if "登记" in b["title"]))
+    for _ in range(15):
+        created = [m["custom"]["case_id"] for m in replies if m.get("custom", {}).get("kind") == "case_created"]
+        if created:
+            return created[0]
+        question = replies[-1].get("text", "")
+        answer = next((a for words, a in INTAKE_ANSWERS if words in question), None)
+        assert answer, f"unexpected intake question: {question!r}"
+        replies = assistant.say(sender, answer)
+    pytest.fail(f"no case after 15 turns: {replies}")
+
+
+def test_move_a_case_to_in_progress(page, assistant):
+    from bot.cases import CaseService
+
+    case_id = intake_case(assistant, "browser-intake")  # a real REST conversation with the assistant
     cases = CaseService.from_url(assistant.settings.app_db_url)
-    case = cases.create_case(CaseSubmission(
-        case_type="wage_arrears", worker_name="马建国", phone="13812345678", county="金凤区",
-        employer="宁夏某建筑劳务公司", amount_owed=12000, owed_period="3个月",
-        description="在工地干了三个月，老板一直拖着不给工钱", consent=True, sender_id="browser-intake",
-        channel="rest", dedupe_key="browser-intake:1",
-    ))
+    case = cases.get_case(case_id)
+    assert (case.channel, case.sender_id, case.phone, case.county) == ("rest", "browser-intake", "13812345678", "金凤区")
     page.get_by_role("link", name="案件").click()
     page.get_by_role("link", name=case.case_id).click()
     assert page.locator("#phone").inner_text() == "138****5678"
@@ -140,15 +166,16 @@ def test_take_over_a_handed_off_conversation_and_reply(page, assistant, console_
     from bot.cases import CaseService
 
     worker = "browser-worker"
-    first_answer = assistant.say(worker, "你好")
-    assert first_answer, "the assistant answers before the takeover"
-    # The handoff as the dialogue's handoff action records it (sender, channel, target, summary).
-    handoff = CaseService.from_url(assistant.settings.app_db_url).record_handoff(
-        worker, "rest", "12333", {"topic": "settlement", "facts": {}, "last_question": "你好"}, reason="browser test")
+    assert assistant.say(worker, "在县城落户要啥条件")  # the assistant answers before the takeover
+    handed = assistant.say(worker, "转人工")
+    assert any(m.get("custom", {}).get("kind") == "handoff" for m in handed)
+    [handoff] = [h for h in CaseService.from_url(assistant.settings.app_db_url).list_handoffs()
+                 if h.sender_id == worker]  # recorded by the dialogue's handoff action
+    assert (handoff.channel, handoff.topic) == ("rest", "settlement")
 
     page.get_by_role("link", name="转人工").click()
     page.locator(f'a[href="/handoffs/{handoff.id}"]').click()
-    page.get_by_text("你好").first.wait_for()  # the transcript, read from Rasa
+    page.locator(".chat").get_by_text("在县城落户要啥条件").first.wait_for()  # the transcript, read from Rasa
     page.get_by_role("button", name="接管对话").click()
     page.get_by_text("您已接管这个对话").wait_for()
 
@@ -166,7 +193,7 @@ def test_take_over_a_handed_off_conversation_and_reply(page, assistant, console_
 
     page.get_by_role("button", name="交还助手").click()
     page.get_by_text(f"上次由 {OPERATOR} 接管").wait_for()
-    assert assistant.say(worker, "你好"), "the assistant answers again after the release"
+    assert assistant.say(worker, "娃娃上学要啥材料"), "the assistant answers again after the release"
 
 
 def test_the_page_notices_when_the_conversation_goes_back(page, assistant):
