@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 SESSION_COOKIE = "nxa_console_session"
 LOGIN_COOKIE = "nxa_console_login"
 LOGIN_COOKIE_SECONDS = 60 * 60
-PUBLIC_PREFIXES = ("/login", "/healthz", "/static/")
+PUBLIC_PATHS = frozenset({"/login", "/healthz"})  # and everything under /static/
 
 Clock = Callable[[], datetime]
 
@@ -167,7 +167,7 @@ def _error_page(request: web.Request, status: int, message: str) -> web.Response
 
 
 def _is_public(path: str) -> bool:
-    return any(path == prefix.rstrip("/") or path.startswith(prefix) for prefix in PUBLIC_PREFIXES)
+    return path in PUBLIC_PATHS or path.startswith("/static/")
 
 
 @web.middleware

@@ -14,7 +14,8 @@ from tests.console.conftest import OPERATOR, PASSWORD, make_case
 
 PROTECTED_GETS = [
     "/", "/search", "/search?q=落户", "/rules/settlement.county_town_settlement", "/handoffs", "/handoffs/1",
-    "/handoffs/1/messages", "/cases", "/cases/NX2611290001", "/overview", "/no-such-page",
+    "/handoffs/1/messages", "/cases", "/cases/NX2611290001", "/overview", "/no-such-page", "/login-but-not",
+    "/healthzz",
 ]
 PROTECTED_POSTS = [
     "/logout", "/handoffs/1/takeover", "/handoffs/1/release", "/handoffs/1/reply", "/cases/NX2611290001/status",
