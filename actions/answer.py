@@ -5,11 +5,14 @@
 - A rule chosen by a button is answered as is.
 - A follow-up that names no topic ("那要带啥材料") is searched within the conversation's topic first.
 - Otherwise the whole knowledge base is searched. A hit is answered when its score reaches MIN_CONFIDENT_SCORE and
-  the NLU topic intent agrees; when NLU names no topic, only a strong hit (STRONG_SCORE) is answered. When NLU and
-  the knowledge base disagree, a very confident intent with a confident rule in its own topic wins, a strong hit
-  with nothing confident in the intent's topic wins, and anything else is asked back with both candidates.
-- A weak match is never guessed: the worker gets two or three buttons (the likeliest rules, or topics); a second
-  miss in a row offers 12333 instead (actions/handoff.py).
+  the NLU topic intent agrees (or, when NLU fell back, its best guess agrees); with no topic from NLU at all, only a
+  strong hit (STRONG_SCORE) is answered. When NLU and the knowledge base disagree, a very confident intent with a
+  confident rule in its own topic wins, a strong hit with nothing confident in the intent's topic wins, and anything
+  else is asked back with both candidates.
+- A weak match alone is never answered: the worker gets two or three buttons (the likeliest rules, or topics), and
+  a second miss in a row offers 12333 instead (actions/handoff.py). The one exception is corroboration: a hit a
+  little below the bar (CORROBORATED_SCORE) that clearly leads its topic (CLEAR_MARGIN) in the topic a very
+  confident intent (VERY_CONFIDENT_INTENT) names, i.e. two independent signals that agree.
 
 Every figure the worker reads comes from the rule's own answer text.
 """
@@ -43,6 +46,8 @@ from policies_kb import Rule
 STRONG_SCORE = 0.5  # a hit this good is answered even when NLU names no topic
 CONFIDENT_INTENT = 0.8  # an NLU topic intent this sure counts as the question's topic
 VERY_CONFIDENT_INTENT = 0.9  # ... and this sure, it wins a disagreement with the knowledge base
+CORROBORATED_SCORE = 0.25  # a weak hit this good, in the topic a very confident intent names, is answered
+CLEAR_MARGIN = 0.05  # ... when it leads the topic's second hit by this much
 MAX_CHOICES = 3
 MIN_CANDIDATE_SCORE = 0.1  # below this a rule is no likely candidate for a clarifying button
 
@@ -100,12 +105,15 @@ def decide(
         if intent_topic == top.rule.topic:
             return Decision(rule=top.rule, why="agreed")
         if intent_topic is None:
+            if intent == "nlu_fallback" and _best_guess_topic(ranking or []) == top.rule.topic:
+                return Decision(rule=top.rule, why="agrees with the NLU's best guess")
             if top.score >= STRONG_SCORE and intent != "ask_followup":
                 return Decision(rule=top.rule, why="strong hit")
             return Decision(rules=_candidates(hits), why="no topic intent, hit not strong")
         in_topic = service.search(text, on=on, topic=intent_topic)
         topic_top = in_topic[0] if in_topic else None
-        topic_confident = topic_top is not None and topic_top.score >= MIN_CONFIDENT_SCORE
+        topic_confident = topic_top is not None and (
+            topic_top.score >= MIN_CONFIDENT_SCORE or _corroborated(in_topic, confidence))
         if topic_confident and confidence >= VERY_CONFIDENT_INTENT and top.score < STRONG_SCORE:
             return Decision(rule=topic_top.rule, why="intent wins disagreement")
         if top.score >= STRONG_SCORE and not topic_confident:
@@ -114,11 +122,28 @@ def decide(
 
     if intent_topic is not None:
         in_topic = service.search(text, on=on, topic=intent_topic)
+        if _corroborated(in_topic, confidence):
+            return Decision(rule=in_topic[0].rule, why="corroborated by a very confident intent")
         return Decision(rules=_candidates(in_topic) or _menu(service, intent_topic, on), why="weak, topic known")
     rules = _candidates(hits)
     if rules:
         return Decision(rules=rules, why="weak")
     return Decision(topics=_likely_topics(ranking or [], context_topic), why="nothing found")
+
+
+def _corroborated(in_topic: list[Hit], confidence: float) -> bool:
+    """A hit below MIN_CONFIDENT_SCORE that is still answered: the NLU intent names its topic very confidently, the
+    hit is the clear first of that topic (CLEAR_MARGIN ahead of the second) and not far below the bar."""
+    if CORROBORATED_SCORE is None or confidence < VERY_CONFIDENT_INTENT or not in_topic:
+        return False
+    margin = in_topic[0].score - (in_topic[1].score if len(in_topic) > 1 else 0.0)
+    return in_topic[0].score >= CORROBORATED_SCORE and margin >= CLEAR_MARGIN
+
+
+def _best_guess_topic(ranking: list[tuple[str, float]]) -> Optional[str]:
+    """The topic of the NLU's best-ranked real intent when it fell back (below the fallback threshold)."""
+    best = next((name for name, _ in ranking if name != "nlu_fallback"), None)
+    return INTENT_TOPICS.get(best or "")
 
 
 def _candidates(hits: list[Hit]) -> list[Rule]:

@@ -133,12 +133,20 @@ def test_agreement_between_intent_and_knowledge_base_answers(kb):
     assert decision.answers and decision.rule.topic == "startup_loan"
 
 
-def test_a_weak_match_is_never_guessed(kb):
-    hits = kb.search("县里现在落户还卡不卡人", on=DAY)
-    assert hits[0].score < services.MIN_CONFIDENT_SCORE
-    decision = decide(kb, "县里现在落户还卡不卡人", on=DAY, intent="ask_settlement", confidence=0.99)
+def test_a_weak_match_alone_is_never_answered(kb):
+    question = "县里现在落户还卡不卡人"
+    assert kb.search(question, on=DAY)[0].score < services.MIN_CONFIDENT_SCORE
+    decision = decide(kb, question, on=DAY, intent="ask_settlement", confidence=0.85)
     assert not decision.answers
     assert [rule.topic for rule in decision.rules] == ["settlement"] * len(decision.rules)
+
+
+def test_a_weak_match_corroborated_by_a_very_confident_intent_is_answered(kb):
+    question = "县里现在落户还卡不卡人"  # county_town_settlement 0.26, next in its topic 0.15
+    decision = decide(kb, question, on=DAY, intent="ask_settlement", confidence=0.99)
+    assert decision.rule.id == "settlement.county_town_settlement"
+    close_call = "孩子七岁了还没上学晚不晚"  # school_age 0.34 against 0.33: no clear leader, asked back
+    assert not decide(kb, close_call, on=DAY, intent="ask_schooling", confidence=0.99).answers
 
 
 def test_without_a_topic_intent_only_a_strong_hit_is_answered(kb):
@@ -154,9 +162,24 @@ def test_a_very_confident_intent_wins_a_disagreement_with_a_confident_rule_of_it
 
 
 def test_an_unsafe_disagreement_asks_back_with_both_candidates(kb):
-    decision = decide(kb, "打零工去哪等活", on=DAY, intent="ask_employment", confidence=0.95)
+    # The knowledge base is sure of a labour-rights rule, NLU of insurance, which has a confident rule of its own.
+    decision = decide(kb, "工伤看病的钱老板不给报", on=DAY, intent="ask_insurance", confidence=0.99)
     assert not decision.answers
-    assert {rule.topic for rule in decision.rules} == {"insurance", "employment"}
+    assert {rule.topic for rule in decision.rules} == {"insurance", "labor_rights"}
+
+
+def test_a_clear_leader_in_the_very_confident_intents_topic_wins_a_disagreement(kb):
+    assert kb.search("打零工去哪等活", on=DAY)[0].rule.topic == "insurance"
+    decision = decide(kb, "打零工去哪等活", on=DAY, intent="ask_employment", confidence=0.99)
+    assert decision.rule.id == "employment.odd_job_market"
+
+
+def test_after_a_fallback_the_nlus_best_guess_can_agree_with_a_confident_hit(kb):
+    question = "前年的工钱没要着现在还能投诉不"
+    ranking = [("nlu_fallback", 0.45), ("ask_labor_rights", 0.4), ("ask_insurance", 0.3)]
+    assert decide(kb, question, on=DAY, intent="nlu_fallback", confidence=0.45, ranking=ranking).answers
+    ranking = [("nlu_fallback", 0.45), ("ask_insurance", 0.4)]
+    assert not decide(kb, question, on=DAY, intent="nlu_fallback", confidence=0.45, ranking=ranking).answers
 
 
 def test_nothing_found_offers_the_likeliest_topics(kb):

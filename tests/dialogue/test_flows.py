@@ -1,0 +1,120 @@
+"""Every flow of issue 3 end to end: the real launcher, Rasa and action server, over the REST channel.
+
+Intake tests read the case rows straight from the assistant's own SQLite app store.
+"""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from tests.support.assistant import customs, texts
+
+pytestmark = pytest.mark.e2e
+
+HANDOFF_12333 = {"kind": "handoff", "target": "12333", "phone": "0951-12333"}
+
+
+def rows(assistant, query: str, *args) -> list[tuple]:
+    path = assistant.settings.app_db_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        return db.execute(query, args).fetchall()
+
+
+def kinds(messages) -> list[str]:
+    return [payload["kind"] for payload in customs(messages)]
+
+
+def test_an_answer_carries_its_source_line_and_payload_and_a_follow_up_stays_in_topic(assistant):
+    messages = assistant.say("flow-answer", "俺在县城打工 户口能落到县城不")
+    answer = customs(messages)[0]
+    assert answer["kind"] == "answer" and answer["topic"] == "settlement"
+    assert answer["sources"] and set(answer["sources"][0]) == {"title", "doc_no", "issuer", "date", "url"}
+    source_lines = [m["text"] for m in messages if m.get("text", "").startswith("来源：")]
+    assert len(source_lines) == 1 and source_lines[0].endswith(f"（截至{answer['valid_on']}有效）")
+    follow_up = customs(assistant.say("flow-answer", "那要带什么材料?"))
+    assert follow_up[0]["kind"] == "answer" and follow_up[0]["topic"] == "settlement"
+
+
+def test_a_weak_question_is_asked_back_and_a_second_miss_gets_12333(assistant):
+    first = assistant.say("flow-miss", "那个东西")
+    assert kinds(first) == ["fallback"]
+    assert [b["payload"] for b in first[0]["buttons"]][-1] == "/request_human"
+    second = assistant.say("flow-miss", "就是那个嘛")
+    assert HANDOFF_12333 in customs(second) and "0951-12333" in texts(second)
+    assert rows(assistant, "SELECT channel, target, reason FROM handoffs WHERE sender_id = ?", "flow-miss") == [
+        ("rest", "12333", "repeated_fallback")]
+
+
+def test_a_button_choice_is_answered(assistant):
+    messages = assistant.say("flow-button", '/ask_housing{"rule_id":"housing.how_to_apply"}')
+    assert customs(messages)[0]["rule_id"] == "housing.how_to_apply"
+
+
+def test_a_request_for_a_person_records_a_handoff_with_the_summary(assistant):
+    assistant.say("flow-human", "失业金咋领")
+    messages = assistant.say("flow-human", "给我转人工")
+    assert HANDOFF_12333 in customs(messages)
+    assert rows(assistant, "SELECT channel, topic, last_question, reason FROM handoffs WHERE sender_id = ?",
+                "flow-human") == [("rest", "insurance", "失业金咋领", "user_request")]
+
+
+def test_an_eligibility_check_in_free_text(assistant):
+    first = assistant.say("flow-pension", "帮我算算我能不能领养老金")
+    assert "法定退休年龄" in texts(first)
+    assistant.say("flow-pension", "到了")
+    result = assistant.say("flow-pension", "交了十六年多")
+    (payload,) = [p for p in customs(result) if p["kind"] == "eligibility"]
+    assert payload == {"kind": "eligibility", "topic": "insurance", "outcome": "eligible",
+                       "rule_ids": ["insurance.pension_15_years"]}
+    assert "结果：符合条件" in texts(result) and "来源：《中华人民共和国社会保险法》第十六条" in texts(result)
+
+
+def test_switching_topic_inside_a_check_answers_and_leaves_the_check(assistant):
+    assistant.say("flow-switch", "帮我看看能不能申请创业担保贷款")
+    assistant.say("flow-switch", "个人")
+    switched = assistant.say("flow-switch", "那娃娃上学要带啥材料")
+    assert [p["topic"] for p in customs(switched) if p["kind"] == "answer"] == ["schooling"]
+    assert "停下" in texts(switched)
+    after = assistant.say("flow-switch", "谢谢")
+    assert "不客气" in texts(after)  # not read as an answer to the loan check's question
+    tracker = assistant.tracker("flow-switch")
+    assert tracker["active_loop"] in ({}, None) or not tracker["active_loop"].get("name")
+
+
+def test_unpaid_wages_recorded_as_one_case_even_when_confirmed_twice(assistant):
+    sender = "flow-intake"
+    report = assistant.say(sender, "老板欠了俺三个月工钱不给")
+    assert kinds(report) == ["answer", "handoff"]
+    assert customs(report)[1] == {"kind": "handoff", "target": "case_intake", "phone": "0951-12333"}
+    for text in ("要", "马小兵", "我电话138 9501 2345", "在银川", "金凤区", "宁夏某某建筑公司", "三个月工资一万二",
+                 "干了三个月钢筋工，老板一直说没钱"):
+        assistant.say(sender, text)
+    confirmation = texts(assistant.say(sender, "同意"))
+    assert "电话：138****2345" in confirmation and "13895012345" not in confirmation
+    created = assistant.say(sender, "确认")
+    (case_id,) = [p["case_id"] for p in customs(created) if p["kind"] == "case_created"]
+    assert case_id in texts(created)
+    again = assistant.say(sender, "确认")  # the same confirmation delivered again
+    assert {"kind": "case_created", "case_id": case_id} in customs(again)
+    assert rows(assistant, "SELECT case_id, case_type, worker_name, phone, county, employer, amount_owed, owed_period, "
+                "consent, status, channel FROM cases WHERE sender_id = ?", sender) == [
+        (case_id, "wage_arrears", "马小兵", "13895012345", "金凤区", "宁夏某某建筑公司", 12000, "3个月", 1, "新建", "rest")]
+
+    status = texts(assistant.say("flow-status", f"查一下案件 {case_id}"))
+    assert "手机号" in status
+    status = texts(assistant.say("flow-status", "13895012345"))
+    assert f"案件 {case_id}（拖欠工资，金凤区）现在的状态是：新建" in status
+    wrong = texts(assistant.say("flow-status-2", f"查案件 {case_id} 手机13700000000"))
+    assert "没查到" in wrong and "新建" not in wrong
+
+
+def test_an_id_number_offered_during_intake_is_not_stored(assistant):
+    sender = "flow-privacy"
+    assistant.say(sender, "帮我登记欠薪")
+    assistant.say(sender, "王海")
+    reply = texts(assistant.say(sender, "我身份证号640102199001011234"))
+    assert "不用发给我" in reply and "根治欠薪" in reply
+    stopped = texts(assistant.say(sender, "算了不登记了"))
+    assert "不弄了" in stopped
+    assert rows(assistant, "SELECT COUNT(*) FROM cases WHERE sender_id = ?", sender) == [(0,)]
