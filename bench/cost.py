@@ -66,9 +66,14 @@ def launcher_memory(launcher_pid: int) -> dict[str, float | None]:
 
 
 def train_time(timeout: float = TRAIN_TIMEOUT_SECONDS) -> dict:
-    """Time a forced training of our model into a temporary models folder (the real models/ is left alone)."""
-    with tempfile.TemporaryDirectory(prefix="nxa-bench-train-") as models_dir:
-        env = {**os.environ, "NXA_MODELS_DIR": models_dir, "RASA_TELEMETRY_ENABLED": "false"}
+    """Time a cold, forced training of our model into a temporary models folder (the real models/ is left alone).
+
+    Cold: with an empty Rasa training cache (RASA_CACHE_DIRECTORY), or Rasa would restore every component trained
+    before from .rasa/cache and the figure would say nothing."""
+    with tempfile.TemporaryDirectory(prefix="nxa-bench-train-") as models_dir, \
+            tempfile.TemporaryDirectory(prefix="nxa-bench-cache-") as cache_dir:
+        env = {**os.environ, "NXA_MODELS_DIR": models_dir, "RASA_CACHE_DIRECTORY": cache_dir,
+               "RASA_TELEMETRY_ENABLED": "false"}
         started = time.perf_counter()
         try:
             completed = subprocess.run([sys.executable, "-m", "bot", "train", "--force"], cwd=ROOT, env=env,

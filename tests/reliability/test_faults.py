@@ -14,6 +14,7 @@ worker would, so they do not depend on the form's exact wording.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -24,6 +25,7 @@ import pytest
 
 from bot.safety_net import APOLOGY
 from bot.settings import ROOT
+from tests.reliability.support import passive_content, sms_post, text_message, wechat_post
 from tests.support.assistant import Assistant, customs, texts
 
 pytestmark = pytest.mark.e2e
@@ -153,6 +155,48 @@ def test_action_server_killed_gives_an_apology_with_12333_then_recovers(reliable
     _wait_for_log(assistant, "actions is up", starts + 1)
     reply = assistant.say("fault-actions-back", message)
     assert reply and APOLOGY not in texts(reply), reply
+
+
+def _uses_safety_net(channel: str) -> bool:
+    path = ROOT / "channels" / f"{channel}.py"
+    return path.exists() and "with_safety_net" in path.read_text(encoding="utf-8")
+
+
+def _wechat_turn(assistant, secrets, api, openid, message) -> str:
+    started = time.monotonic()
+    status, body = wechat_post(assistant.settings.rasa_url, secrets["WECHAT_TOKEN"], openid,
+                               text_message(openid, message))
+    assert status == 200, body
+    passive = passive_content(body.decode())
+    return passive if passive is not None else "\n".join(api.wait_for(openid, started, 30))
+
+
+def _sms_turn(assistant, secrets, api, phone, message) -> str:
+    outbox = assistant.var_dir / "sms-outbox.jsonl"
+    seen = outbox.read_text(encoding="utf-8").count("\n") if outbox.exists() else 0
+    status, body = sms_post(assistant.settings.rasa_url, secrets["SMS_WEBHOOK_SECRET"], json.dumps(
+        {"from": phone, "text": message, "msg_id": f"fault-{time.monotonic_ns()}"}).encode())
+    assert status == 200, body
+    lines = outbox.read_text(encoding="utf-8").splitlines()[seen:] if outbox.exists() else []
+    return "".join(record["text"] for record in map(json.loads, lines) if record["to"] == phone)
+
+
+@pytest.mark.parametrize("channel, turn, user", [("wechat", _wechat_turn, "o-fault-actions-down-0000000"),
+                                                 ("sms", _sms_turn, "13900001111")])
+def test_action_server_killed_gives_the_apology_on_wechat_and_sms_too(reliable_assistant, channel_secrets,
+                                                                       fake_wechat_api, channel, turn, user):
+    if not _uses_safety_net(channel):
+        pytest.skip(f"channels/{channel}.py does not wrap its handler in bot.safety_net.with_safety_net yet: "
+                    "a turn whose action server is down gets no reply at all")
+    assistant = reliable_assistant
+    message = _custom_action_message(assistant)
+    if message is None:
+        pytest.skip("no message runs a custom action yet (dialogue work in progress)")
+    starts = assistant.log().count("actions is up")
+    os.kill(_children(assistant)["actions"], signal.SIGKILL)
+    reply = turn(assistant, channel_secrets, fake_wechat_api, user, message)
+    assert "系统刚才出了点问题" in reply and "0951-12333" in reply and "Traceback" not in reply, reply
+    _wait_for_log(assistant, "actions is up", starts + 1)
 
 
 @needs_intake
