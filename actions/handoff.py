@@ -50,7 +50,7 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, *, reason: str,
         services.cases().record_handoff(tracker.sender_id, channel(tracker), target, handoff_summary(tracker), reason)
     except (CaseStoreUnavailable, ValueError) as error:
         # The worker has the number either way; the console just misses this one summary.
-        log.warning("handoff for conversation %s not recorded: %s", tracker.sender_id, error)
+        log.warning("handoff for conversation %s not recorded: %s", mask_pii(tracker.sender_id), error)
     return [SlotSet("miss_count", 0), SlotSet("pending_question", None)]
 
 

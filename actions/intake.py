@@ -473,14 +473,14 @@ class ActionSubmitCase(Action):
         try:
             record = services.cases().create_case(submission)
         except CaseStoreUnavailable as error:
-            log.error("case for conversation %s not stored: %s", tracker.sender_id, error)
+            log.error("case for conversation %s not stored: %s", mask_pii(tracker.sender_id), error)
             dispatcher.utter_message(
                 text=f"对不起，登记系统现在出了点问题，这次还没存上。您确认过的内容我都记着：过一会儿回“确认”我再提交一次；"
                      f"着急的话请直接打 {HOTLINE}。")
             dispatcher.utter_message(json_message=handoff_payload("12333"))
             return []
         except ValueError as error:
-            log.error("case for conversation %s refused: %s", tracker.sender_id, error)
+            log.error("case for conversation %s refused: %s", mask_pii(tracker.sender_id), error)
             dispatcher.utter_message(text=f"对不起，这次没登记上。请打 {HOTLINE}，工作人员帮您登记。")
             dispatcher.utter_message(json_message=handoff_payload("12333"))
             return []
