@@ -11,34 +11,14 @@ import functools
 import re
 import unicodedata
 
+from nlu.text import to_half_width, to_simplified  # the one converter both the NLU and the knowledge base use
+
 __all__ = ["normalize", "strip_punctuation", "cjk_runs", "is_cjk"]
 
 # Any Unicode punctuation or symbol becomes a space; letters, digits and CJK characters are kept.
 _PUNCT_CATEGORIES = ("P", "S")
 _SPACES = re.compile(r"\s+")
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-
-
-@functools.lru_cache(maxsize=1)
-def _t2s():
-    """The OpenCC traditional-to-simplified converter, built once per process (its tables load on first use)."""
-    from opencc import OpenCC
-
-    return OpenCC("t2s")
-
-
-def _to_half_width(text: str) -> str:
-    """Full-width ASCII variants (U+FF01..U+FF5E) and the ideographic space become their ASCII forms."""
-    out = []
-    for char in text:
-        code = ord(char)
-        if code == 0x3000:
-            out.append(" ")
-        elif 0xFF01 <= code <= 0xFF5E:
-            out.append(chr(code - 0xFEE0))
-        else:
-            out.append(char)
-    return "".join(out)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -54,9 +34,9 @@ def normalize(text: str) -> str:
     """
     if not text:
         return ""
-    text = _to_half_width(text)
+    text = to_half_width(text)
     if not text.isascii():
-        text = _t2s().convert(text)
+        text = to_simplified(text)
     return _SPACES.sub(" ", text.lower()).strip()
 
 
