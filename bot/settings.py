@@ -150,6 +150,10 @@ class Settings:
             PYTHONPATH=os.pathsep.join(filter(None, [str(self.root), env.get("PYTHONPATH", "")])),
             # TensorFlow would otherwise print pages of CPU-feature notices on every start.
             TF_CPP_MIN_LOG_LEVEL=env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+            # Rasa 3.6's dependencies print pages of deprecation notices at every start; they say nothing to an
+            # operator reading the logs (errors and Rasa's own warnings still show).
+            PYTHONWARNINGS=env.get("PYTHONWARNINGS", "ignore::DeprecationWarning,ignore::PendingDeprecationWarning"),
+            SQLALCHEMY_SILENCE_UBER_WARNING=env.get("SQLALCHEMY_SILENCE_UBER_WARNING", "1"),
         )
         for name, default in _SCALE_OUT_DEFAULTS.items():
             env.setdefault(name, default)
