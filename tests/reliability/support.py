@@ -14,10 +14,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import tests.support.assistant as assistant_support
 from bench.wechat_path import passive_content, signed_query, text_message
-from tests.support.assistant import Assistant
+from bot.settings import ROOT
+from tests.support.assistant import Assistant, texts
 
 __all__ = ["FakeWeChatApi", "post", "wechat_post", "sms_post", "log_problems", "passive_content", "text_message",
-           "signed_query", "start_patiently", "SOAK", "PATIENT_START_SECONDS"]
+           "signed_query", "start_patiently", "SOAK", "PATIENT_START_SECONDS", "HAS_INTAKE", "INTAKE_ANSWERS",
+           "form_state", "start_intake", "answer_until"]
 
 SOAK = os.environ.get("NXA_SOAK") == "1"
 # On a busy shared 2-core machine loading the model alone can take over 2 minutes (CI has the machine to itself).
@@ -129,3 +131,52 @@ def sms_post(base_url: str, secret: str, body: bytes, timeout: float = 30) -> tu
     signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return post(f"{base_url}/webhooks/sms/webhook", body,
                 {"Content-Type": "application/json", "X-Signature": signature}, timeout)
+
+
+# -- the case intake form, driven the way a worker would answer it ----------------------------------------------
+
+HAS_INTAKE = "case_intake_form" in (ROOT / "domain.yml").read_text(encoding="utf-8")
+INTAKE_ANSWERS = {
+    "case_type": "拖欠工资",
+    "worker_name": "马小明",
+    "phone": "13912345678",
+    "county": "在银川金凤区",
+    "employer": "宁夏恒达建筑劳务公司",
+    "amount_owed": "三个月工资一万二",
+    "owed_period": "今年三月到五月",
+    "description": "在金凤区工地干了三个月，包工头一直拖着不给钱",
+    "consent": "同意",
+    "case_confirmed": "确认",
+}
+MAX_FORM_TURNS = 25
+
+
+def form_state(bot, sender: str) -> tuple[str | None, str | None]:
+    """(active loop, requested slot) of the conversation; `bot` has `.tracker(sender)` (Assistant, a replica)."""
+    tracker = bot.tracker(sender)
+    return (tracker.get("active_loop") or {}).get("name"), tracker["slots"].get("requested_slot")
+
+
+def start_intake(bot, sender: str) -> list[dict]:
+    """Start the case intake form as its button does; asserts that it started."""
+    reply = bot.say(sender, '/start_case{"case_type": "wage_arrears"}')
+    assert form_state(bot, sender)[0] == "case_intake_form", texts(reply)
+    return reply
+
+
+def answer_until(bot, sender: str, stop_at: str | None, *, others=()) -> list[dict]:
+    """Answer the form's questions until it asks for `stop_at` (None: until it ends); the last reply.
+
+    With `others` (more bots sharing the conversation, e.g. replicas), the turns go round-robin over all of them."""
+    bots = [bot, *others]
+    reply: list[dict] = []
+    for turn in range(MAX_FORM_TURNS):
+        current = bots[turn % len(bots)]
+        loop, slot = form_state(current, sender)
+        if loop != "case_intake_form" or slot == stop_at:
+            return reply
+        assert slot in INTAKE_ANSWERS, f"the form asks for {slot!r}, which this test cannot answer: {texts(reply)}"
+        reply = current.say(sender, INTAKE_ANSWERS[slot])
+        if form_state(current, sender) == (loop, slot):
+            raise AssertionError(f"the form did not accept {INTAKE_ANSWERS[slot]!r} for {slot}: {texts(reply)}")
+    raise AssertionError(f"the form did not finish in {MAX_FORM_TURNS} turns")

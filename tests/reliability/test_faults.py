@@ -25,28 +25,13 @@ import pytest
 
 from bot.safety_net import APOLOGY
 from bot.settings import ROOT
-from tests.reliability.support import passive_content, sms_post, text_message, wechat_post
+from tests.reliability.support import (HAS_INTAKE, INTAKE_ANSWERS, answer_until, form_state, passive_content, sms_post,
+                                       start_intake, text_message, wechat_post)
 from tests.support.assistant import Assistant, customs, texts
 
 pytestmark = pytest.mark.e2e
 
-HAS_INTAKE = "case_intake_form" in (ROOT / "domain.yml").read_text(encoding="utf-8")
 needs_intake = pytest.mark.skipif(not HAS_INTAKE, reason="domain.yml has no case_intake_form yet")
-
-PHONE = "13912345678"
-ANSWERS = {
-    "case_type": "拖欠工资",
-    "worker_name": "马小明",
-    "phone": PHONE,
-    "county": "在银川金凤区",
-    "employer": "宁夏恒达建筑劳务公司",
-    "amount_owed": "三个月工资一万二",
-    "owed_period": "今年三月到五月",
-    "description": "在金凤区工地干了三个月，包工头一直拖着不给钱",
-    "consent": "同意",
-    "case_confirmed": "确认",
-}
-MAX_FORM_TURNS = 25
 
 
 def _children(assistant: Assistant) -> dict[str, int]:
@@ -68,11 +53,6 @@ def _wait_for_log(assistant: Assistant, text: str, count: int, timeout: float = 
     raise AssertionError(f"{text!r} did not appear {count} times in {timeout} s:\n{assistant.log()[-3000:]}")
 
 
-def _form_state(assistant: Assistant, sender: str) -> tuple[str | None, str | None]:
-    tracker = assistant.tracker(sender)
-    return (tracker.get("active_loop") or {}).get("name"), tracker["slots"].get("requested_slot")
-
-
 def _cases(assistant: Assistant, *senders: str) -> list:
     from bot.cases import CaseService
 
@@ -80,32 +60,12 @@ def _cases(assistant: Assistant, *senders: str) -> list:
             if case.sender_id in senders]
 
 
-def _start_intake(assistant: Assistant, sender: str) -> list[dict]:
-    reply = assistant.say(sender, '/start_case{"case_type": "wage_arrears"}')
-    assert _form_state(assistant, sender)[0] == "case_intake_form", texts(reply)
-    return reply
-
-
-def _answer_until(assistant: Assistant, sender: str, stop_at: str | None) -> list[dict]:
-    """Answer the form's questions until it asks for `stop_at` (None: until it ends); the last reply."""
-    reply: list[dict] = []
-    for _ in range(MAX_FORM_TURNS):
-        loop, slot = _form_state(assistant, sender)
-        if loop != "case_intake_form" or slot == stop_at:
-            return reply
-        assert slot in ANSWERS, f"the form asks for {slot!r}, which this test cannot answer: {texts(reply)}"
-        reply = assistant.say(sender, ANSWERS[slot])
-        if _form_state(assistant, sender) == (loop, slot):
-            raise AssertionError(f"the form did not accept {ANSWERS[slot]!r} for {slot}: {texts(reply)}")
-    raise AssertionError(f"the form did not finish in {MAX_FORM_TURNS} turns")
-
-
 @needs_intake
 def test_rasa_killed_in_the_middle_of_an_intake_form_resumes_and_records_one_case(reliable_assistant):
     assistant = reliable_assistant
     sender = "fault-rasa-killed"
-    _start_intake(assistant, sender)
-    _answer_until(assistant, sender, "employer")
+    start_intake(assistant, sender)
+    answer_until(assistant, sender, "employer")
     before = assistant.tracker(sender)
     crashes, starts = assistant.log().count("rasa exited with code -9"), assistant.log().count("rasa is up")
     os.kill(_children(assistant)["rasa"], signal.SIGKILL)
@@ -113,17 +73,17 @@ def test_rasa_killed_in_the_middle_of_an_intake_form_resumes_and_records_one_cas
     _wait_for_log(assistant, "rasa is up", starts + 1)
 
     after = assistant.tracker(sender)
-    assert _form_state(assistant, sender) == ("case_intake_form", "employer")
+    assert form_state(assistant, sender) == ("case_intake_form", "employer")
     filled = {k: v for k, v in before["slots"].items() if v is not None}
     assert {k: after["slots"].get(k) for k in filled} == filled, "slots lost across the restart"
-    reply = assistant.say(sender, ANSWERS["employer"])
-    assert _form_state(assistant, sender)[1] != "employer", texts(reply)
-    reply = _answer_until(assistant, sender, None)
+    reply = assistant.say(sender, INTAKE_ANSWERS["employer"])
+    assert form_state(assistant, sender)[1] != "employer", texts(reply)
+    reply = answer_until(assistant, sender, None)
     created = [c for c in customs(reply) if c.get("kind") == "case_created"]
     assert len(created) == 1, texts(reply)
     cases = _cases(assistant, sender)
     assert [case.case_id for case in cases] == [created[0]["case_id"]]
-    assert cases[0].employer == ANSWERS["employer"]
+    assert cases[0].employer == INTAKE_ANSWERS["employer"]
 
 
 def _custom_action_message(assistant: Assistant) -> str | None:
@@ -203,19 +163,19 @@ def test_action_server_killed_gives_the_apology_on_wechat_and_sms_too(reliable_a
 def test_a_locked_app_store_during_case_storage_gives_an_apology_and_loses_nothing(reliable_assistant):
     assistant = reliable_assistant
     # a first case, confirmed and numbered before the trouble
-    _start_intake(assistant, "fault-lock-first")
-    first = [c for c in customs(_answer_until(assistant, "fault-lock-first", None))
+    start_intake(assistant, "fault-lock-first")
+    first = [c for c in customs(answer_until(assistant, "fault-lock-first", None))
              if c.get("kind") == "case_created"]
     assert len(first) == 1
 
     sender = "fault-lock-second"
-    _start_intake(assistant, sender)
-    _answer_until(assistant, sender, "case_confirmed")
+    start_intake(assistant, sender)
+    answer_until(assistant, sender, "case_confirmed")
     database = assistant.settings.app_db_url.removeprefix("sqlite:///")
     blocker = sqlite3.connect(database, timeout=1, isolation_level=None)
     try:
         blocker.execute("BEGIN EXCLUSIVE")  # another writer holds the database: writes wait, then fail
-        reply = assistant.say(sender, ANSWERS["case_confirmed"])
+        reply = assistant.say(sender, INTAKE_ANSWERS["case_confirmed"])
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
@@ -224,7 +184,7 @@ def test_a_locked_app_store_during_case_storage_gives_an_apology_and_loses_nothi
     senders = ("fault-lock-first", sender)
     assert [case.case_id for case in _cases(assistant, *senders)] == [first[0]["case_id"]], "a case was lost"
 
-    reply = assistant.say(sender, ANSWERS["case_confirmed"])  # the worker confirms again, the store is free
+    reply = assistant.say(sender, INTAKE_ANSWERS["case_confirmed"])  # the worker confirms again, the store is free
     second = [c for c in customs(reply) if c.get("kind") == "case_created"]
     assert len(second) == 1, texts(reply)
     assert sorted(case.case_id for case in _cases(assistant, *senders)) == sorted([first[0]["case_id"],
