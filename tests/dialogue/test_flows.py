@@ -40,7 +40,7 @@ def test_a_weak_question_is_asked_back_and_a_second_miss_gets_12333(assistant):
     first = assistant.say("flow-miss", "那个东西")
     assert kinds(first) == ["fallback"]
     assert [b["payload"] for b in first[0]["buttons"]][-1] == "/request_human"
-    second = assistant.say("flow-miss", "就是那个嘛")
+    second = assistant.say("flow-miss", "那个表格咋填")
     assert HANDOFF_12333 in customs(second) and "0951-12333" in texts(second)
     assert rows(assistant, "SELECT channel, target, reason FROM handoffs WHERE sender_id = ?", "flow-miss") == [
         ("rest", "12333", "repeated_fallback")]
