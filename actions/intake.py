@@ -127,6 +127,16 @@ def reads_as(slot: str, text: str) -> bool:
     return reader is None or bool(reader(text))
 
 
+def wants_change(text: str) -> bool:
+    return any(word in normalize(text or "") for word in ("改", "不对", "错", "修改"))
+
+
+def field_to_change(text: str) -> Optional[str]:
+    """The slot named in "电话不对" or "改地点", or None."""
+    normalized = normalize(text or "")
+    return next((slot for slot, words in FIELD_WORDS if any(word in normalized for word in words)), None)
+
+
 def required_slots(values: Dict[str, Any]) -> list[str]:
     """The form's slots for this case: amount and period only for unpaid wages."""
     case_type = values.get("case_type")
@@ -285,15 +295,10 @@ class ValidateCaseIntakeForm(FormValidationAction):
 
     def check_case_confirmed(self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker,
                              values: Dict[str, Any]) -> Dict[str, Any]:
-        normalized = normalize(text)
-        wants_change = any(word in normalized for word in ("改", "不对", "错", "修改"))
-        if wants_change:
-            field = next((slot for slot, words in FIELD_WORDS if any(word in normalized for word in words)), None)
+        if wants_change(text):
+            field = field_to_change(text)
             if field is None:
-                dispatcher.utter_message(
-                    text="哪一项要改？",
-                    buttons=[text_button(f"改{label}") for label in FIELD_LABELS.values()])
-                return {"case_confirmed": None}
+                return {"case_confirmed": None}  # action_ask_case_confirmed asks which one
             updates = {field: None, "case_confirmed": None}
             if field == "amount_owed":
                 updates["owed_period"] = None
@@ -414,6 +419,11 @@ class ActionAskCaseConfirmed(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
         values = {slot: tracker.get_slot(slot) for slot in SLOTS}
+        text = latest_text(tracker)
+        if tracker.get_slot(REQUESTED_SLOT) == "case_confirmed" and wants_change(text) and not field_to_change(text):
+            fields = [slot for slot in FIELD_LABELS if slot in required_slots(values)]
+            dispatcher.utter_message(text="哪一项要改？", buttons=[text_button(f"改{FIELD_LABELS[slot]}") for slot in fields])
+            return []
         dispatcher.utter_message(
             text="请核对一下：\n" + summary_text(values) + "\n没问题就回“确认”；要改哪项就说“改电话”这样；不登记了说“取消”。",
             buttons=[text_button("确认提交", "确认"), text_button("有错要改"), text_button("取消")])

@@ -63,7 +63,8 @@ def main() -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
 
-    print(f"held-out NLU set: {summary['examples']} examples, {summary['intents']} intents ({HOLDOUT.relative_to(REPO)})")
+    print(f"held-out NLU set: {summary['examples']} examples, {summary['intents']} intents "
+          f"({HOLDOUT.relative_to(REPO)})")
     print(f"intent macro-F1 {summary['intent_macro_f1']:.3f}   weighted F1 {summary['intent_weighted_f1']:.3f}   "
           f"accuracy {summary['accuracy']:.3f}")
     weakest = sorted(summary["per_intent_f1"].items(), key=lambda item: item[1])[:5]

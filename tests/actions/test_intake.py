@@ -214,3 +214,16 @@ def test_a_storage_failure_apologises_keeps_the_details_and_the_retry_records_on
     run(ActionSubmitCase(), tracker, domain)
     run(ActionSubmitCase(), tracker, domain)
     assert len(case_service.list_cases()) == 1
+
+
+def test_a_change_without_saying_what_asks_which_detail_once(domain):
+    tracker = answering("case_confirmed", "有错要改", **{**FILLED, "case_confirmed": None})
+    events, messages = run(ValidateCaseIntakeForm(), tracker, domain)
+    assert messages == [] and events == [SlotSet("case_confirmed", None), SlotSet("requested_slot", "case_confirmed")]
+    _, messages = run(ActionAskCaseConfirmed(), tracker, domain)
+    assert messages == [message("哪一项要改？", buttons=[
+        {"title": f"改{label}", "payload": f"改{label}"} for label in ("姓名", "电话", "地点", "单位", "金额", "情况")])]
+    other_case = answering("case_confirmed", "不对", **{**FILLED, "case_type": "work_injury", "amount_owed": None,
+                                                        "owed_period": None, "case_confirmed": None})
+    _, messages = run(ActionAskCaseConfirmed(), other_case, domain)
+    assert [b["title"] for b in messages[0]["buttons"]] == ["改姓名", "改电话", "改地点", "改单位", "改情况"]
