@@ -5,8 +5,8 @@
 - A rule chosen by a button is answered as is.
 - A follow-up that names no topic ("那要带啥材料") is searched within the conversation's topic first.
 - Otherwise the whole knowledge base is searched. A hit is answered when its score reaches MIN_CONFIDENT_SCORE and
-  the NLU topic intent agrees (or, when NLU fell back, its best guess agrees); with no topic from NLU at all, only a
-  strong hit (STRONG_SCORE) is answered. When NLU and the knowledge base disagree, a very confident intent with a
+  the topic of NLU's best intent agrees (however sure NLU is: two independent signals naming the same topic); with no
+  topic from NLU at all, only a strong hit (STRONG_SCORE) is answered. When NLU and the knowledge base disagree, a very confident intent with a
   confident rule in its own topic wins, a strong hit with nothing confident in the intent's topic wins, and anything
   else is asked back with both candidates.
 - A weak match alone is never answered: the worker gets two or three buttons (the likeliest rules, or topics), and
@@ -89,6 +89,8 @@ def decide(
             return Decision(rule=hits[0].rule, why="chosen topic")
         return Decision(rules=_candidates(hits) or _menu(service, chosen_topic, on), why="chosen topic, unclear")
 
+    # The topic NLU names (its best guess when it fell back), and the same only when NLU is confident of it.
+    nlu_topic = _best_guess_topic(ranking or []) if intent == "nlu_fallback" else INTENT_TOPICS.get(intent or "")
     intent_topic = INTENT_TOPICS.get(intent or "") if confidence >= CONFIDENT_INTENT else None
     follow_up = intent == "ask_followup" or intent_topic is None
     if context_topic and follow_up:
@@ -102,11 +104,9 @@ def decide(
     hits = service.search(text, on=on)
     top = hits[0] if hits else None
     if top is not None and top.score >= MIN_CONFIDENT_SCORE:
-        if intent_topic == top.rule.topic:
+        if nlu_topic == top.rule.topic:
             return Decision(rule=top.rule, why="agreed")
         if intent_topic is None:
-            if intent == "nlu_fallback" and _best_guess_topic(ranking or []) == top.rule.topic:
-                return Decision(rule=top.rule, why="agrees with the NLU's best guess")
             if top.score >= STRONG_SCORE and intent != "ask_followup":
                 return Decision(rule=top.rule, why="strong hit")
             return Decision(rules=_candidates(hits), why="no topic intent, hit not strong")

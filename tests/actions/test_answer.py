@@ -149,6 +149,12 @@ def test_a_weak_match_corroborated_by_a_very_confident_intent_is_answered(kb):
     assert not decide(kb, close_call, on=DAY, intent="ask_schooling", confidence=0.99).answers
 
 
+def test_a_confident_hit_in_the_topic_of_a_hesitant_intent_is_answered(kb):
+    question = "在吴忠干活老板在银川 该去哪投诉"  # labor_inspection_process 0.43: confident, same topic as NLU's guess
+    assert decide(kb, question, on=DAY, intent="ask_labor_rights", confidence=0.6).answers
+    assert not decide(kb, question, on=DAY, intent="ask_housing", confidence=0.6).answers
+
+
 def test_without_a_topic_intent_only_a_strong_hit_is_answered(kb):
     assert not decide(kb, "羊肉多少钱一斤", on=DAY, intent="nlu_fallback", confidence=0.3).answers
     assert decide(kb, "创业担保贷款能贷多少", on=DAY, intent="nlu_fallback", confidence=0.3).answers
