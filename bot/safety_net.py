@@ -57,8 +57,12 @@ async def _apologise(message: UserMessage, reason: str) -> None:
         logger.exception("could not send the apology to %s on %s", message.sender_id, message.input_channel)
 
 
-def with_safety_net(on_new_message: Handler) -> Handler:
-    """`on_new_message` that guarantees at least one reply per turn (the apology when Rasa produced none)."""
+def with_safety_net(on_new_message: Handler, *, reraise: bool = False) -> Handler:
+    """`on_new_message` that guarantees at least one reply per turn (the apology when Rasa produced none).
+
+    With `reraise`, a turn that *raised* is not apologised for but re-raised, for channels whose provider retries
+    a failed delivery (SMS callbacks): the retry runs the turn again rather than the worker getting an apology.
+    """
 
     @functools.wraps(on_new_message)
     async def handle(message: UserMessage) -> Any:
@@ -66,6 +70,8 @@ def with_safety_net(on_new_message: Handler) -> Handler:
         try:
             result = await on_new_message(message)
         except Exception as error:
+            if reraise:
+                raise
             logger.exception("turn of %s on %s failed", message.sender_id, message.input_channel)
             if sent[0] == 0:
                 await _apologise(message, f"{type(error).__name__}")

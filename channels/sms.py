@@ -627,6 +627,10 @@ class SmsInput(InputChannel):
     # -- HTTP --------------------------------------------------------------------------------------------------
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        from bot.safety_net import with_safety_net
+
+        # a turn that produced nothing still gets an answer; one that raised is released for the provider's retry
+        on_new_message = with_safety_net(on_new_message, reraise=True)
         sms_webhook = Blueprint("sms_webhook", __name__)
 
         @sms_webhook.listener("before_server_start")

@@ -586,6 +586,9 @@ class WeChatInput(InputChannel):
     # -- HTTP --------------------------------------------------------------------------------------------------
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        from bot.safety_net import with_safety_net
+
+        on_new_message = with_safety_net(on_new_message)  # a turn that produced nothing still gets an answer
         wechat_webhook = Blueprint("wechat_webhook", __name__)
 
         @wechat_webhook.listener("before_server_start")
