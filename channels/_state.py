@@ -126,3 +126,18 @@ class ChannelState:
                 return None
             payloads = json.loads(row.payloads)
             return payloads[number - 1] if 1 <= number <= len(payloads) else None
+
+
+def state_and_gate(db_url: str | None, intercept=None):
+    """A channel's durable state and its takeover gate, defaulting to the app store and `bot.takeover.intercept`.
+
+    Both input channels take these as optional constructor arguments (tests pass their own); this is the one place
+    that decides the defaults.
+    """
+    if db_url is None:
+        from bot.settings import Settings
+
+        db_url = Settings.from_env().app_db_url
+    if intercept is None:
+        from bot.takeover import intercept
+    return ChannelState(db_url), intercept

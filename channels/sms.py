@@ -60,7 +60,7 @@ from channels._render import (
     shorten_source,
     split_clean,
 )
-from channels._state import OPTED_OUT, SUBSCRIBED, ChannelState
+from channels._state import OPTED_OUT, SUBSCRIBED, ChannelState, state_and_gate
 from nlu.extract import mask_phone
 from nlu.text import to_half_width
 
@@ -510,16 +510,7 @@ class SmsInput(InputChannel):
         self._secret = webhook_secret
         self._tencent_token = tencent_callback_token(webhook_secret)
         self._provider = provider
-        if db_url is None:
-            from bot.settings import Settings
-
-            db_url = Settings.from_env().app_db_url
-        self.state = ChannelState(db_url)
-        if intercept is None:
-            from bot.takeover import intercept as takeover_intercept
-
-            intercept = takeover_intercept
-        self._intercept = intercept
+        self.state, self._intercept = state_and_gate(db_url, intercept)
         self.max_segments = max_segments
         self.segment_chars = segment_chars
 

@@ -62,7 +62,7 @@ from channels._render import (
     split_clean,
     utf8_len,
 )
-from channels._state import ChannelState
+from channels._state import state_and_gate
 
 __all__ = [
     "WeChatInput",
@@ -409,16 +409,7 @@ class WeChatInput(InputChannel):
         self.reply_deadline = reply_deadline
         self.crypto = WeChatCrypto(token, encoding_aes_key, app_id) if encoding_aes_key else None
         self.welcome_payload = welcome_payload
-        if db_url is None:
-            from bot.settings import Settings
-
-            db_url = Settings.from_env().app_db_url
-        self.state = ChannelState(db_url)
-        if intercept is None:
-            from bot.takeover import intercept as takeover_intercept
-
-            intercept = takeover_intercept
-        self._intercept = intercept
+        self.state, self._intercept = state_and_gate(db_url, intercept)
         self._customer_service = customer_service
         self._turns: dict[str, _Turn] = {}
         self._background: set[asyncio.Future] = set()
