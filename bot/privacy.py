@@ -1,9 +1,13 @@
-"""Keep workers' phone, ID and bank card numbers out of the logs.
+"""Keep workers' phone, ID and bank card numbers out of the logs, and ID and bank card numbers out of the store.
 
 `install()` puts a `PiiMaskingFilter` on every handler of the root logger, so every record that reaches a log file
 or the console, from this project, Rasa or any library, is masked with `nlu.extract.mask_pii` ("138****5678",
 "640102********1234"). It is idempotent; call it again after logging is reconfigured (Rasa's `configure_logging`
 replaces the root logger's handlers), e.g. at the import of the action package and of a custom channel module.
+
+`redact_incoming()` is what every input channel applies to a worker's text before Rasa sees it: the assistant never
+needs an ID-card or bank-card number (it tells whoever sends one so), so neither reaches the tracker store, the
+console's transcripts or an operator's screen. Phone numbers stay: case intake and status look-ups need them.
 """
 from __future__ import annotations
 
@@ -11,7 +15,9 @@ import logging
 
 from nlu.extract import mask_pii
 
-__all__ = ["PiiMaskingFilter", "install"]
+__all__ = ["PiiMaskingFilter", "install", "redact_incoming"]
+
+_NEVER_KEPT = frozenset({"id", "card"})
 
 
 class PiiMaskingFilter(logging.Filter):
@@ -52,3 +58,8 @@ def install(logger: logging.Logger | None = None) -> int:
             handler.addFilter(PiiMaskingFilter())
             added += 1
     return added
+
+
+def redact_incoming(text: str) -> str:
+    """A worker's message with ID-card and bank-card numbers masked ("640102********1234"); phone numbers kept."""
+    return mask_pii(text, _NEVER_KEPT) if text else text

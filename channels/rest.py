@@ -33,6 +33,8 @@ from sanic.response import HTTPResponse
 
 import rasa.utils.endpoints
 
+from bot.privacy import redact_incoming
+
 __all__ = ["RestInput", "MAX_MESSAGE_CHARS", "MAX_SENDER_CHARS"]
 
 structlogger = structlog.get_logger()
@@ -124,6 +126,7 @@ class RestInput(RasaRestInput):
                 sender, text = self.parse(request)
             except BadRequest as bad:
                 return response.json({"error": str(bad)}, status=400)
+            text = redact_incoming(text)  # ID and bank card numbers never reach the tracker store
             stream = rasa.utils.endpoints.bool_arg(request, "stream", default=False)
             taken_over = await self._intercept(self.name(), sender, text)
             waiting = await self.operator_messages(sender)

@@ -29,6 +29,7 @@ var/sms-outbox.jsonl) or `TencentSmsProvider` (Tencent Cloud SMS API, TC3-HMAC-S
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -49,6 +50,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from yarl import URL
 
+from bot.privacy import redact_incoming
 from channels._config import ChannelConfigError, channel_environment, check_values, is_production
 from channels._http import BodyTooLarge, client_session, close_client_session, read_body
 from channels._render import (
@@ -573,6 +575,7 @@ class SmsInput(InputChannel):
 
     async def _process(self, sms: InboundSms, on_new_message) -> str:
         """Handle one authenticated, parsed SMS exactly once; a status word for the response."""
+        sms = dataclasses.replace(sms, text=redact_incoming(sms.text))
         masked = mask_phone(sms.phone)
         if not await asyncio.to_thread(self.state.claim_message, self.name(), sms.key):
             logger.info("sms: duplicate delivery of %s from %s ignored", sms.key, masked)

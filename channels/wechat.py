@@ -51,6 +51,7 @@ from wechatpy.replies import TextReply
 from wechatpy.utils import WeChatSigner
 from xml.etree.ElementTree import ParseError
 
+from bot.privacy import redact_incoming
 from channels._config import ChannelConfigError, channel_environment, check_values, is_production
 from channels._http import BodyTooLarge, client_session, close_client_session, read_body
 from channels._render import (
@@ -499,7 +500,7 @@ class WeChatInput(InputChannel):
         started = time.monotonic()
         prefix = ""
         if message.kind == "text" or (message.kind == "voice" and message.content):
-            text = message.content.strip()
+            text = redact_incoming(message.content.strip())
             if not text:
                 return []
             if await self._intercept(self.name(), message.openid, text):

@@ -134,8 +134,12 @@ def _masked(found: _Pii) -> str:
     return f"{found.digits[:4]}{'*' * (len(found.digits) - 8)}{found.digits[-4:]}"
 
 
-def mask_pii(text: str) -> str:
-    """`text` with every mobile number, 18-digit ID number and 16–19-digit bank card number masked.
+PII_KINDS = frozenset({"phone", "id", "card"})
+
+
+def mask_pii(text: str, kinds: frozenset[str] = PII_KINDS) -> str:
+    """`text` with every mobile number, 18-digit ID number and 16–19-digit bank card number masked (only those of
+    `kinds`: "phone", "id", "card").
 
     "我电话138 1234 5678，身份证640102199001011234" → "我电话138****5678，身份证640102********1234".
     """
@@ -145,6 +149,8 @@ def mask_pii(text: str) -> str:
     out: list[str] = []
     position = 0
     for found in _find_pii(text):
+        if found.kind not in kinds:
+            continue
         out.append(text[position:found.start])
         out.append(_masked(found))
         position = found.end

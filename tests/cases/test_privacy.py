@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from bot.privacy import PiiMaskingFilter, install
+from bot.privacy import PiiMaskingFilter, install, redact_incoming
 
 PHONE, ID_NUMBER, CARD = "13812345678", "64010219900101123X", "6222021234567890123"
 
@@ -112,3 +112,9 @@ def test_a_broken_format_string_passes_through_for_logging_to_report():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "bad format %d", ("not a number",), None)
     assert PiiMaskingFilter().filter(record) is True
     assert (record.msg, record.args) == ("bad format %d", ("not a number",))
+
+
+def test_incoming_text_loses_id_and_card_numbers_but_keeps_phone_numbers():
+    text = "身份证64010219900101123X 卡号 6222 0212 3456 7890 电话138-1234-5678 欠了12000"
+    assert redact_incoming(text) == "身份证640102********123X 卡号 6222********7890 电话138-1234-5678 欠了12000"
+    assert redact_incoming("") == "" and redact_incoming("没有号码") == "没有号码"

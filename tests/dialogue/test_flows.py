@@ -4,6 +4,7 @@ Intake tests read the case rows straight from the assistant's own SQLite app sto
 """
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -118,3 +119,14 @@ def test_an_id_number_offered_during_intake_is_not_stored(assistant):
     stopped = texts(assistant.say(sender, "算了不登记了"))
     assert "不弄了" in stopped
     assert rows(assistant, "SELECT COUNT(*) FROM cases WHERE sender_id = ?", sender) == [(0,)]
+    stored = json.dumps(assistant.tracker(sender), ensure_ascii=False)
+    assert "640102199001011234" not in stored  # the tracker store keeps only the masked number
+    assert "640102********1234" in stored
+
+
+def test_a_bank_card_number_never_reaches_the_tracker_store_but_a_phone_number_does(assistant):
+    sender = "flow-privacy-card"
+    assistant.say(sender, "工资卡号6222021234567890123 电话13912345678 老板不发工资咋办")
+    stored = json.dumps(assistant.tracker(sender), ensure_ascii=False)
+    assert "6222021234567890123" not in stored and "6222***********0123" in stored
+    assert "13912345678" in stored  # intake and status look-ups need the phone number
