@@ -42,7 +42,7 @@ class PolicyService:
 
     @classmethod
     def load(cls) -> "PolicyService":
-        return cls(KnowledgeBase.load())
+        return cls(KnowledgeBase.load().warm_up())
 
     def search(self, text: str, *, on: datetime.date, topic: Optional[str] = None, limit: int = 5) -> list[Hit]:
         """Rules in force on `on` that answer `text`, best first (optionally within one topic)."""

@@ -106,6 +106,11 @@ class KnowledgeBase:
 
     # -- search -----------------------------------------------------------------------------------------------
 
+    def warm_up(self) -> "KnowledgeBase":
+        """Prepare search's typo repair (servers call this at start-up; ``load`` stays fast for the CLI)."""
+        self._index.warm_up()
+        return self
+
     def search(self, text: str, *, on: datetime.date, topic: Optional[str] = None, limit: int = 5) -> list[SearchHit]:
         """Rules in force on ``on`` that answer ``text``, best first (at most ``limit``).
 

@@ -8,7 +8,13 @@ Workers type short, colloquial, typo-ridden questions on phones. The pipeline:
    "工资"): one query unit whose match is the best of its alternatives;
 3. jieba search-mode words **plus** character bigrams of every CJK run: bigrams still match when a typo or an
    unknown word breaks jieba's segmentation ("创业担保货款" keeps 创业, 担保, 保货…, and 创业担保 matches);
-4. fielded BM25 over title and questions (weight 3) and answer (weight 1).
+4. a character bigram of the question that no rule contains is *repaired*: rule bigrams that sound the same
+   (pinyin without tones, with the fuzzy pairs of pinyin keyboards folded: z/zh, c/ch, s/sh, in/ing, en/eng) or
+   differ by a look-alike character (``lookalike_chars`` in ``synonyms.yaml``: 贷/货), in one of the two characters,
+   become its alternatives, so "落护" matches 落户, "社宝" 社保 and "货款" 贷款. Only bigrams no rule contains are
+   repaired (a real word is never second-guessed), and a repaired bigram weighs what an unknown one does: repair
+   can raise a rule that contains the intended word, never sink the others;
+5. fielded BM25 over title and questions (weight 3) and answer (weight 1).
 
 **Score.** A hit's score is the BM25 score divided by the largest score the question could reach (every query
 unit fully saturated): the idf-weighted share of the question that the rule covers, in [0, 1). It is comparable
@@ -35,12 +41,13 @@ import functools
 import logging
 import math
 import threading
+import unicodedata
 from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence
 
 from policies_kb._schema import Rule
-from policies_kb._text import cjk_runs, normalize, strip_punctuation
+from policies_kb._text import cjk_runs, is_cjk, normalize, strip_punctuation
 
 __all__ = [
     "MIN_CONFIDENT_SCORE",
@@ -62,6 +69,7 @@ MIN_CONFIDENT_SCORE = 0.35
 FIELD_WEIGHTS = {"title": 3.0, "questions": 3.0, "answer": 1.0}
 WORD_WEIGHT = 1.0
 BIGRAM_WEIGHT = 0.5
+CROSS_BIGRAM_WEIGHT = 0.15
 SINGLE_CHAR_WEIGHT = 0.3
 # A query term that no rule contains weighs this share of the rarest seen term's idf: it still lowers the score
 # (the question is partly about something else) without letting one odd word sink a good match.
@@ -71,6 +79,9 @@ UNSEEN_WEIGHT = 0.5
 MIN_QUERY_WEIGHT = 6.0
 BM25_K1 = 1.2
 BM25_B = 0.5
+# A rule's score blends its BM25 share (over all its text) with its best single passage (title or one question):
+# a question that reads like one phrasing of a rule beats one that matches words spread over a long answer.
+PASSAGE_SHARE = 0.2
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +116,7 @@ class Synonyms:
     phrases: Mapping[str, tuple[str, ...]]
     stopwords: frozenset[str]
     bigram_stop_chars: frozenset[str] = frozenset()
+    lookalike_groups: tuple[str, ...] = ()
 
     @functools.cached_property
     def longest_first(self) -> list[str]:
@@ -126,7 +138,8 @@ def load_synonyms(path: Path = SYNONYMS_PATH) -> Synonyms:
         phrases[key] = tuple(strip_punctuation(normalize(t)).replace(" ", "") for t in targets)
     stopwords = frozenset(normalize(str(word)) for word in data.get("stopwords") or ())
     stop_chars = frozenset(normalize(str(data.get("bigram_stop_chars") or "")))
-    return Synonyms(phrases, stopwords, stop_chars)
+    lookalikes = tuple(normalize(str(group)) for group in data.get("lookalike_chars") or ())
+    return Synonyms(phrases, stopwords, stop_chars, lookalikes)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -169,7 +182,8 @@ def _weight_of(term: str, is_word: bool) -> float:
 def extract_terms(text: str, tokenizer, synonyms: Synonyms) -> dict[str, float]:
     """Search terms of ``text`` (already normalised and stripped of punctuation), each with its kind weight:
     jieba search-mode words (1.0; single characters 0.3) and CJK character bigrams (0.5), stop words left out.
-    A bigram that is also a word keeps the word's weight."""
+    A bigram that is also a word keeps the word's weight. A bigram that straddles two words jieba found, one of
+    them longer than a character ("险转" in 保险|转移), is mostly noise and weighs :data:`CROSS_BIGRAM_WEIGHT`."""
     stopwords, stop_chars = synonyms.stopwords, synonyms.bigram_stop_chars
     terms: dict[str, float] = {}
     for chunk in text.split():
@@ -180,13 +194,66 @@ def extract_terms(text: str, tokenizer, synonyms: Synonyms) -> dict[str, float]:
             weight = _weight_of(word, True)
             if weight > terms.get(word, 0.0):
                 terms[word] = weight
+        word_at = _word_lengths_by_position(chunk, tokenizer)
+        offset = 0
         for run in cjk_runs(chunk):
+            offset = chunk.index(run, offset)
             for i in range(len(run) - 1):
                 bigram = run[i : i + 2]
                 if bigram in stopwords or bigram[0] in stop_chars or bigram[1] in stop_chars:
                     continue  # 欠我, 我工: junk across a function word
-                terms.setdefault(bigram, BIGRAM_WEIGHT)
+                left, right = word_at[offset + i], word_at[offset + i + 1]
+                straddles = left[0] != right[0] and max(left[1], right[1]) > 1
+                terms.setdefault(bigram, CROSS_BIGRAM_WEIGHT if straddles else BIGRAM_WEIGHT)
+            offset += len(run)
     return terms
+
+
+def _word_lengths_by_position(chunk: str, tokenizer) -> list[tuple[int, int]]:
+    """For each character of ``chunk``: (start of the jieba word it belongs to, that word's length)."""
+    found = [(0, 1)] * len(chunk)
+    for _word, start, end in tokenizer.tokenize(chunk):
+        for position in range(start, end):
+            found[position] = (start, end - start)
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sound-alike and look-alike characters (typo repair)
+
+# Pinyin keyboards' fuzzy pairs: a worker who says "zi" for 知 or "xin" for 星 picks the wrong character.
+_FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
+_FUZZY_FINALS = (("ing", "in"), ("eng", "en"))
+
+
+def _toneless(reading: str) -> str:
+    plain = "".join(c for c in unicodedata.normalize("NFD", reading) if not unicodedata.combining(c))
+    for long, short in _FUZZY_INITIALS:
+        if plain.startswith(long):
+            plain = short + plain[len(long):]
+            break
+    for long, short in _FUZZY_FINALS:
+        if plain.endswith(long):
+            plain = plain[: -len(long)] + short
+            break
+    return plain
+
+
+@functools.lru_cache(maxsize=8192)
+def char_keys(char: str, lookalike_groups: tuple[str, ...] = ()) -> frozenset[str]:
+    """What ``char`` can be mistyped for: its readings (toneless, fuzzy pairs folded) and its look-alike groups."""
+    from pypinyin.pinyin_dict import pinyin_dict  # imported on the first typo, not at start-up (0.2 s)
+
+    readings = pinyin_dict.get(ord(char), "")
+    keys = {_toneless(reading) for reading in readings.split(",") if reading}
+    keys.update(f"~{group}" for group in lookalike_groups if char in group)
+    return frozenset(keys)
+
+
+def bigram_keys(bigram: str, lookalike_groups: tuple[str, ...] = ()) -> set[str]:
+    """Every pair of keys of a two-character string ("落护" → {"luo hu", "la hu", ...})."""
+    first, second = (char_keys(char, lookalike_groups) for char in bigram)
+    return {f"{a} {b}" for a in first for b in second}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -231,6 +298,22 @@ class SearchIndex:
         count = len(self.rules)
         self._idf = {term: self._idf_for(len(posting), count) for term, posting in self._postings.items()}
         self._unseen_idf = UNSEEN_WEIGHT * self._idf_for(1, max(count, 1))
+        # Passages: the title and each question alone, so a question close to ONE phrasing of a rule is told apart
+        # from one that matches words scattered over a long rule (see PASSAGE_SHARE).
+        self._passage_rule: list[int] = []
+        self._passage_postings: dict[str, dict[int, float]] = defaultdict(dict)
+        passage_lengths = []
+        for index, rule in enumerate(self.rules):
+            for text in (rule.title, *rule.questions):
+                passage = len(self._passage_rule)
+                self._passage_rule.append(index)
+                terms = self._terms(text)
+                for term in terms:
+                    self._passage_postings[term][passage] = 1.0
+                passage_lengths.append(sum(weight * self._idf[term] for term, weight in terms.items()))
+        self._passage_postings = dict(self._passage_postings)
+        self._passage_lengths = passage_lengths
+        self._avg_passage_length = (sum(passage_lengths) / len(passage_lengths)) if passage_lengths else 1.0
 
     @staticmethod
     def _idf_for(document_frequency: int, count: int) -> float:
@@ -250,13 +333,38 @@ class SearchIndex:
                 units.append(_Unit(alternatives, WORD_WEIGHT, phrase))
                 cleaned = cleaned.replace(phrase, " ")
         for term, weight in self._terms_of_cleaned(cleaned).items():
-            units.append(_Unit((term,), weight, term))
+            units.append(_Unit((term,) + self._repairs(term), weight, term))
         return units
 
     def _terms_of_cleaned(self, cleaned: str) -> dict[str, float]:
         return extract_terms(cleaned, self.tokenizer, self.synonyms)
 
+    @functools.cached_property
+    def _bigrams_by_key(self) -> dict[str, frozenset[str]]:
+        """Sound/look key → the indexed two-character terms with that key (built on the first typo)."""
+        groups = self.synonyms.lookalike_groups
+        found: dict[str, set[str]] = defaultdict(set)
+        for term in self._postings:
+            if len(term) == 2 and is_cjk(term[0]) and is_cjk(term[1]):
+                for key in bigram_keys(term, groups):
+                    found[key].add(term)
+        return {key: frozenset(terms) for key, terms in found.items()}
+
+    def warm_up(self) -> None:
+        """Build what typo repair needs now (about 0.2 s), so that a server's first misspelt question does not wait."""
+        _ = self._bigrams_by_key
+
+    def _repairs(self, term: str) -> tuple[str, ...]:
+        """Indexed bigrams ``term`` may be a typo of; none when ``term`` is itself indexed or not a CJK bigram."""
+        if len(term) != 2 or term in self._postings or not (is_cjk(term[0]) and is_cjk(term[1])):
+            return ()
+        by_key = self._bigrams_by_key
+        return tuple(sorted({alt for key in bigram_keys(term, self.synonyms.lookalike_groups)
+                             for alt in by_key.get(key, ()) if alt[0] == term[0] or alt[1] == term[1]}))
+
     def _unit_idf(self, unit: _Unit) -> float:
+        if unit.label not in self._idf and unit.label == unit.alternatives[0]:
+            return self._unseen_idf  # a term no rule uses (repaired or not) weighs the same: repair only adds
         seen = [self._idf[alt] for alt in unit.alternatives if alt in self._idf]
         return max(seen) if seen else self._unseen_idf
 
@@ -282,6 +390,7 @@ class SearchIndex:
         total_weight = 0.0
         scores: dict[int, float] = defaultdict(float)
         matched: dict[int, list[str]] = defaultdict(list)
+        passage_scores: dict[int, float] = defaultdict(float)
         for unit in units:
             weight = unit.kind_weight * self._unit_idf(unit)
             total_weight += weight
@@ -294,6 +403,17 @@ class SearchIndex:
             for index, (value, alternative) in best.items():
                 scores[index] += weight * value
                 matched[index].append(unit.label if unit.label == alternative else f"{unit.label}→{alternative}")
+            in_passages = set()
+            for alternative in unit.alternatives:
+                in_passages.update(self._passage_postings.get(alternative, ()))
+            for passage in in_passages:
+                passage_scores[passage] += weight
+        best_passage: dict[int, float] = defaultdict(float)
+        query_weight = max(total_weight, MIN_QUERY_WEIGHT)
+        for passage, value in passage_scores.items():
+            index = self._passage_rule[passage]
+            cosine = value / math.sqrt(query_weight * max(self._passage_lengths[passage], value))
+            best_passage[index] = max(best_passage[index], cosine)
         hits = []
         for index, raw in scores.items():
             rule = self.rules[index]
@@ -301,7 +421,8 @@ class SearchIndex:
                 continue
             if allowed is not None and rule.id not in allowed:
                 continue
-            score = min(1.0, raw / max(total_weight, MIN_QUERY_WEIGHT))
+            score = (1.0 - PASSAGE_SHARE) * min(1.0, raw / max(total_weight, MIN_QUERY_WEIGHT))
+            score += PASSAGE_SHARE * best_passage[index]
             hits.append(SearchHit(rule, score, _readable_terms(matched[index])))
         hits.sort(key=lambda hit: (-hit.score, hit.rule.id))
         return hits[:limit]

@@ -270,7 +270,7 @@ def create_app(
     """The console. `kb` and `cases` default to the knowledge base (loaded now) and the case store of `settings`;
     tests pass their own, and a `clock` to move time."""
     if kb is None:
-        kb = KnowledgeBase.load()
+        kb = KnowledgeBase.load().warm_up()
     if cases is None:
         cases = CaseService.from_url(settings.app_db_url)
     console = Console(
