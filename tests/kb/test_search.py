@@ -84,7 +84,7 @@ def test_matched_terms_show_synonyms(fixture_kb, day):
 
 
 def test_a_misspelt_word_is_repaired_from_sound_or_shape(fixture_kb, day):
-    homophone = top(fixture_kb, "县城落护要啥条件", day)  # 落护 sounds like 落户
+    homophone = top(fixture_kb, "县城落护需要些啥", day)  # 落护 sounds like 落户
     assert homophone.rule.id == "settlement.county_town"
     assert "落护→落户" in homophone.matched_terms
     lookalike = top(fixture_kb, "创业担保货款额度", day)  # 货 looks like 贷 (lookalike_chars)
