@@ -139,7 +139,8 @@ def evaluate_rule(rule: Rule, facts: Mapping[str, Any]) -> EligibilityResult:
 _UNSURE = ("不知道", "不清楚", "不确定", "不记得", "记不清", "忘了", "说不准", "不好说", "不晓得", "不懂")
 _YES_WORDS = ("没问题", "没错")  # negation characters that mean yes
 _NO = ("不是", "没有", "没", "否", "不", "无", "未", "还没", "错")
-_YES = ("是", "对", "有", "嗯", "恩", "好", "行", "可以", "交了", "已经", "当然", "ok")
+_YES = ("是", "对", "有", "嗯", "恩", "好", "行", "可以", "交了", "已经", "当然", "ok", "到了", "够了", "满了", "办了",
+        "签了", "过了")
 _ASCII_YES = {"y", "yes", "true", "1", "ok"}
 _ASCII_NO = {"n", "no", "false", "0"}
 
@@ -159,7 +160,8 @@ def parse_fact_text(spec: FactSpec, text: Any) -> Any:
     ``"30万"`` → 300000; ``"没有"`` → 0. A range (``"五六年"``, ``"3到5年"``) is None. Integer facts are floored
     (``"一年半"`` → 1 full year).
     boolean: ``"是的/对/有/嗯"`` → True, ``"不是/没有/否"`` → False, ``"不知道"`` → None.
-    choice: the key, the Chinese label, or a unique part of one label (or a label inside the text).
+    choice: the key, the Chinese label, or a unique part of one label (or a label inside the text), or the
+    ``choice_words`` of exactly one choice ("自己干" → individual).
     """
     if text is None:
         return None
@@ -215,6 +217,12 @@ def _parse_choice(spec: FactSpec, text: str) -> Optional[str]:
     contained = [key for key, label in labels.items() if text in label or label in text]
     if len(contained) == 1:
         return contained[0]
+    if contained:
+        return None  # names two choices ("个人创业还是小微企业"): ask again
+    worded = {key for key, words in (spec.choice_words or {}).items()
+              if any(normalize(word).replace(" ", "") in text for word in words)}
+    if len(worded) == 1:
+        return worded.pop()
     mentioned = [key for key in choices if re.search(rf"(?<![a-z0-9_]){re.escape(key)}(?![a-z0-9_])", text)]
     return mentioned[0] if len(mentioned) == 1 else None
 

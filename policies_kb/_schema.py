@@ -83,7 +83,7 @@ _OUTCOME_OPTIONAL = ("amount",)
 _AMOUNT_REQUIRED = ("value", "unit")
 _AMOUNT_OPTIONAL = ("label",)
 _FACT_REQUIRED = ("type", "question")
-_FACT_OPTIONAL = ("unit", "choices")
+_FACT_OPTIONAL = ("unit", "choices", "choice_words")
 MIN_QUESTIONS = 3
 
 
@@ -197,13 +197,15 @@ class Rule:
 
 @dataclasses.dataclass(frozen=True)
 class FactSpec:
-    """A fact the eligibility rules may ask about. ``choices`` maps each key to its Chinese label (choice facts)."""
+    """A fact the eligibility rules may ask about. ``choices`` maps each key to its Chinese label (choice facts);
+    ``choice_words`` maps a key to the everyday words that mean it ("自己干" → individual) for free-text answers."""
 
     name: str
     type: str
     question: str
     unit: Optional[str] = None
     choices: Optional[Mapping[str, str]] = None
+    choice_words: Optional[Mapping[str, tuple[str, ...]]] = None
 
     def to_dict(self) -> dict[str, Any]:
         """The fact declaration as plain data."""
@@ -213,6 +215,8 @@ class FactSpec:
             "question": self.question,
             "unit": self.unit,
             "choices": dict(self.choices) if self.choices is not None else None,
+            "choice_words": {key: list(words) for key, words in self.choice_words.items()}
+            if self.choice_words else None,
         }
 
 
@@ -357,6 +361,19 @@ def validate_facts(data: Any, path: str) -> tuple[dict[str, FactSpec], list[KBEr
                         check.add(f"{name}.choices.{key}", "choice label must be non-empty text")
         elif choices is not None:
             check.add(f"{name}.choices", f"only choice facts have choices (this fact is {fact_type!r})")
+        words = spec.get("choice_words")
+        if words is not None:
+            if fact_type != "choice" or not isinstance(choices, dict):
+                check.add(f"{name}.choice_words", "only choice facts with choices have choice_words")
+            elif not isinstance(words, dict):
+                check.add(f"{name}.choice_words", "must map choice keys to lists of words: {key: [词, ...]}")
+            else:
+                for key, listed in words.items():
+                    if key not in choices:
+                        check.add(f"{name}.choice_words.{key}", f"{key!r} is not a choice of {name}")
+                    elif not isinstance(listed, list) or not listed or not all(
+                            isinstance(word, str) and word.strip() for word in listed):
+                        check.add(f"{name}.choice_words.{key}", "must be a non-empty list of words")
         if len(check.errors) == before:
             specs[name] = FactSpec(
                 name=name,
@@ -364,6 +381,8 @@ def validate_facts(data: Any, path: str) -> tuple[dict[str, FactSpec], list[KBEr
                 question=question,
                 unit=unit,
                 choices={key: label.strip() for key, label in choices.items()} if fact_type == "choice" else None,
+                choice_words={key: tuple(word.strip() for word in listed) for key, listed in words.items()}
+                if words else None,
             )
     return specs, check.errors
 

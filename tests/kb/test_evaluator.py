@@ -115,7 +115,8 @@ def test_kb_evaluate_refuses_what_it_cannot_decide(fixture_kb, day):
 NUMBER = FactSpec("years", "number", "几年？", "年")
 INTEGER = FactSpec("age", "integer", "几岁？", "岁")
 BOOLEAN = FactSpec("flag", "boolean", "是不是？")
-CHOICE = FactSpec("kind", "choice", "哪种？", choices={"individual": "个人创业", "small_firm": "小微企业"})
+CHOICE = FactSpec("kind", "choice", "哪种？", choices={"individual": "个人创业", "small_firm": "小微企业"},
+                  choice_words={"individual": ("自己干", "一个人"), "small_firm": ("公司", "企业")})
 
 
 @pytest.mark.parametrize(
@@ -131,6 +132,9 @@ CHOICE = FactSpec("kind", "choice", "哪种？", choices={"individual": "个人�
         (BOOLEAN, "true", True), (BOOLEAN, "是嘅", True), (BOOLEAN, "", None), (BOOLEAN, "随便", None),
         (CHOICE, "small_firm", "small_firm"), (CHOICE, "小微企业", "small_firm"), (CHOICE, "个人", "individual"),
         (CHOICE, "我开了个小微企业", "small_firm"), (CHOICE, "创业", "individual"), (CHOICE, "个人创业还是小微企业", None), (CHOICE, "合作社", None),
+        (CHOICE, "就我自己干", "individual"), (CHOICE, "我们几个人开的小公司", "small_firm"),
+        (CHOICE, "一个人开了个公司", None),  # words of both choices: ask again
+        (BOOLEAN, "到了", True), (BOOLEAN, "早就到了", True), (BOOLEAN, "还没到", False), (BOOLEAN, "够了", True),
     ],
 )
 def test_parse_fact_text(spec, text, value):
