@@ -163,6 +163,14 @@ def cmd_build_search_dict(args) -> int:
     return 0
 
 
+def cmd_build_pinyin(args) -> int:
+    from policies_kb._search import PINYIN_PATH, build_pinyin_table
+
+    count = build_pinyin_table(PINYIN_PATH)
+    print(f"wrote the readings of {count} characters to {PINYIN_PATH}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m policies_kb", description="宁夏农民工政策助手 knowledge base")
     common = argparse.ArgumentParser(add_help=False)
@@ -199,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     build = sub.add_parser("build-search-dict", parents=[common], help="regenerate policies_kb/search_dict.txt")
     build.set_defaults(func=cmd_build_search_dict)
+    sub.add_parser("build-pinyin", help="regenerate policies_kb/pinyin.txt (needs pypinyin)").set_defaults(
+        func=cmd_build_pinyin)
     return parser
 
 

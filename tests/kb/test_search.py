@@ -116,3 +116,13 @@ def test_bigrams_across_two_words_weigh_less_than_bigrams_inside_a_broken_word(f
     assert terms["险转"] == CROSS_BIGRAM_WEIGHT < BIGRAM_WEIGHT
     typo = extract_terms("养老保线", index.tokenizer, index.synonyms)  # a typo: the bigram is the only clue
     assert typo["保线"] >= BIGRAM_WEIGHT
+
+
+def test_the_shipped_pinyin_table_is_what_pypinyin_gives(tmp_path):
+    """policies_kb/pinyin.txt is generated (python -m policies_kb build-pinyin); the assistant never imports pypinyin."""
+    from policies_kb._search import PINYIN_PATH, build_pinyin_table
+
+    rebuilt = tmp_path / "pinyin.txt"
+    assert build_pinyin_table(rebuilt) > 20000
+    assert rebuilt.read_text(encoding="utf-8") == PINYIN_PATH.read_text(encoding="utf-8")
+    assert "落 luo la lao" in PINYIN_PATH.read_text(encoding="utf-8").splitlines()
