@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -21,7 +22,8 @@ import yaml
 from bot.launcher import _is_up, process_specs
 from bot.settings import ROOT
 from tests.reliability.support import (HAS_INTAKE, INTAKE_ANSWERS, PATIENT_START_SECONDS, answer_until,
-                                       start_intake, start_patiently)
+                                       passive_content, post, start_intake, start_patiently, text_message,
+                                       wechat_post)
 from tests.reliability.services import ServiceError, services
 from tests.support.assistant import Assistant, customs, free_port, http_json, texts
 
@@ -190,3 +192,113 @@ def test_an_intake_form_started_on_one_replica_is_finished_on_the_other_and_stor
              if case.sender_id == sender]
     assert [case.case_id for case in cases] == [created[0]["case_id"]]
     assert cases[0].employer == INTAKE_ANSWERS["employer"] and cases[0].amount_owed == 12000
+
+
+# -- the documented load balancer (docs/nginx-scale-out.conf) in front of both replicas ---------------------------
+
+NGINX_DOC = ROOT / "docs" / "nginx-scale-out.conf"
+
+
+@dataclasses.dataclass
+class Front:
+    url: str
+    access_log: Path
+
+    def upstreams(self, path_part: str, expected: int) -> list[str]:
+        """The replica (host:port) nginx sent each logged request whose URI contains `path_part` to, in order.
+        nginx logs a request just after answering it, so this waits (up to 10 s) for `expected` lines."""
+        deadline = time.monotonic() + 10
+        while True:
+            lines = self.access_log.read_text().splitlines() if self.access_log.exists() else []
+            found = [line.split()[1] for line in lines if path_part in line.split()[0]]
+            if len(found) >= expected or time.monotonic() > deadline:
+                return found
+            time.sleep(0.1)
+
+
+def render_nginx_front(doc: str, listen_port: int, rasa_ports: list[int], folder: Path) -> str:
+    """The documented config with the replicas' local ports for its example addresses and a plain local listener
+    for its TLS one, inside the main/events/http blocks a whole nginx.conf needs (plus an access log that names the
+    replica of each request)."""
+    lines = []
+    for line in doc.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("server 10.0.0.11:"):
+            lines += [line.replace(stripped.split()[1], f"127.0.0.1:{port}") for port in rasa_ports]
+        elif stripped.startswith("server 10.0.0."):
+            continue
+        elif stripped == "listen 443 ssl;":
+            lines.append(line.replace("listen 443 ssl;", f"listen 127.0.0.1:{listen_port};"))
+        else:
+            lines.append(line)
+    assert sum("127.0.0.1:" in line for line in lines) == 2 * len(rasa_ports) + 1, "the doc's layout changed"
+    temp = folder / "temp"
+    temp.mkdir(mode=0o777)
+    return "\n".join([
+        f"pid {folder}/nginx.pid;", f"error_log {folder}/error.log;", "events {}", "http {",
+        "    log_format upstreams '$request_uri $upstream_addr $status';",
+        f"    access_log {folder}/access.log upstreams;",
+        *(f"    {kind}_temp_path {temp}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")),
+        *lines, "}", ""])
+
+
+@pytest.fixture(scope="module")
+def front(replicas, tmp_path_factory):
+    import shutil
+
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if nginx is None:
+        pytest.fail("nginx is not installed (scripts/system-packages.txt; `make system-deps`)")
+    first, second = replicas
+    folder = tmp_path_factory.mktemp("nginx")
+    folder.chmod(0o755)
+    port = free_port()
+    conf = folder / "nginx.conf"
+    conf.write_text(render_nginx_front(NGINX_DOC.read_text(), port, [first.settings.rasa_port,
+                                                                     second.settings.rasa_port], folder))
+    checked = subprocess.run([nginx, "-t", "-p", str(folder), "-c", str(conf)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    process = subprocess.Popen([nginx, "-p", str(folder), "-c", str(conf), "-g", "daemon off;"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while not _is_up(f"{url}/webhooks/rest/") and time.monotonic() < deadline:
+        assert process.poll() is None, (folder / "error.log").read_text()
+        time.sleep(0.2)
+    try:
+        yield Front(url, folder / "access.log")
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_the_documented_nginx_front_spreads_rest_turns_over_both_replicas_in_order(replicas, front):
+    first, _ = replicas
+    sender = "scale-out-front-rest"
+    sent = [message for message, _ in SMALL_TALK]
+    for message, expected in SMALL_TALK:
+        assert expected in texts(http_json(f"{front.url}/webhooks/rest/webhook",
+                                           {"sender": sender, "message": message}))
+    assert _user_texts(first.tracker(sender)) == sent
+    used = front.upstreams("/webhooks/rest/webhook", len(sent))
+    assert len(used) == len(sent) and len(set(used)) == 2, used  # no stickiness needed, none given
+
+
+def test_the_documented_nginx_front_sends_each_wechat_user_to_one_replica(replicas, front):
+    token = replicas[0].settings.rasa_environment()["WECHAT_TOKEN"]
+    openids = [f"o-front-{n}" for n in range(6)]
+    for openid in openids:
+        for message in ("你好", "谢谢你"):
+            status, body = wechat_post(front.url, token, openid, text_message(openid, message))
+            assert status == 200 and passive_content(body.decode()), body[:200]
+    for openid in openids:
+        used = front.upstreams(f"openid={openid}", 2)
+        assert len(used) == 2 and len(set(used)) == 1, (openid, used)  # retries find the turn in that replica
+
+
+def test_the_documented_nginx_front_keeps_rasas_api_inside_and_refuses_huge_bodies(front):
+    status, _ = post(f"{front.url}/conversations/anyone/tracker?token=test-token", b"", timeout=10)
+    assert status == 404  # the conversations API is reachable from inside only, token or not
+    body = json.dumps({"sender": "huge", "message": "工" * 200_000}).encode()
+    status, _ = post(f"{front.url}/webhooks/rest/webhook", body, {"Content-Type": "application/json"}, timeout=10)
+    assert status == 413
