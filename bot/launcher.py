@@ -63,7 +63,8 @@ def process_specs(settings: Settings, model: Path) -> list[ProcessSpec]:
         ProcessSpec(
             "rasa",
             [
-                _bin("rasa"), "run", "--model", str(model), "--endpoints", str(settings.endpoints),
+                sys.executable, "-m", "bot.rasa_server", "run", "--model", str(model),
+                "--endpoints", str(settings.endpoints),
                 "--credentials", "credentials.yml", "--interface", settings.host, "--port", str(settings.rasa_port),
                 "--enable-api", "--auth-token", env["RASA_AUTH_TOKEN"],
             ],

@@ -1,0 +1,91 @@
+"""`rasa` with two measured speed-ups, for the Rasa server the launcher starts (`python -m bot.rasa_server run ...`).
+
+Profiling the server under load (py-spy, 8 concurrent REST senders, knowledge-base questions) showed two costs in
+Rasa 3.6 itself that grow with every turn and do no useful work twice:
+
+- `RemoteAction._validate_action_result` calls `jsonschema.validate`, which checks the (constant) response schema
+  against the JSON-Schema meta-schema and builds a new validator on every action call: about 20 % of the server's
+  CPU. Here the validator is built once; the response is validated against the same schema, and an invalid one
+  raises the same `ValidationError` (jsonschema's best match, with Rasa's hint appended).
+- `Event.resolve_by_type` walks every subclass of `Event` (recursively, with `inspect.isabstract`) for each event
+  read back from the tracker store: about 10 %. Here the walk's result is kept per type name; a name not found
+  falls through to Rasa's own lookup, so an event class imported later is still found.
+
+Both keep Rasa's behaviour (tests/foundation/test_rasa_server.py) and apply only to this process.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any, Optional
+
+__all__ = ["install", "main"]
+
+_installed = False
+
+
+def install() -> None:
+    """Apply both speed-ups (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    _cache_action_response_validator()
+    _cache_event_types()
+
+
+def _cache_action_response_validator() -> None:
+    from jsonschema import ValidationError
+    from jsonschema.exceptions import best_match
+    from jsonschema.validators import validator_for
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.constants import DOCS_BASE_URL
+
+    @functools.lru_cache(maxsize=1)
+    def validator():
+        schema = RemoteAction.action_response_format_spec()
+        cls = validator_for(schema)
+        cls.check_schema(schema)  # once, as jsonschema.validate does on every call
+        return cls(schema)
+
+    def _validate_action_result(self, result: dict[str, Any]) -> bool:
+        error: Optional[ValidationError] = best_match(validator().iter_errors(result))
+        if error is None:
+            return True
+        error.message += (
+            ". Failed to validate Action server response from API, make sure your response from the Action endpoint "
+            f"is valid. For more information about the format visit {DOCS_BASE_URL}/custom-actions"
+        )
+        raise error
+
+    RemoteAction._validate_action_result = _validate_action_result
+
+
+def _cache_event_types() -> None:
+    import rasa.shared.utils.common
+    from rasa.shared.core.events import Event
+
+    original = Event.resolve_by_type
+    known: dict[str, type] = {}
+
+    def resolve_by_type(type_name: str, default: Optional[type] = None) -> Optional[type]:
+        if not known:
+            for cls in rasa.shared.utils.common.all_subclasses(Event):
+                known.setdefault(cls.type_name, cls)  # the first match, as Rasa's own loop returns
+        found = known.get(type_name)
+        return found if found is not None else original(type_name, default)
+
+    Event.resolve_by_type = staticmethod(resolve_by_type)
+
+
+def main() -> None:
+    """`rasa` with the speed-ups: the same command line as the `rasa` script."""
+    install()
+    from rasa.__main__ import main as rasa_main
+
+    sys.argv[0] = "rasa"
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()
