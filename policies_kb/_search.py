@@ -5,7 +5,8 @@ Workers type short, colloquial, typo-ridden questions on phones. The pipeline:
 1. :func:`~policies_kb._text.normalize` (traditional → simplified, full-width → half-width, lower case) and
    punctuation removed;
 2. worker's words from ``synonyms.yaml`` found in the question become *alternatives* ("工钱" matches a rule that says
-   "工资"): one query unit whose match is the best of its alternatives;
+   "工资"): one query unit whose match is the best of its alternatives (and whose weight, when no rule uses the
+   worker's word itself, is an unknown word's);
 3. jieba search-mode words **plus** character bigrams of every CJK run: bigrams still match when a typo or an
    unknown word breaks jieba's segmentation ("创业担保货款" keeps 创业, 担保, 保货…, and 创业担保 matches);
 4. a character bigram of the question that no rule contains is *repaired*: rule bigrams that sound the same
@@ -294,7 +295,8 @@ def bigram_keys(bigram: str, lookalike_groups: tuple[str, ...] = ()) -> set[str]
 
 @dataclasses.dataclass
 class _Unit:
-    """One unit of a query: alternatives (a term, or a worker's phrase and its synonyms) and a weight."""
+    """One unit of a query: alternatives (a term, or a worker's phrase and its synonyms, or a misspelt term and its
+    repairs) and a weight."""
 
     alternatives: tuple[str, ...]
     kind_weight: float
@@ -333,19 +335,17 @@ class SearchIndex:
         # Passages: the title and each question alone, so a question close to ONE phrasing of a rule is told apart
         # from one that matches words scattered over a long rule (see PASSAGE_SHARE).
         self._passage_rule: list[int] = []
-        self._passage_postings: dict[str, dict[int, float]] = defaultdict(dict)
-        passage_lengths = []
+        self._passage_postings: dict[str, list[int]] = defaultdict(list)
+        self._passage_weights: list[float] = []  # each passage's own idf-weighted size (cosine's denominator)
         for index, rule in enumerate(self.rules):
             for text in (rule.title, *rule.questions):
                 passage = len(self._passage_rule)
                 self._passage_rule.append(index)
                 terms = self._terms(text)
                 for term in terms:
-                    self._passage_postings[term][passage] = 1.0
-                passage_lengths.append(sum(weight * self._idf[term] for term, weight in terms.items()))
+                    self._passage_postings[term].append(passage)
+                self._passage_weights.append(sum(weight * self._idf[term] for term, weight in terms.items()))
         self._passage_postings = dict(self._passage_postings)
-        self._passage_lengths = passage_lengths
-        self._avg_passage_length = (sum(passage_lengths) / len(passage_lengths)) if passage_lengths else 1.0
 
     @staticmethod
     def _idf_for(document_frequency: int, count: int) -> float:
@@ -395,10 +395,12 @@ class SearchIndex:
                              for alt in by_key.get(key, ()) if alt[0] == term[0] or alt[1] == term[1]}))
 
     def _unit_idf(self, unit: _Unit) -> float:
-        if unit.label not in self._idf and unit.label == unit.alternatives[0]:
-            return self._unseen_idf  # a term no rule uses (repaired or not) weighs the same: repair only adds
-        seen = [self._idf[alt] for alt in unit.alternatives if alt in self._idf]
-        return max(seen) if seen else self._unseen_idf
+        if unit.label not in self._idf:
+            # The worker's own term is in no rule (a misspelling, or a word only its synonyms match): it weighs what
+            # an unknown word does, whatever its repairs or synonyms match. Repair and synonyms add ways to match,
+            # they do not make the question heavier (measured on bench/kb_dev and tests/kb_cases).
+            return self._unseen_idf
+        return max(self._idf.get(alternative, 0.0) for alternative in unit.alternatives)
 
     def _saturation(self, term_count: float, index: int) -> float:
         norm = 1.0 - BM25_B + BM25_B * self._lengths[index] / self._avg_length
@@ -444,7 +446,7 @@ class SearchIndex:
         query_weight = max(total_weight, MIN_QUERY_WEIGHT)
         for passage, value in passage_scores.items():
             index = self._passage_rule[passage]
-            cosine = value / math.sqrt(query_weight * max(self._passage_lengths[passage], value))
+            cosine = value / math.sqrt(query_weight * max(self._passage_weights[passage], value))
             best_passage[index] = max(best_passage[index], cosine)
         hits = []
         for index, raw in scores.items():

@@ -106,6 +106,11 @@ def test_a_repaired_bigram_weighs_what_an_unknown_one_does(fixture_kb, day):
     unit = next(unit for unit in index._query_units("落护") if unit.label == "落护")
     assert "落户" in unit.alternatives
     assert index._unit_idf(unit) == index._unseen_idf
+    worker_word = next(unit for unit in index._query_units("工钱拖了") if unit.label == "工钱")  # a synonym phrase
+    assert "工钱" not in index._idf and "工资" in worker_word.alternatives
+    assert index._unit_idf(worker_word) == index._unseen_idf
+    rule_word = next(unit for unit in index._query_units("户口咋迁") if unit.label == "户口")  # rules say 户口 too
+    assert index._unit_idf(rule_word) == max(index._idf[alt] for alt in rule_word.alternatives if alt in index._idf)
 
 
 def test_bigrams_across_two_words_weigh_less_than_bigrams_inside_a_broken_word(fixture_kb):
