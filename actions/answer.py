@@ -220,6 +220,15 @@ def send_clarification(dispatcher: CollectingDispatcher, decision: Decision) -> 
     dispatcher.utter_message(json_message=fallback_payload())
 
 
+def _another_rule_clearly_fits(service: PolicyService, text: str, on: datetime.date, confidence: float) -> bool:
+    """NLU hesitates to call this unpaid wages, and the knowledge base is sure of another rule ("老板不给开离职证明":
+    a termination certificate, not wages): then that question is answered as any other."""
+    if confidence >= CONFIDENT_INTENT or not text:
+        return False
+    hits = service.search(text, on=on, limit=1)
+    return bool(hits) and hits[0].score >= STRONG_SCORE and hits[0].rule.id != WAGE_ARREARS_RULE
+
+
 class ActionAnswerPolicy(Action):
     """Answer the worker's question from the knowledge base (or ask back; after two misses, offer 12333)."""
 
@@ -234,7 +243,7 @@ class ActionAnswerPolicy(Action):
         service = services.policies()
         intent, confidence = latest_intent(tracker)
         typed = latest_text(tracker)
-        if intent == "report_wage_arrears":
+        if intent == "report_wage_arrears" and not _another_rule_clearly_fits(service, typed, on, confidence):
             rule = service.rule(WAGE_ARREARS_RULE, on=on)
             if rule is not None:
                 send_answer(dispatcher, service, rule, on, offer_case=False)

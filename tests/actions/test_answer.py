@@ -64,6 +64,18 @@ def test_a_wage_arrears_report_gets_the_complaint_rule_without_a_second_offer(kb
     assert SlotSet("last_rule_id", rule.id) in events
 
 
+def test_a_hesitant_wage_arrears_intent_gives_way_to_a_rule_the_knowledge_base_is_sure_of(kb, domain):
+    question = "辞工了老板死活不给开离职证明"  # "老板不给" sounds like unpaid wages; it is a termination certificate
+    top = kb.search(question, on=DAY, limit=1)[0]
+    assert top.rule.id == "employment.termination_certificate" and top.score >= STRONG_SCORE
+    _, messages = run(ActionAnswerPolicy(), make_tracker(question, intent="report_wage_arrears", confidence=0.56),
+                      domain)
+    assert customs(messages)[0]["rule_id"] == "employment.termination_certificate"
+    _, messages = run(ActionAnswerPolicy(), make_tracker(question, intent="report_wage_arrears", confidence=0.95),
+                      domain)
+    assert customs(messages)[0]["rule_id"] == "labor_rights.wage_arrears_complaint"  # NLU sure: unpaid wages
+
+
 def test_a_case_rule_answered_to_a_question_offers_to_record_a_case(kb, domain):
     tracker = make_tracker("包工头欠工资可以找总包吗", intent="ask_labor_rights", confidence=0.95,
                            entities=[{"entity": "rule_id", "value": "labor_rights.general_contractor_pays"}])
