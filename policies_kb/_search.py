@@ -230,9 +230,13 @@ _FUZZY_FINALS = (("ing", "in"), ("eng", "en"))
 PINYIN_PATH = PACKAGE_DIR / "pinyin.txt"
 
 
-def _fold(reading: str) -> str:
+def _toneless(reading: str) -> str:
+    """"luò" → "luo" (pypinyin's readings carry tone marks; pinyin.txt stores them without)."""
+    return "".join(c for c in unicodedata.normalize("NFD", reading) if not unicodedata.combining(c))
+
+
+def _fold(plain: str) -> str:
     """A toneless reading with the fuzzy pairs folded ("zhi" → "zi", "xing" → "xin")."""
-    plain = "".join(c for c in unicodedata.normalize("NFD", reading) if not unicodedata.combining(c))
     for long, short in _FUZZY_INITIALS:
         if plain.startswith(long):
             plain = short + plain[len(long):]
@@ -274,7 +278,7 @@ def build_pinyin_table(output: Path = PINYIN_PATH) -> int:
             continue
         readings = []
         for reading in pinyin_dict[code].split(","):
-            plain = "".join(c for c in unicodedata.normalize("NFD", reading) if not unicodedata.combining(c))
+            plain = _toneless(reading)
             if plain and plain not in readings:
                 readings.append(plain)
         if readings:
@@ -316,13 +320,17 @@ class SearchIndex:
         self.tokenizer = tokenizer if tokenizer is not None else get_tokenizer()
         self._postings: dict[str, dict[int, float]] = defaultdict(dict)
         lengths = []
+        passages: list[tuple[int, dict[str, float]]] = []  # (rule index, terms) of each title and question
         for index, rule in enumerate(self.rules):
             counts: dict[str, float] = defaultdict(float)
             fields = {"title": [rule.title], "questions": list(rule.questions), "answer": [rule.answer]}
             for field, texts in fields.items():
                 for text in texts:
-                    for term in self._terms(text):
+                    terms = self._terms(text)
+                    for term in terms:
                         counts[term] += FIELD_WEIGHTS[field]
+                    if field != "answer":
+                        passages.append((index, terms))
             for term, count in counts.items():
                 self._postings[term][index] = count
             lengths.append(sum(counts.values()))
@@ -337,14 +345,11 @@ class SearchIndex:
         self._passage_rule: list[int] = []
         self._passage_postings: dict[str, list[int]] = defaultdict(list)
         self._passage_weights: list[float] = []  # each passage's own idf-weighted size (cosine's denominator)
-        for index, rule in enumerate(self.rules):
-            for text in (rule.title, *rule.questions):
-                passage = len(self._passage_rule)
-                self._passage_rule.append(index)
-                terms = self._terms(text)
-                for term in terms:
-                    self._passage_postings[term].append(passage)
-                self._passage_weights.append(sum(weight * self._idf[term] for term, weight in terms.items()))
+        for passage, (index, terms) in enumerate(passages):
+            self._passage_rule.append(index)
+            for term in terms:
+                self._passage_postings[term].append(passage)
+            self._passage_weights.append(sum(weight * self._idf[term] for term, weight in terms.items()))
         self._passage_postings = dict(self._passage_postings)
 
     @staticmethod
