@@ -1,7 +1,8 @@
 """Reading the conversation: the latest message's text, intent and entities, the channel, the date."""
+
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from rasa_sdk import Tracker
 
@@ -26,7 +27,7 @@ def latest_text(tracker: Tracker) -> str:
     return "" if text.startswith("/") else text.strip()
 
 
-def latest_intent(tracker: Tracker) -> tuple[Optional[str], float]:
+def latest_intent(tracker: Tracker) -> tuple[str | None, float]:
     intent = (tracker.latest_message or {}).get("intent") or {}
     return intent.get("name"), float(intent.get("confidence") or 0.0)
 
@@ -36,7 +37,7 @@ def intent_ranking(tracker: Tracker) -> list[tuple[str, float]]:
     return [(item.get("name"), float(item.get("confidence") or 0.0)) for item in ranking if item.get("name")]
 
 
-def entity(tracker: Tracker, name: str) -> Optional[Any]:
+def entity(tracker: Tracker, name: str) -> Any | None:
     """The value of the latest message's first entity called `name`, or None."""
     return next(tracker.get_latest_entity_values(name), None)
 
@@ -50,6 +51,6 @@ def channel(tracker: Tracker) -> str:
     return tracker.get_latest_input_channel() or "unknown"
 
 
-def active_form(tracker: Tracker) -> Optional[str]:
+def active_form(tracker: Tracker) -> str | None:
     """The form that is running, or None (Rasa's "should_not_be_set" placeholder counts as none)."""
     return tracker.active_loop_name

@@ -4,12 +4,13 @@ Every human-readable word goes into a text message; each payload goes into its o
 WeChat and SMS channels render as nothing. Buttons are (title, payload) pairs; their payloads are Rasa intents
 ("/check_eligibility{...}") or plain text that the worker could have typed.
 """
+
 from __future__ import annotations
 
 import datetime
 import json
 import re
-from typing import Any, Optional
+from typing import Any
 
 from policies_kb import Rule
 
@@ -43,7 +44,7 @@ def answer_payload(rule: Rule, on: datetime.date) -> dict[str, Any]:
     }
 
 
-def eligibility_payload(topic: str, outcome: Optional[str], rule_ids: list[str]) -> dict[str, Any]:
+def eligibility_payload(topic: str, outcome: str | None, rule_ids: list[str]) -> dict[str, Any]:
     return {"kind": "eligibility", "topic": topic, "outcome": outcome, "rule_ids": list(rule_ids)}
 
 
@@ -60,7 +61,7 @@ def case_created_payload(case_id: str) -> dict[str, Any]:
 
 
 def source_line(rule: Rule, on: datetime.date) -> str:
-    """"来源：《…》（文号）条款，发文机关，日期（截至YYYY-MM-DD有效）": the primary source, one line, SMS-shortenable."""
+    """ "来源：《…》（文号）条款，发文机关，日期（截至YYYY-MM-DD有效）": the primary source, one line, SMS-shortenable."""
     return f"来源：{rule.citation()}（截至{on.isoformat()}有效）"
 
 
@@ -72,7 +73,7 @@ def intent_button(title: str, intent: str, **entities: str) -> dict[str, str]:
     return {"title": title, "payload": payload}
 
 
-def text_button(title: str, text: Optional[str] = None) -> dict[str, str]:
+def text_button(title: str, text: str | None = None) -> dict[str, str]:
     """A button that sends `text` (default: its title) as if the worker had typed it."""
     return {"title": title, "payload": text or title}
 
@@ -83,7 +84,7 @@ def short_title(rule: Rule) -> str:
     return title or rule.title
 
 
-def yuan_text(value: float, unit: Optional[str]) -> str:
+def yuan_text(value: float, unit: str | None) -> str:
     """300000, "元" → "30万元"; 24, "个月" → "24个月" (formatting only: the figure is the rule's)."""
     unit = unit or ""
     if unit == "元" and value >= 10000 and value % 10000 == 0:

@@ -16,11 +16,12 @@
 
 Every figure the worker reads comes from the rule's own answer text.
 """
+
 from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -56,7 +57,7 @@ MIN_CANDIDATE_SCORE = 0.1  # below this a rule is no likely candidate for a clar
 class Decision:
     """Answer `rule`, or ask back with `rules` (preferred) or `topics` as buttons."""
 
-    rule: Optional[Rule] = None
+    rule: Rule | None = None
     rules: list[Rule] = field(default_factory=list)
     topics: list[str] = field(default_factory=list)
     why: str = ""
@@ -71,12 +72,12 @@ def decide(
     text: str,
     *,
     on: datetime.date,
-    intent: Optional[str],
+    intent: str | None,
     confidence: float,
-    context_topic: Optional[str] = None,
-    rule_id: Optional[str] = None,
-    chosen_topic: Optional[str] = None,
-    ranking: Optional[list[tuple[str, float]]] = None,
+    context_topic: str | None = None,
+    rule_id: str | None = None,
+    chosen_topic: str | None = None,
+    ranking: list[tuple[str, float]] | None = None,
 ) -> Decision:
     """What to do with one question (see the module docstring)."""
     if rule_id:
@@ -98,8 +99,9 @@ def decide(
         if in_context and in_context[0].score >= MIN_CONFIDENT_SCORE:
             return Decision(rule=in_context[0].rule, why="follow-up in context")
         if intent == "ask_followup":
-            return Decision(rules=_candidates(in_context) or _menu(service, context_topic, on),
-                            why="follow-up, unclear in context")
+            return Decision(
+                rules=_candidates(in_context) or _menu(service, context_topic, on), why="follow-up, unclear in context"
+            )
 
     hits = service.search(text, on=on)
     top = hits[0] if hits else None
@@ -113,7 +115,8 @@ def decide(
         in_topic = service.search(text, on=on, topic=intent_topic)
         topic_top = in_topic[0] if in_topic else None
         topic_confident = topic_top is not None and (
-            topic_top.score >= MIN_CONFIDENT_SCORE or _corroborated(in_topic, confidence))
+            topic_top.score >= MIN_CONFIDENT_SCORE or _corroborated(in_topic, confidence)
+        )
         if topic_confident and confidence >= VERY_CONFIDENT_INTENT and top.score < STRONG_SCORE:
             return Decision(rule=topic_top.rule, why="intent wins disagreement")
         if top.score >= STRONG_SCORE and not topic_confident:
@@ -140,7 +143,7 @@ def _corroborated(in_topic: list[Hit], confidence: float) -> bool:
     return in_topic[0].score >= CORROBORATED_SCORE and margin >= CLEAR_MARGIN
 
 
-def _best_guess_topic(ranking: list[tuple[str, float]]) -> Optional[str]:
+def _best_guess_topic(ranking: list[tuple[str, float]]) -> str | None:
     """The topic of the NLU's best-ranked real intent when it fell back (below the fallback threshold)."""
     best = next((name for name, _ in ranking if name != "nlu_fallback"), None)
     return INTENT_TOPICS.get(best or "")
@@ -162,7 +165,7 @@ def _menu(service: PolicyService, topic: str, on: datetime.date) -> list[Rule]:
     return [rule for rule in rules if rule is not None]
 
 
-def _likely_topics(ranking: list[tuple[str, float]], context_topic: Optional[str]) -> list[str]:
+def _likely_topics(ranking: list[tuple[str, float]], context_topic: str | None) -> list[str]:
     topics = [context_topic] if context_topic else []
     for intent, _ in ranking:
         topic = INTENT_TOPICS.get(intent)
@@ -180,8 +183,9 @@ def _likely_topics(ranking: list[tuple[str, float]], context_topic: Optional[str
 # Rendering
 
 
-def send_answer(dispatcher: CollectingDispatcher, service: PolicyService, rule: Rule, on: datetime.date, *,
-                offer_case: bool = True) -> None:
+def send_answer(
+    dispatcher: CollectingDispatcher, service: PolicyService, rule: Rule, on: datetime.date, *, offer_case: bool = True
+) -> None:
     """The rule's answer, its source line, what the worker can do next (buttons), and the payloads."""
     dispatcher.utter_message(text=rule.answer)
     dispatcher.utter_message(text=source_line(rule, on))
@@ -209,8 +213,9 @@ def send_answer(dispatcher: CollectingDispatcher, service: PolicyService, rule: 
 def send_clarification(dispatcher: CollectingDispatcher, decision: Decision) -> None:
     """A short question with two or three buttons, and the fallback payload."""
     if decision.rules:
-        buttons = [intent_button(short_title(rule), TOPIC_INTENTS[rule.topic], rule_id=rule.id)
-                   for rule in decision.rules]
+        buttons = [
+            intent_button(short_title(rule), TOPIC_INTENTS[rule.topic], rule_id=rule.id) for rule in decision.rules
+        ]
         text = "我怕理解错了。您问的是下面哪一个？点一下或回复序号："
     else:
         buttons = [intent_button(TOPIC_LABELS[topic], TOPIC_INTENTS[topic]) for topic in decision.topics]
@@ -234,11 +239,10 @@ class ActionAnswerPolicy(Action):
 
     today = staticmethod(datetime.date.today)
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_answer_policy"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         on = self.today()
         service = services.policies()
         intent, confidence = latest_intent(tracker)
@@ -255,8 +259,13 @@ class ActionAnswerPolicy(Action):
             chosen_topic = INTENT_TOPICS[intent]
             text = tracker.get_slot("pending_question") or ""
         decision = decide(
-            service, text, on=on, intent=intent, confidence=confidence,
-            context_topic=tracker.get_slot("topic"), rule_id=entity(tracker, "rule_id"),
+            service,
+            text,
+            on=on,
+            intent=intent,
+            confidence=confidence,
+            context_topic=tracker.get_slot("topic"),
+            rule_id=entity(tracker, "rule_id"),
             chosen_topic=chosen_topic if not entity(tracker, "rule_id") else None,
             ranking=intent_ranking(tracker),
         )
@@ -267,13 +276,17 @@ class ActionAnswerPolicy(Action):
         question = text or tracker.get_slot("pending_question") or ""
         if misses >= 1:
             return [SlotSet("last_question", question)] + hand_off(
-                dispatcher, _with_question(tracker, question), reason="repeated_fallback", text=REPEATED_MISS_TEXT)
+                dispatcher, _with_question(tracker, question), reason="repeated_fallback", text=REPEATED_MISS_TEXT
+            )
         send_clarification(dispatcher, decision)
-        return [SlotSet("miss_count", misses + 1), SlotSet("pending_question", question),
-                SlotSet("last_question", question)]
+        return [
+            SlotSet("miss_count", misses + 1),
+            SlotSet("pending_question", question),
+            SlotSet("last_question", question),
+        ]
 
 
-def _answered(rule: Rule, question: str) -> List[EventType]:
+def _answered(rule: Rule, question: str) -> list[EventType]:
     return [
         SlotSet("topic", rule.topic),
         SlotSet("last_rule_id", rule.id),

@@ -7,11 +7,12 @@ kept in the `facts` slot for the whole conversation, so a second check asks only
 to run comes from a button ("帮我看看"), the worker's words ("帮我看看我能不能领失业金"), or the rule just
 answered; failing all three, `action_eligibility_result` shows the menu of checks.
 """
+
 from __future__ import annotations
 
 import datetime
 import re
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -47,11 +48,12 @@ OUTCOME_TEXT = {
 _REQUEST_WORDS = re.compile(
     r"帮我|帮俺|给我|给俺|看看|算算|测测|测一测|查查|测一下|查一下|看一下|算一下|判断|评估|一下|对照|符不符合|符合|"
     r"条件|够不够|够格|资格|能不能|可不可以|能否|能|可以|申请|享受|政策|我们|我|俺|吗|呢|么|嘛|不|这|那|情况|样|的|了|"
-    r"[\s,，。.!！?？]")
+    r"[\s,，。.!！?？]"
+)
 UNIT_WORDS = (("个月", "个月"), ("月", "个月"), ("周岁", "岁"), ("岁", "岁"), ("年", "年"))
 
 
-def choose_check(service: PolicyService, tracker: Tracker, on: datetime.date) -> Optional[str]:
+def choose_check(service: PolicyService, tracker: Tracker, on: datetime.date) -> str | None:
     """The rule to check: a button's, the one the worker names, or the one just answered; None when unclear."""
     chosen = entity(tracker, "eligibility_rule")
     if chosen:
@@ -82,8 +84,11 @@ def prefill(service: PolicyService, rule_id: str, tracker: Tracker, facts: dict[
     found: dict[str, Any] = {}
     for value in entities(tracker, "duration"):
         unit = next((canonical for word, canonical in UNIT_WORDS if word in str(value)), None)
-        names = [name for name in service.facts_of(rule)
-                 if service.fact(name).type in ("number", "integer") and service.fact(name).unit == unit]
+        names = [
+            name
+            for name in service.facts_of(rule)
+            if service.fact(name).type in ("number", "integer") and service.fact(name).unit == unit
+        ]
         if len(names) == 1 and names[0] not in facts and names[0] not in found:
             parsed = service.parse_fact(names[0], str(value))
             if parsed is not None:
@@ -91,7 +96,7 @@ def prefill(service: PolicyService, rule_id: str, tracker: Tracker, facts: dict[
     return found
 
 
-def next_fact(service: PolicyService, tracker: Tracker, on: datetime.date) -> Optional[str]:
+def next_fact(service: PolicyService, tracker: Tracker, on: datetime.date) -> str | None:
     rule_id = tracker.get_slot("eligibility_rule")
     if not rule_id:
         return None
@@ -110,8 +115,9 @@ def read_answer(service: PolicyService, tracker: Tracker, name: str, text: str) 
     return value
 
 
-def answer_to_other_question(service: PolicyService, rule_id: str, facts: dict[str, Any], name: str,
-                             text: str) -> Optional[tuple[str, Any]]:
+def answer_to_other_question(
+    service: PolicyService, rule_id: str, facts: dict[str, Any], name: str, text: str
+) -> tuple[str, Any] | None:
     """(fact, value) when a yes/no or choice question got a number for another question of the same check
     ("交了三年多" for "到法定退休年龄了吗?"): the number's unit names a still-unknown numeric fact."""
     if not text or service.fact(name).type in ("number", "integer"):
@@ -152,11 +158,10 @@ class ValidateEligibilityForm(FormValidationAction):
 
     today = staticmethod(datetime.date.today)
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_eligibility_form"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         on = self.today()
         service = services.policies()
         if active_form(tracker) != FORM:
@@ -186,17 +191,21 @@ class ValidateEligibilityForm(FormValidationAction):
             return [SlotSet("fact_answer", None), SlotSet("fact_retries", retries)]
         facts[name] = value
         result = service.evaluate(rule_id, facts, on=on)
-        events: List[EventType] = [SlotSet("facts", facts), SlotSet("fact_answer", None), SlotSet("fact_retries", 0)]
+        events: list[EventType] = [SlotSet("facts", facts), SlotSet("fact_answer", None), SlotSet("fact_retries", 0)]
         if not result.missing_facts:
             events.append(SlotSet(REQUESTED_SLOT, None))
         return events
 
-    def _start(self, dispatcher: CollectingDispatcher, tracker: Tracker, service: PolicyService,
-               on: datetime.date) -> List[EventType]:
+    def _start(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, service: PolicyService, on: datetime.date
+    ) -> list[EventType]:
         rule_id = choose_check(service, tracker, on)
         facts = dict(tracker.get_slot("facts") or {})
-        events: List[EventType] = [SlotSet("eligibility_rule", rule_id), SlotSet("fact_answer", None),
-                                   SlotSet("fact_retries", 0)]
+        events: list[EventType] = [
+            SlotSet("eligibility_rule", rule_id),
+            SlotSet("fact_answer", None),
+            SlotSet("fact_retries", 0),
+        ]
         if rule_id is None:
             return events + [SlotSet(REQUESTED_SLOT, None)]  # action_eligibility_result shows the menu
         facts.update(prefill(service, rule_id, tracker, facts))
@@ -213,11 +222,10 @@ class ActionAskFactAnswer(Action):
 
     today = staticmethod(datetime.date.today)
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_fact_answer"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         service = services.policies()
         name = next_fact(service, tracker, self.today())
         if name is not None:
@@ -230,19 +238,24 @@ class ActionEligibilityResult(Action):
 
     today = staticmethod(datetime.date.today)
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_eligibility_result"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         on = self.today()
         service = services.policies()
         rule_id = tracker.get_slot("eligibility_rule")
-        done: List[EventType] = [SlotSet("eligibility_rule", None), SlotSet("fact_answer", None),
-                                 SlotSet("fact_retries", 0)]
+        done: list[EventType] = [
+            SlotSet("eligibility_rule", None),
+            SlotSet("fact_answer", None),
+            SlotSet("fact_retries", 0),
+        ]
         if not rule_id:
-            buttons = [intent_button(label, "check_eligibility", eligibility_rule=check)
-                       for check, label in ELIGIBILITY_CHECKS.items() if service.rule(check, on=on) is not None]
+            buttons = [
+                intent_button(label, "check_eligibility", eligibility_rule=check)
+                for check, label in ELIGIBILITY_CHECKS.items()
+                if service.rule(check, on=on) is not None
+            ]
             dispatcher.utter_message(text="您想看看自己能不能办哪一项？点一下：", buttons=buttons)
             return done
         rule = service.rule(rule_id, on=on)
@@ -251,7 +264,8 @@ class ActionEligibilityResult(Action):
         if result.missing_facts:
             dispatcher.utter_message(
                 text=f"这一项没问清楚，就先查到这儿。您可以打 {HOTLINE}，工作人员帮您具体看。",
-                buttons=[intent_button("转人工", "request_human")])
+                buttons=[intent_button("转人工", "request_human")],
+            )
             dispatcher.utter_message(json_message=handoff_payload("12333"))
             return done + context
         lines = [f"结果：{OUTCOME_TEXT.get(result.outcome, result.outcome)}。", result.reason]
@@ -264,8 +278,9 @@ class ActionEligibilityResult(Action):
             dispatcher.utter_message(text=source_line(cited_rule, on))
         local = rule.decided_locally or result.outcome == "refer"
         if local:
-            dispatcher.utter_message(text=f"具体以当地为准，想问清楚可以打 {HOTLINE}。",
-                                     buttons=[intent_button("转人工", "request_human")])
+            dispatcher.utter_message(
+                text=f"具体以当地为准，想问清楚可以打 {HOTLINE}。", buttons=[intent_button("转人工", "request_human")]
+            )
         dispatcher.utter_message(json_message=eligibility_payload(rule.topic, result.outcome, result.rule_ids))
         if local:
             dispatcher.utter_message(json_message=handoff_payload("12333"))

@@ -6,10 +6,11 @@ then returns nothing, the form rejects, and the rules in data/rules_forms.yml ha
 `action_leave_form` has ended the form. A message that reads as a valid answer is taken as the answer even when NLU
 thinks it is a question ("我是返乡创业的农民工" answers "是不是重点就业群体"), unless it asks something.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
@@ -19,19 +20,48 @@ from rasa_sdk.forms import REQUESTED_SLOT
 from actions._dialogue import active_form, latest_intent, latest_text
 from nlu.text import normalize
 
-_TOPIC_QUESTIONS = ("ask_settlement", "ask_schooling", "ask_housing", "ask_insurance", "ask_startup_loan",
-                    "ask_labor_rights", "ask_training", "ask_employment")
+_TOPIC_QUESTIONS = (
+    "ask_settlement",
+    "ask_schooling",
+    "ask_housing",
+    "ask_insurance",
+    "ask_startup_loan",
+    "ask_labor_rights",
+    "ask_training",
+    "ask_employment",
+)
 # The intents that leave each form (mirrors data/rules_forms.yml; tests/actions/test_forms.py checks both agree).
 # Case descriptions read like labour-rights or insurance questions, so those do not leave the intake form.
 INTERRUPTIONS: dict[str, frozenset[str]] = {
-    "eligibility_form": frozenset(_TOPIC_QUESTIONS + (
-        "ask_followup", "report_wage_arrears", "check_eligibility", "start_case", "check_case_status",
-        "request_human", "stop", "goodbye")),
-    "case_intake_form": frozenset((
-        "ask_settlement", "ask_schooling", "ask_housing", "ask_startup_loan", "ask_training",
-        "check_eligibility", "check_case_status", "request_human", "stop")),
-    "case_status_form": frozenset(_TOPIC_QUESTIONS + (
-        "report_wage_arrears", "start_case", "check_eligibility", "request_human", "stop")),
+    "eligibility_form": frozenset(
+        _TOPIC_QUESTIONS
+        + (
+            "ask_followup",
+            "report_wage_arrears",
+            "check_eligibility",
+            "start_case",
+            "check_case_status",
+            "request_human",
+            "stop",
+            "goodbye",
+        )
+    ),
+    "case_intake_form": frozenset(
+        (
+            "ask_settlement",
+            "ask_schooling",
+            "ask_housing",
+            "ask_startup_loan",
+            "ask_training",
+            "check_eligibility",
+            "check_case_status",
+            "request_human",
+            "stop",
+        )
+    ),
+    "case_status_form": frozenset(
+        _TOPIC_QUESTIONS + ("report_wage_arrears", "start_case", "check_eligibility", "request_human", "stop")
+    ),
 }
 # These leave the form whatever the message parses as ("不问了" is not the answer "不").
 ALWAYS_LEAVE = frozenset(("stop", "request_human", "check_case_status", "start_case", "check_eligibility"))
@@ -70,11 +100,10 @@ _SILENT_INTENTS = {"stop", "goodbye", "request_human", "check_eligibility", "sta
 class ActionLeaveForm(Action):
     """Deactivate the running form and clear its working slots (facts already given are kept)."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_leave_form"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         form = active_form(tracker)
         intent, _ = latest_intent(tracker)
         note = _NOTES.get(form or "")

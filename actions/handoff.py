@@ -4,10 +4,11 @@ Used when the worker asks for a person, after two misses in a row (actions/answe
 locally and the worker wants to pursue it (the "转人工" button). The worker always gets the numbers, even when the
 record cannot be written.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -22,8 +23,7 @@ from nlu.extract import mask_pii
 log = logging.getLogger(__name__)
 
 HANDOFF_TEXT = (
-    f"好的，给您转人工。请拨打宁夏人社政策咨询电话 {HOTLINE}（在外省也可以拨 {NATIONAL_HOTLINE}），"
-    "工作人员会帮您解答。"
+    f"好的，给您转人工。请拨打宁夏人社政策咨询电话 {HOTLINE}（在外省也可以拨 {NATIONAL_HOTLINE}），工作人员会帮您解答。"
 )
 REPEATED_MISS_TEXT = (
     f"这个问题我没把握答准，就不乱说了。请拨打宁夏人社政策咨询电话 {HOTLINE}（在外省也可以拨 {NATIONAL_HOTLINE}），"
@@ -41,8 +41,9 @@ def handoff_summary(tracker: Tracker) -> dict[str, Any]:
     }
 
 
-def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, *, reason: str, text: str = HANDOFF_TEXT,
-             target: str = "12333") -> List[EventType]:
+def hand_off(
+    dispatcher: CollectingDispatcher, tracker: Tracker, *, reason: str, text: str = HANDOFF_TEXT, target: str = "12333"
+) -> list[EventType]:
     """Give the hotline, send the handoff payload and record the handoff; returns the events to apply."""
     dispatcher.utter_message(text=text)
     dispatcher.utter_message(json_message=handoff_payload(target))
@@ -57,11 +58,10 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, *, reason: str,
 class ActionHandoff(Action):
     """The worker asked for a person (or pressed "转人工"): 0951-12333 and a recorded handoff."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_handoff"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         reason = "decided_locally" if _after_local_rule(tracker) else "user_request"
         return hand_off(dispatcher, tracker, reason=reason)
 

@@ -8,6 +8,7 @@ the confirmed content, so the same confirmation delivered twice (a channel retry
 ID-card and bank-card numbers are never asked for and never stored: whoever sends one is told so and pointed to the
 national wage-arrears platform for real-name reporting.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -15,7 +16,8 @@ import json
 import logging
 import re
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Dict, List, Optional, Text
+from collections.abc import Callable
+from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -42,17 +44,42 @@ from nlu.text import normalize
 log = logging.getLogger(__name__)
 
 FORM = "case_intake_form"
-SLOTS = ("case_type", "worker_name", "phone", "county", "employer", "amount_owed", "owed_period", "description",
-         "consent", "case_confirmed")
+SLOTS = (
+    "case_type",
+    "worker_name",
+    "phone",
+    "county",
+    "employer",
+    "amount_owed",
+    "owed_period",
+    "description",
+    "consent",
+    "case_confirmed",
+)
 WAGE_ONLY = ("amount_owed", "owed_period")
 
 CASE_TYPE_WORDS: tuple[tuple[str, str], ...] = (
-    ("工资", "wage_arrears"), ("工钱", "wage_arrears"), ("欠薪", "wage_arrears"), ("讨薪", "wage_arrears"),
-    ("工姿", "wage_arrears"), ("欠钱", "wage_arrears"), ("欠我钱", "wage_arrears"), ("不给钱", "wage_arrears"),
-    ("工伤", "work_injury"), ("受伤", "work_injury"), ("摔伤", "work_injury"),
-    ("社保", "social_insurance"), ("社会保险", "social_insurance"), ("保险", "social_insurance"),
-    ("合同", "labor_contract"), ("辞退", "labor_contract"), ("开除", "labor_contract"), ("离职证明", "labor_contract"),
-    ("其他", "other"), ("其它", "other"), ("别的", "other"),
+    ("工资", "wage_arrears"),
+    ("工钱", "wage_arrears"),
+    ("欠薪", "wage_arrears"),
+    ("讨薪", "wage_arrears"),
+    ("工姿", "wage_arrears"),
+    ("欠钱", "wage_arrears"),
+    ("欠我钱", "wage_arrears"),
+    ("不给钱", "wage_arrears"),
+    ("工伤", "work_injury"),
+    ("受伤", "work_injury"),
+    ("摔伤", "work_injury"),
+    ("社保", "social_insurance"),
+    ("社会保险", "social_insurance"),
+    ("保险", "social_insurance"),
+    ("合同", "labor_contract"),
+    ("辞退", "labor_contract"),
+    ("开除", "labor_contract"),
+    ("离职证明", "labor_contract"),
+    ("其他", "other"),
+    ("其它", "other"),
+    ("别的", "other"),
 )
 FIELD_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("worker_name", ("名字", "姓名", "名")),
@@ -64,15 +91,23 @@ FIELD_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("description", ("情况", "描述", "经过")),
     ("case_type", ("类型", "类别")),
 )
-FIELD_LABELS = {"worker_name": "姓名", "phone": "电话", "county": "地点", "employer": "单位", "amount_owed": "金额",
-                "description": "情况"}
-PRIVACY_TEXT = f"为了您的安全，身份证号、银行卡号不用发给我，我也不会记下来。需要实名反映欠薪的，可以用{WAGE_PLATFORM}。"
+FIELD_LABELS = {
+    "worker_name": "姓名",
+    "phone": "电话",
+    "county": "地点",
+    "employer": "单位",
+    "amount_owed": "金额",
+    "description": "情况",
+}
+PRIVACY_TEXT = (
+    f"为了您的安全，身份证号、银行卡号不用发给我，我也不会记下来。需要实名反映欠薪的，可以用{WAGE_PLATFORM}。"
+)
 NOT_A_NAME = ("电话", "手机", "号码", "确认", "取消", "同意", "不知道", "干啥", "什么")
 YES_WORDS = ("同意", "确认", "可以", "没问题", "对", "是", "行", "好", "要", "提交", "嗯")
 NO_WORDS = ("不同意", "不行", "不要", "不用", "不", "别", "没")
 
 
-def case_type_of(text: str) -> Optional[str]:
+def case_type_of(text: str) -> str | None:
     """The case type named in free text ("老板欠我工钱" → wage_arrears), by key, label or keyword."""
     text = normalize(text or "").strip()
     if text in CASE_TYPE_LABELS:
@@ -88,7 +123,7 @@ def has_id_or_card(text: str) -> bool:
     return bool(re.search(r"\*{8,}", mask_pii(text or "")))
 
 
-def yes_or_no(tracker: Tracker, text: str) -> Optional[bool]:
+def yes_or_no(tracker: Tracker, text: str) -> bool | None:
     """The worker's yes or no: the NLU intent first, then the words themselves; None when unclear."""
     intent, confidence = latest_intent(tracker)
     if confidence >= 0.5 and intent in ("affirm", "deny"):
@@ -131,13 +166,13 @@ def wants_change(text: str) -> bool:
     return any(word in normalize(text or "") for word in ("改", "不对", "错", "修改"))
 
 
-def field_to_change(text: str) -> Optional[str]:
+def field_to_change(text: str) -> str | None:
     """The slot named in "电话不对" or "改地点", or None."""
     normalized = normalize(text or "")
     return next((slot for slot, words in FIELD_WORDS if any(word in normalized for word in words)), None)
 
 
-def required_slots(values: Dict[str, Any]) -> list[str]:
+def required_slots(values: dict[str, Any]) -> list[str]:
     """The form's slots for this case: amount and period only for unpaid wages."""
     case_type = values.get("case_type")
     if case_type and case_type != "wage_arrears":
@@ -145,7 +180,7 @@ def required_slots(values: Dict[str, Any]) -> list[str]:
     return list(SLOTS)
 
 
-def dedupe_key(sender_id: str, values: Dict[str, Any]) -> str:
+def dedupe_key(sender_id: str, values: dict[str, Any]) -> str:
     """One key per conversation and confirmed content: the same submission delivered twice is one case."""
     content = [sender_id] + [values.get(slot) for slot in SLOTS if slot not in ("consent", "case_confirmed")]
     digest = hashlib.sha256(json.dumps(content, ensure_ascii=False, default=str).encode("utf-8")).hexdigest()
@@ -156,7 +191,7 @@ def _clean(text: str, prefixes: tuple[str, ...] = ()) -> str:
     text = (text or "").strip()
     for prefix in prefixes:
         if text.startswith(prefix):
-            text = text[len(prefix):]
+            text = text[len(prefix) :]
             break
     return text.strip(" ，。,.!！?？:：\n")
 
@@ -164,11 +199,10 @@ def _clean(text: str, prefixes: tuple[str, ...] = ()) -> str:
 class ValidateCaseIntakeForm(FormValidationAction):
     """Resets and pre-fills the form when it starts, then checks each answer and chooses the next question."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_case_intake_form"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         values = {slot: tracker.get_slot(slot) for slot in SLOTS}
         if active_form(tracker) != FORM:
             updates = self._start(dispatcher, tracker)
@@ -177,25 +211,27 @@ class ValidateCaseIntakeForm(FormValidationAction):
             text = latest_text(tracker)
             if slot not in SLOTS or is_interruption(tracker, FORM, answers=bool(text) and reads_as(slot, text)):
                 return []  # the form rejects; data/rules_forms.yml leaves it and handles the message
-            check: Callable[..., Dict[str, Any]] = getattr(self, f"check_{slot}")
+            check: Callable[..., dict[str, Any]] = getattr(self, f"check_{slot}")
             updates = check(text, dispatcher, tracker, values)
         values.update(updates)
-        events: List[EventType] = [SlotSet(slot, value) for slot, value in updates.items()]
+        events: list[EventType] = [SlotSet(slot, value) for slot, value in updates.items()]
         if values.get("consent") is False or values.get("case_confirmed") is False:
             return events + [SlotSet(REQUESTED_SLOT, None)]
         missing = [slot for slot in required_slots(values) if values.get(slot) is None]
         return events + [SlotSet(REQUESTED_SLOT, missing[0] if missing else None)]
 
-    def _start(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[str, Any]:
+    def _start(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
         """Every slot empty, then what the worker already said: the case type, county, amount and period."""
-        updates: Dict[str, Any] = {slot: None for slot in SLOTS}
+        updates: dict[str, Any] = {slot: None for slot in SLOTS}
         said = [latest_text(tracker)]
         if tracker.get_slot("last_rule_id") in CASE_RULES:
             said.append(tracker.get_slot("last_question") or "")
         button_type = entity(tracker, "case_type")
-        updates["case_type"] = (button_type if button_type in CASE_TYPE_LABELS else None) or next(
-            (found for found in map(case_type_of, said) if found), None) or CASE_RULES.get(
-            tracker.get_slot("last_rule_id") or "")
+        updates["case_type"] = (
+            (button_type if button_type in CASE_TYPE_LABELS else None)
+            or next((found for found in map(case_type_of, said) if found), None)
+            or CASE_RULES.get(tracker.get_slot("last_rule_id") or "")
+        )
         for text in said:
             county = find_county(text) if text else None
             if county and not updates["county"]:
@@ -204,20 +240,23 @@ class ValidateCaseIntakeForm(FormValidationAction):
                 updates["amount_owed"] = updates["amount_owed"] or parse_amount_yuan(text)
                 updates["owed_period"] = updates["owed_period"] or parse_period(text)
         dispatcher.utter_message(
-            text="好的，帮您登记，登记完给您一个案件号。一共几个问题，随时说“取消”就停下。身份证号、银行卡号都不用提供。")
+            text="好的，帮您登记，登记完给您一个案件号。一共几个问题，随时说“取消”就停下。身份证号、银行卡号都不用提供。"
+        )
         return updates
 
     # One check per slot: the value to store (None: ask again, after saying why).
 
-    def check_case_type(self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker,
-                        values: Dict[str, Any]) -> Dict[str, Any]:
+    def check_case_type(
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, values: dict[str, Any]
+    ) -> dict[str, Any]:
         case_type = case_type_of(text)
         if case_type is None:
             dispatcher.utter_message(text="没看明白是哪类事。")
         return {"case_type": case_type}
 
-    def check_worker_name(self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker,
-                          values: Dict[str, Any]) -> Dict[str, Any]:
+    def check_worker_name(
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, values: dict[str, Any]
+    ) -> dict[str, Any]:
         if has_id_or_card(text):
             dispatcher.utter_message(text=PRIVACY_TEXT)
             return {"worker_name": None}
@@ -227,8 +266,9 @@ class ValidateCaseIntakeForm(FormValidationAction):
             return {"worker_name": None}
         return {"worker_name": name}
 
-    def check_phone(self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker,
-                    values: Dict[str, Any]) -> Dict[str, Any]:
+    def check_phone(
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, values: dict[str, Any]
+    ) -> dict[str, Any]:
         phone = parse_phone(text)
         if phone is None:
             if has_id_or_card(text):
@@ -236,8 +276,9 @@ class ValidateCaseIntakeForm(FormValidationAction):
             dispatcher.utter_message(text="手机号是11位、1开头的，请再发一次。")
         return {"phone": phone}
 
-    def check_county(self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker,
-                     values: Dict[str, Any]) -> Dict[str, Any]:
+    def check_county(
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, values: dict[str, Any]
+    ) -> dict[str, Any]:
         county = find_county(text)
         if county is not None:
             return {"county": county.name}
@@ -245,21 +286,25 @@ class ValidateCaseIntakeForm(FormValidationAction):
             dispatcher.utter_message(text="没找到这个地方。")
         return {"county": None}
 
-    def check_employer(self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker,
-                       values: Dict[str, Any]) -> Dict[str, Any]:
+    def check_employer(
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, values: dict[str, Any]
+    ) -> dict[str, Any]:
         if has_id_or_card(text):
             dispatcher.utter_message(text=PRIVACY_TEXT)
             return {"employer": None}
         employer = _clean(text, ("老板是", "老板叫", "公司叫", "公司是", "单位是", "单位叫"))
         if len(employer) < 2:
-            dispatcher.utter_message(text="说个名字就行：公司名、老板或者包工头叫啥。不知道全名，说个姓也行，比如“包工头姓马”。")
+            dispatcher.utter_message(
+                text="说个名字就行：公司名、老板或者包工头叫啥。不知道全名，说个姓也行，比如“包工头姓马”。"
+            )
             return {"employer": None}
         return {"employer": mask_pii(employer)[:100]}
 
-    def check_amount_owed(self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker,
-                          values: Dict[str, Any]) -> Dict[str, Any]:
+    def check_amount_owed(
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, values: dict[str, Any]
+    ) -> dict[str, Any]:
         amount = parse_amount_yuan(text)
-        updates: Dict[str, Any] = {"amount_owed": amount}
+        updates: dict[str, Any] = {"amount_owed": amount}
         if amount is None:
             dispatcher.utter_message(text="没算出一共欠多少。请说个总数，比如“一共一万二”或者“12000元”。")
             return updates
@@ -268,16 +313,18 @@ class ValidateCaseIntakeForm(FormValidationAction):
             updates["owed_period"] = period
         return updates
 
-    def check_owed_period(self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker,
-                          values: Dict[str, Any]) -> Dict[str, Any]:
+    def check_owed_period(
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, values: dict[str, Any]
+    ) -> dict[str, Any]:
         period = parse_period(text) or _clean(text)[:50]
         if len(period) < 2:
             dispatcher.utter_message(text="说个大概就行，比如“去年10月到12月”或者“3个月”。")
             return {"owed_period": None}
         return {"owed_period": period}
 
-    def check_description(self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker,
-                          values: Dict[str, Any]) -> Dict[str, Any]:
+    def check_description(
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, values: dict[str, Any]
+    ) -> dict[str, Any]:
         if has_id_or_card(text):
             dispatcher.utter_message(text=PRIVACY_TEXT)
         description = _clean(mask_pii(text))[:500]
@@ -286,15 +333,17 @@ class ValidateCaseIntakeForm(FormValidationAction):
             return {"description": None}
         return {"description": description}
 
-    def check_consent(self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker,
-                      values: Dict[str, Any]) -> Dict[str, Any]:
+    def check_consent(
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, values: dict[str, Any]
+    ) -> dict[str, Any]:
         answer = yes_or_no(tracker, text)
         if answer is None:
             dispatcher.utter_message(text="请回“同意”或者“不同意”。")
         return {"consent": answer}
 
-    def check_case_confirmed(self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker,
-                             values: Dict[str, Any]) -> Dict[str, Any]:
+    def check_case_confirmed(
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, values: dict[str, Any]
+    ) -> dict[str, Any]:
         if wants_change(text):
             field = field_to_change(text)
             if field is None:
@@ -323,11 +372,10 @@ class _Ask(Action, ABC):
     def slot(self) -> str:
         """The slot asked for."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return f"action_ask_{self.slot}"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         dispatcher.utter_message(text=self.text)
         return []
 
@@ -343,15 +391,15 @@ class ActionAskPhone(_Ask):
 class ActionAskCounty(Action):
     """Asks for the county; after a city alone ("在银川"), offers that city's counties as buttons."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_county"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         options = city_counties(latest_text(tracker)) if tracker.get_slot(REQUESTED_SLOT) == "county" else []
         if options:
-            dispatcher.utter_message(text="是哪个县（区）？点一下或者直接说：",
-                                     buttons=[text_button(name) for name in options])
+            dispatcher.utter_message(
+                text="是哪个县（区）？点一下或者直接说：", buttons=[text_button(name) for name in options]
+            )
         else:
             dispatcher.utter_message(text="活是在哪个县（区）干的？比如“金凤区”“同心县”，在镇上的说镇名也行。")
         return []
@@ -374,29 +422,29 @@ class ActionAskDescription(_Ask):
 
 
 class ActionAskCaseType(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_case_type"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
-        dispatcher.utter_message(text="是哪一类事？点一下：",
-                                 buttons=[text_button(label) for label in CASE_TYPE_LABELS.values()])
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        dispatcher.utter_message(
+            text="是哪一类事？点一下：", buttons=[text_button(label) for label in CASE_TYPE_LABELS.values()]
+        )
         return []
 
 
 class ActionAskConsent(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_consent"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         dispatcher.utter_message(
             text="您同意把这些情况转给人社部门（劳动保障监察）处理吗？他们可能会打您留的电话核实。",
-            buttons=[text_button("同意"), text_button("不同意")])
+            buttons=[text_button("同意"), text_button("不同意")],
+        )
         return []
 
 
-def summary_text(values: Dict[str, Any]) -> str:
+def summary_text(values: dict[str, Any]) -> str:
     """The details as the worker confirms them; the phone is masked."""
     lines = [
         f"类型：{CASE_TYPE_LABELS.get(values.get('case_type'), values.get('case_type'))}",
@@ -413,20 +461,24 @@ def summary_text(values: Dict[str, Any]) -> str:
 
 
 class ActionAskCaseConfirmed(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_case_confirmed"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         values = {slot: tracker.get_slot(slot) for slot in SLOTS}
         text = latest_text(tracker)
         if tracker.get_slot(REQUESTED_SLOT) == "case_confirmed" and wants_change(text) and not field_to_change(text):
             fields = [slot for slot in FIELD_LABELS if slot in required_slots(values)]
-            dispatcher.utter_message(text="哪一项要改？", buttons=[text_button(f"改{FIELD_LABELS[slot]}") for slot in fields])
+            dispatcher.utter_message(
+                text="哪一项要改？", buttons=[text_button(f"改{FIELD_LABELS[slot]}") for slot in fields]
+            )
             return []
         dispatcher.utter_message(
-            text="请核对一下：\n" + summary_text(values) + "\n没问题就回“确认”；要改哪项就说“改电话”这样；不登记了说“取消”。",
-            buttons=[text_button("确认提交", "确认"), text_button("有错要改"), text_button("取消")])
+            text="请核对一下：\n"
+            + summary_text(values)
+            + "\n没问题就回“确认”；要改哪项就说“改电话”这样；不登记了说“取消”。",
+            buttons=[text_button("确认提交", "确认"), text_button("有错要改"), text_button("取消")],
+        )
         return []
 
 
@@ -437,15 +489,17 @@ class ActionAskCaseConfirmed(Action):
 class ActionOfferCaseIntake(Action):
     """After the worker's rights: offer to record the case (handoff payload, target case_intake)."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_offer_case_intake"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         dispatcher.utter_message(
             text="要不要我帮您把这件事登记下来，转给人社部门处理？登记后给您一个案件号，可以随时查进度。",
-            buttons=[intent_button("要，帮我登记", "start_case", case_type="wage_arrears"),
-                     intent_button("先不用", "deny")])
+            buttons=[
+                intent_button("要，帮我登记", "start_case", case_type="wage_arrears"),
+                intent_button("先不用", "deny"),
+            ],
+        )
         dispatcher.utter_message(json_message=handoff_payload("case_intake"))
         return []
 
@@ -453,15 +507,15 @@ class ActionOfferCaseIntake(Action):
 class ActionSubmitCase(Action):
     """Store the confirmed case (idempotent) and give the case number; explain when nothing is stored."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_submit_case"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         values = {slot: tracker.get_slot(slot) for slot in SLOTS}
         if values.get("consent") is False:
             dispatcher.utter_message(
-                text=f"没有您的同意，就不能转给人社部门，这次先不登记。您也可以自己打 {HOTLINE}，或者到干活所在地的县（区）人社局投诉。")
+                text=f"没有您的同意，就不能转给人社部门，这次先不登记。您也可以自己打 {HOTLINE}，或者到干活所在地的县（区）人社局投诉。"
+            )
             return []
         if values.get("case_confirmed") is not True:
             dispatcher.utter_message(text="这次没有登记。想登记时说“登记欠薪”就行。")
@@ -486,7 +540,8 @@ class ActionSubmitCase(Action):
             log.error("case for conversation %s not stored: %s", mask_pii(tracker.sender_id), error)
             dispatcher.utter_message(
                 text=f"对不起，登记系统现在出了点问题，这次还没存上。您确认过的内容我都记着：过一会儿回“确认”我再提交一次；"
-                     f"着急的话请直接打 {HOTLINE}。")
+                f"着急的话请直接打 {HOTLINE}。"
+            )
             dispatcher.utter_message(json_message=handoff_payload("12333"))
             return []
         except ValueError as error:
@@ -499,6 +554,7 @@ class ActionSubmitCase(Action):
         else:
             dispatcher.utter_message(
                 text=f"登记好了！您的案件号是 {record.case_id}，请记下来。人社部门会尽快处理，可能会打您留的电话"
-                     f" {record.phone_masked} 联系您。查进度就说“查案件”。")
+                f" {record.phone_masked} 联系您。查进度就说“查案件”。"
+            )
         dispatcher.utter_message(json_message=case_created_payload(record.case_id))
         return [SlotSet("case_id", record.case_id)]

@@ -4,13 +4,15 @@ Actions talk to `policies_kb` only through `PolicyService` (search, rules, eligi
 app store only through `bot.cases.CaseService`. Nothing here looks up today's date: the actions pass `on=` from
 their edge, so a test can pin the day.
 """
+
 from __future__ import annotations
 
 import datetime
 import functools
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from bot.cases import CaseService
 from bot.settings import Settings
@@ -41,21 +43,21 @@ class PolicyService:
         self._kb = kb
 
     @classmethod
-    def load(cls) -> "PolicyService":
+    def load(cls) -> PolicyService:
         return cls(KnowledgeBase.load().warm_up())
 
-    def search(self, text: str, *, on: datetime.date, topic: Optional[str] = None, limit: int = 5) -> list[Hit]:
+    def search(self, text: str, *, on: datetime.date, topic: str | None = None, limit: int = 5) -> list[Hit]:
         """Rules in force on `on` that answer `text`, best first (optionally within one topic)."""
         if not text or not text.strip():
             return []
         hits: list[SearchHit] = self._kb.search(text, on=on, topic=topic, limit=limit)
         return [Hit(hit.rule, hit.score) for hit in hits]
 
-    def get(self, rule_id: str) -> Optional[Rule]:
+    def get(self, rule_id: str) -> Rule | None:
         """The rule `rule_id`, in force or not (for its metadata), or None."""
         return self._kb.get(rule_id or "")
 
-    def rule(self, rule_id: str, *, on: datetime.date) -> Optional[Rule]:
+    def rule(self, rule_id: str, *, on: datetime.date) -> Rule | None:
         """The rule `rule_id` if it exists and is in force on `on`."""
         rule = self._kb.get(rule_id or "")
         return rule if rule is not None and rule.is_valid_on(on) else None

@@ -3,6 +3,7 @@
 Memory is read from /proc (VmRSS, the resident set of each process; a process's children are reported
 separately), so it needs Linux and nothing else.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,7 +40,7 @@ def children(pid: int) -> list[int]:
         except OSError:
             continue
         # the command name (2nd field) is in parentheses and may hold spaces: split after the last ")"
-        fields = stat[stat.rfind(")") + 2:].split()
+        fields = stat[stat.rfind(")") + 2 :].split()
         if len(fields) > 1 and int(fields[1]) == pid:
             found.append(int(entry.name))
     return sorted(found)
@@ -57,8 +58,13 @@ def launcher_memory(launcher_pid: int) -> dict[str, float | None]:
     memory = {"launcher": rss_mib(launcher_pid)}
     for pid in children(launcher_pid):
         cmd = command_line(pid)
-        name = "actions" if "run actions" in cmd else "console" if "bot.console" in cmd else (
-            "rasa" if " run " in f"{cmd} " else f"pid {pid}")
+        name = (
+            "actions"
+            if "run actions" in cmd
+            else "console"
+            if "bot.console" in cmd
+            else ("rasa" if " run " in f"{cmd} " else f"pid {pid}")
+        )
         memory[name] = rss_mib(pid)
         for grandchild in children(pid):  # e.g. worker processes, if any
             memory[f"{name} child {grandchild}"] = rss_mib(grandchild)
@@ -70,14 +76,26 @@ def train_time(timeout: float = TRAIN_TIMEOUT_SECONDS) -> dict:
 
     Cold: with an empty Rasa training cache (RASA_CACHE_DIRECTORY), or Rasa would restore every component trained
     before from .rasa/cache and the figure would say nothing."""
-    with tempfile.TemporaryDirectory(prefix="nxa-bench-train-") as models_dir, \
-            tempfile.TemporaryDirectory(prefix="nxa-bench-cache-") as cache_dir:
-        env = {**os.environ, "NXA_MODELS_DIR": models_dir, "RASA_CACHE_DIRECTORY": cache_dir,
-               "RASA_TELEMETRY_ENABLED": "false"}
+    with (
+        tempfile.TemporaryDirectory(prefix="nxa-bench-train-") as models_dir,
+        tempfile.TemporaryDirectory(prefix="nxa-bench-cache-") as cache_dir,
+    ):
+        env = {
+            **os.environ,
+            "NXA_MODELS_DIR": models_dir,
+            "RASA_CACHE_DIRECTORY": cache_dir,
+            "RASA_TELEMETRY_ENABLED": "false",
+        }
         started = time.perf_counter()
         try:
-            completed = subprocess.run([sys.executable, "-m", "bot", "train", "--force"], cwd=ROOT, env=env,
-                                       capture_output=True, text=True, timeout=timeout)
+            completed = subprocess.run(
+                [sys.executable, "-m", "bot", "train", "--force"],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
         except subprocess.TimeoutExpired:
             return {"seconds": None, "error": f"training did not finish in {timeout:.0f} s"}
         seconds = time.perf_counter() - started

@@ -15,6 +15,7 @@ the current model, trained first if stale) and sends each question from a fresh 
 Writes bench/results/dialogue.json (with `misses`) and prints the figures. Exits 0 whatever the figures; 1 only
 when the assistant cannot be started.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,13 @@ def kb_questions(folder: Path = REPO / "bench" / "kb_questions") -> list[dict]:
         for item in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
             # Questions restricted to a topic, or asked about another date, test the search alone: a conversation
             # happens today, with no topic given.
-            if (isinstance(item, dict) and item.get("question") and "expect_rule" in item and not item.get("topic")
-                    and not item.get("on")):
+            if (
+                isinstance(item, dict)
+                and item.get("question")
+                and "expect_rule" in item
+                and not item.get("topic")
+                and not item.get("on")
+            ):
                 items.append(item)
     return items
 
@@ -67,9 +73,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "dialogue.json")
     parser.add_argument("--limit", type=int, default=0, help="only the first N KB questions (a smoke run)")
-    parser.add_argument("--questions", type=Path, default=REPO / "bench" / "kb_questions",
-                        help="folder of question files (default: the held-out bench/kb_questions; bench/kb_dev to "
-                             "look at misses without spoiling the held-out figure)")
+    parser.add_argument(
+        "--questions",
+        type=Path,
+        default=REPO / "bench" / "kb_questions",
+        help="folder of question files (default: the held-out bench/kb_questions; bench/kb_dev to "
+        "look at misses without spoiling the held-out figure)",
+    )
     args = parser.parse_args()
 
     ensure_model(Settings.from_env())
@@ -102,8 +112,14 @@ def main() -> int:
                 topics[outcome] += 1
                 per_topic[expected_topic][outcome] += 1
                 if outcome not in ("exact_rule", "right_topic"):
-                    misses.append({"question": item["question"], "expected": item["expect_rule"], "outcome": outcome,
-                                   "got": answers[0]["rule_id"] if answers else None})
+                    misses.append(
+                        {
+                            "question": item["question"],
+                            "expected": item["expect_rule"],
+                            "outcome": outcome,
+                            "got": answers[0]["rule_id"] if answers else None,
+                        }
+                    )
             oos = collections.Counter()
             for number, text in enumerate(out_of_scope):
                 payloads = customs(assistant.say(f"bench-oos-{number}", text))
@@ -129,8 +145,10 @@ def main() -> int:
         "exact_rule_share": share(topics, "exact_rule"),
         "asked_back_share": share(topics, "asked_back"),
         "wrong_topic_share": share(topics, "wrong_topic"),
-        "per_topic_right_share": {topic: round((c["exact_rule"] + c["right_topic"]) / sum(c.values()), 4)
-                                  for topic, c in sorted(per_topic.items())},
+        "per_topic_right_share": {
+            topic: round((c["exact_rule"] + c["right_topic"]) / sum(c.values()), 4)
+            for topic, c in sorted(per_topic.items())
+        },
         "out_of_scope_questions": sum(oos.values()),
         "out_of_scope_no_answer_share": share(oos, "no_answer"),
         "handoff_requests": sum(handoffs.values()),
@@ -140,12 +158,16 @@ def main() -> int:
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
-    print(f"held-out questions: {total}; reply carries the right topic: {summary['right_topic_share']:.3f} "
-          f"(exact rule {summary['exact_rule_share']:.3f}; asked back {summary['asked_back_share']:.3f}; "
-          f"wrong topic {summary['wrong_topic_share']:.3f})")
+    print(
+        f"held-out questions: {total}; reply carries the right topic: {summary['right_topic_share']:.3f} "
+        f"(exact rule {summary['exact_rule_share']:.3f}; asked back {summary['asked_back_share']:.3f}; "
+        f"wrong topic {summary['wrong_topic_share']:.3f})"
+    )
     print("per topic: " + ", ".join(f"{t} {s:.2f}" for t, s in summary["per_topic_right_share"].items()))
-    print(f"out of scope: {summary['out_of_scope_questions']} questions, no KB answer for "
-          f"{summary['out_of_scope_no_answer_share']:.3f}")
+    print(
+        f"out of scope: {summary['out_of_scope_questions']} questions, no KB answer for "
+        f"{summary['out_of_scope_no_answer_share']:.3f}"
+    )
     print(f"requests for a person: {summary['handoff_requests']}, 12333 handoff for {summary['handoff_share']:.3f}")
     print(f"{seconds:.0f} s; wrote {args.output}")
     return 0

@@ -95,8 +95,13 @@ def main() -> int:
             counts["confident"] += bool(ids) and ids[0] == expected and confident
             ok = bool(ids) and ids[0] == expected and confident
         if not ok:
-            misses.append({"question": item["question"], "expected": expected,
-                           "got": [[hit.rule.id, round(hit.score, 3)] for hit in hits]})
+            misses.append(
+                {
+                    "question": item["question"],
+                    "expected": expected,
+                    "got": [[hit.rule.id, round(hit.score, 3)] for hit in hits],
+                }
+            )
 
     total = collections.Counter()
     for counts in per_topic.values():
@@ -105,8 +110,15 @@ def main() -> int:
     def ratio(counts, key):
         return round(counts[key] / counts["n"], 4) if counts["n"] else None
 
-    rows = {topic: {"n": c["n"], "top1": ratio(c, "top1"), "top3": ratio(c, "top3"),
-                    "confident_top1": ratio(c, "confident")} for topic, c in sorted(per_topic.items())}
+    rows = {
+        topic: {
+            "n": c["n"],
+            "top1": ratio(c, "top1"),
+            "top3": ratio(c, "top3"),
+            "confident_top1": ratio(c, "confident"),
+        }
+        for topic, c in sorted(per_topic.items())
+    }
     report = {
         "questions": total["n"],
         "top1": ratio(total, "top1"),
@@ -129,11 +141,15 @@ def main() -> int:
     for topic, row in rows.items():
         print(f"{topic:<16}{row['n']:>5}{row['top1']:>8.2f}{row['top3']:>8.2f}{row['confident_top1']:>11.2f}")
     if total["n"]:
-        print(f"{'ALL':<16}{total['n']:>5}{report['top1']:>8.2f}{report['top3']:>8.2f}{report['confident_top1']:>11.2f}")
+        print(
+            f"{'ALL':<16}{total['n']:>5}{report['top1']:>8.2f}{report['top3']:>8.2f}{report['confident_top1']:>11.2f}"
+        )
     else:
         print("no questions in", args.questions)
-    print(f"load {load_seconds:.3f} s, warm-up {warm_up_seconds:.3f} s, query mean {report['query_ms_mean']} ms, max {report['query_ms_max']} ms, "
-          f"threshold {MIN_CONFIDENT_SCORE}; written {args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output}")
+    print(
+        f"load {load_seconds:.3f} s, warm-up {warm_up_seconds:.3f} s, query mean {report['query_ms_mean']} ms, max {report['query_ms_max']} ms, "
+        f"threshold {MIN_CONFIDENT_SCORE}; written {args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output}"
+    )
     return 0
 
 

@@ -5,6 +5,7 @@ previous one is answered, as a person would); `users` of them run at once. Every
 run a deadline, so a stuck server makes a run end with errors counted, never hang. `measure()` is used by
 bench/run.py for our assistant and for the bare `rasa init` bot alike.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -90,19 +91,28 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-async def _user(session: aiohttp.ClientSession, url: str, sender: str, messages: list[str], offset: int,
-                turns: int, result: RunResult, request_timeout: float) -> None:
+async def _user(
+    session: aiohttp.ClientSession,
+    url: str,
+    sender: str,
+    messages: list[str],
+    offset: int,
+    turns: int,
+    result: RunResult,
+    request_timeout: float,
+) -> None:
     for turn in range(turns):
         message = messages[(offset + turn) % len(messages)]
         started = time.perf_counter()
         try:
-            async with session.post(url, json={"sender": sender, "message": message},
-                                    timeout=aiohttp.ClientTimeout(total=request_timeout)) as response:
+            async with session.post(
+                url, json={"sender": sender, "message": message}, timeout=aiohttp.ClientTimeout(total=request_timeout)
+            ) as response:
                 body = await response.json(content_type=None)
                 if response.status != 200:
                     result.errors.append(f"HTTP {response.status}")
                     continue
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             result.errors.append(f"{type(exc).__name__}: {exc}"[:200])
             continue
         result.latencies_ms.append((time.perf_counter() - started) * 1000)
@@ -110,16 +120,25 @@ async def _user(session: aiohttp.ClientSession, url: str, sender: str, messages:
             result.empty_replies += 1
 
 
-async def measure_async(url: str, *, users: int, turns: int, messages: list[str], sender_prefix: str,
-                        request_timeout: float = 30, deadline: float = 240) -> RunResult:
+async def measure_async(
+    url: str,
+    *,
+    users: int,
+    turns: int,
+    messages: list[str],
+    sender_prefix: str,
+    request_timeout: float = 30,
+    deadline: float = 240,
+) -> RunResult:
     """`users` concurrent users × `turns` turns against the REST webhook at `url`; bounded by `deadline` seconds."""
     result = RunResult(users, turns)
     connector = aiohttp.TCPConnector(limit=users + 4)
     async with aiohttp.ClientSession(connector=connector) as session:
         started = time.perf_counter()
         tasks = [
-            asyncio.ensure_future(_user(session, url, f"{sender_prefix}-{i}", messages, i, turns, result,
-                                        request_timeout))
+            asyncio.ensure_future(
+                _user(session, url, f"{sender_prefix}-{i}", messages, i, turns, result, request_timeout)
+            )
             for i in range(users)
         ]
         done, pending = await asyncio.wait(tasks, timeout=deadline)
@@ -138,5 +157,4 @@ def measure(url: str, **kwargs) -> dict:
 
 def warm_up(url: str, messages: list[str], sender: str = "bench-warmup") -> None:
     """One pass over the messages, unmeasured: first calls load lazily initialised parts of the pipeline."""
-    asyncio.run(measure_async(url, users=1, turns=len(messages), messages=messages, sender_prefix=sender,
-                              deadline=120))
+    asyncio.run(measure_async(url, users=1, turns=len(messages), messages=messages, sender_prefix=sender, deadline=120))

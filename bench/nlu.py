@@ -7,6 +7,7 @@ Trains the model first if the training inputs changed (the fingerprinted `bot.tr
 bench/results/nlu.json (with a `misses` list: every held-out example given the wrong intent). Exits 0 whatever the
 figures; 1 only when `rasa test nlu` itself fails.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,18 @@ def main() -> int:
     model = ensure_model(settings)
     with tempfile.TemporaryDirectory() as out:
         started = time.monotonic()
-        command = [str(Path(sys.executable).with_name("rasa")), "test", "nlu", "--nlu", str(HOLDOUT),
-                   "--model", str(model), "--out", out, "--no-plot"]
+        command = [
+            str(Path(sys.executable).with_name("rasa")),
+            "test",
+            "nlu",
+            "--nlu",
+            str(HOLDOUT),
+            "--model",
+            str(model),
+            "--out",
+            out,
+            "--no-plot",
+        ]
         result = subprocess.run(command, cwd=REPO, env=settings.rasa_environment(), capture_output=True, text=True)
         if result.returncode != 0:
             print(result.stdout[-3000:], result.stderr[-3000:], sep="\n", file=sys.stderr)
@@ -46,8 +57,11 @@ def main() -> int:
         errors = json.loads(errors_path.read_text(encoding="utf-8")) if errors_path.exists() else []
         seconds = time.monotonic() - started
 
-    intents = {name: values for name, values in report.items() if isinstance(values, dict) and "f1-score" in values
-               and name not in ("macro avg", "weighted avg", "micro avg")}
+    intents = {
+        name: values
+        for name, values in report.items()
+        if isinstance(values, dict) and "f1-score" in values and name not in ("macro avg", "weighted avg", "micro avg")
+    }
     summary = {
         "intent_macro_f1": round(report["macro avg"]["f1-score"], 4),
         "intent_weighted_f1": round(report["weighted avg"]["f1-score"], 4),
@@ -57,16 +71,26 @@ def main() -> int:
         "per_intent_f1": {name: round(values["f1-score"], 4) for name, values in sorted(intents.items())},
         "model": model.name,
         "seconds": round(seconds, 1),
-        "misses": [{"text": e["text"], "expected": e["intent"], "predicted": e["intent_prediction"]["name"],
-                    "confidence": round(e["intent_prediction"]["confidence"], 3)} for e in errors],
+        "misses": [
+            {
+                "text": e["text"],
+                "expected": e["intent"],
+                "predicted": e["intent_prediction"]["name"],
+                "confidence": round(e["intent_prediction"]["confidence"], 3),
+            }
+            for e in errors
+        ],
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
 
-    print(f"held-out NLU set: {summary['examples']} examples, {summary['intents']} intents "
-          f"({HOLDOUT.relative_to(REPO)})")
-    print(f"intent macro-F1 {summary['intent_macro_f1']:.3f}   weighted F1 {summary['intent_weighted_f1']:.3f}   "
-          f"accuracy {summary['accuracy']:.3f}")
+    print(
+        f"held-out NLU set: {summary['examples']} examples, {summary['intents']} intents ({HOLDOUT.relative_to(REPO)})"
+    )
+    print(
+        f"intent macro-F1 {summary['intent_macro_f1']:.3f}   weighted F1 {summary['intent_weighted_f1']:.3f}   "
+        f"accuracy {summary['accuracy']:.3f}"
+    )
     weakest = sorted(summary["per_intent_f1"].items(), key=lambda item: item[1])[:5]
     print("weakest intents: " + ", ".join(f"{name} {f1:.2f}" for name, f1 in weakest))
     for miss in summary["misses"][:15]:

@@ -16,6 +16,7 @@ Parts, each bounded in time, run one after the other so they do not compete for 
 It prints its figures and the machine's core count, and exits 0 whatever the timings: it measures, it does not gate
 (it exits 1 only when our assistant cannot be started at all).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,13 +69,21 @@ def run_understanding(results_dir: Path) -> dict:
         _say(f"understanding: bench/{name}.py (timeout {timeout} s)")
         started = time.perf_counter()
         try:
-            completed = subprocess.run([sys.executable, str(script)], cwd=REPO, capture_output=True, text=True,
-                                       timeout=timeout, env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"})
+            completed = subprocess.run(
+                [sys.executable, str(script)],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
+            )
         except subprocess.TimeoutExpired:
             report[name] = {"status": "timeout", "seconds": timeout}
             continue
-        entry: dict = {"status": "ok" if completed.returncode == 0 else f"exit {completed.returncode}",
-                       "seconds": round(time.perf_counter() - started, 1)}
+        entry: dict = {
+            "status": "ok" if completed.returncode == 0 else f"exit {completed.returncode}",
+            "seconds": round(time.perf_counter() - started, 1),
+        }
         if result_file.exists() and result_file.stat().st_mtime > before:
             data = json.loads(result_file.read_text(encoding="utf-8"))
             if isinstance(data, dict):
@@ -100,10 +109,16 @@ def _loads(quick: bool) -> dict:
 def measure_ours(quick: bool) -> dict:
     wechat_token, api_port = secrets.token_hex(8), free_port()
     var_dir = Path(tempfile.mkdtemp(prefix="nxa-bench-var-"))
-    assistant = Assistant(var_dir, extra_env={
-        "WECHAT_TOKEN": wechat_token, "WECHAT_APP_ID": "wxbench000000000000", "WECHAT_APP_SECRET": "bench-secret",
-        "WECHAT_API_BASE": f"http://127.0.0.1:{api_port}", "WECHAT_ENCODING_AES_KEY": "",
-    })
+    assistant = Assistant(
+        var_dir,
+        extra_env={
+            "WECHAT_TOKEN": wechat_token,
+            "WECHAT_APP_ID": "wxbench000000000000",
+            "WECHAT_APP_SECRET": "bench-secret",
+            "WECHAT_API_BASE": f"http://127.0.0.1:{api_port}",
+            "WECHAT_ENCODING_AES_KEY": "",
+        },
+    )
     report: dict = {}
     _say("ours: starting the assistant (python -m bot run)")
     started = time.perf_counter()
@@ -118,16 +133,26 @@ def measure_ours(quick: bool) -> dict:
         latency.warm_up(assistant.rest_url, latency.OUR_MESSAGES)
         for key, (users, turns) in (("users_1", loads["one"]), ("users_20", loads["twenty"])):
             _say(f"ours: REST, {users} user(s) × {turns} turns")
-            report[key] = latency.measure(assistant.rest_url, users=users, turns=turns,
-                                          messages=latency.OUR_MESSAGES, sender_prefix=f"bench-{key}")
+            report[key] = latency.measure(
+                assistant.rest_url,
+                users=users,
+                turns=turns,
+                messages=latency.OUR_MESSAGES,
+                sender_prefix=f"bench-{key}",
+            )
             _say(f"  {_line(report[key])}")
         report["memory_after_load_mib"] = cost.launcher_memory(assistant.process.pid)
         if (REPO / "channels" / "wechat.py").exists():
             users, turns = loads["wechat"]
             _say(f"ours: WeChat, {users} users × {turns} turns")
             report["wechat"] = wechat_path.measure(
-                f"{assistant.settings.rasa_url}/webhooks/wechat/webhook", wechat_token, api_port,
-                users=users, turns=turns, messages=latency.OUR_MESSAGES)
+                f"{assistant.settings.rasa_url}/webhooks/wechat/webhook",
+                wechat_token,
+                api_port,
+                users=users,
+                turns=turns,
+                messages=latency.OUR_MESSAGES,
+            )
             w = report["wechat"]
             _say(f"  passive within 4 s {w['passive_within_4s']}/{w['turns']}, reply p99 {w['reply_p99_ms']} ms")
         else:
@@ -141,8 +166,10 @@ def measure_ours(quick: bool) -> dict:
 
 
 def _line(summary: dict) -> str:
-    return (f"p50 {summary['p50_ms']} ms, p95 {summary['p95_ms']} ms, p99 {summary['p99_ms']} ms, "
-            f"{summary['turns_per_second']} turns/s, {summary['answered']}/{summary['turns']} answered")
+    return (
+        f"p50 {summary['p50_ms']} ms, p95 {summary['p95_ms']} ms, p99 {summary['p99_ms']} ms, "
+        f"{summary['turns_per_second']} turns/s, {summary['answered']}/{summary['turns']} answered"
+    )
 
 
 # -- 3. the bare rasa init bot -----------------------------------------------------------------------------------
@@ -156,9 +183,14 @@ def measure_bare(quick: bool) -> dict:
     log_path = bot.folder / "rasa.log"
     started = time.perf_counter()
     with log_path.open("ab") as log:
-        process = subprocess.Popen(reference_bot.command(bot, port), cwd=bot.folder, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True,
-                                   env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"})
+        process = subprocess.Popen(
+            reference_bot.command(bot, port),
+            cwd=bot.folder,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
+        )
     url = f"http://127.0.0.1:{port}/webhooks/rest/webhook"
     try:
         deadline = time.monotonic() + 180
@@ -176,8 +208,9 @@ def measure_bare(quick: bool) -> dict:
         latency.warm_up(url, latency.BARE_MESSAGES)
         for key, (users, turns) in (("users_1", loads["one"]), ("users_20", loads["twenty"])):
             _say(f"bare: REST, {users} user(s) × {turns} turns")
-            report[key] = latency.measure(url, users=users, turns=turns, messages=latency.BARE_MESSAGES,
-                                          sender_prefix=f"bare-{key}")
+            report[key] = latency.measure(
+                url, users=users, turns=turns, messages=latency.BARE_MESSAGES, sender_prefix=f"bare-{key}"
+            )
             _say(f"  {_line(report[key])}")
         report["memory_after_load_mib"] = {"rasa": cost.rss_mib(process.pid)}
     finally:
@@ -199,8 +232,9 @@ def machine() -> dict:
     import rasa
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True,
-                           text=True)
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True, text=True
+    )
     return {
         "cores": os.cpu_count(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
@@ -208,7 +242,7 @@ def machine() -> dict:
         "rasa": rasa.__version__,
         "platform": platform.platform(),
         "git_commit": commit.stdout.strip() + ("+local changes" if dirty.stdout.strip() else ""),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
 
 
@@ -235,17 +269,21 @@ def markdown(report: dict) -> str:
         for key in ("users_1", "users_20"):
             s = part.get(key)
             if s:
-                lines.append(f"| {who} | {s['users']} | {s['turns']} | {s['answered']} | {_fmt(s['p50_ms'])} | "
-                             f"{_fmt(s['p95_ms'])} | {_fmt(s['p99_ms'])} | {_fmt(s['turns_per_second'])} |")
+                lines.append(
+                    f"| {who} | {s['users']} | {s['turns']} | {s['answered']} | {_fmt(s['p50_ms'])} | "
+                    f"{_fmt(s['p95_ms'])} | {_fmt(s['p99_ms'])} | {_fmt(s['turns_per_second'])} |"
+                )
     ratio = report.get("p95_ratio_20_users")
     lines += ["", f"p95 at 20 users, ours / bare `rasa init` bot: **{_fmt(ratio)}** (target ≤ {P95_RATIO_TARGET})."]
     w = (report.get("ours") or {}).get("wechat") or {}
     lines += ["", "## WeChat path (20 concurrent users, signed pushes)", ""]
     if "passive_share" in w:
-        lines += [f"Passive replies within 4 s: **{w['passive_within_4s']}/{w['turns']}** "
-                  f"({w['passive_share']:.0%}); by customer-service message: {w['delivered_by_customer_service']}; "
-                  f"unanswered: {w['unanswered']}; reply time p50 {_fmt(w['reply_p50_ms'], ' ms')}, "
-                  f"p99 {_fmt(w['reply_p99_ms'], ' ms')}."]
+        lines += [
+            f"Passive replies within 4 s: **{w['passive_within_4s']}/{w['turns']}** "
+            f"({w['passive_share']:.0%}); by customer-service message: {w['delivered_by_customer_service']}; "
+            f"unanswered: {w['unanswered']}; reply time p50 {_fmt(w['reply_p50_ms'], ' ms')}, "
+            f"p99 {_fmt(w['reply_p99_ms'], ' ms')}."
+        ]
     else:
         lines += [f"Not measured: {w.get('reason') or w.get('error') or 'not available'}."]
     lines += ["", "## Understanding", ""]
@@ -254,11 +292,16 @@ def markdown(report: dict) -> str:
     for name, entry in (report.get("understanding") or {}).items():
         result = entry.get("result") or {}
         figures = ", ".join(f"{k} {v}" for k, v in result.items() if isinstance(v, (int, float)))[:300]
-        lines.append(f"- `bench/{name}.py`: {entry.get('status')}" + (f" — {figures}" if figures else "")
-                     + (f" ({entry['reason']})" if entry.get("reason") else ""))
+        lines.append(
+            f"- `bench/{name}.py`: {entry.get('status')}"
+            + (f" — {figures}" if figures else "")
+            + (f" ({entry['reason']})" if entry.get("reason") else "")
+        )
     ours, bare, train = report.get("ours") or {}, report.get("bare") or {}, report.get("train") or {}
     lines += [
-        "", "## Cost", "",
+        "",
+        "## Cost",
+        "",
         "| | ours | bare `rasa init` bot |",
         "| --- | ---: | ---: |",
         f"| train time | {_fmt(train.get('seconds'), ' s')} | {_fmt(bare.get('train_seconds'), ' s')}"
@@ -268,8 +311,9 @@ def markdown(report: dict) -> str:
     ]
     mem_ours, mem_bare = ours.get("memory_after_load_mib") or {}, bare.get("memory_after_load_mib") or {}
     for name in sorted(set(mem_ours) | set(mem_bare), key=lambda n: (n != "rasa", n)):
-        lines.append(f"| RSS after load, {name} | {_fmt(mem_ours.get(name), ' MiB')} | "
-                     f"{_fmt(mem_bare.get(name), ' MiB')} |")
+        lines.append(
+            f"| RSS after load, {name} | {_fmt(mem_ours.get(name), ' MiB')} | {_fmt(mem_bare.get(name), ' MiB')} |"
+        )
     if report.get("errors"):
         lines += ["", "## Problems", ""] + [f"- {e}" for e in report["errors"]]
     return "\n".join(lines) + "\n"

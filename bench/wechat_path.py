@@ -6,6 +6,7 @@ user's OpenID). A reply in the HTTP response is *passive*; a `success` means the
 will send the reply through the customer-service API, which a local fake WeChat API (this module, on 127.0.0.1)
 receives and timestamps, so the reply time of every turn is known either way. Loops and waits are bounded.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -43,9 +44,11 @@ def signed_query(token: str, openid: str) -> str:
 def text_message(openid: str, content: str, msg_id: int | None = None) -> str:
     """A plain-mode text push as WeChat sends it."""
     msg_id = next(_msg_ids) if msg_id is None else msg_id
-    return (f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
-            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-            f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>")
+    return (
+        f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>"
+    )
 
 
 def passive_content(body: str) -> str | None:
@@ -106,7 +109,7 @@ class FakeWeChatApi:
                     return None
                 try:
                     await asyncio.wait_for(self.arrived.wait(), remaining)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     return None
             return arrival
 
@@ -149,15 +152,17 @@ async def _user(session, webhook_url, token, openid, messages, offset, turns, ap
         content = messages[(offset + turn) % len(messages)]
         started = time.perf_counter()
         try:
-            async with session.post(f"{webhook_url}?{signed_query(token, openid)}",
-                                    data=text_message(openid, content).encode(),
-                                    headers={"Content-Type": "text/xml"},
-                                    timeout=aiohttp.ClientTimeout(total=15)) as response:
+            async with session.post(
+                f"{webhook_url}?{signed_query(token, openid)}",
+                data=text_message(openid, content).encode(),
+                headers={"Content-Type": "text/xml"},
+                timeout=aiohttp.ClientTimeout(total=15),
+            ) as response:
                 body = await response.text()
                 if response.status != 200:
                     run.errors.append(f"HTTP {response.status}: {body[:100]}")
                     continue
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             run.errors.append(f"{type(exc).__name__}: {exc}"[:200])
             continue
         answered = time.perf_counter()
@@ -173,14 +178,26 @@ async def _user(session, webhook_url, token, openid, messages, offset, turns, ap
             run.reply_seconds.append(arrival - started)
 
 
-async def measure_async(webhook_url: str, token: str, api: FakeWeChatApi, *, users: int, turns: int,
-                        messages: list[str], deadline: float = 300) -> WeChatRun:
+async def measure_async(
+    webhook_url: str,
+    token: str,
+    api: FakeWeChatApi,
+    *,
+    users: int,
+    turns: int,
+    messages: list[str],
+    deadline: float = 300,
+) -> WeChatRun:
     """`users` WeChat users × `turns` text messages each, concurrently; the fake API must be started."""
     run = WeChatRun(users, turns)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=users + 4)) as session:
         started = time.perf_counter()
-        tasks = [asyncio.ensure_future(_user(session, webhook_url, token, f"o-bench-{secrets.token_hex(4)}-{i}",
-                                             messages, i, turns, api, run)) for i in range(users)]
+        tasks = [
+            asyncio.ensure_future(
+                _user(session, webhook_url, token, f"o-bench-{secrets.token_hex(4)}-{i}", messages, i, turns, api, run)
+            )
+            for i in range(users)
+        ]
         _, pending = await asyncio.wait(tasks, timeout=deadline)
         for task in pending:
             task.cancel()

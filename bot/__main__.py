@@ -1,4 +1,5 @@
 """`python -m bot run | chat | train [--force]`: the assistant's entry points (called by the Makefile)."""
+
 from __future__ import annotations
 
 import argparse

@@ -13,6 +13,7 @@ Every storage failure (a locked SQLite file, a full disk, a lost PostgreSQL conn
 which the actions turn into an apology; a case is written in one transaction, so nothing half-written remains.
 Records handed out are frozen dataclasses: no ORM object leaves this module.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -23,9 +24,10 @@ import random
 import re
 import time
 import unicodedata
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -229,7 +231,7 @@ class CaseService:
         self._county_names = frozenset(c.name for c in counties())
 
     @classmethod
-    def from_url(cls, db_url: str, *, clock: Callable[[], datetime] = utcnow) -> "CaseService":
+    def from_url(cls, db_url: str, *, clock: Callable[[], datetime] = utcnow) -> CaseService:
         """A service on its own engine for `db_url` (SQLite gets WAL and a busy timeout, see bot.store)."""
         return cls(sessionmaker_for(create_engine_for(db_url)), clock=clock)
 
@@ -265,8 +267,13 @@ class CaseService:
                     # Another writer took this case number or this dedupe key first: look again.
                     time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
                     continue
-            log.info("case %s recorded (%s, %s, phone %s)", record.case_id, record.case_type, record.county,
-                     record.phone_masked)
+            log.info(
+                "case %s recorded (%s, %s, phone %s)",
+                record.case_id,
+                record.case_type,
+                record.county,
+                record.phone_masked,
+            )
             return record
         raise CaseStoreUnavailable(f"could not allocate a case number after {_CREATE_ATTEMPTS} attempts")
 
@@ -431,7 +438,9 @@ class CaseService:
             raise ValueError(f"phone {masked!r} is not a mobile number (11 digits starting with 1[3-9])")
         county = (submission.county or "").strip()
         if county not in self._county_names:
-            raise ValueError(f"county {county!r} is not a Ningxia county-level division (use its full name, e.g. 金凤区)")
+            raise ValueError(
+                f"county {county!r} is not a Ningxia county-level division (use its full name, e.g. 金凤区)"
+            )
         amount = submission.amount_owed
         if amount is not None:
             if isinstance(amount, bool) or not isinstance(amount, int):
@@ -474,7 +483,7 @@ class CaseService:
             .order_by(sa.func.length(Case.case_id).desc(), Case.case_id.desc())
             .limit(1)
         ).scalar_one_or_none()
-        sequence = int(last[len(prefix):]) + 1 if last else 1
+        sequence = int(last[len(prefix) :]) + 1 if last else 1
         return f"{prefix}{sequence:04d}"
 
     @staticmethod
@@ -490,8 +499,13 @@ def _storage_errors() -> Iterator[None]:
         yield
     except sa_exc.IntegrityError:
         raise
-    except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.InternalError, sa_exc.DataError,
-            sa_exc.TimeoutError) as error:
+    except (
+        sa_exc.OperationalError,
+        sa_exc.InterfaceError,
+        sa_exc.InternalError,
+        sa_exc.DataError,
+        sa_exc.TimeoutError,
+    ) as error:
         detail = str(getattr(error, "orig", None) or error).splitlines()[0]
         log.warning("case store unavailable: %s", detail)
         raise CaseStoreUnavailable(f"case store unavailable: {detail}") from error

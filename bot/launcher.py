@@ -5,6 +5,7 @@ action server, the Rasa server (with its channels) and, where it exists, the ope
 is printed line by line behind its name; a process that exits on its own is reported and restarted (with a growing
 pause, and the whole group stops if one keeps crashing); Ctrl-C or SIGTERM stops every process, politely first.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -63,10 +64,23 @@ def process_specs(settings: Settings, model: Path) -> list[ProcessSpec]:
         ProcessSpec(
             "rasa",
             [
-                sys.executable, "-m", "bot.rasa_server", "run", "--model", str(model),
-                "--endpoints", str(settings.endpoints),
-                "--credentials", "credentials.yml", "--interface", settings.host, "--port", str(settings.rasa_port),
-                "--enable-api", "--auth-token", env["RASA_AUTH_TOKEN"],
+                sys.executable,
+                "-m",
+                "bot.rasa_server",
+                "run",
+                "--model",
+                str(model),
+                "--endpoints",
+                str(settings.endpoints),
+                "--credentials",
+                "credentials.yml",
+                "--interface",
+                settings.host,
+                "--port",
+                str(settings.rasa_port),
+                "--enable-api",
+                "--auth-token",
+                env["RASA_AUTH_TOKEN"],
             ],
             f"{settings.rasa_url}/webhooks/rest/",
             env,
@@ -74,7 +88,9 @@ def process_specs(settings: Settings, model: Path) -> list[ProcessSpec]:
     ]
     if (settings.root / "bot" / "console" / "__main__.py").exists():
         specs.append(
-            ProcessSpec("console", [sys.executable, "-m", "bot.console", "serve"], f"{settings.console_url}/healthz", env)
+            ProcessSpec(
+                "console", [sys.executable, "-m", "bot.console", "serve"], f"{settings.console_url}/healthz", env
+            )
         )
     return specs
 
@@ -107,8 +123,11 @@ class Supervisor:
 
     async def _start(self, spec: ProcessSpec) -> asyncio.subprocess.Process:
         process = await asyncio.create_subprocess_exec(
-            *spec.argv, cwd=self.cwd, env=spec.env or None,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            *spec.argv,
+            cwd=self.cwd,
+            env=spec.env or None,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,  # our own signal handling decides when children stop
         )
         self.processes[spec.name] = process
@@ -143,7 +162,7 @@ class Supervisor:
             await asyncio.sleep(1)
 
     async def _terminate_all(self) -> None:
-        for name, process in self.processes.items():
+        for process in self.processes.values():
             if process.returncode is None:
                 with _suppress_lookup():
                     os.killpg(process.pid, signal.SIGTERM)
@@ -151,7 +170,7 @@ class Supervisor:
         for name, process in self.processes.items():
             try:
                 await asyncio.wait_for(process.wait(), max(0.1, deadline - time.monotonic()))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.log(f"{name} did not stop in {STOP_GRACE_SECONDS} s; killing it")
                 with _suppress_lookup():
                     os.killpg(process.pid, signal.SIGKILL)
@@ -185,8 +204,11 @@ def run(settings: Settings) -> int:
     from bot.train import ensure_model
 
     if unset := settings.unset_endpoint_variables():  # scaling out: say so now rather than crash-loop Rasa
-        print(f"[launcher] {settings.endpoints.name} needs these environment variables: {', '.join(unset)}",
-              file=sys.stderr, flush=True)
+        print(
+            f"[launcher] {settings.endpoints.name} needs these environment variables: {', '.join(unset)}",
+            file=sys.stderr,
+            flush=True,
+        )
         return 2
     model = ensure_model(settings)
     migrate(settings.app_db_url)
@@ -212,24 +234,33 @@ def chat(settings: Settings) -> int:
     """A terminal chat with the assistant (rasa shell) with the action server running beside it."""
     import subprocess
 
-    from bot.train import ensure_model
-
     from bot.store import migrate
+    from bot.train import ensure_model
 
     model = ensure_model(settings)
     migrate(settings.app_db_url)
     actions_spec = process_specs(settings, model)[0]
-    actions = subprocess.Popen(actions_spec.argv, cwd=settings.root, env=actions_spec.env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    actions = subprocess.Popen(
+        actions_spec.argv, cwd=settings.root, env=actions_spec.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         for _ in range(120):
             if _is_up(actions_spec.ready_url):
                 break
             time.sleep(0.5)
         return subprocess.call(
-            [_bin("rasa"), "shell", "--model", str(model), "--endpoints", str(settings.endpoints),
-             "--port", str(settings.rasa_port)],
-            cwd=settings.root, env=actions_spec.env,
+            [
+                _bin("rasa"),
+                "shell",
+                "--model",
+                str(model),
+                "--endpoints",
+                str(settings.endpoints),
+                "--port",
+                str(settings.rasa_port),
+            ],
+            cwd=settings.root,
+            env=actions_spec.env,
         )
     finally:
         actions.terminate()

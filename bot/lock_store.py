@@ -12,9 +12,10 @@ fires 12 concurrent turns at two replicas lost one in CI.)
 (redis-py's `Lock`: SET NX with a token and an expiry, so a replica that dies while holding it blocks no one for
 more than `MUTEX_SECONDS`). Ticket order, lifetimes and waiting are Rasa's own.
 """
+
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from rasa.core.lock_store import LOCK_LIFETIME, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
@@ -28,14 +29,15 @@ MUTEX_SECONDS = 10
 class AtomicRedisLockStore(RedisLockStore):
     """`RedisLockStore` with each change of a conversation's ticket lock done under a Redis mutex."""
 
-    def __init__(self, endpoint_config: Optional[EndpointConfig] = None, **kwargs: Any) -> None:
+    def __init__(self, endpoint_config: EndpointConfig | None = None, **kwargs: Any) -> None:
         if endpoint_config is not None:  # as Rasa creates a lock store named by its module path
             kwargs = {"host": endpoint_config.url or "localhost", **endpoint_config.kwargs, **kwargs}
         super().__init__(**kwargs)
 
     def _mutex(self, conversation_id: str):
-        return self.red.lock(f"{self.key_prefix}{conversation_id}:mutex", timeout=MUTEX_SECONDS,
-                             blocking_timeout=MUTEX_SECONDS)
+        return self.red.lock(
+            f"{self.key_prefix}{conversation_id}:mutex", timeout=MUTEX_SECONDS, blocking_timeout=MUTEX_SECONDS
+        )
 
     def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
         with self._mutex(conversation_id):

@@ -9,6 +9,7 @@ replaces the root logger's handlers), e.g. at the import of the action package a
 needs an ID-card or bank-card number (it tells whoever sends one so), so neither reaches the tracker store, the
 console's transcripts or an operator's screen. Phone numbers stay: case intake and status look-ups need them.
 """
+
 from __future__ import annotations
 
 import logging

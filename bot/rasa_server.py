@@ -13,11 +13,12 @@ Rasa 3.6 itself that grow with every turn and do no useful work twice:
 
 Both keep Rasa's behaviour (tests/foundation/test_rasa_server.py) and apply only to this process.
 """
+
 from __future__ import annotations
 
 import functools
 import sys
-from typing import Any, Optional
+from typing import Any
 
 __all__ = ["install", "main"]
 
@@ -49,7 +50,7 @@ def _cache_action_response_validator() -> None:
         return cls(schema)
 
     def _validate_action_result(self, result: dict[str, Any]) -> bool:
-        error: Optional[ValidationError] = best_match(validator().iter_errors(result))
+        error: ValidationError | None = best_match(validator().iter_errors(result))
         if error is None:
             return True
         error.message += (
@@ -68,7 +69,7 @@ def _cache_event_types() -> None:
     original = Event.resolve_by_type
     known: dict[str, type] = {}
 
-    def resolve_by_type(type_name: str, default: Optional[type] = None) -> Optional[type]:
+    def resolve_by_type(type_name: str, default: type | None = None) -> type | None:
         if not known:
             for cls in rasa.shared.utils.common.all_subclasses(Event):
                 known.setdefault(cls.type_name, cls)  # the first match, as Rasa's own loop returns

@@ -13,11 +13,13 @@ payload of the chat contract) through the turn's own output channel; the error i
 produced a reply are untouched. A channel that does not hand a message to Rasa at all (an operator has taken the
 conversation over) does not call the handler, so the assistant stays silent there, as it must.
 """
+
 from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
 
@@ -25,7 +27,9 @@ __all__ = ["APOLOGY", "APOLOGY_PAYLOAD", "with_safety_net"]
 
 logger = logging.getLogger(__name__)
 
-APOLOGY = "抱歉，系统刚才出了点问题，没能回答您。请稍后再发一次，或直接拨打人社政策咨询电话 0951-12333（外省可拨 12333）。"
+APOLOGY = (
+    "抱歉，系统刚才出了点问题，没能回答您。请稍后再发一次，或直接拨打人社政策咨询电话 0951-12333（外省可拨 12333）。"
+)
 APOLOGY_PAYLOAD = {"kind": "handoff", "target": "12333", "phone": "0951-12333"}
 
 Handler = Callable[[UserMessage], Awaitable[Any]]
@@ -45,8 +49,9 @@ def _count_replies(output: OutputChannel) -> list[int]:
 
 
 async def _apologise(message: UserMessage, reason: str) -> None:
-    logger.error("turn of %s on %s produced no reply (%s); sending the apology", message.sender_id,
-                 message.input_channel, reason)
+    logger.error(
+        "turn of %s on %s produced no reply (%s); sending the apology", message.sender_id, message.input_channel, reason
+    )
     output = message.output_channel
     try:
         await output.send_text_message(message.sender_id, APOLOGY)

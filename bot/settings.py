@@ -4,14 +4,15 @@ Rasa reads config.yml, domain.yml, credentials.yml and endpoints.yml itself; end
 their variable parts from environment variables that `Settings.rasa_environment()` fills in, so one place decides
 every port, path and URL. Nothing here has a secret default: credentials come only from the environment.
 """
+
 from __future__ import annotations
 
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,7 +63,7 @@ class Settings:
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Settings from `env` (default: the process environment); unset variables take the embedded defaults."""
         env = dict(os.environ if env is None else env)
         var_dir = Path(env.get("NXA_VAR_DIR") or ROOT / "var").resolve()

@@ -11,12 +11,14 @@ a conversation at a time (a partial unique index decides a race). `TakeoverServi
 takes `now`, so the timeout is testable); `intercept()` is the async gate the channels call, one indexed lookup in a
 worker thread for a conversation nobody has taken over.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
@@ -48,7 +50,7 @@ TIMED_OUT = "timeout"
 class AlreadyTakenOver(RuntimeError):
     """Another operator holds this conversation."""
 
-    def __init__(self, holder: "TakeoverRecord") -> None:
+    def __init__(self, holder: TakeoverRecord) -> None:
         super().__init__(f"conversation already taken over by {holder.operator}")
         self.holder = holder
 
@@ -118,7 +120,7 @@ class TakeoverService:
         self.idle_timeout = idle_timeout
 
     @classmethod
-    def from_url(cls, db_url: str, **kwargs) -> "TakeoverService":
+    def from_url(cls, db_url: str, **kwargs) -> TakeoverService:
         return cls(sessionmaker_for(create_engine_for(db_url)), **kwargs)
 
     # -- the gate ---------------------------------------------------------------------------------------------
@@ -131,8 +133,13 @@ class TakeoverService:
                 return False
             session.add(
                 TakeoverMessage(
-                    takeover_id=takeover.id, sender_id=sender_id, channel=channel, direction="worker",
-                    text=(text or "")[:MAX_MESSAGE_CHARS], created_at=now, delivery="received",
+                    takeover_id=takeover.id,
+                    sender_id=sender_id,
+                    channel=channel,
+                    direction="worker",
+                    text=(text or "")[:MAX_MESSAGE_CHARS],
+                    created_at=now,
+                    delivery="received",
                 )
             )
             return True
@@ -152,7 +159,11 @@ class TakeoverService:
                         raise AlreadyTakenOver(self._record(takeover))
                     return self._record(takeover)
                 takeover = Takeover(
-                    sender_id=sender_id, channel=channel, operator=operator, started_at=now, last_operator_at=now,
+                    sender_id=sender_id,
+                    channel=channel,
+                    operator=operator,
+                    started_at=now,
+                    last_operator_at=now,
                 )
                 session.add(takeover)
                 session.flush()
@@ -197,8 +208,14 @@ class TakeoverService:
                 raise NotTakenOver(sender_id)
             takeover.last_operator_at = now
             message = TakeoverMessage(
-                takeover_id=takeover.id, sender_id=sender_id, channel=takeover.channel, direction="operator",
-                operator=operator, text=text, created_at=now, delivery=delivery,
+                takeover_id=takeover.id,
+                sender_id=sender_id,
+                channel=takeover.channel,
+                direction="operator",
+                operator=operator,
+                text=text,
+                created_at=now,
+                delivery=delivery,
             )
             session.add(message)
             session.flush()
@@ -265,11 +282,15 @@ class TakeoverService:
     def expire_idle(self, now: datetime) -> int:
         """Hand back every conversation idle for the timeout; returns how many."""
         with session_scope(self._sessions) as session:
-            rows = session.execute(
-                sa.select(Takeover).where(
-                    Takeover.released_at.is_(None), Takeover.last_operator_at <= now - self.idle_timeout
+            rows = (
+                session.execute(
+                    sa.select(Takeover).where(
+                        Takeover.released_at.is_(None), Takeover.last_operator_at <= now - self.idle_timeout
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             for takeover in rows:
                 self._time_out(takeover)
             return len(rows)
@@ -301,21 +322,36 @@ class TakeoverService:
         # Released at the moment it expired, not when somebody noticed.
         takeover.released_at = takeover.last_operator_at + self.idle_timeout
         takeover.release_reason = TIMED_OUT
-        log.info("conversation %s handed back to the assistant after %s without an operator message",
-                 _short(takeover.sender_id), self.idle_timeout)
+        log.info(
+            "conversation %s handed back to the assistant after %s without an operator message",
+            _short(takeover.sender_id),
+            self.idle_timeout,
+        )
 
     def _record(self, takeover: Takeover) -> TakeoverRecord:
         return TakeoverRecord(
-            id=takeover.id, sender_id=takeover.sender_id, channel=takeover.channel, operator=takeover.operator,
-            started_at=takeover.started_at, last_operator_at=takeover.last_operator_at,
-            released_at=takeover.released_at, release_reason=takeover.release_reason, idle_timeout=self.idle_timeout,
+            id=takeover.id,
+            sender_id=takeover.sender_id,
+            channel=takeover.channel,
+            operator=takeover.operator,
+            started_at=takeover.started_at,
+            last_operator_at=takeover.last_operator_at,
+            released_at=takeover.released_at,
+            release_reason=takeover.release_reason,
+            idle_timeout=self.idle_timeout,
         )
 
 
 def _message_record(message: TakeoverMessage) -> MessageRecord:
     return MessageRecord(
-        id=message.id, sender_id=message.sender_id, channel=message.channel, direction=message.direction,
-        operator=message.operator, text=message.text, created_at=message.created_at, delivery=message.delivery,
+        id=message.id,
+        sender_id=message.sender_id,
+        channel=message.channel,
+        direction=message.direction,
+        operator=message.operator,
+        text=message.text,
+        created_at=message.created_at,
+        delivery=message.delivery,
         error=message.error,
     )
 
@@ -350,6 +386,9 @@ async def intercept(channel: str, sender_id: str, text: str) -> bool:
         return await asyncio.to_thread(default_service().record_worker_message, channel, sender_id, text, utcnow())
     except sa_exc.SQLAlchemyError as error:
         # The DBAPI error only: SQLAlchemy's own message would quote the parameters, i.e. the sender id.
-        log.error("takeover gate unavailable (%s); the assistant answers %s", getattr(error, "orig", None) or
-                  type(error).__name__, _short(sender_id))
+        log.error(
+            "takeover gate unavailable (%s); the assistant answers %s",
+            getattr(error, "orig", None) or type(error).__name__,
+            _short(sender_id),
+        )
         return False

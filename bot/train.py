@@ -4,6 +4,7 @@ The fingerprint is a SHA-256 over config.yml, domain.yml, every file under data/
 dictionaries, the custom components' code). The model is saved as `models/nx-<fingerprint>.tar.gz`, so "is the model
 fresh?" is "does that file exist?", and an unchanged checkout never trains twice.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -63,9 +64,18 @@ def ensure_model(settings: Settings, *, force: bool = False) -> Path:
         print(f"[train] training inputs changed; training {target.name} ...", flush=True)
         started = time.monotonic()
         command = [
-            str(Path(sys.executable).with_name("rasa")), "train",
-            "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
-            "--out", str(settings.models_dir), "--fixed-model-name", target.name.removesuffix(".tar.gz"),
+            str(Path(sys.executable).with_name("rasa")),
+            "train",
+            "--config",
+            "config.yml",
+            "--domain",
+            "domain.yml",
+            "--data",
+            "data",
+            "--out",
+            str(settings.models_dir),
+            "--fixed-model-name",
+            target.name.removesuffix(".tar.gz"),
         ]
         subprocess.run(command, cwd=settings.root, env=settings.rasa_environment(), check=True)
         print(f"[train] trained in {time.monotonic() - started:.0f} s", flush=True)

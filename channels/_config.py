@@ -4,9 +4,10 @@ The values themselves come from credentials.yml (`${VAR}`, filled by `bot.settin
 which supplies public development stand-ins outside production) or, for the clients the console reuses, from the
 same environment through `channel_environment()`.
 """
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from rasa.shared.exceptions import RasaException
 
@@ -29,16 +30,20 @@ def is_production(env: Mapping[str, str] | None = None) -> bool:
     return Settings.from_env(env).production
 
 
-def check_values(channel: str, values: Mapping[str, str | None], *, required: tuple[str, ...],
-                 production: bool) -> None:
+def check_values(
+    channel: str, values: Mapping[str, str | None], *, required: tuple[str, ...], production: bool
+) -> None:
     """Raise when a required value (named by its environment variable) is empty, or when production would run with
     a development stand-in (they are public, so they authenticate nobody)."""
     missing = [name for name in required if not (values.get(name) or "").strip()]
     if missing:
         raise ChannelConfigError(f"the {channel} channel needs these environment variables: {', '.join(missing)}")
     if production:
-        stand_ins = [name for name, value in values.items() if value and DEVELOPMENT_CHANNEL_ENV.get(name) == value
-                     and name != "SMS_PROVIDER"]
+        stand_ins = [
+            name
+            for name, value in values.items()
+            if value and DEVELOPMENT_CHANNEL_ENV.get(name) == value and name != "SMS_PROVIDER"
+        ]
         if stand_ins:
             raise ChannelConfigError(
                 f"NXA_ENV=production but the {channel} channel has development values for: {', '.join(stand_ins)}; "

@@ -4,6 +4,7 @@ One `aiohttp.ClientSession` per process (connection pooling, one place for timeo
 inside the running event loop on first use (the channels' blueprints also open it on Sanic's `before_server_start`
 and close it on `after_server_stop`), never at import time.
 """
+
 from __future__ import annotations
 
 import asyncio

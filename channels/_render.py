@@ -7,11 +7,13 @@ own text message starting with "来源："; machine-readable parts are `custom` 
 nothing; choices are buttons (title, payload), rendered as a numbered menu ("回复1 …") whose digits the channel maps
 back to the payload.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from rasa.core.channels.channel import OutputChannel
 
@@ -131,7 +133,7 @@ def collect_reply(messages: Iterable[dict[str, Any]]) -> Reply:
 
 
 def menu_lines(buttons: list[Button]) -> list[str]:
-    """"回复1 标题" for each button, numbered from 1."""
+    """ "回复1 标题" for each button, numbered from 1."""
     return [f"回复{number} {button.title}" for number, button in enumerate(buttons, start=1)]
 
 

@@ -3,11 +3,12 @@
 `ChannelState` is synchronous (SQLAlchemy sessions); the channels call it through `asyncio.to_thread` so a database
 wait never blocks the event loop. The engine is created on first use, never at import.
 """
+
 from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -22,7 +23,7 @@ SUBSCRIBED = "subscribed"
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class ChannelState:
@@ -45,8 +46,9 @@ class ChannelState:
         """Record `key` as being processed; False when it was already claimed (a duplicate delivery)."""
         try:
             with session_scope(self._sessions()) as session:
-                session.add(ChannelMessage(channel=channel, message_key=key[:128], status="processing",
-                                           received_at=_now()))
+                session.add(
+                    ChannelMessage(channel=channel, message_key=key[:128], status="processing", received_at=_now())
+                )
             return True
         except IntegrityError:
             return False
@@ -61,8 +63,11 @@ class ChannelState:
     def release_message(self, channel: str, key: str) -> None:
         """Forget a claim whose processing failed before the turn ran, so the provider's retry can run it."""
         with session_scope(self._sessions()) as session:
-            session.execute(sa.delete(ChannelMessage).where(ChannelMessage.channel == channel,
-                                                            ChannelMessage.message_key == key[:128]))
+            session.execute(
+                sa.delete(ChannelMessage).where(
+                    ChannelMessage.channel == channel, ChannelMessage.message_key == key[:128]
+                )
+            )
 
     def prune_messages(self, older_than: timedelta) -> int:
         """Delete processed-message keys older than `older_than` (providers stop retrying long before)."""

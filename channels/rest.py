@@ -17,21 +17,22 @@ Rasa's own `RestInput`, registered under the same name ("rest") in credentials.y
 Bad input (no JSON object, no sender, a message that is not text) gets a 400 with the reason instead of Rasa's 500;
 a turn that produced no reply gets `bot.safety_net`'s apology with 12333.
 """
+
 from __future__ import annotations
 
 import asyncio
 import copy
 import json
-from typing import Any, Awaitable, Callable, Optional
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+import rasa.utils.endpoints
 import structlog
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput as RasaRestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-
-import rasa.utils.endpoints
 
 from bot.privacy import redact_incoming
 
@@ -65,7 +66,7 @@ class RestInput(RasaRestInput):
         return "rest"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[dict[str, Any]]) -> "RestInput":
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> RestInput:
         return cls()
 
     def __init__(self, *, intercept: Intercept | None = None, pending: PendingMessages | None = None) -> None:
@@ -132,8 +133,9 @@ class RestInput(RasaRestInput):
             waiting = await self.operator_messages(sender)
             if taken_over:
                 if stream:
-                    return response.text("".join(json.dumps(m) + "\n" for m in waiting),
-                                         content_type="text/event-stream")
+                    return response.text(
+                        "".join(json.dumps(m) + "\n" for m in waiting), content_type="text/event-stream"
+                    )
                 return response.json(waiting)
             input_channel = self._extract_input_channel(request)
             metadata = self.get_metadata(request)

@@ -26,6 +26,7 @@ message through the provider: `OutboxProvider` (development default: a JSON line
 var/sms-outbox.jsonl) or `TencentSmsProvider` (Tencent Cloud SMS API, TC3-HMAC-SHA256 signed, over aiohttp).
 `provider_from_env(session)` builds the configured one; the console reuses it for operator replies.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -38,10 +39,11 @@ import os
 import re
 import sys
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Mapping, Optional, Protocol
+from typing import Any, Protocol
 
 import aiohttp
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -145,7 +147,7 @@ class OutboxProvider:
             os.close(fd)
 
     async def send(self, to: str, text: str) -> None:
-        record = {"to": to, "text": text, "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        record = {"to": to, "text": text, "time": datetime.now(UTC).isoformat(timespec="seconds")}
         await asyncio.to_thread(self._append, (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
@@ -153,21 +155,40 @@ def _hmac_sha256(key: bytes, message: str) -> bytes:
     return hmac.new(key, message.encode("utf-8"), hashlib.sha256).digest()
 
 
-def tc3_authorization(*, secret_id: str, secret_key: str, service: str, host: str, payload: bytes, timestamp: int,
-                      content_type: str = _CONTENT_TYPE) -> str:
+def tc3_authorization(
+    *,
+    secret_id: str,
+    secret_key: str,
+    service: str,
+    host: str,
+    payload: bytes,
+    timestamp: int,
+    content_type: str = _CONTENT_TYPE,
+) -> str:
     """The `Authorization` header of a Tencent Cloud API 3.0 POST request, signed with TC3-HMAC-SHA256
     (cloud.tencent.com/document/api/213/30654: canonical request → string to sign → key derived from the date and
     service → signature). Signs content-type and host."""
-    date = datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d")
-    canonical_request = "\n".join([
-        "POST", "/", "", f"content-type:{content_type}\nhost:{host}\n", "content-type;host",
-        hashlib.sha256(payload).hexdigest(),
-    ])
+    date = datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
+    canonical_request = "\n".join(
+        [
+            "POST",
+            "/",
+            "",
+            f"content-type:{content_type}\nhost:{host}\n",
+            "content-type;host",
+            hashlib.sha256(payload).hexdigest(),
+        ]
+    )
     scope = f"{date}/{service}/tc3_request"
-    string_to_sign = "\n".join([
-        "TC3-HMAC-SHA256", str(timestamp), scope, hashlib.sha256(canonical_request.encode("utf-8")).hexdigest(),
-    ])
-    key = _hmac_sha256(_hmac_sha256(_hmac_sha256(f"TC3{secret_key}".encode("utf-8"), date), service), "tc3_request")
+    string_to_sign = "\n".join(
+        [
+            "TC3-HMAC-SHA256",
+            str(timestamp),
+            scope,
+            hashlib.sha256(canonical_request.encode("utf-8")).hexdigest(),
+        ]
+    )
+    key = _hmac_sha256(_hmac_sha256(_hmac_sha256(f"TC3{secret_key}".encode(), date), service), "tc3_request")
     signature = hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
     return f"TC3-HMAC-SHA256 Credential={secret_id}/{scope}, SignedHeaders=content-type;host, Signature={signature}"
 
@@ -183,9 +204,19 @@ class TencentSmsProvider:
     whole body is one variable ({1}); each message is sent as that template with the text as its parameter.
     """
 
-    def __init__(self, session: aiohttp.ClientSession, *, secret_id: str, secret_key: str, sdk_app_id: str,
-                 sign_name: str, template_id: str, api_base: str = DEFAULT_TENCENT_API_BASE,
-                 region: str = DEFAULT_TENCENT_REGION, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        secret_id: str,
+        secret_key: str,
+        sdk_app_id: str,
+        sign_name: str,
+        template_id: str,
+        api_base: str = DEFAULT_TENCENT_API_BASE,
+        region: str = DEFAULT_TENCENT_REGION,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.session = session
         self.secret_id = secret_id
         self._secret_key = secret_key
@@ -202,17 +233,26 @@ class TencentSmsProvider:
         return self.url.host if self.url.is_default_port() else f"{self.url.host}:{self.url.port}"
 
     async def send(self, to: str, text: str) -> None:
-        payload = json.dumps({
-            "PhoneNumberSet": [_e164(to)],
-            "SmsSdkAppId": self.sdk_app_id,
-            "SignName": self.sign_name,
-            "TemplateId": self.template_id,
-            "TemplateParamSet": [text],
-        }, ensure_ascii=False).encode("utf-8")
+        payload = json.dumps(
+            {
+                "PhoneNumberSet": [_e164(to)],
+                "SmsSdkAppId": self.sdk_app_id,
+                "SignName": self.sign_name,
+                "TemplateId": self.template_id,
+                "TemplateParamSet": [text],
+            },
+            ensure_ascii=False,
+        ).encode("utf-8")
         timestamp = int(self._clock())
         headers = {
-            "Authorization": tc3_authorization(secret_id=self.secret_id, secret_key=self._secret_key, service="sms",
-                                               host=self.host, payload=payload, timestamp=timestamp),
+            "Authorization": tc3_authorization(
+                secret_id=self.secret_id,
+                secret_key=self._secret_key,
+                service="sms",
+                host=self.host,
+                payload=payload,
+                timestamp=timestamp,
+            ),
             "Content-Type": _CONTENT_TYPE,
             "Host": self.host,
             "X-TC-Action": "SendSms",
@@ -227,13 +267,17 @@ class TencentSmsProvider:
         if not isinstance(result, dict):
             raise SmsSendError("unexpected answer from Tencent Cloud SMS")
         if error := result.get("Error"):
-            raise SmsSendError(f"Tencent Cloud SMS refused the request: {error.get('Code')}: {error.get('Message')}",
-                               str(error.get("Code") or ""))
+            raise SmsSendError(
+                f"Tencent Cloud SMS refused the request: {error.get('Code')}: {error.get('Message')}",
+                str(error.get("Code") or ""),
+            )
         statuses = result.get("SendStatusSet") or []
         status = statuses[0] if statuses and isinstance(statuses[0], dict) else {}
         if status.get("Code") != "Ok":
-            raise SmsSendError(f"Tencent Cloud SMS did not send: {status.get('Code')}: {status.get('Message')}",
-                               str(status.get("Code") or ""))
+            raise SmsSendError(
+                f"Tencent Cloud SMS did not send: {status.get('Code')}: {status.get('Message')}",
+                str(status.get("Code") or ""),
+            )
 
 
 class OptOutGuard:
@@ -249,8 +293,13 @@ class OptOutGuard:
         await self.provider.send(to, text)
 
 
-_TENCENT_VARIABLES = ("SMS_TENCENT_SECRET_ID", "SMS_TENCENT_SECRET_KEY", "SMS_TENCENT_SDK_APP_ID",
-                      "SMS_TENCENT_SIGN_NAME", "SMS_TENCENT_TEMPLATE_ID")
+_TENCENT_VARIABLES = (
+    "SMS_TENCENT_SECRET_ID",
+    "SMS_TENCENT_SECRET_KEY",
+    "SMS_TENCENT_SDK_APP_ID",
+    "SMS_TENCENT_SIGN_NAME",
+    "SMS_TENCENT_TEMPLATE_ID",
+)
 
 
 def check_provider_config(env: Mapping[str, str] | None = None) -> str:
@@ -267,8 +316,9 @@ def check_provider_config(env: Mapping[str, str] | None = None) -> str:
     return kind
 
 
-def provider_from_env(session: aiohttp.ClientSession, env: Mapping[str, str] | None = None, *,
-                      respect_opt_outs: bool = True) -> SmsProvider:
+def provider_from_env(
+    session: aiohttp.ClientSession, env: Mapping[str, str] | None = None, *, respect_opt_outs: bool = True
+) -> SmsProvider:
     """The provider SMS_PROVIDER names ("outbox", the development default, or "tencent" with SMS_TENCENT_*),
     wrapped in `OptOutGuard` unless `respect_opt_outs=False` (the channel checks opt-outs itself)."""
     from bot.settings import Settings
@@ -281,8 +331,10 @@ def provider_from_env(session: aiohttp.ClientSession, env: Mapping[str, str] | N
     else:
         provider = TencentSmsProvider(
             session,
-            secret_id=full_env["SMS_TENCENT_SECRET_ID"], secret_key=full_env["SMS_TENCENT_SECRET_KEY"],
-            sdk_app_id=full_env["SMS_TENCENT_SDK_APP_ID"], sign_name=full_env["SMS_TENCENT_SIGN_NAME"],
+            secret_id=full_env["SMS_TENCENT_SECRET_ID"],
+            secret_key=full_env["SMS_TENCENT_SECRET_KEY"],
+            sdk_app_id=full_env["SMS_TENCENT_SDK_APP_ID"],
+            sign_name=full_env["SMS_TENCENT_SIGN_NAME"],
             template_id=full_env["SMS_TENCENT_TEMPLATE_ID"],
             api_base=full_env.get("SMS_TENCENT_API_BASE") or DEFAULT_TENCENT_API_BASE,
             region=full_env.get("SMS_TENCENT_REGION") or DEFAULT_TENCENT_REGION,
@@ -378,11 +430,16 @@ def parse_generic(body: bytes) -> InboundSms:
     """`{"from", "text", "msg_id"}` → InboundSms (key: the msg_id)."""
     data = _json_object(body)
     msg_id = data.get("msg_id")
-    if not isinstance(msg_id, (str, int)) or isinstance(msg_id, bool) or not str(msg_id).strip() \
-            or len(str(msg_id)) > 100:
+    if (
+        not isinstance(msg_id, (str, int))
+        or isinstance(msg_id, bool)
+        or not str(msg_id).strip()
+        or len(str(msg_id)) > 100
+    ):
         raise MalformedSms("msg_id must be a non-empty string of at most 100 characters")
-    return InboundSms(normalize_phone(data.get("from")), _text(data.get("text")), f"generic:{str(msg_id).strip()}",
-                      "generic")
+    return InboundSms(
+        normalize_phone(data.get("from")), _text(data.get("text")), f"generic:{str(msg_id).strip()}", "generic"
+    )
 
 
 def parse_tencent(body: bytes) -> InboundSms:
@@ -394,7 +451,7 @@ def parse_tencent(body: bytes) -> InboundSms:
     sent_at = data.get("time")
     if not isinstance(sent_at, int) or isinstance(sent_at, bool):
         raise MalformedSms("time must be a UNIX timestamp")
-    digest = hashlib.sha256(f"{phone}|{sent_at}|{text}".encode("utf-8")).hexdigest()[:40]
+    digest = hashlib.sha256(f"{phone}|{sent_at}|{text}".encode()).hexdigest()[:40]
     return InboundSms(phone, text, f"tencent:{digest}", "tencent")
 
 
@@ -413,8 +470,9 @@ def render_sms(reply: Reply, *, max_segments: int = MAX_SEGMENTS, segment_chars:
     the texts are cut at a clean boundary and marked "…"; the menu and the source line are always kept."""
     menu = "\n".join(menu_lines(reply.buttons))
     body = "\n".join(reply.texts)
-    sources = [reply.source_lines[0], shorten_source(reply.source_lines[0], reply.customs)] \
-        if reply.source_lines else [""]
+    sources = (
+        [reply.source_lines[0], shorten_source(reply.source_lines[0], reply.customs)] if reply.source_lines else [""]
+    )
 
     def compose(text: str, source: str) -> list[str]:
         return split_clean("\n".join(part for part in (text, menu, source) if part), segment_chars)
@@ -452,7 +510,7 @@ class SmsPushOutput(OutputChannel):
     """Sends each message at once (rendered and cut like a reply), never to a number that opted out: the output Rasa
     uses outside a user's turn (`get_output_channel()`, e.g. `trigger_intent?output_channel=latest`)."""
 
-    def __init__(self, channel: "SmsInput") -> None:
+    def __init__(self, channel: SmsInput) -> None:
         self.channel = channel
 
     @classmethod
@@ -488,12 +546,13 @@ class SmsInput(InputChannel):
         return "sms"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[dict[str, Any]]) -> "SmsInput":
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> SmsInput:
         if not credentials:
             cls.raise_missing_credentials_exception()
         secret = credentials.get("webhook_secret")
-        check_values("sms", {"SMS_WEBHOOK_SECRET": secret}, required=("SMS_WEBHOOK_SECRET",),
-                     production=is_production())
+        check_values(
+            "sms", {"SMS_WEBHOOK_SECRET": secret}, required=("SMS_WEBHOOK_SECRET",), production=is_production()
+        )
         check_provider_config()  # fail at start-up, not on the first message, when delivery is misconfigured
         return cls(str(secret), segment_chars=int(credentials.get("segment_chars") or SEGMENT_CHARS))
 
@@ -543,7 +602,7 @@ class SmsInput(InputChannel):
             try:
                 await self.provider().send(phone, segment)
                 sent += 1
-            except (SmsSendError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+            except (TimeoutError, SmsSendError, aiohttp.ClientError, OSError) as error:
                 logger.error("sms: sending to %s failed: %s", mask_phone(phone), error)
                 break
         return sent
@@ -557,8 +616,11 @@ class SmsInput(InputChannel):
             except Exception as error:  # a menu is a convenience: without it the digit goes through as text
                 logger.warning("sms: could not read the menu of %s: %s", mask_phone(sms.phone), error)
         output = SmsOutput()
-        await on_new_message(UserMessage(text, output, sms.phone, input_channel=self.name(), message_id=sms.key,
-                                         metadata={"sms_form": sms.form}))
+        await on_new_message(
+            UserMessage(
+                text, output, sms.phone, input_channel=self.name(), message_id=sms.key, metadata={"sms_form": sms.form}
+            )
+        )
         reply = output.reply()
         await self._remember_menu(sms.phone, reply)
         return self._render(reply)
@@ -568,8 +630,9 @@ class SmsInput(InputChannel):
 
     async def _remember_menu(self, phone: str, reply: Reply) -> None:
         try:
-            await asyncio.to_thread(self.state.remember_menu, self.name(), phone,
-                                    [button.payload for button in reply.buttons], MENU_TTL)
+            await asyncio.to_thread(
+                self.state.remember_menu, self.name(), phone, [button.payload for button in reply.buttons], MENU_TTL
+            )
         except Exception as error:  # a menu is a convenience: without it a digit reply goes through as text
             logger.warning("sms: could not remember the menu of %s: %s", mask_phone(phone), error)
 
@@ -607,8 +670,14 @@ class SmsInput(InputChannel):
                 if await asyncio.to_thread(self.state.is_opted_out, sms.phone):
                     segments = []  # opted out while the turn ran
                 sent = await self._send(sms.phone, segments)
-                logger.info("sms: turn %s for %s done in %.2f s; %d of %d segment(s) sent", sms.key, masked,
-                            time.monotonic() - started, sent, len(segments))
+                logger.info(
+                    "sms: turn %s for %s done in %.2f s; %d of %d segment(s) sent",
+                    sms.key,
+                    masked,
+                    time.monotonic() - started,
+                    sent,
+                    len(segments),
+                )
                 logger.debug("sms: reply to %s: %r", masked, segments)
                 status = "answered"
         except Exception:

@@ -23,6 +23,7 @@ over ~2,000 bytes is split at clean boundaries: the first part is the passive re
 customer-service messages. Subscribing gets a welcome and the assistant's topic menu; images, voice without speech
 recognition, locations and other media get a polite text asking for words instead.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -33,9 +34,11 @@ import json
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any
+from xml.etree.ElementTree import ParseError
 
 import aiohttp
 import defusedxml.ElementTree as SafeET
@@ -49,7 +52,6 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException
 from wechatpy.replies import TextReply
 from wechatpy.utils import WeChatSigner
-from xml.etree.ElementTree import ParseError
 
 from bot.privacy import redact_incoming
 from channels._config import ChannelConfigError, channel_environment, check_values, is_production
@@ -132,8 +134,15 @@ class CustomerServiceClient:
     requests need it at the same moment (an asyncio lock), and fetched again once if WeChat calls it invalid.
     """
 
-    def __init__(self, session: aiohttp.ClientSession, app_id: str, app_secret: str,
-                 api_base: str = DEFAULT_API_BASE, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        app_id: str,
+        app_secret: str,
+        api_base: str = DEFAULT_API_BASE,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.session = session
         self.app_id = app_id
         self._app_secret = app_secret
@@ -147,8 +156,12 @@ class CustomerServiceClient:
     async def _post(self, path: str, payload: dict, params: dict | None = None) -> dict:
         # ensure_ascii=False: the API shows \uXXXX escapes literally instead of the characters.
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        async with self.session.post(f"{self.api_base}{path}", data=body, params=params,
-                                     headers={"Content-Type": "application/json; charset=utf-8"}) as answer:
+        async with self.session.post(
+            f"{self.api_base}{path}",
+            data=body,
+            params=params,
+            headers={"Content-Type": "application/json; charset=utf-8"},
+        ) as answer:
             answer.raise_for_status()
             data = await answer.json(content_type=None)
         if not isinstance(data, dict):
@@ -164,8 +177,12 @@ class CustomerServiceClient:
                 return self._token
             data = await self._post(
                 "/cgi-bin/stable_token",
-                {"grant_type": "client_credential", "appid": self.app_id, "secret": self._app_secret,
-                 "force_refresh": False},
+                {
+                    "grant_type": "client_credential",
+                    "appid": self.app_id,
+                    "secret": self._app_secret,
+                    "force_refresh": False,
+                },
             )
             if not data.get("access_token"):
                 raise WeChatApiError(int(data.get("errcode") or -1), str(data.get("errmsg") or "no access_token"))
@@ -199,21 +216,27 @@ class CustomerServiceClient:
             if errcode == WINDOW_EXPIRED:
                 logger.warning(
                     "wechat: customer-service message to %s refused with 45015: the user's last message is older "
-                    "than 48 hours, so this reply cannot be delivered", openid,
+                    "than 48 hours, so this reply cannot be delivered",
+                    openid,
                 )
                 raise CustomerServiceWindowClosed(errcode, str(data.get("errmsg") or ""))
             raise WeChatApiError(errcode, str(data.get("errmsg") or ""))
 
 
-def customer_service_from_env(session: aiohttp.ClientSession,
-                              env: dict[str, str] | None = None) -> CustomerServiceClient:
+def customer_service_from_env(
+    session: aiohttp.ClientSession, env: dict[str, str] | None = None
+) -> CustomerServiceClient:
     """A `CustomerServiceClient` configured from WECHAT_APP_ID, WECHAT_APP_SECRET and WECHAT_API_BASE (the console
     uses this for operator replies; one client per process, so one cached token)."""
     settings_env = channel_environment(env)
     values = {name: settings_env.get(name, "") for name in ("WECHAT_APP_ID", "WECHAT_APP_SECRET")}
     check_values("wechat", values, required=("WECHAT_APP_ID", "WECHAT_APP_SECRET"), production=is_production(env))
-    return CustomerServiceClient(session, values["WECHAT_APP_ID"], values["WECHAT_APP_SECRET"],
-                                 settings_env.get("WECHAT_API_BASE") or DEFAULT_API_BASE)
+    return CustomerServiceClient(
+        session,
+        values["WECHAT_APP_ID"],
+        values["WECHAT_APP_SECRET"],
+        settings_env.get("WECHAT_API_BASE") or DEFAULT_API_BASE,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -310,7 +333,7 @@ class WeChatPushOutput(OutputChannel):
     """Sends each message at once as customer-service messages: the output Rasa uses outside a user's turn
     (`get_output_channel()`, e.g. `POST /conversations/<id>/trigger_intent?output_channel=latest`)."""
 
-    def __init__(self, channel: "WeChatInput") -> None:
+    def __init__(self, channel: WeChatInput) -> None:
         self.channel = channel
 
     @classmethod
@@ -367,7 +390,7 @@ class WeChatInput(InputChannel):
         return "wechat"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[dict[str, Any]]) -> "WeChatInput":
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> WeChatInput:
         if not credentials:
             cls.raise_missing_credentials_exception()
         values = {
@@ -423,8 +446,9 @@ class WeChatInput(InputChannel):
     def customer_service(self) -> CustomerServiceClient:
         """This process's customer-service client (created in the running loop on first use)."""
         if self._customer_service is None:
-            self._customer_service = CustomerServiceClient(client_session(), self.app_id, self.app_secret,
-                                                           self.api_base)
+            self._customer_service = CustomerServiceClient(
+                client_session(), self.app_id, self.app_secret, self.api_base
+            )
         return self._customer_service
 
     async def _send_customer_service(self, openid: str, chunks: list[str]) -> None:
@@ -433,7 +457,7 @@ class WeChatInput(InputChannel):
                 await self.customer_service().send_text(openid, chunk)
             except CustomerServiceWindowClosed:
                 return  # logged by the client; the rest would be refused too
-            except (WeChatApiError, aiohttp.ClientError, asyncio.TimeoutError) as error:
+            except (TimeoutError, WeChatApiError, aiohttp.ClientError) as error:
                 logger.error("wechat: customer-service message to %s failed: %s", openid, error)
                 return
 
@@ -471,8 +495,9 @@ class WeChatInput(InputChannel):
 
     # -- the turn ----------------------------------------------------------------------------------------------
 
-    async def _run_turn(self, message: InboundMessage,
-                        on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> list[str]:
+    async def _run_turn(
+        self, message: InboundMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> list[str]:
         """Everything one message causes, run once per message: the chunks of the reply (empty: say nothing).
         Never raises: WeChat's retries share this result, so a failure becomes an apology, not a 500 per retry."""
         try:
@@ -490,13 +515,15 @@ class WeChatInput(InputChannel):
 
     async def _remember_menu(self, openid: str, reply: Reply) -> None:
         try:
-            await asyncio.to_thread(self.state.remember_menu, self.name(), openid,
-                                    [button.payload for button in reply.buttons], MENU_TTL)
+            await asyncio.to_thread(
+                self.state.remember_menu, self.name(), openid, [button.payload for button in reply.buttons], MENU_TTL
+            )
         except Exception as error:
             logger.warning("wechat: could not remember the menu of %s: %s", openid, error)
 
-    async def _turn_chunks(self, message: InboundMessage,
-                           on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> list[str]:
+    async def _turn_chunks(
+        self, message: InboundMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> list[str]:
         started = time.monotonic()
         prefix = ""
         if message.kind == "text" or (message.kind == "voice" and message.content):
@@ -522,13 +549,26 @@ class WeChatInput(InputChannel):
             return [reply]
 
         output = WeChatOutput()
-        await on_new_message(UserMessage(user_text, output, message.openid, input_channel=self.name(),
-                                         message_id=message.dedupe_key, metadata={"wechat_msg_type": message.kind}))
+        await on_new_message(
+            UserMessage(
+                user_text,
+                output,
+                message.openid,
+                input_channel=self.name(),
+                message_id=message.dedupe_key,
+                metadata={"wechat_msg_type": message.kind},
+            )
+        )
         reply = output.reply()
         await self._remember_menu(message.openid, reply)
         chunks = render_reply(reply, prefix=prefix)
-        logger.info("wechat: turn %s for %s done in %.2f s (%d part(s))", message.dedupe_key, message.openid,
-                    time.monotonic() - started, len(chunks))
+        logger.info(
+            "wechat: turn %s for %s done in %.2f s (%d part(s))",
+            message.dedupe_key,
+            message.openid,
+            time.monotonic() - started,
+            len(chunks),
+        )
         logger.debug("wechat: reply to %s: %r", message.openid, chunks)
         return chunks
 
@@ -539,8 +579,11 @@ class WeChatInput(InputChannel):
     async def _deliver_later(self, message: InboundMessage, turn: _Turn) -> None:
         chunks = await turn.task
         if chunks:
-            logger.info("wechat: turn %s missed the passive deadline; sending %d customer-service message(s)",
-                        message.dedupe_key, len(chunks))
+            logger.info(
+                "wechat: turn %s missed the passive deadline; sending %d customer-service message(s)",
+                message.dedupe_key,
+                len(chunks),
+            )
             await self._send_customer_service(message.openid, chunks)
 
     async def _answer(self, message: InboundMessage, on_new_message, received: float) -> str | None:
@@ -552,14 +595,15 @@ class WeChatInput(InputChannel):
             turn = _Turn(asyncio.ensure_future(self._run_turn(message, on_new_message)), now)
             self._turns[message.dedupe_key] = turn
         else:
-            logger.info("wechat: repeated delivery of %s from %s; the turn runs once", message.dedupe_key,
-                        message.openid)
+            logger.info(
+                "wechat: repeated delivery of %s from %s; the turn runs once", message.dedupe_key, message.openid
+            )
         if turn.async_delivery:
             return None
         remaining = self.reply_deadline - (time.monotonic() - received)
         try:
             chunks = await asyncio.wait_for(asyncio.shield(turn.task), timeout=max(remaining, 0))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             if not turn.async_delivery:
                 turn.async_delivery = True
                 self._spawn(self._deliver_later(message, turn))

@@ -9,6 +9,7 @@
 - lookups.yml: the `county` lookup table (every county-level division, its short forms and the well-known towns,
   from nlu/ningxia_places.yml via nlu.places) and the `insurance_type` synonyms.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -104,8 +105,11 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if a generated file is out of date")
     args = parser.parse_args()
     outputs = {"kb_questions.yml": kb_questions_yaml(), "lookups.yml": lookups_yaml()}
-    stale = [name for name, text in outputs.items()
-             if not (NLU_DIR / name).exists() or (NLU_DIR / name).read_text(encoding="utf-8") != text]
+    stale = [
+        name
+        for name, text in outputs.items()
+        if not (NLU_DIR / name).exists() or (NLU_DIR / name).read_text(encoding="utf-8") != text
+    ]
     if args.check:
         for name in stale:
             print(f"data/nlu/{name} is out of date: run .venv/bin/python data/generate.py", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 Run `python -m nlu.build_dict` after editing the places file; a test checks the committed file is up to date.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -5,9 +5,8 @@ lower-case; see `nlu.text.normalize`) while keeping offsets into the original me
 繁體 and full-width input exactly as they see simplified input, and entity spans still point at what the user wrote.
 It loads the project's user dictionaries (`nlu/userdict/`: policy terms and Ningxia place names) like its parent.
 """
-from __future__ import annotations
 
-from typing import List, Text
+from __future__ import annotations
 
 import jieba
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -22,7 +21,7 @@ from nlu.text import normalize
 class NormalizingJiebaTokenizer(JiebaTokenizer):
     """Jieba segmentation of normalised text; whitespace is not a token."""
 
-    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+    def tokenize(self, message: Message, attribute: str) -> list[Token]:
         """Tokens of the normalised text, at the same offsets as in the original text."""
         text = normalize(message.get(attribute))
         tokens = [Token(word, start) for word, start, _ in jieba.tokenize(text) if word.strip()]

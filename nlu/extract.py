@@ -19,12 +19,14 @@ Plain Python (no Rasa), used by the case-intake form, the case store and the log
   (640102********123X) and 16–19-digit bank card numbers (6222********1234) anywhere in free text, keeping the rest
   of the text unchanged.
 """
+
 from __future__ import annotations
 
 import bisect
 import logging
 import re
-from typing import Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import NamedTuple
 
 from nlu.text import normalize, to_half_width
 
@@ -36,8 +38,22 @@ MAX_PARSED_LENGTH = 1000
 # cn2an logs a warning at import on some setups; the parsers never need its logging.
 logging.getLogger("cn2an").setLevel(logging.ERROR)
 
-_CN_DIGIT_VALUES = {"零": "0", "〇": "0", "洞": "0", "幺": "1", "一": "1", "二": "2", "两": "2", "三": "3", "四": "4",
-                    "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"}
+_CN_DIGIT_VALUES = {
+    "零": "0",
+    "〇": "0",
+    "洞": "0",
+    "幺": "1",
+    "一": "1",
+    "二": "2",
+    "两": "2",
+    "三": "3",
+    "四": "4",
+    "五": "5",
+    "六": "6",
+    "七": "7",
+    "八": "8",
+    "九": "9",
+}
 _CN_DIGIT_CLASS = "".join(_CN_DIGIT_VALUES)
 # Eleven or more Chinese digits in a row (separators allowed) are read digit by digit: no sentence has that run.
 _CN_DIGIT_RUN = re.compile(rf"[{_CN_DIGIT_CLASS}](?:[ \-]?[{_CN_DIGIT_CLASS}]){{10,}}")
@@ -115,7 +131,7 @@ def parse_phone(text: str) -> str | None:
 
 
 def mask_phone(phone: str) -> str:
-    """"13812345678" → "138****5678" (any mobile spelling is masked from its canonical form; other strings keep at
+    """ "13812345678" → "138****5678" (any mobile spelling is masked from its canonical form; other strings keep at
     most their first three and last four characters)."""
     canonical = parse_phone(phone or "")
     if canonical is not None:
@@ -151,7 +167,7 @@ def mask_pii(text: str, kinds: frozenset[str] = PII_KINDS) -> str:
     for found in _find_pii(text):
         if found.kind not in kinds:
             continue
-        out.append(text[position:found.start])
+        out.append(text[position : found.start])
         out.append(_masked(found))
         position = found.end
     out.append(text[position:])
@@ -168,9 +184,35 @@ _NUMBER = re.compile(
     r"|(?<![0-9])[万千](?=[把来多]))"  # 万把块, 千把块
 )
 # Words whose numeral characters are not quantities ("一共3500元" holds 3500, not 1 and 3500).
-_NUMERAL_WORDS = ("一共", "一直", "一下", "一些", "一点", "一般", "一起", "一定", "一样", "一次性", "万一", "十分",
-                  "千万", "唯一", "统一", "第一", "一边", "一块儿", "一分钱", "一毛", "一天到晚", "一家", "一半",
-                  "一个人", "三百六十行", "一把手", "百分之")
+_NUMERAL_WORDS = (
+    "一共",
+    "一直",
+    "一下",
+    "一些",
+    "一点",
+    "一般",
+    "一起",
+    "一定",
+    "一样",
+    "一次性",
+    "万一",
+    "十分",
+    "千万",
+    "唯一",
+    "统一",
+    "第一",
+    "一边",
+    "一块儿",
+    "一分钱",
+    "一毛",
+    "一天到晚",
+    "一家",
+    "一半",
+    "一个人",
+    "三百六十行",
+    "一把手",
+    "百分之",
+)
 _APPROX = r"(?:多|来|把|几|余)?"  # 两万多, 十来天, 万把块, 十几万: the number is a floor
 _DURATION_AFTER = re.compile(
     rf"^{_APPROX}(?:个多|个半|个)?(?:月|天|年|日|号|周|星期|礼拜|小时|钟头|工|晌|季度|次|人|岁|%|层|栋|期|点|份)"
@@ -185,7 +227,9 @@ _RATE_BEFORE = re.compile(
     r"(?<![0-9零〇一二两三四五六七八九十百千俩仨个])(?:月|日|天|小时)(?:薪|工资|工钱|收入|挣))"
 )
 # One unit's pay: "一个月四千" is a rate; "(欠了)一个月的工资三千" is the total unless a longer duration is named.
-_ONE_UNIT_BEFORE = re.compile(r"(?<![0-9零〇二两三四五六七八九十百千俩仨])(?:一|1)(?:个)?(?:月|天|日|小时|钟头|工|晌)(?P<de>的)?")
+_ONE_UNIT_BEFORE = re.compile(
+    r"(?<![0-9零〇二两三四五六七八九十百千俩仨])(?:一|1)(?:个)?(?:月|天|日|小时|钟头|工|晌)(?P<de>的)?"
+)
 _RANGE_NUMERAL = re.compile(r"^(?P<low>[一二两三四五六七八九])(?P<high>[二两三四五六七八九])(?P<mag>[十百千万]+)$")
 _CLAUSE_BREAK = re.compile(r"[，,。.!！?？;；、\n]")
 
@@ -210,7 +254,7 @@ def cn_number(text: str) -> float | None:
 
 
 def _range_floor(numeral: str) -> float | None:
-    """"五六千" → 5000, "一两万" → 10000: a spoken range of neighbouring digits, read as its lower end."""
+    """ "五六千" → 5000, "一两万" → 10000: a spoken range of neighbouring digits, read as its lower end."""
     match = _RANGE_NUMERAL.match(numeral.replace("俩", "两").replace("仨", "三"))
     if not match:
         return None
@@ -248,11 +292,11 @@ def _amounts(text: str) -> list[_Amount]:
     for match in _NUMBER.finditer(view):
         start, end = match.span()
         numeral = match.group("num")
-        after = view[end:end + 8]
+        after = view[end : end + 8]
         index = bisect.bisect_right(breaks, start)
         clause_start = breaks[index - 1] if index else 0
-        context = plain[max(clause_start, previous_end - 8, 0):start]
-        context_near = plain[max(clause_start, start - 8):start]
+        context = plain[max(clause_start, previous_end - 8, 0) : start]
+        context_near = plain[max(clause_start, start - 8) : start]
         previous_end = end
         digits_only = re.sub(r"[^0-9]", "", numeral)
         if len(digits_only) >= 11:
@@ -278,9 +322,9 @@ def _amounts(text: str) -> list[_Amount]:
                 magnitude = True
         if not (money_word or magnitude) and value < 10:
             continue  # "才给了一半", "欠我3": a bare digit is no amount of money
-        one_unit = None
-        for one_unit in _ONE_UNIT_BEFORE.finditer(context):
-            pass
+        one_unit = None  # the last '一个月'-like unit before the number, if any
+        for match in _ONE_UNIT_BEFORE.finditer(context):
+            one_unit = match
         rate = bool(_RATE_BEFORE.search(context)) or bool(one_unit and not one_unit.group("de"))
         if one_unit and one_unit.group("de") and not rate:
             one_unit_de.append(len(found))
@@ -329,8 +373,8 @@ def parse_amount_yuan(text: str) -> int | None:
 # ----------------------------------------------------------------------------------------------------------------
 # Periods
 
-_CN_SMALL = rf"[0-9零〇一二两三四五六七八九十俩仨]+"
-_YEAR = rf"(?:(?P<{{y}}>[0-9]{{4}}|[0-9]{{2}}|[零〇一二三四五六七八九]{{4}})年|(?P<{{r}}>去年|今年|前年|明年))"
+_CN_SMALL = r"[0-9零〇一二两三四五六七八九十俩仨]+"
+_YEAR = r"(?:(?P<{y}>[0-9]{4}|[0-9]{2}|[零〇一二三四五六七八九]{4})年|(?P<{r}>去年|今年|前年|明年))"
 # A month by number, or the lunar 正月/冬月/腊月 workers reckon year-end pay by (kept as said: not converted).
 _MONTH = rf"(?:(?P<{{m}}>{_CN_SMALL})(?:月份|月)|(?P<{{l}}>正|冬|腊)月)"
 _RANGE_SEP = r"(?:到|至|~|—|-|－|一直到|到了)"
@@ -395,7 +439,7 @@ def _durations(view: str) -> Iterator[tuple[int, str]]:
         numeral, unit = match.group("n"), match.group("unit")
         if match.start() > 0 and view[match.start() - 1] == "每":
             continue  # 每个月: a rate's unit, not the period
-        if unit == "年" and (len(numeral) == 4 or re.match(rf"{_CN_SMALL}(?:月|月份)", view[match.end():])):
+        if unit == "年" and (len(numeral) == 4 or re.match(rf"{_CN_SMALL}(?:月|月份)", view[match.end() :])):
             continue  # "2025年", "2025年10月": a date, not a count of years
         if unit == "月" and numeral not in ("俩", "仨", "两") and not match.group("approx"):
             continue  # "十月", "三月份": a month of the year; only 俩月/仨月/两月 (and 3个月) count months

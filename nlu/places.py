@@ -3,6 +3,7 @@
 Used by the jieba dictionary (so 闽宁镇 or 红寺堡区 are never split), by NLU entity extraction, and by the case-intake
 form, which accepts "在银川金凤区干活" and records 金凤区.
 """
+
 from __future__ import annotations
 
 import functools

@@ -4,6 +4,7 @@ Workers' phones mix traditional and simplified characters, full-width digits and
 `normalize` folds all of that into simplified, half-width text **without changing the text's length**, so entity
 offsets computed on the normalised text stay valid on the original.
 """
+
 from __future__ import annotations
 
 import functools

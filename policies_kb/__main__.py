@@ -10,8 +10,8 @@ import argparse
 import datetime
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 from policies_kb._knowledge_base import KnowledgeBase
 from policies_kb._loader import DEFAULT_FACTS_DIR, DEFAULT_RULES_DIR, load_files
@@ -23,14 +23,14 @@ def _date(text: str) -> datetime.date:
     try:
         return datetime.date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date YYYY-MM-DD: {text!r}")
+        raise argparse.ArgumentTypeError(f"not an ISO date YYYY-MM-DD: {text!r}") from None
 
 
 def _print_json(data) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-def _load(args) -> Optional[KnowledgeBase]:
+def _load(args) -> KnowledgeBase | None:
     try:
         return KnowledgeBase.load(args.rules_dir, args.facts_dir, db_url=args.db_url)
     except KBValidationError as exc:
@@ -59,8 +59,14 @@ def cmd_search(args) -> int:
         return 1
     hits = kb.search(args.question, on=args.on, topic=args.topic, limit=args.limit)
     if args.json:
-        _print_json({"question": args.question, "on": args.on.isoformat(), "min_confident_score": MIN_CONFIDENT_SCORE,
-                     "hits": [hit.to_dict() for hit in hits]})
+        _print_json(
+            {
+                "question": args.question,
+                "on": args.on.isoformat(),
+                "min_confident_score": MIN_CONFIDENT_SCORE,
+                "hits": [hit.to_dict() for hit in hits],
+            }
+        )
         return 0
     if not hits:
         print("（没有找到相关规定）")
@@ -86,8 +92,10 @@ def cmd_show(args) -> int:
         return 0
     until = rule.effective_until.isoformat() if rule.effective_until else "…"
     print(f"{rule.id}  {rule.title}")
-    print(f"in force {rule.effective_from.isoformat()} – {until}; scope {rule.scope}"
-          f"{'; decided locally (0951-12333)' if rule.decided_locally else ''}; verified {rule.last_verified}")
+    print(
+        f"in force {rule.effective_from.isoformat()} – {until}; scope {rule.scope}"
+        f"{'; decided locally (0951-12333)' if rule.decided_locally else ''}; verified {rule.last_verified}"
+    )
     print(f"\n{rule.answer}\n\n「{rule.quote}」")
     for source in rule.sources:
         print(f"  - {source.citation()}" + (f"  {source.url}" if source.url else ""))
@@ -208,11 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build-search-dict", parents=[common], help="regenerate policies_kb/search_dict.txt")
     build.set_defaults(func=cmd_build_search_dict)
     sub.add_parser("build-pinyin", help="regenerate policies_kb/pinyin.txt (needs pypinyin)").set_defaults(
-        func=cmd_build_pinyin)
+        func=cmd_build_pinyin
+    )
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return args.func(args)
 

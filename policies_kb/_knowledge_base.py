@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from sqlalchemy.orm import sessionmaker
 
@@ -33,18 +34,18 @@ class KnowledgeBase:
         self._facts = dict(facts)
         self._session_maker = session_maker
         self._index = index
-        self.sync_report: Optional[_queries.SyncReport] = None
-        self.load_seconds: Optional[float] = None
+        self.sync_report: _queries.SyncReport | None = None
+        self.load_seconds: float | None = None
 
     @classmethod
     def load(
         cls,
-        rules_dir: Optional[Path] = None,
-        facts_dir: Optional[Path] = None,
+        rules_dir: Path | None = None,
+        facts_dir: Path | None = None,
         db_url: str = "sqlite://",
         *,
-        synonyms: Optional[Synonyms] = None,
-    ) -> "KnowledgeBase":
+        synonyms: Synonyms | None = None,
+    ) -> KnowledgeBase:
         """Validate every rule and fact file, write them into the SQL store, build the search index.
 
         ``rules_dir`` / ``facts_dir`` default to the package's ``rules/`` and ``facts/``. ``db_url`` is any SQLAlchemy
@@ -65,8 +66,9 @@ class KnowledgeBase:
         kb = cls(result.rules, result.facts, session_maker, index)
         kb.sync_report = report
         kb.load_seconds = time.perf_counter() - started
-        logger.debug("Loaded %d rules, %d facts in %.3f s (%s)", len(result.rules), len(result.facts),
-                     kb.load_seconds, report)
+        logger.debug(
+            "Loaded %d rules, %d facts in %.3f s (%s)", len(result.rules), len(result.facts), kb.load_seconds, report
+        )
         return kb
 
     # -- rules ------------------------------------------------------------------------------------------------
@@ -81,7 +83,7 @@ class KnowledgeBase:
         """The declared facts by name (a copy)."""
         return dict(self._facts)
 
-    def get(self, rule_id: str) -> Optional[Rule]:
+    def get(self, rule_id: str) -> Rule | None:
         """The rule with this id, in force or not, or None."""
         return self._rules.get(rule_id)
 
@@ -106,12 +108,12 @@ class KnowledgeBase:
 
     # -- search -----------------------------------------------------------------------------------------------
 
-    def warm_up(self) -> "KnowledgeBase":
+    def warm_up(self) -> KnowledgeBase:
         """Prepare search's typo repair (servers call this at start-up; ``load`` stays fast for the CLI)."""
         self._index.warm_up()
         return self
 
-    def search(self, text: str, *, on: datetime.date, topic: Optional[str] = None, limit: int = 5) -> list[SearchHit]:
+    def search(self, text: str, *, on: datetime.date, topic: str | None = None, limit: int = 5) -> list[SearchHit]:
         """Rules in force on ``on`` that answer ``text``, best first (at most ``limit``).
 
         ``topic`` restricts the search to that topic. Scores are in [0, 1] and comparable across questions; treat a

@@ -25,7 +25,7 @@ import dataclasses
 import os
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import yaml
 
@@ -162,7 +162,7 @@ def load_facts(facts_dir: Path) -> tuple[dict[str, FactSpec], list[KBError], int
     return facts, errors, len(files)
 
 
-def load_files(rules_dir: Optional[Path] = None, facts_dir: Optional[Path] = None) -> LoadResult:
+def load_files(rules_dir: Path | None = None, facts_dir: Path | None = None) -> LoadResult:
     """Read and validate every fact and rule file. Never raises for content problems: they are in ``errors``."""
     rules_dir = Path(rules_dir) if rules_dir is not None else DEFAULT_RULES_DIR
     facts_dir = Path(facts_dir) if facts_dir is not None else DEFAULT_FACTS_DIR
@@ -180,7 +180,9 @@ def load_files(rules_dir: Optional[Path] = None, facts_dir: Optional[Path] = Non
         if entry.is_file():
             if entry.suffix in YAML_SUFFIXES:
                 errors.append(
-                    KBError(display_path(entry), "topic", "rule files belong in a topic folder: rules/<topic>/<slug>.yaml")
+                    KBError(
+                        display_path(entry), "topic", "rule files belong in a topic folder: rules/<topic>/<slug>.yaml"
+                    )
                 )
             continue
         for nested in sorted(entry.iterdir()):

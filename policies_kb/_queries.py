@@ -11,7 +11,7 @@ import dataclasses
 import datetime
 import hashlib
 import json
-from typing import Iterable, Iterator, Optional
+from collections.abc import Iterable, Iterator
 
 from sqlalchemy import create_engine, delete, func, or_, select
 from sqlalchemy.engine import Engine, make_url
@@ -141,7 +141,7 @@ def sync_store(session: Session, rules: Iterable[Rule], facts: dict[str, FactSpe
     return SyncReport(inserted=inserted, updated=updated, deleted=len(stale), unchanged=unchanged)
 
 
-def rule_ids_valid_on(session: Session, day: datetime.date, topic: Optional[str] = None) -> list[str]:
+def rule_ids_valid_on(session: Session, day: datetime.date, topic: str | None = None) -> list[str]:
     """Ids of the rules in force on ``day`` (optionally of one topic), sorted."""
     query = select(RuleRow.id).where(
         RuleRow.effective_from <= day,

@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import re
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 __all__ = [
@@ -127,7 +128,7 @@ class Source:
     issuer: str
     date: datetime.date
     article: str
-    url: Optional[str] = None
+    url: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The source as plain JSON-ready data (date as an ISO string)."""
@@ -160,10 +161,10 @@ class Rule:
     scope: str
     decided_locally: bool
     effective_from: datetime.date
-    effective_until: Optional[datetime.date]
+    effective_until: datetime.date | None
     last_verified: datetime.date
-    conditions: Optional[Mapping[str, Any]] = None
-    path: Optional[str] = dataclasses.field(default=None, compare=False, repr=False)
+    conditions: Mapping[str, Any] | None = None
+    path: str | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def __hash__(self) -> int:  # conditions is a dict, so the generated hash would fail; the id is unique anyway
         return hash(self.id)
@@ -203,9 +204,9 @@ class FactSpec:
     name: str
     type: str
     question: str
-    unit: Optional[str] = None
-    choices: Optional[Mapping[str, str]] = None
-    choice_words: Optional[Mapping[str, tuple[str, ...]]] = None
+    unit: str | None = None
+    choices: Mapping[str, str] | None = None
+    choice_words: Mapping[str, tuple[str, ...]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The fact declaration as plain data."""
@@ -216,7 +217,8 @@ class FactSpec:
             "unit": self.unit,
             "choices": dict(self.choices) if self.choices is not None else None,
             "choice_words": {key: list(words) for key, words in self.choice_words.items()}
-            if self.choice_words else None,
+            if self.choice_words
+            else None,
         }
 
 
@@ -233,7 +235,7 @@ def _plain(value: Any) -> Any:
 # Validation helpers
 
 
-def parse_iso_date(value: Any) -> Optional[datetime.date]:
+def parse_iso_date(value: Any) -> datetime.date | None:
     """``YYYY-MM-DD`` (a string, as the strict loader leaves dates) to a date; None when it is not a real date."""
     if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
         return value
@@ -265,7 +267,7 @@ class _Collector:
                 allowed = ", ".join(required + optional)
                 self.add(_join(prefix, str(key)), f"unknown key (allowed: {allowed})")
 
-    def text(self, mapping: Mapping[str, Any], key: str, prefix: str, *, allow_empty: bool = False) -> Optional[str]:
+    def text(self, mapping: Mapping[str, Any], key: str, prefix: str, *, allow_empty: bool = False) -> str | None:
         if key not in mapping:
             return None
         value = mapping[key]
@@ -371,8 +373,11 @@ def validate_facts(data: Any, path: str) -> tuple[dict[str, FactSpec], list[KBEr
                 for key, listed in words.items():
                     if key not in choices:
                         check.add(f"{name}.choice_words.{key}", f"{key!r} is not a choice of {name}")
-                    elif not isinstance(listed, list) or not listed or not all(
-                            isinstance(word, str) and word.strip() for word in listed):
+                    elif (
+                        not isinstance(listed, list)
+                        or not listed
+                        or not all(isinstance(word, str) and word.strip() for word in listed)
+                    ):
                         check.add(f"{name}.choice_words.{key}", "must be a non-empty list of words")
         if len(check.errors) == before:
             specs[name] = FactSpec(
@@ -382,7 +387,8 @@ def validate_facts(data: Any, path: str) -> tuple[dict[str, FactSpec], list[KBEr
                 unit=unit,
                 choices={key: label.strip() for key, label in choices.items()} if fact_type == "choice" else None,
                 choice_words={key: tuple(word.strip() for word in listed) for key, listed in words.items()}
-                if words else None,
+                if words
+                else None,
             )
     return specs, check.errors
 
@@ -393,7 +399,7 @@ def validate_facts(data: Any, path: str) -> tuple[dict[str, FactSpec], list[KBEr
 
 def validate_rule(
     data: Any, *, path: str, topic_folder: str, slug: str, facts: Mapping[str, FactSpec]
-) -> tuple[Optional[Rule], list[KBError]]:
+) -> tuple[Rule | None, list[KBError]]:
     """Validate one parsed rule file found at ``rules/<topic_folder>/<slug>.yaml``.
 
     Returns ``(rule, [])`` when valid and ``(None, errors)`` otherwise. ``facts`` are the declared facts that
@@ -592,7 +598,7 @@ def _validate_comparison(expr: Mapping[str, Any], prefix: str, facts: Mapping[st
         check.add(f"{prefix}.value", problem)
 
 
-def _type_problem(spec: FactSpec, value: Any, op: str) -> Optional[str]:
+def _type_problem(spec: FactSpec, value: Any, op: str) -> str | None:
     """Why ``value`` cannot be compared with fact ``spec`` using ``op``, or None when it can."""
     if spec.type in ("number", "integer"):
         if not _is_number(value):

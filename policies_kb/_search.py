@@ -44,8 +44,8 @@ import math
 import threading
 import unicodedata
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Iterable, Mapping, Optional, Sequence
 
 from policies_kb._schema import Rule
 from policies_kb._text import cjk_runs, is_cjk, normalize, strip_punctuation
@@ -150,7 +150,7 @@ _tokenizer_lock = threading.Lock()
 
 
 @functools.lru_cache(maxsize=4)
-def _tokenizer_for(dictionary: Optional[str]):
+def _tokenizer_for(dictionary: str | None):
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
@@ -159,7 +159,7 @@ def _tokenizer_for(dictionary: Optional[str]):
     return tokenizer
 
 
-def get_tokenizer(dictionary: Optional[Path] = None):
+def get_tokenizer(dictionary: Path | None = None):
     """The package's private jieba tokenizer (created on first use, then shared by every index in the process).
 
     Uses ``search_dict.txt`` when it exists, else jieba's full dictionary (about a second to initialise).
@@ -231,7 +231,7 @@ PINYIN_PATH = PACKAGE_DIR / "pinyin.txt"
 
 
 def _toneless(reading: str) -> str:
-    """"luò" → "luo" (pypinyin's readings carry tone marks; pinyin.txt stores them without)."""
+    """ "luò" → "luo" (pypinyin's readings carry tone marks; pinyin.txt stores them without)."""
     return "".join(c for c in unicodedata.normalize("NFD", reading) if not unicodedata.combining(c))
 
 
@@ -239,7 +239,7 @@ def _fold(plain: str) -> str:
     """A toneless reading with the fuzzy pairs folded ("zhi" → "zi", "xing" → "xin")."""
     for long, short in _FUZZY_INITIALS:
         if plain.startswith(long):
-            plain = short + plain[len(long):]
+            plain = short + plain[len(long) :]
             break
     for long, short in _FUZZY_FINALS:
         if plain.endswith(long):
@@ -314,7 +314,7 @@ class SearchIndex:
     idf, and therefore scores, do not change with the date asked about; dates filter the results.
     """
 
-    def __init__(self, rules: Sequence[Rule], synonyms: Optional[Synonyms] = None, tokenizer=None):
+    def __init__(self, rules: Sequence[Rule], synonyms: Synonyms | None = None, tokenizer=None):
         self.rules = list(rules)
         self.synonyms = synonyms if synonyms is not None else load_synonyms()
         self.tokenizer = tokenizer if tokenizer is not None else get_tokenizer()
@@ -396,8 +396,16 @@ class SearchIndex:
         if len(term) != 2 or term in self._postings or not (is_cjk(term[0]) and is_cjk(term[1])):
             return ()
         by_key = self._bigrams_by_key
-        return tuple(sorted({alt for key in bigram_keys(term, self.synonyms.lookalike_groups)
-                             for alt in by_key.get(key, ()) if alt[0] == term[0] or alt[1] == term[1]}))
+        return tuple(
+            sorted(
+                {
+                    alt
+                    for key in bigram_keys(term, self.synonyms.lookalike_groups)
+                    for alt in by_key.get(key, ())
+                    if alt[0] == term[0] or alt[1] == term[1]
+                }
+            )
+        )
 
     def _unit_idf(self, unit: _Unit) -> float:
         if unit.label not in self._idf:
@@ -416,9 +424,9 @@ class SearchIndex:
         text: str,
         *,
         on: datetime.date,
-        topic: Optional[str] = None,
+        topic: str | None = None,
         limit: int = 5,
-        candidates: Optional[Iterable[str]] = None,
+        candidates: Iterable[str] | None = None,
     ) -> list[SearchHit]:
         """Rules in force on ``on`` (of ``topic`` only, if given), best first, at most ``limit``; only hits with a
         score above zero. ``candidates`` optionally restricts the search to these rule ids."""

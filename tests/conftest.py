@@ -1,4 +1,5 @@
 """Shared fixtures. `assistant` is the real assistant on free ports, started once per test session."""
+
 from __future__ import annotations
 
 import pytest

@@ -7,6 +7,7 @@ bot's train time); later benches scaffold the same project with the function `ra
 (`rasa.cli.scaffold.create_initial_project`) and reuse the cached model. It runs as `rasa run --enable-api` in that
 folder: the starter's own config (Rasa's default pipeline and policies), in-memory tracker store, no action server.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -66,22 +67,36 @@ def prepare(cache_dir: Path = CACHE_DIR, timeout: float = INIT_TIMEOUT_SECONDS) 
     cached = cached_model_path(cache_dir)
     if cached.exists():
         subprocess.run(
-            [sys.executable, "-c", "import sys; from rasa.cli.scaffold import create_initial_project; "
-             "create_initial_project(sys.argv[1])", str(folder)],
-            check=True, env=env, timeout=120, capture_output=True,
+            [
+                sys.executable,
+                "-c",
+                "import sys; from rasa.cli.scaffold import create_initial_project; create_initial_project(sys.argv[1])",
+                str(folder),
+            ],
+            check=True,
+            env=env,
+            timeout=120,
+            capture_output=True,
         )
         meta = cached.with_suffix(".json")
         trained = json.loads(meta.read_text()) if meta.exists() else {}
         return ReferenceBot(folder, cached, trained.get("train_seconds"), cached=True)
     started = time.perf_counter()
-    completed = subprocess.run([_rasa(), "init", "--no-prompt", "--init-dir", str(folder)], cwd=folder, env=env,
-                               capture_output=True, text=True, timeout=timeout)
+    completed = subprocess.run(
+        [_rasa(), "init", "--no-prompt", "--init-dir", str(folder)],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     seconds = time.perf_counter() - started
     models = sorted((folder / "models").glob("*.tar.gz"))
     if completed.returncode != 0 or not models:
         shutil.rmtree(folder, ignore_errors=True)
-        raise RuntimeError(f"rasa init --no-prompt failed ({completed.returncode}):\n"
-                           f"{(completed.stdout + completed.stderr)[-2000:]}")
+        raise RuntimeError(
+            f"rasa init --no-prompt failed ({completed.returncode}):\n{(completed.stdout + completed.stderr)[-2000:]}"
+        )
     cache_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(models[-1], cached)
     cached.with_suffix(".json").write_text(json.dumps({"train_seconds": round(seconds, 1)}))
@@ -90,5 +105,18 @@ def prepare(cache_dir: Path = CACHE_DIR, timeout: float = INIT_TIMEOUT_SECONDS) 
 
 def command(bot: ReferenceBot, port: int) -> list[str]:
     """The command that serves the reference bot's REST webhook on 127.0.0.1:`port`."""
-    return [_rasa(), "run", "--model", str(bot.model), "--enable-api", "--interface", "127.0.0.1",
-            "--port", str(port), "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"]
+    return [
+        _rasa(),
+        "run",
+        "--model",
+        str(bot.model),
+        "--enable-api",
+        "--interface",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--credentials",
+        "credentials.yml",
+        "--endpoints",
+        "endpoints.yml",
+    ]

@@ -9,6 +9,7 @@
 `python -m bot.console serve` runs it (the launcher does, on CONSOLE_PORT); `python -m bot.console create-operator
 NAME` adds an operator. `create_app(settings)` builds the app for tests.
 """
+
 from bot.console._app import create_app
 
 __all__ = ["create_app"]

@@ -1,4 +1,5 @@
 """`python -m bot.console serve | create-operator NAME`: run the console, or add an operator account."""
+
 from __future__ import annotations
 
 import argparse
@@ -65,10 +66,9 @@ def ensure_development_operator(settings: Settings) -> None:
 def serve(settings: Settings) -> int:
     from aiohttp import web
 
+    from bot import privacy
     from bot.console._app import create_app
     from bot.store import migrate
-
-    from bot import privacy
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     privacy.install()  # phone, ID and bank card numbers are masked in every log line

@@ -2,6 +2,7 @@
 
 Synchronous and thread-safe (a session per call): the web handlers call it through `asyncio.to_thread`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -61,7 +62,7 @@ class Accounts:
         self._sessions = session_factory
 
     @classmethod
-    def from_url(cls, db_url: str) -> "Accounts":
+    def from_url(cls, db_url: str) -> Accounts:
         return cls(sessionmaker_for(create_engine_for(db_url)))
 
     # -- operators --------------------------------------------------------------------------------------------
@@ -83,9 +84,9 @@ class Accounts:
 
     def operator_exists(self, username: str) -> bool:
         with session_scope(self._sessions) as session:
-            return session.execute(
-                sa.select(Operator.id).where(Operator.username == username.strip())
-            ).first() is not None
+            return (
+                session.execute(sa.select(Operator.id).where(Operator.username == username.strip())).first() is not None
+            )
 
     def has_operators(self) -> bool:
         with session_scope(self._sessions) as session:
@@ -145,7 +146,9 @@ class Accounts:
         with session_scope(self._sessions) as session:
             session.add(AuditEvent(at=now, operator=operator, action=action, subject=subject, detail=detail))
 
-    def audit_log(self, *, subject: str | None = None, action: str | None = None, limit: int = 100) -> list[AuditRecord]:
+    def audit_log(
+        self, *, subject: str | None = None, action: str | None = None, limit: int = 100
+    ) -> list[AuditRecord]:
         """Audit entries newest first, optionally only about `subject` or of one `action`."""
         query = sa.select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)
         if subject is not None:
@@ -156,4 +159,3 @@ class Accounts:
             return [
                 AuditRecord(e.at, e.operator, e.action, e.subject, e.detail) for e in session.execute(query).scalars()
             ]
-

@@ -4,15 +4,16 @@ Every page but /login, /healthz and /static/ needs a logged-in operator. The ses
 HttpOnly and SameSite=Strict, and names a server-side session that expires after a shift and ends at logout; every
 POST carries a CSRF token bound to the session (on /login: to a short-lived login cookie).
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 from urllib.parse import quote
 
 import aiohttp
@@ -211,8 +212,11 @@ async def csrf(request: web.Request, handler) -> web.StreamResponse:
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return await handler(request)
     console = request.app[CONSOLE]
-    form = await request.post() if request.content_type in (
-        "application/x-www-form-urlencoded", "multipart/form-data") else {}
+    form = (
+        await request.post()
+        if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
+        else {}
+    )
     token = form.get("csrf_token") or request.headers.get("X-CSRF-Token")
     token = token if isinstance(token, str) else None
     if request.path == "/login":  # no session yet: the token is bound to the login cookie set with the form
@@ -228,7 +232,12 @@ async def csrf(request: web.Request, handler) -> web.StreamResponse:
 
 def set_login_cookie(response: web.StreamResponse, console: Console, nonce: str) -> None:
     response.set_cookie(
-        LOGIN_COOKIE, nonce, max_age=LOGIN_COOKIE_SECONDS, httponly=True, samesite="Strict", path="/login",
+        LOGIN_COOKIE,
+        nonce,
+        max_age=LOGIN_COOKIE_SECONDS,
+        httponly=True,
+        samesite="Strict",
+        path="/login",
         secure=console.settings.console_cookie_secure,
     )
 
@@ -236,8 +245,13 @@ def set_login_cookie(response: web.StreamResponse, console: Console, nonce: str)
 def set_session_cookie(response: web.StreamResponse, console: Console, session_id: str, expires: datetime) -> None:
     value = console.signer.dumps("session", {"sid": session_id, "exp": int(expires.timestamp())})
     response.set_cookie(
-        SESSION_COOKIE, value, max_age=int((expires - console.now()).total_seconds()), httponly=True,
-        samesite="Strict", path="/", secure=console.settings.console_cookie_secure,
+        SESSION_COOKIE,
+        value,
+        max_age=int((expires - console.now()).total_seconds()),
+        httponly=True,
+        samesite="Strict",
+        path="/",
+        secure=console.settings.console_cookie_secure,
     )
     response.del_cookie(LOGIN_COOKIE, path="/login")
 
@@ -305,4 +319,3 @@ def create_app(
         app.add_routes(module.routes)
     app.router.add_static("/static/", Path(__file__).with_name("static"), name="static")
     return app
-

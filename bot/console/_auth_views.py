@@ -1,4 +1,5 @@
 """Login, logout and the health check."""
+
 from __future__ import annotations
 
 import asyncio
@@ -40,8 +41,14 @@ def _login_page(request: web.Request, *, status: int = 200, error: str = "", use
     console = request.app[CONSOLE]
     nonce = request.cookies.get(LOGIN_COOKIE) or new_nonce()
     response = render(
-        request, "login.html", status=status, title="登录", error=error, username=username,
-        next=local_path(request.query.get("next"), HOME), login_token=login_csrf_token(request, nonce),
+        request,
+        "login.html",
+        status=status,
+        title="登录",
+        error=error,
+        username=username,
+        next=local_path(request.query.get("next"), HOME),
+        login_token=login_csrf_token(request, nonce),
     )
     set_login_cookie(response, console, nonce)
     return response

@@ -1,4 +1,5 @@
 """Intake cases: the filtered list, a case's details and history, revealing the phone (logged), status changes."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,13 +34,21 @@ async def case_list(request: web.Request) -> web.Response:
         console.cases.list_cases, status=filters["status"], case_type=filters["type"], county=filters["county"]
     )
     return render(
-        request, "cases.html", title="案件", cases=cases, filters=filters, statuses=STATUSES,
-        case_types=CASE_TYPE_LABELS, counties=county_names, error="；".join(errors),
+        request,
+        "cases.html",
+        title="案件",
+        cases=cases,
+        filters=filters,
+        statuses=STATUSES,
+        case_types=CASE_TYPE_LABELS,
+        counties=county_names,
+        error="；".join(errors),
     )
 
 
-async def _case_page(request: web.Request, *, status: int = 200, reveal: bool = False, error: str = "",
-                     note: str = "") -> web.Response:
+async def _case_page(
+    request: web.Request, *, status: int = 200, reveal: bool = False, error: str = "", note: str = ""
+) -> web.Response:
     console = request.app[CONSOLE]
     case_id = request.match_info["case_id"]
     case = await asyncio.to_thread(console.cases.get_case, case_id)
@@ -51,8 +60,17 @@ async def _case_page(request: web.Request, *, status: int = 200, reveal: bool = 
     )
     next_statuses = [(to, needs_note) for (before, to), needs_note in TRANSITIONS.items() if before == case.status]
     return render(
-        request, "case.html", status=status, title=f"案件 {case.case_id}", case=case, history=history,
-        reveals=reveals, reveal=reveal, next_statuses=next_statuses, error=error, note=note,
+        request,
+        "case.html",
+        status=status,
+        title=f"案件 {case.case_id}",
+        case=case,
+        history=history,
+        reveals=reveals,
+        reveal=reveal,
+        next_statuses=next_statuses,
+        error=error,
+        note=note,
         changed=request.query.get("changed") == "1",
     )
 
@@ -85,15 +103,19 @@ async def change_status(request: web.Request) -> web.Response:
         return await _case_page(request)
     needs_note = TRANSITIONS.get((case.status, status))
     if needs_note is None:
-        return await _case_page(request, status=409, note=note,
-                                error=f"状态没有改：不能从“{case.status}”改为“{status}”。")
+        return await _case_page(
+            request, status=409, note=note, error=f"状态没有改：不能从“{case.status}”改为“{status}”。"
+        )
     if needs_note and not note:
-        return await _case_page(request, status=400, note=note,
-                                error="状态没有改：退回或重新打开案件，请在备注里写明原因。")
+        return await _case_page(
+            request, status=400, note=note, error="状态没有改：退回或重新打开案件，请在备注里写明原因。"
+        )
     try:
         await asyncio.to_thread(
             console.cases.change_status, case.case_id, status, actor=current_operator(request).username, note=note
         )
     except (InvalidTransition, CaseNotFound):  # changed or removed between our read and the write
-        return await _case_page(request, status=409, note=note, error="状态没有改：别人刚刚改过这个案件，请看最新状态后再试。")
+        return await _case_page(
+            request, status=409, note=note, error="状态没有改：别人刚刚改过这个案件，请看最新状态后再试。"
+        )
     raise redirect(f"/cases/{case.case_id}?changed=1")

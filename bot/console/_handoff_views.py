@@ -1,4 +1,5 @@
 """The handoff queue: conversations the assistant passed to a person, their transcript, and taking them over."""
+
 from __future__ import annotations
 
 import asyncio
@@ -43,7 +44,11 @@ def shown_facts(console, facts: dict) -> list[tuple[str, str]]:
         if isinstance(value, bool):
             text = "是" if value else "否"
         else:
-            text = f"{value}{spec.unit}" if spec is not None and spec.unit and isinstance(value, (int, float)) else str(value)
+            text = (
+                f"{value}{spec.unit}"
+                if spec is not None and spec.unit and isinstance(value, (int, float))
+                else str(value)
+            )
         shown.append((spec.question if spec is not None else name, text))
     return shown
 
@@ -80,11 +85,21 @@ async def _handoff_page(request: web.Request, handoff, *, status: int = 200, err
     facts = shown_facts(console, handoff.facts)
     operator = current_operator(request).username
     return render(
-        request, "handoff.html", status=status, title="转人工对话", handoff=handoff,
-        sender=shown_sender(handoff.channel, handoff.sender_id), facts=facts, turns=turns,
-        transcript_error=transcript_error, takeover=takeover, mine=bool(takeover and takeover.is_open
-                                                                          and takeover.operator == operator),
-        messages=messages, last_message_id=messages[-1].id if messages else 0, error=error, draft=draft,
+        request,
+        "handoff.html",
+        status=status,
+        title="转人工对话",
+        handoff=handoff,
+        sender=shown_sender(handoff.channel, handoff.sender_id),
+        facts=facts,
+        turns=turns,
+        transcript_error=transcript_error,
+        takeover=takeover,
+        mine=bool(takeover and takeover.is_open and takeover.operator == operator),
+        messages=messages,
+        last_message_id=messages[-1].id if messages else 0,
+        error=error,
+        draft=draft,
     )
 
 
@@ -107,13 +122,20 @@ async def handoff_messages(request: web.Request) -> web.Response:
         asyncio.to_thread(console.takeovers.current, handoff.sender_id, now),
         asyncio.to_thread(console.takeovers.messages, handoff.sender_id, after),
     )
-    return web.json_response({
-        "messages": [{**message.to_json(), "delivery_label": label(DELIVERY_LABELS, message.delivery)}
-                     for message in messages],
-        "takeover": None if takeover is None else {
-            "operator": takeover.operator, "expires_at": takeover.expires_at.isoformat(),
-        },
-    })
+    return web.json_response(
+        {
+            "messages": [
+                {**message.to_json(), "delivery_label": label(DELIVERY_LABELS, message.delivery)}
+                for message in messages
+            ],
+            "takeover": None
+            if takeover is None
+            else {
+                "operator": takeover.operator,
+                "expires_at": takeover.expires_at.isoformat(),
+            },
+        }
+    )
 
 
 @routes.post("/handoffs/{handoff_id}/takeover")
@@ -151,12 +173,19 @@ async def reply(request: web.Request) -> web.Response:
     pickup = handoff.channel in STORED_FOR_PICKUP
     try:
         message = await asyncio.to_thread(
-            console.takeovers.record_operator_message, handoff.sender_id, current_operator(request).username, text,
-            console.now(), delivery="pending" if pickup else "sending",
+            console.takeovers.record_operator_message,
+            handoff.sender_id,
+            current_operator(request).username,
+            text,
+            console.now(),
+            delivery="pending" if pickup else "sending",
         )
     except NotTakenOver:
         return await _handoff_page(
-            request, handoff, status=409, draft=text,
+            request,
+            handoff,
+            status=409,
+            draft=text,
             error="没有发出：您没有接管这个对话（可能已超过 30 分钟未回复，已交还助手）。请先接管。",
         )
     except ValueError as invalid:

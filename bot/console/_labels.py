@@ -1,9 +1,16 @@
 """Chinese labels for the codes the console shows (topics, channels, scopes, delivery states)."""
+
 from __future__ import annotations
 
 __all__ = [
-    "TOPIC_LABELS", "CHANNEL_LABELS", "SCOPE_LABELS", "TARGET_LABELS", "DELIVERY_LABELS", "HANDOFF_REASON_LABELS",
-    "OUTCOME_LABELS", "label",
+    "TOPIC_LABELS",
+    "CHANNEL_LABELS",
+    "SCOPE_LABELS",
+    "TARGET_LABELS",
+    "DELIVERY_LABELS",
+    "HANDOFF_REASON_LABELS",
+    "OUTCOME_LABELS",
+    "label",
 ]
 
 TOPIC_LABELS = {
@@ -26,7 +33,11 @@ HANDOFF_REASON_LABELS = {
 }
 OUTCOME_LABELS = {"eligible": "符合", "not_eligible": "不符合", "partly_eligible": "部分符合", "refer": "需当地认定"}
 DELIVERY_LABELS = {
-    "received": "已收到", "pending": "待对方取走", "sending": "发送中", "sent": "已送达", "failed": "发送失败",
+    "received": "已收到",
+    "pending": "待对方取走",
+    "sending": "发送中",
+    "sent": "已送达",
+    "failed": "发送失败",
 }
 
 

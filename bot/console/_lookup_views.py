@@ -1,4 +1,5 @@
 """Answer lookup: the knowledge base's search (the assistant's own ranking), topic browsing and rule pages."""
+
 from __future__ import annotations
 
 import time
@@ -36,9 +37,19 @@ async def search(request: web.Request) -> web.Response:
     elif topic:
         rules = console.kb.rules_by_topic(topic, on=today)
     return render(
-        request, "search.html", title=f"查答案：{query}" if query else "查答案",
-        query=query, topic=topic, topics=TOPICS, hits=hits, rules=rules, today=today, error=error,
-        elapsed_ms=elapsed_ms, unsure=bool(hits) and hits[0].score < MIN_CONFIDENT_SCORE, copy_text=copy_text,
+        request,
+        "search.html",
+        title=f"查答案：{query}" if query else "查答案",
+        query=query,
+        topic=topic,
+        topics=TOPICS,
+        hits=hits,
+        rules=rules,
+        today=today,
+        error=error,
+        elapsed_ms=elapsed_ms,
+        unsure=bool(hits) and hits[0].score < MIN_CONFIDENT_SCORE,
+        copy_text=copy_text,
     )
 
 
@@ -47,8 +58,20 @@ async def rule_page(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
     rule = console.kb.get(request.match_info["rule_id"])
     if rule is None:
-        return render(request, "error.html", status=404, title="没有这条规则",
-                      message=f"没有编号为 {request.match_info['rule_id']} 的规则。")
+        return render(
+            request,
+            "error.html",
+            status=404,
+            title="没有这条规则",
+            message=f"没有编号为 {request.match_info['rule_id']} 的规则。",
+        )
     today = console.today()
-    return render(request, "rule.html", title=rule.title, rule=rule, today=today,
-                  in_force=rule.is_valid_on(today), copy_text=copy_text)
+    return render(
+        request,
+        "rule.html",
+        title=rule.title,
+        rule=rule,
+        today=today,
+        in_force=rule.is_valid_on(today),
+        copy_text=copy_text,
+    )

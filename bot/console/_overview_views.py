@@ -1,5 +1,6 @@
 """The overview: what the assistant did per day (conversations, answers, fallbacks, handoffs, cases), answers per
 topic, and the questions that most often ended in a fallback, as inline SVG charts with their numbers in tables."""
+
 from __future__ import annotations
 
 import asyncio
@@ -44,8 +45,14 @@ def column_bars(values: list[tuple[str, int]], *, width: float = 320, height: fl
     top = max(value for _, value in values) or 1
     slot = width / len(values)
     return [
-        Bar(x=i * slot + slot * 0.15, y=height - value / top * height, width=slot * 0.7,
-            height=value / top * height, label=name, value=value)
+        Bar(
+            x=i * slot + slot * 0.15,
+            y=height - value / top * height,
+            width=slot * 0.7,
+            height=value / top * height,
+            label=name,
+            value=value,
+        )
         for i, (name, value) in enumerate(values)
     ]
 
@@ -53,8 +60,10 @@ def column_bars(values: list[tuple[str, int]], *, width: float = 320, height: fl
 def row_bars(values: list[tuple[str, int]], *, width: float = 200, row: float = 22) -> list[Bar]:
     """Horizontal bars, one row each, scaled to the largest value."""
     top = max((value for _, value in values), default=0) or 1
-    return [Bar(x=0, y=i * row, width=value / top * width, height=row * 0.7, label=name, value=value)
-            for i, (name, value) in enumerate(values)]
+    return [
+        Bar(x=0, y=i * row, width=value / top * width, height=row * 0.7, label=name, value=value)
+        for i, (name, value) in enumerate(values)
+    ]
 
 
 @routes.get("/overview")
@@ -75,18 +84,34 @@ async def overview(request: web.Request) -> web.Response:
         asyncio.to_thread(console.cases.list_cases, limit=MAX_RECORDS),
     )
     summary = await asyncio.to_thread(
-        summarize, events, first_day=first_day, last_day=last_day,
-        handoff_times=[h.created_at for h in handoffs if h.created_at], case_times=[c.created_at for c in cases],
+        summarize,
+        events,
+        first_day=first_day,
+        last_day=last_day,
+        handoff_times=[h.created_at for h in handoffs if h.created_at],
+        case_times=[c.created_at for c in cases],
     )
     charts = [
         {
-            "name": name, "title": title, "color": color, "total": summary.total(name),
+            "name": name,
+            "title": title,
+            "color": color,
+            "total": summary.total(name),
             "bars": column_bars([(day.day.strftime("%m-%d"), getattr(day, name)) for day in summary.days]),
         }
         for name, title, color in SERIES
     ]
     topics = row_bars([(label(TOPIC_LABELS, topic), count) for topic, count in summary.answers_by_topic.items()])
     return render(
-        request, "overview.html", title="概览", period=period, periods=PERIODS, first_day=first_day,
-        last_day=last_day, summary=summary, charts=charts, topics=topics, tracker_ok=tracker_ok,
+        request,
+        "overview.html",
+        title="概览",
+        period=period,
+        periods=PERIODS,
+        first_day=first_day,
+        last_day=last_day,
+        summary=summary,
+        charts=charts,
+        topics=topics,
+        tracker_ok=tracker_ok,
     )

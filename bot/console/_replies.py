@@ -5,11 +5,13 @@ provider (`channels.sms.provider_from_env`: the outbox file in development); a R
 app store until the REST client fetches it (`channels.rest`). The channel modules are imported on first use, so the
 console runs, and says clearly what is missing, when a channel is not installed or not configured.
 """
+
 from __future__ import annotations
 
 import importlib
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import aiohttp
 

@@ -1,5 +1,6 @@
 """The console's security primitives, free of any web framework: password hashes, signed values, CSRF tokens, and
 the login rate limiter. Pure functions and small classes, each with the time passed in."""
+
 from __future__ import annotations
 
 import base64

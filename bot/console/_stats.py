@@ -5,16 +5,17 @@ The tracker store is Rasa's: the console opens the SQLite file read-only and nev
 the machine-readable payloads of the chat contract (`{"kind": "answer", "topic": …}`, `{"kind": "fallback"}`), so
 answers and fallbacks are counted from those, and a fallback's question is the worker's message just before it.
 """
+
 from __future__ import annotations
 
 import json
 import re
 import sqlite3
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Iterable
 
 from bot.cases import CHINA_TZ
 from nlu.extract import mask_pii
@@ -97,8 +98,10 @@ def summarize(
 ) -> Overview:
     """Count, per local day from `first_day` to `last_day`, conversations (senders who wrote that day), answers,
     fallbacks, handoffs and cases; answers per topic; the `top` questions followed by a fallback (PII masked)."""
-    days = {first_day + timedelta(days=i): DayCounts(first_day + timedelta(days=i))
-            for i in range((last_day - first_day).days + 1)}
+    days = {
+        first_day + timedelta(days=i): DayCounts(first_day + timedelta(days=i))
+        for i in range((last_day - first_day).days + 1)
+    }
     senders_by_day: dict[date, set[str]] = defaultdict(set)
     answers_by_topic: Counter[str] = Counter()
     last_question: dict[str, str] = {}
@@ -141,8 +144,7 @@ def summarize(
                 setattr(days[day], name, getattr(days[day], name) + 1)
 
     top_questions = [
-        (mask_pii(fallback_wording[key].most_common(1)[0][0]), count)
-        for key, count in fallback_counts.most_common(top)
+        (mask_pii(fallback_wording[key].most_common(1)[0][0]), count) for key, count in fallback_counts.most_common(top)
     ]
     return Overview(
         days=[days[day] for day in sorted(days)],

@@ -1,9 +1,9 @@
 """A conversation's transcript for the operator, read from Rasa's HTTP API (GET /conversations/{id}/tracker)."""
+
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import aiohttp
@@ -31,7 +31,7 @@ class Turn:
 
 def _when(event: dict) -> datetime | None:
     timestamp = event.get("timestamp")
-    return datetime.fromtimestamp(timestamp, timezone.utc) if isinstance(timestamp, (int, float)) else None
+    return datetime.fromtimestamp(timestamp, UTC) if isinstance(timestamp, (int, float)) else None
 
 
 def turns_from_tracker(tracker: dict) -> list[Turn]:
@@ -68,5 +68,5 @@ async def fetch_tracker(session: aiohttp.ClientSession, rasa_url: str, token: st
             if response.status != 200:
                 raise TranscriptUnavailable(f"Rasa 返回 HTTP {response.status}")
             return await response.json()
-    except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+    except (TimeoutError, aiohttp.ClientError) as error:
         raise TranscriptUnavailable(f"无法连接 Rasa（{type(error).__name__}）") from None

@@ -5,6 +5,7 @@ so), and a schema versioned by Alembic: `migrate(url)` brings any database to th
 start of every process that uses the store. Each feature keeps its models in its own module here and its migrations
 on its own Alembic branch (see migrations/versions), so features evolve their tables without stepping on each other.
 """
+
 from bot.store._base import Base, create_engine_for, migrate, session_scope, sessionmaker_for
 
 __all__ = ["Base", "create_engine_for", "migrate", "session_scope", "sessionmaker_for"]

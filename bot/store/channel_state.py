@@ -11,6 +11,7 @@ Models only: the queries live in `channels._state.ChannelState`, the schema's ve
 - `channel_menus`: the button payloads of the last numbered menu ("回复1 …") sent to a user, so that a digit reply maps
   back to the payload even after a restart; rows expire.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -4,6 +4,7 @@ the audit log of sensitive actions (revealing a worker's phone number).
 Models only: the takeover queries live in `bot.takeover`, the account and session queries in `bot.console._accounts`;
 the schema's versions are the Alembic branch "console" (migrations/versions/console_*.py).
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -34,8 +35,10 @@ class OperatorSession(Base):
 
     id_hash = sa.Column(sa.String(64), primary_key=True)
     operator_id = sa.Column(
-        sa.Integer, sa.ForeignKey("console_operators.id", name="fk_console_sessions_operator", ondelete="CASCADE"),
-        nullable=False, index=True,
+        sa.Integer,
+        sa.ForeignKey("console_operators.id", name="fk_console_sessions_operator", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
     )
     created_at = sa.Column(UTCDateTime, nullable=False)
     expires_at = sa.Column(UTCDateTime, nullable=False, index=True)
@@ -62,8 +65,11 @@ class Takeover(Base):
 
     __table_args__ = (
         sa.Index(
-            "uq_takeovers_open_sender", "sender_id", unique=True,
-            sqlite_where=sa.text("released_at IS NULL"), postgresql_where=sa.text("released_at IS NULL"),
+            "uq_takeovers_open_sender",
+            "sender_id",
+            unique=True,
+            sqlite_where=sa.text("released_at IS NULL"),
+            postgresql_where=sa.text("released_at IS NULL"),
         ),
     )
 
@@ -76,8 +82,10 @@ class TakeoverMessage(Base):
 
     id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
     takeover_id = sa.Column(
-        sa.Integer, sa.ForeignKey("takeovers.id", name="fk_takeover_messages_takeover", ondelete="CASCADE"),
-        nullable=False, index=True,
+        sa.Integer,
+        sa.ForeignKey("takeovers.id", name="fk_takeover_messages_takeover", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
     )
     sender_id = sa.Column(sa.String(255), nullable=False, index=True)
     channel = sa.Column(sa.String(32), nullable=False)

@@ -3,12 +3,13 @@
 Actions run exactly as the action server runs them (`await action.run(dispatcher, tracker, domain)`), on a
 rasa_sdk Tracker built here; no Rasa server, no model.
 """
+
 from __future__ import annotations
 
 import asyncio
 import datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 import yaml
@@ -41,14 +42,14 @@ def case_service(tmp_path: Path, monkeypatch) -> CaseService:
 def make_tracker(
     text: str = "",
     *,
-    intent: Optional[str] = None,
+    intent: str | None = None,
     confidence: float = 1.0,
-    entities: Optional[list[dict]] = None,
-    slots: Optional[dict[str, Any]] = None,
-    active_loop: Optional[str] = None,
+    entities: list[dict] | None = None,
+    slots: dict[str, Any] | None = None,
+    active_loop: str | None = None,
     sender_id: str = "worker-1",
     channel: str = "rest",
-    ranking: Optional[list[tuple[str, float]]] = None,
+    ranking: list[tuple[str, float]] | None = None,
 ) -> Tracker:
     """A tracker whose latest message is `text` with `intent`, in `active_loop`, with `slots` set."""
     latest = {
@@ -90,6 +91,12 @@ def customs(messages: list[dict]) -> list[dict]:
 def message(text: str = None, *, buttons: list | None = None, custom: dict | None = None) -> dict:
     """A message exactly as CollectingDispatcher.utter_message stores it."""
     return {
-        "text": text, "buttons": buttons or [], "elements": [], "custom": custom or {}, "template": None,
-        "response": None, "image": None, "attachment": None,
+        "text": text,
+        "buttons": buttons or [],
+        "elements": [],
+        "custom": custom or {},
+        "template": None,
+        "response": None,
+        "image": None,
+        "attachment": None,
     }

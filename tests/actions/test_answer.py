@@ -1,4 +1,5 @@
 """action_answer_policy and its judgement, decide(): answers with sources, clarifying questions, follow-ups."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,9 +19,13 @@ def kb():
 
 def answer_payload(rule):
     return {
-        "kind": "answer", "topic": rule.topic, "rule_id": rule.id,
-        "sources": [{"title": s.title, "doc_no": s.doc_no, "issuer": s.issuer, "date": s.date.isoformat(),
-                     "url": s.url} for s in rule.sources],
+        "kind": "answer",
+        "topic": rule.topic,
+        "rule_id": rule.id,
+        "sources": [
+            {"title": s.title, "doc_no": s.doc_no, "issuer": s.issuer, "date": s.date.isoformat(), "url": s.url}
+            for s in rule.sources
+        ],
         "valid_on": "2026-11-29",
     }
 
@@ -31,19 +36,30 @@ def test_a_question_gets_the_answer_its_source_line_next_steps_and_payloads(kb, 
     events, messages = run(ActionAnswerPolicy(), tracker, domain)
     assert messages == [
         message(rule.answer),
-        message("来源：《关于开展县域农民工市民化质量提升行动的通知》（宁人社函〔2023〕81号）二(七)，"
-                "宁夏回族自治区人力资源和社会保障厅等9部门，2023-03-29（截至2026-11-29有效）"),
-        message("想知道您自己符不符合？点“帮我看看”，我问您几个简单问题。\n"
-                "具体怎么办由当地定，以当地答复为准，可以打 0951-12333 问清楚。",
-                buttons=[{"title": "帮我看看",
-                          "payload": '/check_eligibility{"eligibility_rule":"settlement.county_town_settlement"}'},
-                         {"title": "转人工", "payload": "/request_human"}]),
+        message(
+            "来源：《关于开展县域农民工市民化质量提升行动的通知》（宁人社函〔2023〕81号）二(七)，"
+            "宁夏回族自治区人力资源和社会保障厅等9部门，2023-03-29（截至2026-11-29有效）"
+        ),
+        message(
+            "想知道您自己符不符合？点“帮我看看”，我问您几个简单问题。\n"
+            "具体怎么办由当地定，以当地答复为准，可以打 0951-12333 问清楚。",
+            buttons=[
+                {
+                    "title": "帮我看看",
+                    "payload": '/check_eligibility{"eligibility_rule":"settlement.county_town_settlement"}',
+                },
+                {"title": "转人工", "payload": "/request_human"},
+            ],
+        ),
         message(custom=answer_payload(rule)),
         message(custom=HANDOFF_12333),
     ]
     assert events == [
-        SlotSet("topic", "settlement"), SlotSet("last_rule_id", "settlement.county_town_settlement"),
-        SlotSet("last_question", "县城落户有啥条件"), SlotSet("pending_question", None), SlotSet("miss_count", 0),
+        SlotSet("topic", "settlement"),
+        SlotSet("last_rule_id", "settlement.county_town_settlement"),
+        SlotSet("last_question", "县城落户有啥条件"),
+        SlotSet("pending_question", None),
+        SlotSet("miss_count", 0),
     ]
 
 
@@ -68,25 +84,35 @@ def test_a_hesitant_wage_arrears_intent_gives_way_to_a_rule_the_knowledge_base_i
     question = "辞工了老板死活不给开离职证明"  # "老板不给" sounds like unpaid wages; it is a termination certificate
     top = kb.search(question, on=DAY, limit=1)[0]
     assert top.rule.id == "employment.termination_certificate" and top.score >= STRONG_SCORE
-    _, messages = run(ActionAnswerPolicy(), make_tracker(question, intent="report_wage_arrears", confidence=0.56),
-                      domain)
+    _, messages = run(
+        ActionAnswerPolicy(), make_tracker(question, intent="report_wage_arrears", confidence=0.56), domain
+    )
     assert customs(messages)[0]["rule_id"] == "employment.termination_certificate"
-    _, messages = run(ActionAnswerPolicy(), make_tracker(question, intent="report_wage_arrears", confidence=0.95),
-                      domain)
+    _, messages = run(
+        ActionAnswerPolicy(), make_tracker(question, intent="report_wage_arrears", confidence=0.95), domain
+    )
     assert customs(messages)[0]["rule_id"] == "labor_rights.wage_arrears_complaint"  # NLU sure: unpaid wages
 
 
 def test_a_case_rule_answered_to_a_question_offers_to_record_a_case(kb, domain):
-    tracker = make_tracker("包工头欠工资可以找总包吗", intent="ask_labor_rights", confidence=0.95,
-                           entities=[{"entity": "rule_id", "value": "labor_rights.general_contractor_pays"}])
+    tracker = make_tracker(
+        "包工头欠工资可以找总包吗",
+        intent="ask_labor_rights",
+        confidence=0.95,
+        entities=[{"entity": "rule_id", "value": "labor_rights.general_contractor_pays"}],
+    )
     _, messages = run(ActionAnswerPolicy(), tracker, domain)
     assert {"title": "帮我登记", "payload": '/start_case{"case_type":"wage_arrears"}'} in messages[2]["buttons"]
     assert customs(messages)[1:] == [{"kind": "handoff", "target": "case_intake", "phone": "0951-12333"}]
 
 
 def test_a_follow_up_without_a_topic_stays_in_the_conversation_topic(kb, domain):
-    tracker = make_tracker("那要带什么材料?", intent="ask_followup", confidence=0.9,
-                           slots={"topic": "settlement", "last_rule_id": "settlement.county_town_settlement"})
+    tracker = make_tracker(
+        "那要带什么材料?",
+        intent="ask_followup",
+        confidence=0.9,
+        slots={"topic": "settlement", "last_rule_id": "settlement.county_town_settlement"},
+    )
     events, messages = run(ActionAnswerPolicy(), tracker, domain)
     assert customs(messages)[0]["topic"] == "settlement"
     assert SlotSet("topic", "settlement") in events
@@ -99,33 +125,59 @@ def test_the_same_follow_up_without_context_is_asked_back(kb, domain):
     assert messages[0]["text"] == "我怕理解错了。您问的是下面哪一个？点一下或回复序号："
     assert 2 <= len(messages[0]["buttons"]) - 1 <= 3  # the likeliest rules, then "都不是，找人工"
     assert messages[0]["buttons"][-1] == {"title": "都不是，找人工", "payload": "/request_human"}
-    assert events == [SlotSet("miss_count", 1), SlotSet("pending_question", "那要带什么材料?"),
-                      SlotSet("last_question", "那要带什么材料?")]
+    assert events == [
+        SlotSet("miss_count", 1),
+        SlotSet("pending_question", "那要带什么材料?"),
+        SlotSet("last_question", "那要带什么材料?"),
+    ]
 
 
 def test_a_second_miss_in_a_row_hands_over_to_12333_and_records_it(kb, domain, case_service):
-    tracker = make_tracker("嗯那个东西咋弄", intent="nlu_fallback", confidence=0.3,
-                           slots={"miss_count": 1, "pending_question": "那个东西", "topic": "housing",
-                                  "facts": {"has_local_housing": False}})
+    tracker = make_tracker(
+        "嗯那个东西咋弄",
+        intent="nlu_fallback",
+        confidence=0.3,
+        slots={
+            "miss_count": 1,
+            "pending_question": "那个东西",
+            "topic": "housing",
+            "facts": {"has_local_housing": False},
+        },
+    )
     events, messages = run(ActionAnswerPolicy(), tracker, domain)
     assert messages == [
-        message("这个问题我没把握答准，就不乱说了。请拨打宁夏人社政策咨询电话 0951-12333（在外省也可以拨 12333），"
-                "工作人员会帮您解答。"),
+        message(
+            "这个问题我没把握答准，就不乱说了。请拨打宁夏人社政策咨询电话 0951-12333（在外省也可以拨 12333），"
+            "工作人员会帮您解答。"
+        ),
         message(custom=HANDOFF_12333),
     ]
-    assert events == [SlotSet("last_question", "嗯那个东西咋弄"), SlotSet("miss_count", 0),
-                      SlotSet("pending_question", None)]
+    assert events == [
+        SlotSet("last_question", "嗯那个东西咋弄"),
+        SlotSet("miss_count", 0),
+        SlotSet("pending_question", None),
+    ]
     (handoff,) = case_service.list_handoffs()
     assert (handoff.sender_id, handoff.channel, handoff.target, handoff.reason) == (
-        "worker-1", "rest", "12333", "repeated_fallback")
-    assert (handoff.topic, handoff.facts, handoff.last_question) == ("housing", {"has_local_housing": False},
-                                                                     "嗯那个东西咋弄")
+        "worker-1",
+        "rest",
+        "12333",
+        "repeated_fallback",
+    )
+    assert (handoff.topic, handoff.facts, handoff.last_question) == (
+        "housing",
+        {"has_local_housing": False},
+        "嗯那个东西咋弄",
+    )
 
 
 def test_a_rule_chosen_by_button_is_answered(kb, domain):
-    tracker = make_tracker('/ask_housing{"rule_id":"housing.how_to_apply"}', intent="ask_housing",
-                           entities=[{"entity": "rule_id", "value": "housing.how_to_apply"}],
-                           slots={"miss_count": 1, "pending_question": "要带啥材料"})
+    tracker = make_tracker(
+        '/ask_housing{"rule_id":"housing.how_to_apply"}',
+        intent="ask_housing",
+        entities=[{"entity": "rule_id", "value": "housing.how_to_apply"}],
+        slots={"miss_count": 1, "pending_question": "要带啥材料"},
+    )
     events, messages = run(ActionAnswerPolicy(), tracker, domain)
     assert customs(messages)[0]["rule_id"] == "housing.how_to_apply"
     assert SlotSet("miss_count", 0) in events and SlotSet("last_question", "要带啥材料") in events
@@ -197,8 +249,9 @@ class ScriptedSearch(services.PolicyService):
 
 def test_a_very_confident_intent_wins_a_disagreement_with_a_confident_rule_of_its_topic(kb):
     # The knowledge base leans to labour rights (confident, not strong); NLU is very sure it is insurance.
-    scripted = ScriptedSearch(kb, {"labor_rights.arbitration_ruling_and_lawsuit": 0.45,
-                                   "insurance.work_injury_decision_time": 0.40})
+    scripted = ScriptedSearch(
+        kb, {"labor_rights.arbitration_ruling_and_lawsuit": 0.45, "insurance.work_injury_decision_time": 0.40}
+    )
     decision = decide(scripted, "工伤认定多久出结果", on=DAY, intent="ask_insurance", confidence=0.97)
     assert decision.rule.id == "insurance.work_injury_decision_time"
     assert not decide(scripted, "工伤认定多久出结果", on=DAY, intent="ask_insurance", confidence=0.85).answers
@@ -206,8 +259,7 @@ def test_a_very_confident_intent_wins_a_disagreement_with_a_confident_rule_of_it
 
 def test_an_unsafe_disagreement_asks_back_with_both_candidates(kb):
     # The knowledge base is sure of a labour-rights rule, NLU of insurance, which has a confident rule of its own.
-    scripted = ScriptedSearch(kb, {"labor_rights.work_injury_dispute": 0.62,
-                                   "insurance.work_injury_who_pays": 0.41})
+    scripted = ScriptedSearch(kb, {"labor_rights.work_injury_dispute": 0.62, "insurance.work_injury_who_pays": 0.41})
     decision = decide(scripted, "工伤看病花的钱老板不给报销", on=DAY, intent="ask_insurance", confidence=0.99)
     assert not decision.answers
     assert {rule.topic for rule in decision.rules} == {"insurance", "labor_rights"}
@@ -215,8 +267,14 @@ def test_an_unsafe_disagreement_asks_back_with_both_candidates(kb):
 
 def test_a_clear_leader_in_the_very_confident_intents_topic_wins_a_disagreement(kb):
     # Insurance leads (not strong); in employment, the topic NLU is very sure of, one weak rule leads clearly.
-    scripted = ScriptedSearch(kb, {"insurance.flexible_pay_where": 0.42, "employment.odd_job_market": 0.30,
-                                   "employment.employment_support_workshop": 0.05})
+    scripted = ScriptedSearch(
+        kb,
+        {
+            "insurance.flexible_pay_where": 0.42,
+            "employment.odd_job_market": 0.30,
+            "employment.employment_support_workshop": 0.05,
+        },
+    )
     decision = decide(scripted, "打零工去哪找活", on=DAY, intent="ask_employment", confidence=0.99)
     assert decision.rule.id == "employment.odd_job_market"
 
@@ -230,6 +288,12 @@ def test_after_a_fallback_the_nlus_best_guess_can_agree_with_a_confident_hit(kb)
 
 
 def test_nothing_found_offers_the_likeliest_topics(kb):
-    decision = decide(kb, "嗯嗯那个", on=DAY, intent="nlu_fallback", confidence=0.2,
-                      ranking=[("greet", 0.3), ("ask_housing", 0.2), ("ask_training", 0.1), ("ask_schooling", 0.05)])
+    decision = decide(
+        kb,
+        "嗯嗯那个",
+        on=DAY,
+        intent="nlu_fallback",
+        confidence=0.2,
+        ranking=[("greet", 0.3), ("ask_housing", 0.2), ("ask_training", 0.1), ("ask_schooling", 0.05)],
+    )
     assert decision.topics == ["housing", "training", "schooling"]

@@ -1,4 +1,5 @@
 """Case status lookup: the number and the phone it was recorded with, in one message or two."""
+
 from __future__ import annotations
 
 from rasa_sdk.events import SlotSet
@@ -24,19 +25,26 @@ def test_case_numbers_are_read_however_typed():
 def test_both_details_in_the_request_need_no_question(domain):
     tracker = make_tracker("查案件 NX2611290001 手机13709561234", intent="check_case_status")
     events, _ = run(ValidateCaseStatusForm(), tracker, domain)
-    assert events == [SlotSet("lookup_case_id", "NX2611290001"), SlotSet("lookup_phone", "13709561234"),
-                      SlotSet("requested_slot", None)]
+    assert events == [
+        SlotSet("lookup_case_id", "NX2611290001"),
+        SlotSet("lookup_phone", "13709561234"),
+        SlotSet("requested_slot", None),
+    ]
 
 
 def test_a_missing_detail_is_asked_and_a_wrong_one_asked_again(domain):
     events, _ = run(ValidateCaseStatusForm(), make_tracker("查一下我的案子", intent="check_case_status"), domain)
     assert events[-1] == SlotSet("requested_slot", "lookup_case_id")
-    tracker = make_tracker("13709561234", intent="inform", active_loop="case_status_form",
-                           slots={"requested_slot": "lookup_case_id"})
+    tracker = make_tracker(
+        "13709561234", intent="inform", active_loop="case_status_form", slots={"requested_slot": "lookup_case_id"}
+    )
     events, messages = run(ValidateCaseStatusForm(), tracker, domain)
     assert messages == [message("案件号是NX开头加10位数字，请再发一次。")]
-    assert events == [SlotSet("lookup_case_id", None), SlotSet("lookup_phone", "13709561234"),
-                      SlotSet("requested_slot", "lookup_case_id")]
+    assert events == [
+        SlotSet("lookup_case_id", None),
+        SlotSet("lookup_phone", "13709561234"),
+        SlotSet("requested_slot", "lookup_case_id"),
+    ]
 
 
 def test_the_status_is_told_only_when_number_and_phone_match(domain, case_service):
@@ -44,9 +52,13 @@ def test_the_status_is_told_only_when_number_and_phone_match(domain, case_servic
     case_service.change_status(case_id, "处理中", actor="operator-1", note="已转金凤区劳动监察大队")
     tracker = make_tracker("", slots={"lookup_case_id": case_id, "lookup_phone": "138 9501 2345"})
     events, messages = run(ActionCaseStatus(), tracker, domain)
-    assert messages == [message(f"案件 {case_id}（拖欠工资，金凤区）现在的状态是：处理中。\n"
-                                f"最近更新：{case_service.get_case(case_id).updated_at:%Y-%m-%d}。\n"
-                                "处理说明：已转金凤区劳动监察大队")]
+    assert messages == [
+        message(
+            f"案件 {case_id}（拖欠工资，金凤区）现在的状态是：处理中。\n"
+            f"最近更新：{case_service.get_case(case_id).updated_at:%Y-%m-%d}。\n"
+            "处理说明：已转金凤区劳动监察大队"
+        )
+    ]
     assert events == [SlotSet("lookup_case_id", None), SlotSet("lookup_phone", None)]
     tracker = make_tracker("", slots={"lookup_case_id": case_id, "lookup_phone": "13700000000"})
     _, messages = run(ActionCaseStatus(), tracker, domain)

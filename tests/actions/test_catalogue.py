@@ -1,4 +1,5 @@
 """The dialogue's lists of rule ids point at real rules of the knowledge base."""
+
 from __future__ import annotations
 
 from actions import services

@@ -1,4 +1,5 @@
 """The eligibility form: choosing the check, asking the knowledge base's questions, reading answers, the result."""
+
 from __future__ import annotations
 
 from rasa_sdk.events import SlotSet
@@ -12,30 +13,49 @@ PENSION = "insurance.pension_15_years"
 
 
 def in_form(text, *, intent="inform", confidence=0.95, facts=None, rule=PENSION, retries=0, entities=None):
-    return make_tracker(text, intent=intent, confidence=confidence, active_loop=FORM, entities=entities,
-                        slots={"eligibility_rule": rule, "facts": facts or {}, "requested_slot": "fact_answer",
-                               "fact_retries": retries})
+    return make_tracker(
+        text,
+        intent=intent,
+        confidence=confidence,
+        active_loop=FORM,
+        entities=entities,
+        slots={
+            "eligibility_rule": rule,
+            "facts": facts or {},
+            "requested_slot": "fact_answer",
+            "fact_retries": retries,
+        },
+    )
 
 
 def test_the_check_is_chosen_from_the_request_and_the_form_asks_on(domain):
     tracker = make_tracker("帮我算算我能不能领养老金", intent="check_eligibility", confidence=0.99)
     events, messages = run(ValidateEligibilityForm(), tracker, domain)
     assert messages == [message("好的，帮您看看“领养老金”。我问您几个简单问题，随时说“算了”就停下。")]
-    assert events == [SlotSet("eligibility_rule", PENSION), SlotSet("fact_answer", None),
-                      SlotSet("fact_retries", 0), SlotSet("facts", {})]
+    assert events == [
+        SlotSet("eligibility_rule", PENSION),
+        SlotSet("fact_answer", None),
+        SlotSet("fact_retries", 0),
+        SlotSet("facts", {}),
+    ]
 
 
 def test_a_button_names_the_check_and_a_duration_in_the_request_is_kept(domain):
-    tracker = make_tracker("我交了15年养老保险 帮我看看", intent="check_eligibility",
-                           entities=[{"entity": "eligibility_rule", "value": PENSION},
-                                     {"entity": "duration", "value": "15年"}])
+    tracker = make_tracker(
+        "我交了15年养老保险 帮我看看",
+        intent="check_eligibility",
+        entities=[{"entity": "eligibility_rule", "value": PENSION}, {"entity": "duration", "value": "15年"}],
+    )
     events, _ = run(ValidateEligibilityForm(), tracker, domain)
     assert SlotSet("facts", {"contribution_years": 15}) in events
 
 
 def test_facts_from_an_earlier_check_are_not_asked_again(domain):
-    tracker = make_tracker("帮我看看养老金", intent="check_eligibility",
-                           slots={"facts": {"contribution_years": 16, "reached_retirement_age": True}})
+    tracker = make_tracker(
+        "帮我看看养老金",
+        intent="check_eligibility",
+        slots={"facts": {"contribution_years": 16, "reached_retirement_age": True}},
+    )
     events, messages = run(ValidateEligibilityForm(), tracker, domain)
     assert messages == []
     assert events[-1] == SlotSet("requested_slot", None)  # complete at once: the result follows
@@ -48,15 +68,26 @@ def test_an_unclear_request_leaves_the_choice_to_the_menu(domain):
     _, messages = run(ActionEligibilityResult(), make_tracker("", slots={}), domain)
     assert messages[0]["text"] == "您想看看自己能不能办哪一项？点一下："
     assert [b["title"] for b in messages[0]["buttons"]] == [
-        "创业担保贷款", "领失业保险金", "办失业登记", "领养老金", "县城落户", "娃娃随迁上学", "申请公租房"]
+        "创业担保贷款",
+        "领失业保险金",
+        "办失业登记",
+        "领养老金",
+        "县城落户",
+        "娃娃随迁上学",
+        "申请公租房",
+    ]
     assert messages[0]["buttons"][3]["payload"] == '/check_eligibility{"eligibility_rule":"insurance.pension_15_years"}'
 
 
 def test_the_question_is_the_knowledge_bases_own_with_yes_no_buttons(domain):
     kb = services.policies()
     _, messages = run(ActionAskFactAnswer(), in_form(""), domain)
-    assert messages == [message(kb.fact("reached_retirement_age").question,
-                                buttons=[{"title": "是", "payload": "是"}, {"title": "不是", "payload": "不是"}])]
+    assert messages == [
+        message(
+            kb.fact("reached_retirement_age").question,
+            buttons=[{"title": "是", "payload": "是"}, {"title": "不是", "payload": "不是"}],
+        )
+    ]
 
 
 def test_choice_questions_offer_their_choices(domain):
@@ -66,11 +97,16 @@ def test_choice_questions_offer_their_choices(domain):
 
 
 def test_a_free_text_answer_is_read_and_kept(domain):
-    events, messages = run(ValidateEligibilityForm(), in_form("交了三年多", facts={"reached_retirement_age": True}),
-                           domain)
+    events, messages = run(
+        ValidateEligibilityForm(), in_form("交了三年多", facts={"reached_retirement_age": True}), domain
+    )
     assert messages == []
-    assert events == [SlotSet("facts", {"reached_retirement_age": True, "contribution_years": 3}),
-                      SlotSet("fact_answer", None), SlotSet("fact_retries", 0), SlotSet("requested_slot", None)]
+    assert events == [
+        SlotSet("facts", {"reached_retirement_age": True, "contribution_years": 3}),
+        SlotSet("fact_answer", None),
+        SlotSet("fact_retries", 0),
+        SlotSet("requested_slot", None),
+    ]
 
 
 def test_a_number_for_another_question_of_the_check_is_kept_and_the_question_asked_again(domain):
@@ -80,15 +116,19 @@ def test_a_number_for_another_question_of_the_check_is_kept_and_the_question_ask
 
 
 def test_an_answer_that_nlu_took_for_a_question_is_still_an_answer(domain):
-    tracker = in_form("我是返乡创业的农民工", intent="ask_startup_loan", confidence=0.99,
-                      rule="startup_loan.guarantee_loan_eligibility", facts={"applicant_type": "individual"})
+    tracker = in_form(
+        "我是返乡创业的农民工",
+        intent="ask_startup_loan",
+        confidence=0.99,
+        rule="startup_loan.guarantee_loan_eligibility",
+        facts={"applicant_type": "individual"},
+    )
     events, _ = run(ValidateEligibilityForm(), tracker, domain)
     assert SlotSet("facts", {"applicant_type": "individual", "is_priority_group": True}) in events
 
 
 def test_an_unreadable_answer_is_asked_again_briefly(domain):
-    events, messages = run(ValidateEligibilityForm(), in_form("说不准", intent="nlu_fallback", confidence=0.3),
-                           domain)
+    events, messages = run(ValidateEligibilityForm(), in_form("说不准", intent="nlu_fallback", confidence=0.3), domain)
     assert messages == [message("没太听明白。请回答“是”或者“不是”。")]
     assert events == [SlotSet("fact_answer", None), SlotSet("fact_retries", 1)]
 
@@ -98,15 +138,18 @@ def test_after_three_unreadable_answers_the_check_stops_and_offers_12333(domain)
     assert events == [SlotSet("fact_answer", None), SlotSet("fact_retries", 3), SlotSet("requested_slot", None)]
     _, messages = run(ActionEligibilityResult(), in_form(""), domain)
     assert messages == [
-        message("这一项没问清楚，就先查到这儿。您可以打 0951-12333，工作人员帮您具体看。",
-                buttons=[{"title": "转人工", "payload": "/request_human"}]),
+        message(
+            "这一项没问清楚，就先查到这儿。您可以打 0951-12333，工作人员帮您具体看。",
+            buttons=[{"title": "转人工", "payload": "/request_human"}],
+        ),
         message(custom={"kind": "handoff", "target": "12333", "phone": "0951-12333"}),
     ]
 
 
 def test_a_new_question_makes_the_form_reject(domain):
-    events, messages = run(ValidateEligibilityForm(),
-                           in_form("那娃娃上学要带啥材料", intent="ask_schooling", confidence=0.99), domain)
+    events, messages = run(
+        ValidateEligibilityForm(), in_form("那娃娃上学要带啥材料", intent="ask_schooling", confidence=0.99), domain
+    )
     assert (events, messages) == ([], [])
 
 
@@ -117,29 +160,58 @@ def test_stop_makes_the_form_reject_even_when_it_reads_as_no(domain):
 def test_the_result_has_outcome_reason_amount_citation_and_payload(domain):
     kb = services.policies()
     rule = kb.get("insurance.unemployment_benefit")
-    tracker = make_tracker("", slots={"eligibility_rule": rule.id, "facts": {
-        "unemployment_insurance_years": 6, "left_involuntarily": True, "registered_unemployed": True}})
+    tracker = make_tracker(
+        "",
+        slots={
+            "eligibility_rule": rule.id,
+            "facts": {"unemployment_insurance_years": 6, "left_involuntarily": True, "registered_unemployed": True},
+        },
+    )
     events, messages = run(ActionEligibilityResult(), tracker, domain)
     reason = rule.conditions["outcomes"][4]["reason"]
     assert messages == [
         message(f"结果：符合条件。\n{reason}\n最长领取期限：18个月"),
         message(f"来源：{rule.citation()}（截至2026-11-29有效）"),
-        message(custom={"kind": "eligibility", "topic": "insurance", "outcome": "eligible",
-                        "rule_ids": ["insurance.unemployment_benefit"]}),
+        message(
+            custom={
+                "kind": "eligibility",
+                "topic": "insurance",
+                "outcome": "eligible",
+                "rule_ids": ["insurance.unemployment_benefit"],
+            }
+        ),
     ]
-    assert events == [SlotSet("eligibility_rule", None), SlotSet("fact_answer", None), SlotSet("fact_retries", 0),
-                      SlotSet("topic", "insurance"), SlotSet("last_rule_id", rule.id)]
+    assert events == [
+        SlotSet("eligibility_rule", None),
+        SlotSet("fact_answer", None),
+        SlotSet("fact_retries", 0),
+        SlotSet("topic", "insurance"),
+        SlotSet("last_rule_id", rule.id),
+    ]
 
 
 def test_a_locally_decided_result_says_so_and_offers_12333(domain):
-    tracker = make_tracker("", slots={"eligibility_rule": "startup_loan.guarantee_loan_eligibility", "facts": {
-        "applicant_type": "individual", "is_priority_group": True, "has_business_license": True,
-        "has_other_loans": False}})
+    tracker = make_tracker(
+        "",
+        slots={
+            "eligibility_rule": "startup_loan.guarantee_loan_eligibility",
+            "facts": {
+                "applicant_type": "individual",
+                "is_priority_group": True,
+                "has_business_license": True,
+                "has_other_loans": False,
+            },
+        },
+    )
     _, messages = run(ActionEligibilityResult(), tracker, domain)
     assert texts(messages)[0].endswith("个人贷款最高额度：30万元")
     assert texts(messages)[-1] == "具体以当地为准，想问清楚可以打 0951-12333。"
     assert customs(messages) == [
-        {"kind": "eligibility", "topic": "startup_loan", "outcome": "eligible",
-         "rule_ids": ["startup_loan.guarantee_loan_eligibility"]},
+        {
+            "kind": "eligibility",
+            "topic": "startup_loan",
+            "outcome": "eligible",
+            "rule_ids": ["startup_loan.guarantee_loan_eligibility"],
+        },
         {"kind": "handoff", "target": "12333", "phone": "0951-12333"},
     ]

@@ -1,4 +1,5 @@
 """action_handoff: the numbers, the handoff payload, and a handoff record with the conversation's summary."""
+
 from __future__ import annotations
 
 from rasa_sdk.events import SlotSet
@@ -7,27 +8,44 @@ from actions.handoff import ActionHandoff
 from bot.cases import CaseStoreUnavailable
 from tests.actions.conftest import make_tracker, message, run
 
-HANDOFF_TEXT = ("好的，给您转人工。请拨打宁夏人社政策咨询电话 0951-12333（在外省也可以拨 12333），工作人员会帮您解答。")
+HANDOFF_TEXT = "好的，给您转人工。请拨打宁夏人社政策咨询电话 0951-12333（在外省也可以拨 12333），工作人员会帮您解答。"
 
 
 def test_a_request_for_a_person_gets_the_numbers_the_payload_and_a_recorded_summary(domain, case_service):
-    tracker = make_tracker("转人工", intent="request_human", channel="wechat", sender_id="openid-1",
-                           slots={"topic": "insurance", "facts": {"contribution_years": 12},
-                                  "last_question": "我电话13812345678 养老金咋领"})
+    tracker = make_tracker(
+        "转人工",
+        intent="request_human",
+        channel="wechat",
+        sender_id="openid-1",
+        slots={
+            "topic": "insurance",
+            "facts": {"contribution_years": 12},
+            "last_question": "我电话13812345678 养老金咋领",
+        },
+    )
     events, messages = run(ActionHandoff(), tracker, domain)
-    assert messages == [message(HANDOFF_TEXT),
-                        message(custom={"kind": "handoff", "target": "12333", "phone": "0951-12333"})]
+    assert messages == [
+        message(HANDOFF_TEXT),
+        message(custom={"kind": "handoff", "target": "12333", "phone": "0951-12333"}),
+    ]
     assert events == [SlotSet("miss_count", 0), SlotSet("pending_question", None)]
     (handoff,) = case_service.list_handoffs()
     assert (handoff.sender_id, handoff.channel, handoff.target, handoff.reason) == (
-        "openid-1", "wechat", "12333", "user_request")
+        "openid-1",
+        "wechat",
+        "12333",
+        "user_request",
+    )
     assert handoff.topic == "insurance" and handoff.facts == {"contribution_years": 12}
     assert handoff.last_question == "我电话138****5678 养老金咋领"  # the console never sees the full number
 
 
 def test_the_button_under_a_locally_decided_answer_records_why(domain, case_service):
-    tracker = make_tracker("/request_human", intent="request_human",
-                           slots={"topic": "housing", "last_rule_id": "housing.public_rental_housing"})
+    tracker = make_tracker(
+        "/request_human",
+        intent="request_human",
+        slots={"topic": "housing", "last_rule_id": "housing.public_rental_housing"},
+    )
     run(ActionHandoff(), tracker, domain)
     assert case_service.list_handoffs()[0].reason == "decided_locally"
 

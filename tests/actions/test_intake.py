@@ -1,4 +1,5 @@
 """Case intake: the offer, the form's checks (free text, privacy), the confirmation, storage and its duplicates."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,17 +19,28 @@ from bot.cases import CaseStoreUnavailable
 from tests.actions.conftest import make_tracker, message, run
 
 FORM = "case_intake_form"
-PRIVACY = ("为了您的安全，身份证号、银行卡号不用发给我，我也不会记下来。需要实名反映欠薪的，可以用全国根治欠薪线索反映平台"
-           "（微信搜“国务院客户端”小程序，或人社部公众号里的“根治欠薪”入口）。")
-FILLED = {"case_type": "wage_arrears", "worker_name": "马小兵", "phone": "13895012345", "county": "金凤区",
-          "employer": "宁夏某某建筑公司", "amount_owed": 12000, "owed_period": "3个月",
-          "description": "干了三个月钢筋工，老板一直说没钱", "consent": True, "case_confirmed": True}
+PRIVACY = (
+    "为了您的安全，身份证号、银行卡号不用发给我，我也不会记下来。需要实名反映欠薪的，可以用全国根治欠薪线索反映平台"
+    "（微信搜“国务院客户端”小程序，或人社部公众号里的“根治欠薪”入口）。"
+)
+FILLED = {
+    "case_type": "wage_arrears",
+    "worker_name": "马小兵",
+    "phone": "13895012345",
+    "county": "金凤区",
+    "employer": "宁夏某某建筑公司",
+    "amount_owed": 12000,
+    "owed_period": "3个月",
+    "description": "干了三个月钢筋工，老板一直说没钱",
+    "consent": True,
+    "case_confirmed": True,
+}
 
 
 def answering(slot, text, *, intent="inform", confidence=0.95, **slots):
     """The form asking for `slot`, every slot before it answered (as in FILLED unless given)."""
     values = {name: None for name in SLOTS}
-    for name in SLOTS[:SLOTS.index(slot)]:
+    for name in SLOTS[: SLOTS.index(slot)]:
         values[name] = FILLED[name]
     values.update(slots)
     values["requested_slot"] = slot
@@ -38,46 +50,73 @@ def answering(slot, text, *, intent="inform", confidence=0.95, **slots):
 def test_the_offer_has_buttons_and_the_case_intake_payload(domain):
     _, messages = run(ActionOfferCaseIntake(), make_tracker("老板欠钱", intent="report_wage_arrears"), domain)
     assert messages == [
-        message("要不要我帮您把这件事登记下来，转给人社部门处理？登记后给您一个案件号，可以随时查进度。",
-                buttons=[{"title": "要，帮我登记", "payload": '/start_case{"case_type":"wage_arrears"}'},
-                         {"title": "先不用", "payload": "/deny"}]),
+        message(
+            "要不要我帮您把这件事登记下来，转给人社部门处理？登记后给您一个案件号，可以随时查进度。",
+            buttons=[
+                {"title": "要，帮我登记", "payload": '/start_case{"case_type":"wage_arrears"}'},
+                {"title": "先不用", "payload": "/deny"},
+            ],
+        ),
         message(custom={"kind": "handoff", "target": "case_intake", "phone": "0951-12333"}),
     ]
 
 
 def test_the_form_starts_empty_and_keeps_what_the_report_said(domain):
-    tracker = make_tracker("要", intent="affirm", slots={
-        **FILLED, "last_rule_id": "labor_rights.wage_arrears_complaint",
-        "last_question": "在银川金凤区工地干活 老板欠了俺三个月工资一万二"})
+    tracker = make_tracker(
+        "要",
+        intent="affirm",
+        slots={
+            **FILLED,
+            "last_rule_id": "labor_rights.wage_arrears_complaint",
+            "last_question": "在银川金凤区工地干活 老板欠了俺三个月工资一万二",
+        },
+    )
     events, messages = run(ValidateCaseIntakeForm(), tracker, domain)
-    assert messages == [message("好的，帮您登记，登记完给您一个案件号。一共几个问题，随时说“取消”就停下。身份证号、银行卡号都不用提供。")]
+    assert messages == [
+        message(
+            "好的，帮您登记，登记完给您一个案件号。一共几个问题，随时说“取消”就停下。身份证号、银行卡号都不用提供。"
+        )
+    ]
     assert events == [
-        SlotSet("case_type", "wage_arrears"), SlotSet("worker_name", None), SlotSet("phone", None),
-        SlotSet("county", "金凤区"), SlotSet("employer", None), SlotSet("amount_owed", 12000),
-        SlotSet("owed_period", "3个月"), SlotSet("description", None), SlotSet("consent", None),
-        SlotSet("case_confirmed", None), SlotSet("requested_slot", "worker_name"),
+        SlotSet("case_type", "wage_arrears"),
+        SlotSet("worker_name", None),
+        SlotSet("phone", None),
+        SlotSet("county", "金凤区"),
+        SlotSet("employer", None),
+        SlotSet("amount_owed", 12000),
+        SlotSet("owed_period", "3个月"),
+        SlotSet("description", None),
+        SlotSet("consent", None),
+        SlotSet("case_confirmed", None),
+        SlotSet("requested_slot", "worker_name"),
     ]
 
 
 def test_a_button_names_the_case_type(domain):
-    tracker = make_tracker('/start_case{"case_type":"work_injury"}', intent="start_case",
-                           entities=[{"entity": "case_type", "value": "work_injury"}])
+    tracker = make_tracker(
+        '/start_case{"case_type":"work_injury"}',
+        intent="start_case",
+        entities=[{"entity": "case_type", "value": "work_injury"}],
+    )
     events, _ = run(ValidateCaseIntakeForm(), tracker, domain)
     assert SlotSet("case_type", "work_injury") in events and events[-1] == SlotSet("requested_slot", "worker_name")
 
 
-@pytest.mark.parametrize("slot, text, stored", [
-    ("case_type", "拖欠工资", "wage_arrears"),
-    ("case_type", "干活摔伤了", "work_injury"),
-    ("worker_name", "我叫马小兵", "马小兵"),
-    ("phone", "我电话138 9501 2345", "13895012345"),
-    ("county", "在银川金凤区", "金凤区"),
-    ("county", "闽宁镇的工地", "永宁县"),
-    ("employer", "老板叫刘某", "刘某"),
-    ("description", "干了三个月钢筋工，老板一直说没钱。", "干了三个月钢筋工，老板一直说没钱"),
-    ("consent", "同意", True),
-    ("consent", "不同意", False),
-])
+@pytest.mark.parametrize(
+    "slot, text, stored",
+    [
+        ("case_type", "拖欠工资", "wage_arrears"),
+        ("case_type", "干活摔伤了", "work_injury"),
+        ("worker_name", "我叫马小兵", "马小兵"),
+        ("phone", "我电话138 9501 2345", "13895012345"),
+        ("county", "在银川金凤区", "金凤区"),
+        ("county", "闽宁镇的工地", "永宁县"),
+        ("employer", "老板叫刘某", "刘某"),
+        ("description", "干了三个月钢筋工，老板一直说没钱。", "干了三个月钢筋工，老板一直说没钱"),
+        ("consent", "同意", True),
+        ("consent", "不同意", False),
+    ],
+)
 def test_each_answer_is_read_from_free_text(domain, slot, text, stored):
     intent = {"同意": "affirm", "不同意": "deny"}.get(text, "inform")
     events, messages = run(ValidateCaseIntakeForm(), answering(slot, text, intent=intent), domain)
@@ -107,8 +146,11 @@ def test_an_id_number_is_neither_asked_for_nor_kept(domain):
     events, messages = run(ValidateCaseIntakeForm(), answering("phone", "身份证640102199001011234"), domain)
     assert messages == [message(PRIVACY), message("手机号是11位、1开头的，请再发一次。")]
     assert SlotSet("phone", None) in events
-    events, messages = run(ValidateCaseIntakeForm(), answering(
-        "description", "老板欠钱不给，我卡号6222021234567890123你们帮我查查"), domain)
+    events, messages = run(
+        ValidateCaseIntakeForm(),
+        answering("description", "老板欠钱不给，我卡号6222021234567890123你们帮我查查"),
+        domain,
+    )
     assert messages == [message(PRIVACY)]
     assert events[0] == SlotSet("description", "老板欠钱不给，我卡号6222***********0123你们帮我查查")
 
@@ -140,12 +182,18 @@ def test_a_description_that_reads_like_a_labour_question_is_taken(domain):
 def test_the_confirmation_shows_the_details_with_the_phone_masked(domain):
     tracker = make_tracker("同意", active_loop=FORM, slots={**FILLED, "case_confirmed": None})
     _, messages = run(ActionAskCaseConfirmed(), tracker, domain)
-    assert messages == [message(
-        "请核对一下：\n类型：拖欠工资\n姓名：马小兵\n电话：138****2345\n地点：金凤区\n对方：宁夏某某建筑公司\n"
-        "欠款：12000元（3个月）\n情况：干了三个月钢筋工，老板一直说没钱\n"
-        "没问题就回“确认”；要改哪项就说“改电话”这样；不登记了说“取消”。",
-        buttons=[{"title": "确认提交", "payload": "确认"}, {"title": "有错要改", "payload": "有错要改"},
-                 {"title": "取消", "payload": "取消"}])]
+    assert messages == [
+        message(
+            "请核对一下：\n类型：拖欠工资\n姓名：马小兵\n电话：138****2345\n地点：金凤区\n对方：宁夏某某建筑公司\n"
+            "欠款：12000元（3个月）\n情况：干了三个月钢筋工，老板一直说没钱\n"
+            "没问题就回“确认”；要改哪项就说“改电话”这样；不登记了说“取消”。",
+            buttons=[
+                {"title": "确认提交", "payload": "确认"},
+                {"title": "有错要改", "payload": "有错要改"},
+                {"title": "取消", "payload": "取消"},
+            ],
+        )
+    ]
 
 
 def test_changing_one_detail_asks_for_it_again_then_confirms_again(domain):
@@ -165,13 +213,23 @@ def test_submission_stores_the_case_and_gives_its_number(domain, case_service):
     events, messages = run(ActionSubmitCase(), tracker, domain)
     (case,) = case_service.list_cases()
     assert messages == [
-        message(f"登记好了！您的案件号是 {case.case_id}，请记下来。人社部门会尽快处理，可能会打您留的电话 138****2345 联系您。"
-                "查进度就说“查案件”。"),
+        message(
+            f"登记好了！您的案件号是 {case.case_id}，请记下来。人社部门会尽快处理，可能会打您留的电话 138****2345 联系您。"
+            "查进度就说“查案件”。"
+        ),
         message(custom={"kind": "case_created", "case_id": case.case_id}),
     ]
     assert events == [SlotSet("case_id", case.case_id)]
-    assert (case.worker_name, case.phone, case.county, case.amount_owed, case.owed_period, case.channel,
-            case.sender_id, case.status) == ("马小兵", "13895012345", "金凤区", 12000, "3个月", "sms", "worker-7", "新建")
+    assert (
+        case.worker_name,
+        case.phone,
+        case.county,
+        case.amount_owed,
+        case.owed_period,
+        case.channel,
+        case.sender_id,
+        case.status,
+    ) == ("马小兵", "13895012345", "金凤区", 12000, "3个月", "sms", "worker-7", "新建")
     assert case.dedupe_key == dedupe_key("worker-7", FILLED)
 
 
@@ -190,13 +248,16 @@ def test_the_same_submission_delivered_twice_is_one_case(domain, case_service):
 def test_without_consent_nothing_is_stored(domain, case_service):
     tracker = make_tracker("不同意", intent="deny", slots={**FILLED, "consent": False, "case_confirmed": None})
     _, messages = run(ActionSubmitCase(), tracker, domain)
-    assert messages == [message("没有您的同意，就不能转给人社部门，这次先不登记。您也可以自己打 0951-12333，"
-                                "或者到干活所在地的县（区）人社局投诉。")]
+    assert messages == [
+        message(
+            "没有您的同意，就不能转给人社部门，这次先不登记。您也可以自己打 0951-12333，"
+            "或者到干活所在地的县（区）人社局投诉。"
+        )
+    ]
     assert case_service.list_cases() == []
 
 
-def test_a_storage_failure_apologises_keeps_the_details_and_the_retry_records_once(domain, case_service,
-                                                                                    monkeypatch):
+def test_a_storage_failure_apologises_keeps_the_details_and_the_retry_records_once(domain, case_service, monkeypatch):
     class Down:
         def create_case(self, submission):
             raise CaseStoreUnavailable("disk full")
@@ -205,8 +266,10 @@ def test_a_storage_failure_apologises_keeps_the_details_and_the_retry_records_on
     tracker = make_tracker("确认", intent="affirm", slots=FILLED)
     events, messages = run(ActionSubmitCase(), tracker, domain)
     assert messages == [
-        message("对不起，登记系统现在出了点问题，这次还没存上。您确认过的内容我都记着：过一会儿回“确认”我再提交一次；"
-                "着急的话请直接打 0951-12333。"),
+        message(
+            "对不起，登记系统现在出了点问题，这次还没存上。您确认过的内容我都记着：过一会儿回“确认”我再提交一次；"
+            "着急的话请直接打 0951-12333。"
+        ),
         message(custom={"kind": "handoff", "target": "12333", "phone": "0951-12333"}),
     ]
     assert events == []  # the form's slots stay as confirmed
@@ -221,9 +284,19 @@ def test_a_change_without_saying_what_asks_which_detail_once(domain):
     events, messages = run(ValidateCaseIntakeForm(), tracker, domain)
     assert messages == [] and events == [SlotSet("case_confirmed", None), SlotSet("requested_slot", "case_confirmed")]
     _, messages = run(ActionAskCaseConfirmed(), tracker, domain)
-    assert messages == [message("哪一项要改？", buttons=[
-        {"title": f"改{label}", "payload": f"改{label}"} for label in ("姓名", "电话", "地点", "单位", "金额", "情况")])]
-    other_case = answering("case_confirmed", "不对", **{**FILLED, "case_type": "work_injury", "amount_owed": None,
-                                                        "owed_period": None, "case_confirmed": None})
+    assert messages == [
+        message(
+            "哪一项要改？",
+            buttons=[
+                {"title": f"改{label}", "payload": f"改{label}"}
+                for label in ("姓名", "电话", "地点", "单位", "金额", "情况")
+            ],
+        )
+    ]
+    other_case = answering(
+        "case_confirmed",
+        "不对",
+        **{**FILLED, "case_type": "work_injury", "amount_owed": None, "owed_period": None, "case_confirmed": None},
+    )
     _, messages = run(ActionAskCaseConfirmed(), other_case, domain)
     assert [b["title"] for b in messages[0]["buttons"]] == ["改姓名", "改电话", "改地点", "改单位", "改情况"]

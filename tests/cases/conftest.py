@@ -1,4 +1,5 @@
 """Fixtures of the case-store tests: a migrated SQLite file per test and a valid submission to vary."""
+
 from __future__ import annotations
 
 import dataclasses

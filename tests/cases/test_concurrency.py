@@ -1,4 +1,5 @@
 """Real threads against one SQLite file: one case per dedupe key and unique case numbers, with no Python lock."""
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """nlu.extract on what workers really type: phone numbers, amounts owed, periods, and PII masking."""
+
 from __future__ import annotations
 
 import pytest
@@ -299,10 +300,14 @@ def test_mask_pii_is_idempotent_and_leaves_no_digits_of_the_secret():
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-_CHATTY = st.text(alphabet=st.sampled_from(list("我欠工钱块元万千月天一二三四五六七八九十两俩仨，。 -+0123456789xX")), max_size=80)
+_CHATTY = st.text(
+    alphabet=st.sampled_from(list("我欠工钱块元万千月天一二三四五六七八九十两俩仨，。 -+0123456789xX")), max_size=80
+)
 _DIGITS_AND_SEPARATORS = st.text(alphabet=st.sampled_from(list("0123456789 -.+一三八幺xX")), max_size=60)
 _NO_DIGITS = st.text(
-    alphabet=st.characters(blacklist_categories=("Nd", "No", "Nl", "Cs"), blacklist_characters="零〇一二两三四五六七八九幺洞"),
+    alphabet=st.characters(
+        blacklist_categories=("Nd", "No", "Nl", "Cs"), blacklist_characters="零〇一二两三四五六七八九幺洞"
+    ),
     max_size=30,
 )
 _MOBILE = st.from_regex(r"\A1[3-9][0-9]{9}\Z")

@@ -1,5 +1,6 @@
 """Storage faults: a locked SQLite file, a full disk, an I/O error in the middle of a case. Every one raises
 CaseStoreUnavailable within a bounded time, leaves no half-written case, and loses nothing already recorded."""
+
 from __future__ import annotations
 
 import sqlite3

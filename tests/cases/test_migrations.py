@@ -6,10 +6,12 @@ then runs `migrate()` to the newest heads and reads everything back through `Cas
 revision this checks that re-running the migrations keeps the rows; as soon as a revision is added, the parameter for
 the older revision checks the real upgrade path.
 """
+
 from __future__ import annotations
 
+import itertools
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -21,8 +23,8 @@ from alembic.script import ScriptDirectory
 
 from bot.cases import CaseService
 from bot.store import Base, create_engine_for, migrate
-from bot.store._base import MIGRATIONS_DIR
 from bot.store import cases as case_models  # noqa: F401  (registers the tables on Base.metadata)
+from bot.store._base import MIGRATIONS_DIR
 from tests.cases.conftest import count_rows, make_submission
 
 CASE_TABLES = {"cases", "case_events", "handoffs"}
@@ -58,7 +60,7 @@ def test_the_branch_starts_at_the_root_and_is_linear():
     assert revisions[0] == "cases_0001"
     first = script.get_revision("cases_0001")
     assert first.down_revision == "0001_root" and "cases" in first.branch_labels
-    for older, newer in zip(revisions, revisions[1:]):
+    for older, newer in itertools.pairwise(revisions):
         assert script.get_revision(newer).down_revision == older
 
 
@@ -68,7 +70,7 @@ def test_migrate_creates_the_tables_on_an_empty_file(tmp_path):
     migrate(url)
     engine = create_engine_for(url)
     try:
-        assert CASE_TABLES <= set(sa.inspect(engine).get_table_names())
+        assert set(sa.inspect(engine).get_table_names()) >= CASE_TABLES
         with engine.connect() as connection:
             heads = set(MigrationContext.configure(connection).get_current_heads())
     finally:
@@ -129,10 +131,20 @@ SAMPLE_ROWS = {
         "updated_at": datetime(2026, 1, 6, 8, 0),
     },
     "case_events": [
-        {"case_id": "NX2601050003", "at": datetime(2026, 1, 5, 2, 30), "status": "新建", "note": "登记（wechat）",
-         "actor": "worker"},
-        {"case_id": "NX2601050003", "at": datetime(2026, 1, 6, 8, 0), "status": "处理中", "note": "已联系用人单位",
-         "actor": "op-zhang"},
+        {
+            "case_id": "NX2601050003",
+            "at": datetime(2026, 1, 5, 2, 30),
+            "status": "新建",
+            "note": "登记（wechat）",
+            "actor": "worker",
+        },
+        {
+            "case_id": "NX2601050003",
+            "at": datetime(2026, 1, 6, 8, 0),
+            "status": "处理中",
+            "note": "已联系用人单位",
+            "actor": "op-zhang",
+        },
     ],
     "handoffs": {
         "sender_id": "sms-13995112233",
@@ -152,8 +164,11 @@ def _insert(connection, table: sa.Table, row: dict) -> None:
     for column in table.columns:
         if column.name in row:
             values[column.name] = row[column.name]
-        elif not column.nullable and column.server_default is None and not column.autoincrement is True and not (
-            column.primary_key and isinstance(column.type, sa.Integer)
+        elif (
+            not column.nullable
+            and column.server_default is None
+            and column.autoincrement is not True
+            and not (column.primary_key and isinstance(column.type, sa.Integer))
         ):
             pytest.fail(f"column {table.name}.{column.name} is NOT NULL without a default: add it to SAMPLE_ROWS")
     connection.execute(table.insert().values(**values))
@@ -182,10 +197,23 @@ def test_upgrade_keeps_rows_written_at_every_earlier_revision(tmp_path, revision
     case = service.case_status("NX2601050003", "13995112233")
     assert case is not None
     expected = SAMPLE_ROWS["cases"]
-    for name in ("case_type", "worker_name", "phone", "county", "employer", "amount_owed", "owed_period",
-                 "description", "consent", "status", "sender_id", "channel", "dedupe_key"):
+    for name in (
+        "case_type",
+        "worker_name",
+        "phone",
+        "county",
+        "employer",
+        "amount_owed",
+        "owed_period",
+        "description",
+        "consent",
+        "status",
+        "sender_id",
+        "channel",
+        "dedupe_key",
+    ):
         assert getattr(case, name) == expected[name], name
-    assert case.created_at == expected["created_at"].replace(tzinfo=timezone.utc)
+    assert case.created_at == expected["created_at"].replace(tzinfo=UTC)
     history = service.case_history("NX2601050003")
     assert [(event.status, event.actor) for event in history] == [("新建", "worker"), ("处理中", "op-zhang")]
     [handoff] = service.list_handoffs()

@@ -1,4 +1,5 @@
 """bot.privacy on real loggers and handlers: what reaches a log file or stream has no phone or ID number."""
+
 from __future__ import annotations
 
 import io
@@ -32,7 +33,7 @@ def test_install_masks_messages_args_and_child_loggers(root_stream):
     assert sum(isinstance(f, PiiMaskingFilter) for f in handler.filters) == 1
     logging.getLogger("actions.intake").info("worker phone %s id %s", PHONE, ID_NUMBER)
     logging.getLogger("rasa.core.processor").debug(f"Received user message '我电话{PHONE}，卡号{CARD}'")
-    logging.getLogger("channels.sms").warning("from %d: %r", int(PHONE), {"text": f"回拨 138 1234 5678"})
+    logging.getLogger("channels.sms").warning("from %d: %r", int(PHONE), {"text": "回拨 138 1234 5678"})
     logging.getLogger().error("%(who)s called", {"who": f"+86 {PHONE}"})
     output = stream.getvalue()
     for secret in (PHONE, ID_NUMBER, CARD, "1234 5678", "19900101"):

@@ -1,8 +1,9 @@
 """CaseService on a real SQLite file: creation, idempotence, validation, lookups, status changes, handoffs."""
+
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -40,7 +41,12 @@ def test_create_case_stores_every_field(service, db_path, submission):
     assert isinstance(case, CaseRecord)
     assert case.status == "新建"
     assert (case.case_type, case.worker_name, case.phone, case.county, case.employer) == (
-        "wage_arrears", "马建国", "13812345678", "金凤区", "宁夏某建筑劳务公司")
+        "wage_arrears",
+        "马建国",
+        "13812345678",
+        "金凤区",
+        "宁夏某建筑劳务公司",
+    )
     assert (case.amount_owed, case.owed_period, case.consent) == (12000, "3个月", True)
     assert (case.sender_id, case.channel, case.dedupe_key) == ("worker-1", "rest", "worker-1:intake:1")
     assert case.created_at.tzinfo is not None and case.created_at == case.updated_at
@@ -61,7 +67,7 @@ def test_records_are_frozen_plain_dataclasses(service, submission):
 
 def test_case_numbers_are_nx_china_date_and_a_daily_sequence(db_url):
     # 17:00 UTC on 28 November is already 29 November in Ningxia (UTC+8).
-    clock = FakeClock(datetime(2026, 11, 28, 17, 0, tzinfo=timezone.utc))
+    clock = FakeClock(datetime(2026, 11, 28, 17, 0, tzinfo=UTC))
     service = CaseService.from_url(db_url, clock=clock)
     first = service.create_case(make_submission(dedupe_key="a"))
     second = service.create_case(make_submission(dedupe_key="b"))
@@ -72,7 +78,7 @@ def test_case_numbers_are_nx_china_date_and_a_daily_sequence(db_url):
 
 
 def test_the_sequence_grows_past_four_digits(db_url):
-    clock = FakeClock(datetime(2026, 3, 1, 4, 0, tzinfo=timezone.utc))
+    clock = FakeClock(datetime(2026, 3, 1, 4, 0, tzinfo=UTC))
     service = CaseService.from_url(db_url, clock=clock)
     engine = create_engine_for(db_url)
     with engine.begin() as connection:  # a busy day: 9999 cases already
@@ -210,7 +216,7 @@ def test_case_numbers_are_read_with_spaces_dashes_and_full_width(service, submis
 
 
 def test_list_cases_filters_and_orders_newest_first(db_url):
-    clock = FakeClock(datetime(2026, 5, 1, 2, 0, tzinfo=timezone.utc))
+    clock = FakeClock(datetime(2026, 5, 1, 2, 0, tzinfo=UTC))
     service = CaseService.from_url(db_url, clock=clock)
     made = []
     for index, (case_type, county) in enumerate(
@@ -270,7 +276,13 @@ def test_backward_steps_need_a_note(service, db_path, submission):
 
 @pytest.mark.parametrize(
     "path, refused",
-    [([], "已办结"), ([], "新建"), (["处理中"], "处理中"), (["处理中", "已办结"], "新建"), (["处理中", "已办结"], "已办结")],
+    [
+        ([], "已办结"),
+        ([], "新建"),
+        (["处理中"], "处理中"),
+        (["处理中", "已办结"], "新建"),
+        (["处理中", "已办结"], "已办结"),
+    ],
 )
 def test_transitions_not_allowed_are_refused_and_change_nothing(service, db_path, submission, path, refused):
     case = service.create_case(submission)
@@ -314,10 +326,12 @@ def test_a_service_can_be_built_from_a_sessionmaker(db_url, submission):
 
 
 def test_record_and_read_handoffs(db_url):
-    clock = FakeClock(datetime(2026, 5, 1, 2, 0, tzinfo=timezone.utc))
+    clock = FakeClock(datetime(2026, 5, 1, 2, 0, tzinfo=UTC))
     service = CaseService.from_url(db_url, clock=clock)
     first = service.record_handoff(
-        "worker-1", "rest", "12333",
+        "worker-1",
+        "rest",
+        "12333",
         summary={"topic": "insurance", "facts": {"years_paid": 12, "hukou": "rural"}, "last_question": "能领养老金吗"},
         reason="decided_locally",
     )

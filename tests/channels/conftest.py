@@ -1,4 +1,5 @@
 """Fixtures for the channel tests: a migrated app store per test (a real SQLite file)."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """Test support for the channels: a channel's blueprint served by a real Sanic server on 127.0.0.1 (mounted the way
 Rasa mounts it), a scripted stand-in for the agent, and local fake WeChat / Tencent Cloud APIs (aiohttp servers)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,10 +11,10 @@ import json
 import socket
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
-import aiohttp
 from aiohttp import web
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Sanic
@@ -166,8 +167,9 @@ def media_xml(openid: str, kind: str, msg_id: int, extra: str = "") -> str:
     )
 
 
-def encrypt_for_wechat(xml: str, *, token: str = TOKEN, aes_key: str = AES_KEY, app_id: str = APP_ID,
-                       nonce: str = "nonce456") -> tuple[dict[str, str], str]:
+def encrypt_for_wechat(
+    xml: str, *, token: str = TOKEN, aes_key: str = AES_KEY, app_id: str = APP_ID, nonce: str = "nonce456"
+) -> tuple[dict[str, str], str]:
     """(query, body) of an AES "safe mode" push, built with wechatpy the way WeChat's servers build it."""
     timestamp = str(int(time.time()))
     envelope = WeChatCrypto(token, aes_key, app_id).encrypt_message(xml, nonce, timestamp)

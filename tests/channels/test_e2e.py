@@ -1,4 +1,5 @@
 """The WeChat and SMS webhooks of the real assistant (`make run`'s launcher, development configuration: no account)."""
+
 from __future__ import annotations
 
 import json
@@ -22,7 +23,9 @@ DEV_SECRET = DEVELOPMENT_CHANNEL_ENV["SMS_WEBHOOK_SECRET"]
 
 
 def http(url: str, body: bytes | None = None, headers: dict | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=body, headers=headers or {}, method="POST" if body is not None else "GET")
+    request = urllib.request.Request(
+        url, data=body, headers=headers or {}, method="POST" if body is not None else "GET"
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
             return answer.status, answer.read()

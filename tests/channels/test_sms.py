@@ -1,9 +1,11 @@
 """SMS channel: signed callbacks posted to the channel served by a real Sanic server, the outbox and Tencent
 providers against real files and a local fake Tencent Cloud API."""
+
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 import logging
 import re
@@ -11,7 +13,8 @@ import re
 import aiohttp
 import pytest
 from aiohttp import web
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rasa.shared.exceptions import RasaException
 
 from channels._render import Reply, collect_reply, split_clean
@@ -50,8 +53,10 @@ def make_channel(db_url, outbox, gate=None) -> SmsInput:
 
 async def send_generic(session, url, payload, *, secret=SECRET, signature=None, raw: bytes | None = None):
     body = raw if raw is not None else json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    headers = {"Content-Type": "application/json",
-               "X-Signature": signature if signature is not None else sign_body(secret, body)}
+    headers = {
+        "Content-Type": "application/json",
+        "X-Signature": signature if signature is not None else sign_body(secret, body),
+    }
     async with session.post(f"{url}/webhook", data=body, headers=headers) as answer:
         return answer.status, await answer.json()
 
@@ -94,26 +99,43 @@ async def test_missing_or_bad_signature_is_refused_and_nothing_reaches_the_agent
     assert agent.received == [] and not outbox.exists()
 
 
-@pytest.mark.parametrize("raw", [
-    b"not json",
-    b"[1, 2]",
-    json.dumps({"text": "你好", "msg_id": "1"}).encode(),
-    json.dumps(sms("你好", "1", phone="12345")).encode(),
-    json.dumps(sms("你好", "1", phone="1381234123x")).encode(),
-    json.dumps(sms("   ", "1")).encode(),
-    json.dumps(sms("长" * 1001, "1")).encode(),
-    json.dumps({"from": PHONE, "text": "你好"}).encode(),
-    json.dumps({"from": PHONE, "text": "你好", "msg_id": True}).encode(),
-    json.dumps({"from": PHONE, "text": ["你好"], "msg_id": "1"}).encode(),
-    b"\xff\xfe{}",
-], ids=["not-json", "array", "no-from", "short-phone", "phone-letters", "blank-text", "long-text", "no-msg-id",
-        "bool-msg-id", "text-list", "bad-encoding"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"not json",
+        b"[1, 2]",
+        json.dumps({"text": "你好", "msg_id": "1"}).encode(),
+        json.dumps(sms("你好", "1", phone="12345")).encode(),
+        json.dumps(sms("你好", "1", phone="1381234123x")).encode(),
+        json.dumps(sms("   ", "1")).encode(),
+        json.dumps(sms("长" * 1001, "1")).encode(),
+        json.dumps({"from": PHONE, "text": "你好"}).encode(),
+        json.dumps({"from": PHONE, "text": "你好", "msg_id": True}).encode(),
+        json.dumps({"from": PHONE, "text": ["你好"], "msg_id": "1"}).encode(),
+        b"\xff\xfe{}",
+    ],
+    ids=[
+        "not-json",
+        "array",
+        "no-from",
+        "short-phone",
+        "phone-letters",
+        "blank-text",
+        "long-text",
+        "no-msg-id",
+        "bool-msg-id",
+        "text-list",
+        "bad-encoding",
+    ],
+)
 def test_malformed_signed_bodies_are_bad_requests(db_url, tmp_path, raw):
     agent = FakeAgent()
 
     async def scenario():
-        async with serve_channel(make_channel(db_url, tmp_path / "o.jsonl"), agent) as url, \
-                aiohttp.ClientSession() as session:
+        async with (
+            serve_channel(make_channel(db_url, tmp_path / "o.jsonl"), agent) as url,
+            aiohttp.ClientSession() as session,
+        ):
             return await send_generic(session, url, None, raw=raw)
 
     status, answer = asyncio.run(scenario())
@@ -124,8 +146,10 @@ def test_malformed_signed_bodies_are_bad_requests(db_url, tmp_path, raw):
 @run_async
 async def test_oversized_body_is_refused_with_413(db_url, tmp_path):
     agent = FakeAgent()
-    async with serve_channel(make_channel(db_url, tmp_path / "o.jsonl"), agent) as url, \
-            aiohttp.ClientSession() as session:
+    async with (
+        serve_channel(make_channel(db_url, tmp_path / "o.jsonl"), agent) as url,
+        aiohttp.ClientSession() as session,
+    ):
         status, _ = await send_generic(session, url, sms("长" * 10_000, "big"))
     assert status == 413 and agent.received == []
 
@@ -134,8 +158,10 @@ async def test_oversized_body_is_refused_with_413(db_url, tmp_path):
 
 
 def tencent_body(text, *, mobile=PHONE, time_=1700000000):
-    return json.dumps({"extend": "", "mobile": mobile, "nationcode": "86", "sign": "宁夏人社", "text": text,
-                       "time": time_}, ensure_ascii=False).encode("utf-8")
+    return json.dumps(
+        {"extend": "", "mobile": mobile, "nationcode": "86", "sign": "宁夏人社", "text": text, "time": time_},
+        ensure_ascii=False,
+    ).encode("utf-8")
 
 
 @run_async
@@ -149,8 +175,9 @@ async def test_tencent_callback_with_the_url_token_is_answered_once(db_url, tmp_
                 assert (answer.status, await answer.json()) == (200, {"result": 0, "errmsg": "OK"})
         async with session.post(f"{url}/webhook", params={"token": "0" * 40}, data=tencent_body("欠薪咋办")) as answer:
             assert answer.status == 403
-        async with session.post(f"{url}/webhook", params={"token": token},
-                                data=json.dumps({"mobile": PHONE, "text": "x"}).encode()) as answer:
+        async with session.post(
+            f"{url}/webhook", params={"token": token}, data=json.dumps({"mobile": PHONE, "text": "x"}).encode()
+        ) as answer:
             assert answer.status == 400 and (await answer.json())["result"] == 1
     assert agent.texts == ["欠薪咋办"] and agent.received[0].sender_id == PHONE
     assert [line["text"] for line in outbox_lines(outbox)] == ["收到"]
@@ -171,13 +198,29 @@ LONG_ANSWER = (
 @run_async
 async def test_long_reply_is_cut_to_three_clean_segments_with_the_source_last(db_url, tmp_path):
     outbox = tmp_path / "outbox.jsonl"
-    agent = FakeAgent(replies(
-        {"text": LONG_ANSWER},
-        {"text": "来源：《保障农民工工资支付条例》（国令第724号）第三条、第四十九条，2020-05-01施行"},
-        {"custom": {"kind": "answer", "topic": "labor_rights", "rule_id": "labor_rights.arrears",
-                    "sources": [{"title": "保障农民工工资支付条例", "doc_no": "国令第724号", "issuer": "国务院",
-                                 "date": "2019-12-30", "url": "http://www.gov.cn/"}], "valid_on": "2025-01-01"}},
-    ))
+    agent = FakeAgent(
+        replies(
+            {"text": LONG_ANSWER},
+            {"text": "来源：《保障农民工工资支付条例》（国令第724号）第三条、第四十九条，2020-05-01施行"},
+            {
+                "custom": {
+                    "kind": "answer",
+                    "topic": "labor_rights",
+                    "rule_id": "labor_rights.arrears",
+                    "sources": [
+                        {
+                            "title": "保障农民工工资支付条例",
+                            "doc_no": "国令第724号",
+                            "issuer": "国务院",
+                            "date": "2019-12-30",
+                            "url": "http://www.gov.cn/",
+                        }
+                    ],
+                    "valid_on": "2025-01-01",
+                }
+            },
+        )
+    )
     async with serve_channel(make_channel(db_url, outbox), agent) as url, aiohttp.ClientSession() as session:
         assert (await send_generic(session, url, sms("欠工钱了咋办", "long-1")))[0] == 200
     segments = [line["text"] for line in outbox_lines(outbox)]
@@ -185,7 +228,7 @@ async def test_long_reply_is_cut_to_three_clean_segments_with_the_source_last(db
     assert all(len(segment) <= 67 for segment in segments)
     assert segments[-1].endswith("来源：国令第724号")  # shortened from the answer payload, kept last
     assert not any("kind" in segment or "{" in segment for segment in segments)
-    for left, right in zip(segments, segments[1:]):
+    for left, right in itertools.pairwise(segments):
         assert not (left[-1].isdigit() and right[0].isdigit())
     numbers = set(re.findall(r"\d[\d\-]*\d|\d", LONG_ANSWER + " 724"))
     assert set(re.findall(r"\d[\d\-]*\d|\d", "\n".join(segments))) <= numbers  # every number whole
@@ -200,10 +243,16 @@ async def test_buttons_become_a_menu_and_digits_map_back_even_after_a_restart(db
         if message.text.startswith("/"):
             await message.output_channel.send_response(message.sender_id, {"text": f"好的：{message.text}"})
         else:
-            await message.output_channel.send_response(message.sender_id, {"text": "您问哪个？", "buttons": [
-                {"title": "失业保险金", "payload": "/ask_rule{\"rule\": \"unemployment\"}"},
-                {"title": "养老保险", "payload": "/ask_rule{\"rule\": \"pension\"}"},
-            ]})
+            await message.output_channel.send_response(
+                message.sender_id,
+                {
+                    "text": "您问哪个？",
+                    "buttons": [
+                        {"title": "失业保险金", "payload": "/ask_rule{\"rule\": \"unemployment\"}"},
+                        {"title": "养老保险", "payload": "/ask_rule{\"rule\": \"pension\"}"},
+                    ],
+                },
+            )
 
     agent = FakeAgent(script)
     async with serve_channel(make_channel(db_url, outbox), agent) as url, aiohttp.ClientSession() as session:
@@ -216,11 +265,13 @@ async def test_buttons_become_a_menu_and_digits_map_back_even_after_a_restart(db
 
 
 def test_render_sms_keeps_menu_and_source_and_fits():
-    reply = collect_reply([
-        {"text": "您好，" + "这是很长的说明，电话0951-12333。" * 20},
-        {"text": "请选择：", "buttons": [{"title": "落户", "payload": "/a"}, {"title": "上学", "payload": "/b"}]},
-        {"text": "来源：宁人社函〔2023〕81号"},
-    ])
+    reply = collect_reply(
+        [
+            {"text": "您好，" + "这是很长的说明，电话0951-12333。" * 20},
+            {"text": "请选择：", "buttons": [{"title": "落户", "payload": "/a"}, {"title": "上学", "payload": "/b"}]},
+            {"text": "来源：宁人社函〔2023〕81号"},
+        ]
+    )
     segments = render_sms(reply)
     text = "\n".join(segments)
     assert len(segments) <= 3 and all(len(s) <= 67 for s in segments)
@@ -231,10 +282,17 @@ def test_render_sms_keeps_menu_and_source_and_fits():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(
-    st.text(alphabet="农民工工资落户社保，。！？ \n", min_size=1, max_size=30),
-    st.from_regex(r"\A(0951-12333|1[3-9]\d{9}|\d{1,6}(\.\d{1,2})?|20\d\d-\d\d-\d\d)?\Z"),
-), min_size=1, max_size=30), st.integers(min_value=20, max_value=80))
+@given(
+    st.lists(
+        st.tuples(
+            st.text(alphabet="农民工工资落户社保，。！？ \n", min_size=1, max_size=30),
+            st.from_regex(r"\A(0951-12333|1[3-9]\d{9}|\d{1,6}(\.\d{1,2})?|20\d\d-\d\d-\d\d)?\Z"),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.integers(min_value=20, max_value=80),
+)
 def test_split_clean_never_cuts_a_number_and_respects_the_limit(parts, limit):
     # Words between the numbers, as in real replies (a run of digits longer than a segment would have to be cut).
     text = "".join(words + number for words, number in parts)
@@ -265,15 +323,22 @@ async def test_opt_out_is_confirmed_once_durable_across_restarts_and_resubscribe
         assert (await send_generic(session, url, sms("STOP！", "o-8")))[1]["status"] == "opted_out"
         assert (await send_generic(session, url, sms("退订吧这个", "o-9")))[1]["status"] == "ignored_opted_out"
     assert [line["text"] for line in outbox_lines(outbox)] == [
-        "答复", OPT_OUT_CONFIRMATION, OPT_IN_CONFIRMATION, "答复", OPT_OUT_CONFIRMATION]
+        "答复",
+        OPT_OUT_CONFIRMATION,
+        OPT_IN_CONFIRMATION,
+        "答复",
+        OPT_OUT_CONFIRMATION,
+    ]
     assert agent.texts == ["你好", "你好"]
 
 
 @run_async
 async def test_words_containing_an_opt_out_keyword_are_normal_messages(db_url, tmp_path):
     agent = FakeAgent(replies({"text": "答复"}))
-    async with serve_channel(make_channel(db_url, tmp_path / "o.jsonl"), agent) as url, \
-            aiohttp.ClientSession() as session:
+    async with (
+        serve_channel(make_channel(db_url, tmp_path / "o.jsonl"), agent) as url,
+        aiohttp.ClientSession() as session,
+    ):
         assert (await send_generic(session, url, sms("怎么退订社保", "w-1")))[1]["status"] == "answered"
         assert (await send_generic(session, url, sms("订阅", "w-2")))[1]["status"] == "answered"
     assert agent.texts == ["怎么退订社保", "订阅"]
@@ -290,7 +355,8 @@ async def test_provider_from_env_refuses_to_send_to_opted_out_numbers(db_url, tm
             await provider.send(PHONE, "接线员回复")
         await provider.send("13900001111", "接线员回复")
     assert outbox_lines(tmp_path / "sms-outbox.jsonl") == [
-        {"to": "13900001111", "text": "接线员回复", "time": outbox_lines(tmp_path / "sms-outbox.jsonl")[0]["time"]}]
+        {"to": "13900001111", "text": "接线员回复", "time": outbox_lines(tmp_path / "sms-outbox.jsonl")[0]["time"]}
+    ]
 
 
 # -- duplicates, failures, takeover, logs ------------------------------------------------------------------------------
@@ -319,8 +385,7 @@ async def test_a_turn_that_fails_is_released_so_the_providers_retry_runs_it(db_u
             raise RuntimeError("rasa not ready")
         await message.output_channel.send_response(message.sender_id, {"text": "第二次成功"})
 
-    async with serve_channel(make_channel(db_url, outbox), FakeAgent(flaky)) as url, \
-            aiohttp.ClientSession() as session:
+    async with serve_channel(make_channel(db_url, outbox), FakeAgent(flaky)) as url, aiohttp.ClientSession() as session:
         assert (await send_generic(session, url, sms("你好", "f-1")))[0] == 500
         assert (await send_generic(session, url, sms("你好", "f-1")))[1]["status"] == "answered"
     assert [line["text"] for line in outbox_lines(outbox)] == ["第二次成功"]
@@ -340,8 +405,10 @@ def test_logs_mask_the_phone_number_and_never_show_the_text_at_info(db_url, tmp_
     agent = FakeAgent(replies({"text": "私密答复"}))
 
     async def scenario():
-        async with serve_channel(make_channel(db_url, tmp_path / "o.jsonl"), agent) as url, \
-                aiohttp.ClientSession() as session:
+        async with (
+            serve_channel(make_channel(db_url, tmp_path / "o.jsonl"), agent) as url,
+            aiohttp.ClientSession() as session,
+        ):
             await send_generic(session, url, sms("我的私事", "l-1"))
             await send_generic(session, url, sms("退订", "l-2"))
 
@@ -359,9 +426,14 @@ def test_tc3_signature_matches_tencents_documented_example():
     # cloud.tencent.com/document/api/213/30654, "签名方法 v3": the worked CVM example and its published signature.
     payload = b'{"Limit": 1, "Filters": [{"Values": ["\\u672a\\u547d\\u540d"], "Name": "instance-name"}]}'
     assert hashlib.sha256(payload).hexdigest() == "35e9c5b0e3ae67532d3c9f17ead6c90222632e5b1ff7f6e89887f1398934f064"
-    authorization = tc3_authorization(secret_id="AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE",
-                                      secret_key="Gu5t9xGARNpq86cd98joQYCN3EXAMPLE", service="cvm",
-                                      host="cvm.tencentcloudapi.com", payload=payload, timestamp=1551113065)
+    authorization = tc3_authorization(
+        secret_id="AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE",
+        secret_key="Gu5t9xGARNpq86cd98joQYCN3EXAMPLE",
+        service="cvm",
+        host="cvm.tencentcloudapi.com",
+        payload=payload,
+        timestamp=1551113065,
+    )
     assert authorization == (
         "TC3-HMAC-SHA256 Credential=AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE/2019-02-25/cvm/tc3_request, "
         "SignedHeaders=content-type;host, "
@@ -383,37 +455,71 @@ class FakeTencentSms:
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        expected = tc3_authorization(secret_id="AKIDtest", secret_key="test-secret-key", service="sms",
-                                     host=request.headers["Host"], payload=body,
-                                     timestamp=int(request.headers["X-TC-Timestamp"]))
+        expected = tc3_authorization(
+            secret_id="AKIDtest",
+            secret_key="test-secret-key",
+            service="sms",
+            host=request.headers["Host"],
+            payload=body,
+            timestamp=int(request.headers["X-TC-Timestamp"]),
+        )
         valid = request.headers.get("Authorization") == expected
         self.requests.append({"headers": dict(request.headers), "body": json.loads(body), "valid": valid})
         if not valid:
-            return web.json_response({"Response": {"Error": {"Code": "AuthFailure.SignatureFailure",
-                                                             "Message": "signature"}, "RequestId": "r"}})
+            return web.json_response(
+                {
+                    "Response": {
+                        "Error": {"Code": "AuthFailure.SignatureFailure", "Message": "signature"},
+                        "RequestId": "r",
+                    }
+                }
+            )
         if self.answer is not None:
             return web.json_response(self.answer)
-        return web.json_response({"Response": {"SendStatusSet": [{"Code": "Ok", "Message": "send success",
-                                                                  "PhoneNumber": body and "+86"}],
-                                               "RequestId": "r-1"}})
+        return web.json_response(
+            {
+                "Response": {
+                    "SendStatusSet": [{"Code": "Ok", "Message": "send success", "PhoneNumber": body and "+86"}],
+                    "RequestId": "r-1",
+                }
+            }
+        )
 
 
 @run_async
 async def test_tencent_provider_sends_a_signed_sendsms_request():
     fake = FakeTencentSms()
     async with serve_aiohttp(fake.app()) as base, aiohttp.ClientSession() as session:
-        provider = TencentSmsProvider(session, secret_id="AKIDtest", secret_key="test-secret-key",
-                                      sdk_app_id="1400000001", sign_name="宁夏人社", template_id="123456",
-                                      api_base=base)
+        provider = TencentSmsProvider(
+            session,
+            secret_id="AKIDtest",
+            secret_key="test-secret-key",
+            sdk_app_id="1400000001",
+            sign_name="宁夏人社",
+            template_id="123456",
+            api_base=base,
+        )
         await provider.send(PHONE, "您好，电话0951-12333")
-        wrong = TencentSmsProvider(session, secret_id="AKIDtest", secret_key="wrong-key", sdk_app_id="1400000001",
-                                   sign_name="宁夏人社", template_id="123456", api_base=base)
+        wrong = TencentSmsProvider(
+            session,
+            secret_id="AKIDtest",
+            secret_key="wrong-key",
+            sdk_app_id="1400000001",
+            sign_name="宁夏人社",
+            template_id="123456",
+            api_base=base,
+        )
         with pytest.raises(SmsSendError, match="SignatureFailure"):
             await wrong.send(PHONE, "x")
     first = fake.requests[0]
     assert first["valid"] is True
-    assert first["body"] == {"PhoneNumberSet": ["+8613812341234"], "SmsSdkAppId": "1400000001",
-                             "SignName": "宁夏人社", "TemplateId": "123456", "TemplateParamSet": ["您好，电话0951-12333"]}
+    assert first["body"] == {
+        "PhoneNumberSet": ["+8613812341234"],
+        "SmsSdkAppId": "1400000001",
+        "SignName": "宁夏人社",
+        "TemplateId": "123456",
+        "TemplateParamSet": ["您好，电话0951-12333"],
+    }
     headers = first["headers"]
     assert headers["X-TC-Action"] == "SendSms" and headers["X-TC-Version"] == "2021-01-11"
     assert headers["X-TC-Region"] == "ap-guangzhou"
@@ -423,11 +529,24 @@ async def test_tencent_provider_sends_a_signed_sendsms_request():
 
 @run_async
 async def test_tencent_provider_reports_a_failed_send_status():
-    fake = FakeTencentSms(answer={"Response": {"SendStatusSet": [
-        {"Code": "LimitExceeded.PhoneNumberDailyLimit", "Message": "daily limit"}], "RequestId": "r"}})
+    fake = FakeTencentSms(
+        answer={
+            "Response": {
+                "SendStatusSet": [{"Code": "LimitExceeded.PhoneNumberDailyLimit", "Message": "daily limit"}],
+                "RequestId": "r",
+            }
+        }
+    )
     async with serve_aiohttp(fake.app()) as base, aiohttp.ClientSession() as session:
-        provider = TencentSmsProvider(session, secret_id="AKIDtest", secret_key="test-secret-key",
-                                      sdk_app_id="1400000001", sign_name="宁夏人社", template_id="1", api_base=base)
+        provider = TencentSmsProvider(
+            session,
+            secret_id="AKIDtest",
+            secret_key="test-secret-key",
+            sdk_app_id="1400000001",
+            sign_name="宁夏人社",
+            template_id="1",
+            api_base=base,
+        )
         with pytest.raises(SmsSendError) as error:
             await provider.send(PHONE, "x")
     assert error.value.code == "LimitExceeded.PhoneNumberDailyLimit"
@@ -439,11 +558,20 @@ async def test_provider_from_env_builds_the_configured_provider(db_url, tmp_path
     async with aiohttp.ClientSession() as session:
         outbox = provider_from_env(session, base, respect_opt_outs=False)
         assert isinstance(outbox, OutboxProvider) and outbox.path == tmp_path / "sms-outbox.jsonl"
-        tencent = provider_from_env(session, {**base, "SMS_PROVIDER": "tencent", "SMS_TENCENT_SECRET_ID": "a",
-                                              "SMS_TENCENT_SECRET_KEY": "b", "SMS_TENCENT_SDK_APP_ID": "c",
-                                              "SMS_TENCENT_SIGN_NAME": "d", "SMS_TENCENT_TEMPLATE_ID": "e",
-                                              "SMS_TENCENT_API_BASE": "http://127.0.0.1:9"},
-                                    respect_opt_outs=False)
+        tencent = provider_from_env(
+            session,
+            {
+                **base,
+                "SMS_PROVIDER": "tencent",
+                "SMS_TENCENT_SECRET_ID": "a",
+                "SMS_TENCENT_SECRET_KEY": "b",
+                "SMS_TENCENT_SDK_APP_ID": "c",
+                "SMS_TENCENT_SIGN_NAME": "d",
+                "SMS_TENCENT_TEMPLATE_ID": "e",
+                "SMS_TENCENT_API_BASE": "http://127.0.0.1:9",
+            },
+            respect_opt_outs=False,
+        )
         assert isinstance(tencent, TencentSmsProvider) and tencent.host == "127.0.0.1:9"
         with pytest.raises(RasaException, match="SMS_TENCENT_SECRET_KEY"):
             provider_from_env(session, {**base, "SMS_PROVIDER": "tencent", "SMS_TENCENT_SECRET_ID": "a"})
@@ -483,15 +611,18 @@ def test_from_credentials_requires_a_secret_and_refuses_the_development_one_in_p
         SmsInput.from_credentials({"webhook_secret": "a-real-secret"})
 
 
-@pytest.mark.parametrize("raw, code, expected", [
-    ("13812341234", "86", "13812341234"),
-    ("+8613812341234", "86", "13812341234"),
-    ("008613812341234", "", "13812341234"),
-    ("138 1234 1234", "86", "13812341234"),
-    ("8613812341234", "86", "13812341234"),
-    ("91234567", "852", "+85291234567"),
-    ("+85291234567", "", "+85291234567"),
-])
+@pytest.mark.parametrize(
+    "raw, code, expected",
+    [
+        ("13812341234", "86", "13812341234"),
+        ("+8613812341234", "86", "13812341234"),
+        ("008613812341234", "", "13812341234"),
+        ("138 1234 1234", "86", "13812341234"),
+        ("8613812341234", "86", "13812341234"),
+        ("91234567", "852", "+85291234567"),
+        ("+85291234567", "", "+85291234567"),
+    ],
+)
 def test_normalize_phone(raw, code, expected):
     assert normalize_phone(raw, code) == expected
 

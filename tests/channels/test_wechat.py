@@ -1,4 +1,5 @@
 """WeChat channel: real signed (and encrypted) pushes posted to the channel served by a real Sanic server."""
+
 from __future__ import annotations
 
 import asyncio
@@ -49,8 +50,11 @@ def make_channel(db_url, gate, **kwargs) -> WeChatInput:
 
 
 async def post(session: aiohttp.ClientSession, url: str, body: str | bytes, query: dict | None = None):
-    async with session.post(f"{url}/webhook", params=query if query is not None else signed_query(),
-                            data=body.encode("utf-8") if isinstance(body, str) else body) as answer:
+    async with session.post(
+        f"{url}/webhook",
+        params=query if query is not None else signed_query(),
+        data=body.encode("utf-8") if isinstance(body, str) else body,
+    ) as answer:
         return answer.status, await answer.text()
 
 
@@ -106,7 +110,8 @@ async def test_encrypted_message_is_decrypted_and_the_reply_encrypted(db_url, ga
     envelope = passive(text)
     assert set(envelope) >= {"Encrypt", "MsgSignature", "TimeStamp", "Nonce"}
     inner = WeChatCrypto(TOKEN, AES_KEY, APP_ID).decrypt_message(
-        text, envelope["MsgSignature"], envelope["TimeStamp"], envelope["Nonce"])
+        text, envelope["MsgSignature"], envelope["TimeStamp"], envelope["Nonce"]
+    )
     reply = passive(inner)
     assert reply["Content"] == "收到，这是加密模式的回答。" and reply["ToUserName"] == OPENID
     assert agent.texts == ["落户要啥条件"]
@@ -176,19 +181,33 @@ DTD_ONLY = """<?xml version="1.0"?><!DOCTYPE xml SYSTEM "http://attacker.example
 <MsgType>text</MsgType><Content>hi</Content><MsgId>3</MsgId></xml>"""
 
 
-@pytest.mark.parametrize("body", [
-    BILLION_LAUGHS,
-    XXE,
-    DTD_ONLY,
-    "<xml><FromUserName>oUser</FromUserName><MsgType>text",  # truncated
-    "not xml at all",
-    "",
-    "<html><FromUserName>o</FromUserName><MsgType>text</MsgType></html>",  # not a WeChat message
-    "<xml><ToUserName>gh</ToUserName><MsgType>text</MsgType><Content>无发送者</Content></xml>",
-    "<xml><FromUserName>o</FromUserName><MsgType>text</MsgType><CreateTime>x</CreateTime><MsgId>1</MsgId></xml>",
-    b"\xff\xfe<xml/>",
-], ids=["billion-laughs", "xxe", "dtd", "truncated", "not-xml", "empty", "wrong-root", "no-sender", "bad-number",
-        "bad-encoding"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        BILLION_LAUGHS,
+        XXE,
+        DTD_ONLY,
+        "<xml><FromUserName>oUser</FromUserName><MsgType>text",  # truncated
+        "not xml at all",
+        "",
+        "<html><FromUserName>o</FromUserName><MsgType>text</MsgType></html>",  # not a WeChat message
+        "<xml><ToUserName>gh</ToUserName><MsgType>text</MsgType><Content>无发送者</Content></xml>",
+        "<xml><FromUserName>o</FromUserName><MsgType>text</MsgType><CreateTime>x</CreateTime><MsgId>1</MsgId></xml>",
+        b"\xff\xfe<xml/>",
+    ],
+    ids=[
+        "billion-laughs",
+        "xxe",
+        "dtd",
+        "truncated",
+        "not-xml",
+        "empty",
+        "wrong-root",
+        "no-sender",
+        "bad-number",
+        "bad-encoding",
+    ],
+)
 def test_hostile_or_malformed_xml_is_a_bad_request_and_nothing_reaches_the_agent(db_url, gate, body):
     agent = FakeAgent()
 
@@ -224,14 +243,16 @@ async def test_oversized_bodies_are_refused_with_413(db_url, gate):
 @run_async
 async def test_slow_turn_answers_success_then_delivers_through_customer_service_with_one_cached_token(db_url, gate):
     api = FakeWeChatApi()
-    agent = FakeAgent(replies({"text": "创业担保贷款个人最高30万元。"}, {"text": "来源：宁人社规〔2023〕5号"}), delay=1.0)
+    agent = FakeAgent(
+        replies({"text": "创业担保贷款个人最高30万元。"}, {"text": "来源：宁人社规〔2023〕5号"}), delay=1.0
+    )
     async with serve_aiohttp(api.app()) as api_base:
         channel = make_channel(db_url, gate, api_base=api_base, reply_deadline=0.3)
         async with serve_channel(channel, agent) as url, aiohttp.ClientSession() as session:
             started = time.monotonic()
-            results = await asyncio.gather(*[
-                post(session, url, text_xml(f"oUser_{n}", "创业贷款能贷多少", 4000 + n)) for n in range(3)
-            ])
+            results = await asyncio.gather(
+                *[post(session, url, text_xml(f"oUser_{n}", "创业贷款能贷多少", 4000 + n)) for n in range(3)]
+            )
             elapsed = time.monotonic() - started
             assert [status for status, _ in results] == [200, 200, 200]
             assert [text for _, text in results] == ["success"] * 3
@@ -243,7 +264,7 @@ async def test_slow_turn_answers_success_then_delivers_through_customer_service_
         assert item["msgtype"] == "text"
         assert item["text"]["content"] == "创业担保贷款个人最高30万元。\n\n来源：宁人社规〔2023〕5号"
     assert set(api.send_tokens) == {"TOKEN-1"}
-    assert "创业担保贷款".encode("utf-8") in api.raw_bodies[0]  # real characters, not \\u escapes
+    assert "创业担保贷款".encode() in api.raw_bodies[0]  # real characters, not \\u escapes
     assert len(agent.received) == 3
 
 
@@ -280,8 +301,10 @@ async def test_retry_of_a_slow_turn_gets_success_and_the_reply_is_delivered_once
 async def test_retry_within_the_deadline_gets_the_finished_reply(db_url, gate):
     agent = FakeAgent(replies({"text": "稍等就好"}), delay=0.4)
     body = text_xml(OPENID, "问题", 5003)
-    async with serve_channel(make_channel(db_url, gate, reply_deadline=2.0), agent) as url, \
-            aiohttp.ClientSession() as session:
+    async with (
+        serve_channel(make_channel(db_url, gate, reply_deadline=2.0), agent) as url,
+        aiohttp.ClientSession() as session,
+    ):
         first, retry = await asyncio.gather(post(session, url, body), post(session, url, body))
     assert passive(first[1])["Content"] == passive(retry[1])["Content"] == "稍等就好"
     assert len(agent.received) == 1
@@ -292,10 +315,17 @@ async def test_retry_within_the_deadline_gets_the_finished_reply(db_url, gate):
 
 @run_async
 async def test_subscribe_gets_a_welcome_and_the_topic_menu_from_the_assistant(db_url, gate):
-    agent = FakeAgent(replies({"text": "我能帮您查这些政策：", "buttons": [
-        {"title": "落户", "payload": '/ask_topic{"topic": "settlement"}'},
-        {"title": "社保", "payload": '/ask_topic{"topic": "insurance"}'},
-    ]}))
+    agent = FakeAgent(
+        replies(
+            {
+                "text": "我能帮您查这些政策：",
+                "buttons": [
+                    {"title": "落户", "payload": '/ask_topic{"topic": "settlement"}'},
+                    {"title": "社保", "payload": '/ask_topic{"topic": "insurance"}'},
+                ],
+            }
+        )
+    )
     now = int(time.time())
     async with serve_channel(make_channel(db_url, gate), agent) as url, aiohttp.ClientSession() as session:
         status, text = await post(session, url, event_xml(OPENID, "subscribe", now))
@@ -317,13 +347,20 @@ async def test_unsubscribe_and_unknown_events_get_success_and_no_turn(db_url, ga
     assert agent.received == []
 
 
-@pytest.mark.parametrize("kind, extra, expected", [
-    ("image", "<PicUrl><![CDATA[http://mmbiz/x.jpg]]></PicUrl><MediaId><![CDATA[m1]]></MediaId>", "image"),
-    ("voice", "<MediaId><![CDATA[m2]]></MediaId><Format><![CDATA[amr]]></Format>", "voice"),
-    ("location", "<Location_X>38.48</Location_X><Location_Y>106.23</Location_Y><Scale>15</Scale>"
-                 "<Label><![CDATA[银川市金凤区]]></Label>", "location"),
-    ("video", "<MediaId><![CDATA[m3]]></MediaId><ThumbMediaId><![CDATA[t]]></ThumbMediaId>", "image"),
-])
+@pytest.mark.parametrize(
+    "kind, extra, expected",
+    [
+        ("image", "<PicUrl><![CDATA[http://mmbiz/x.jpg]]></PicUrl><MediaId><![CDATA[m1]]></MediaId>", "image"),
+        ("voice", "<MediaId><![CDATA[m2]]></MediaId><Format><![CDATA[amr]]></Format>", "voice"),
+        (
+            "location",
+            "<Location_X>38.48</Location_X><Location_Y>106.23</Location_Y><Scale>15</Scale>"
+            "<Label><![CDATA[银川市金凤区]]></Label>",
+            "location",
+        ),
+        ("video", "<MediaId><![CDATA[m3]]></MediaId><ThumbMediaId><![CDATA[t]]></ThumbMediaId>", "image"),
+    ],
+)
 def test_unsupported_media_get_a_polite_text_and_no_turn(db_url, gate, kind, extra, expected):
     agent = FakeAgent()
 
@@ -356,11 +393,16 @@ async def test_buttons_become_a_numbered_menu_and_digits_map_back_to_payloads(db
         if message.text.startswith("/"):
             await message.output_channel.send_response(message.sender_id, {"text": f"选了 {message.text}"})
         else:
-            await message.output_channel.send_response(message.sender_id, {
-                "text": "您想问哪方面？",
-                "buttons": [{"title": "创业担保贷款", "payload": "/ask_rule{\"rule\": \"loan\"}"},
-                            {"title": "宁岗贷", "payload": "/ask_rule{\"rule\": \"ninggang\"}"}],
-            })
+            await message.output_channel.send_response(
+                message.sender_id,
+                {
+                    "text": "您想问哪方面？",
+                    "buttons": [
+                        {"title": "创业担保贷款", "payload": "/ask_rule{\"rule\": \"loan\"}"},
+                        {"title": "宁岗贷", "payload": "/ask_rule{\"rule\": \"ninggang\"}"},
+                    ],
+                },
+            )
 
     agent = FakeAgent(script)
     async with serve_channel(make_channel(db_url, gate), agent) as url, aiohttp.ClientSession() as session:
@@ -378,12 +420,14 @@ async def test_buttons_become_a_numbered_menu_and_digits_map_back_to_payloads(db
 
 @run_async
 async def test_custom_payloads_render_as_nothing_and_the_source_line_comes_last(db_url, gate):
-    agent = FakeAgent(replies(
-        {"text": "随迁子女可以在居住地入学。"},
-        {"text": "来源：宁教基〔2022〕3号 第二条"},
-        {"custom": {"kind": "answer", "topic": "schooling", "rule_id": "schooling.x", "sources": []}},
-        {"text": "还有别的想问的吗？"},
-    ))
+    agent = FakeAgent(
+        replies(
+            {"text": "随迁子女可以在居住地入学。"},
+            {"text": "来源：宁教基〔2022〕3号 第二条"},
+            {"custom": {"kind": "answer", "topic": "schooling", "rule_id": "schooling.x", "sources": []}},
+            {"text": "还有别的想问的吗？"},
+        )
+    )
     async with serve_channel(make_channel(db_url, gate), agent) as url, aiohttp.ClientSession() as session:
         content = passive((await post(session, url, text_xml(OPENID, "娃娃上学", 8101)))[1])["Content"]
     assert content == "随迁子女可以在居住地入学。\n\n还有别的想问的吗？\n\n来源：宁教基〔2022〕3号 第二条"
@@ -393,8 +437,10 @@ async def test_custom_payloads_render_as_nothing_and_the_source_line_comes_last(
 @run_async
 async def test_long_reply_is_split_under_2000_bytes_with_the_rest_sent_through_customer_service(db_url, gate):
     api = FakeWeChatApi()
-    paragraphs = [f"第{n}条：农民工在宁夏就业可以享受职业技能培训补贴，咨询电话0951-12333，补贴标准按证书等级确定。"
-                  for n in range(1, 40)]
+    paragraphs = [
+        f"第{n}条：农民工在宁夏就业可以享受职业技能培训补贴，咨询电话0951-12333，补贴标准按证书等级确定。"
+        for n in range(1, 40)
+    ]
     agent = FakeAgent(replies(*[{"text": p} for p in paragraphs], {"text": "来源：宁人社函〔2023〕81号"}))
     async with serve_aiohttp(api.app()) as api_base:
         channel = make_channel(db_url, gate, api_base=api_base)
@@ -427,8 +473,7 @@ async def test_failing_turn_gets_an_apology(db_url, gate):
     async def broken(message):
         raise RuntimeError("model not loaded")
 
-    async with serve_channel(make_channel(db_url, gate), FakeAgent(broken)) as url, \
-            aiohttp.ClientSession() as session:
+    async with serve_channel(make_channel(db_url, gate), FakeAgent(broken)) as url, aiohttp.ClientSession() as session:
         content = passive((await post(session, url, text_xml(OPENID, "你好", 9101)))[1])["Content"]
     assert "0951-12333" in content
 
@@ -473,8 +518,12 @@ async def test_access_token_is_cached_refreshed_before_expiry_and_fetched_once_u
         await client.send_text("o1", "刷新")
         assert len(api.token_requests) == 2
         assert api.send_tokens[-1] == "TOKEN-2"
-    assert api.token_requests[0] == {"grant_type": "client_credential", "appid": APP_ID,
-                                     "secret": "test-app-secret", "force_refresh": False}
+    assert api.token_requests[0] == {
+        "grant_type": "client_credential",
+        "appid": APP_ID,
+        "secret": "test-app-secret",
+        "force_refresh": False,
+    }
 
 
 @run_async
@@ -517,8 +566,13 @@ def test_from_credentials_requires_credentials_and_refuses_development_values_in
         WeChatInput.from_credentials(None)
     with pytest.raises(RasaException, match="WECHAT_TOKEN"):
         WeChatInput.from_credentials({"token": "", "app_id": APP_ID, "app_secret": "s"})
-    development = {"token": "dev-wechat-token", "app_id": "wxdev00000000000000", "app_secret": "dev-wechat-app-secret",
-                   "encoding_aes_key": "", "api_base": ""}
+    development = {
+        "token": "dev-wechat-token",
+        "app_id": "wxdev00000000000000",
+        "app_secret": "dev-wechat-app-secret",
+        "encoding_aes_key": "",
+        "api_base": "",
+    }
     monkeypatch.delenv("NXA_ENV", raising=False)
     assert WeChatInput.from_credentials(development).token == "dev-wechat-token"
     monkeypatch.setenv("NXA_ENV", "production")
@@ -557,8 +611,14 @@ async def test_output_channel_for_messages_outside_a_turn_uses_customer_service(
         channel = make_channel(db_url, gate, api_base=api_base)
         output = channel.get_output_channel()
         assert output.name() == "wechat"
-        await output.send_response(OPENID, {"text": "提醒：明天去办理", "buttons": [{"title": "好的", "payload": "/affirm"}],
-                                            "custom": {"kind": "answer"}})
+        await output.send_response(
+            OPENID,
+            {
+                "text": "提醒：明天去办理",
+                "buttons": [{"title": "好的", "payload": "/affirm"}],
+                "custom": {"kind": "answer"},
+            },
+        )
         await close_client_session()  # the process-wide session this channel opened
     assert [item["text"]["content"] for item in api.sent] == ["提醒：明天去办理\n\n回复1 好的"]
     assert channel.state.menu_choice("wechat", OPENID, 1) == "/affirm"

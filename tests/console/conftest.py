@@ -1,12 +1,13 @@
 """Fixtures of the console tests: a migrated SQLite app store per test, the real console on 127.0.0.1 (in a thread),
 a stand-in for Rasa's HTTP API that serves trackers, a movable clock, and a cookie-keeping HTTP client."""
+
 from __future__ import annotations
 
 import asyncio
 import re
 import shutil
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -151,7 +152,7 @@ def fast_password_hashing(monkeypatch):
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock(datetime(2026, 11, 29, 2, 0, tzinfo=timezone.utc))  # 10:00 in Ningxia
+    return FakeClock(datetime(2026, 11, 29, 2, 0, tzinfo=UTC))  # 10:00 in Ningxia
 
 
 @pytest.fixture
@@ -175,13 +176,15 @@ def servers():
 def console(tmp_path: Path, db_url: str, kb, cases: CaseService, clock: FakeClock, trackers, servers: ServerThread):
     """The console on a free port; `.client()` gives a fresh client, `.state` the app's services."""
     rasa_url = servers.serve(fake_rasa_app(trackers))
-    settings = Settings.from_env({
-        "NXA_VAR_DIR": str(tmp_path / "var"),
-        "APP_DB_URL": db_url,
-        "TRACKER_DB": str(tmp_path / "tracker.db"),
-        "RASA_PORT": rasa_url.rsplit(":", 1)[1],
-        "RASA_AUTH_TOKEN": RASA_TOKEN,
-    })
+    settings = Settings.from_env(
+        {
+            "NXA_VAR_DIR": str(tmp_path / "var"),
+            "APP_DB_URL": db_url,
+            "TRACKER_DB": str(tmp_path / "tracker.db"),
+            "RASA_PORT": rasa_url.rsplit(":", 1)[1],
+            "RASA_AUTH_TOKEN": RASA_TOKEN,
+        }
+    )
     app = create_app(settings, kb=kb, cases=cases, clock=clock, limiter=LoginRateLimiter())
     state = app[CONSOLE]
     state.accounts.create_operator(OPERATOR, PASSWORD, clock())
@@ -210,9 +213,17 @@ def client(console) -> Client:
 
 def make_case(cases: CaseService, **changes):
     values = dict(
-        case_type="wage_arrears", worker_name="马建国", phone="13812345678", county="金凤区",
-        employer="宁夏某建筑劳务公司", amount_owed=12000, owed_period="3个月",
-        description="在工地干了三个月，老板一直拖着不给工钱", consent=True, sender_id="worker-1", channel="rest",
+        case_type="wage_arrears",
+        worker_name="马建国",
+        phone="13812345678",
+        county="金凤区",
+        employer="宁夏某建筑劳务公司",
+        amount_owed=12000,
+        owed_period="3个月",
+        description="在工地干了三个月，老板一直拖着不给工钱",
+        consent=True,
+        sender_id="worker-1",
+        channel="rest",
         dedupe_key=None,
     )
     values.update(changes)

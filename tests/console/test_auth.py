@@ -1,6 +1,7 @@
 """Who may do what: anonymous users are refused everywhere but /login, /healthz and /static/; sessions are signed,
 HttpOnly, SameSite=Strict cookies that a forger cannot make or alter; every POST needs its CSRF token; logins are
 rate-limited per username and per address."""
+
 from __future__ import annotations
 
 import base64
@@ -13,12 +14,26 @@ from bot.console._security import Signer
 from tests.console.conftest import OPERATOR, PASSWORD, make_case
 
 PROTECTED_GETS = [
-    "/", "/search", "/search?q=落户", "/rules/settlement.county_town_settlement", "/handoffs", "/handoffs/1",
-    "/handoffs/1/messages", "/cases", "/cases/NX2611290001", "/overview", "/no-such-page", "/login-but-not",
+    "/",
+    "/search",
+    "/search?q=落户",
+    "/rules/settlement.county_town_settlement",
+    "/handoffs",
+    "/handoffs/1",
+    "/handoffs/1/messages",
+    "/cases",
+    "/cases/NX2611290001",
+    "/overview",
+    "/no-such-page",
+    "/login-but-not",
     "/healthzz",
 ]
 PROTECTED_POSTS = [
-    "/logout", "/handoffs/1/takeover", "/handoffs/1/release", "/handoffs/1/reply", "/cases/NX2611290001/status",
+    "/logout",
+    "/handoffs/1/takeover",
+    "/handoffs/1/release",
+    "/handoffs/1/reply",
+    "/cases/NX2611290001/status",
     "/cases/NX2611290001/reveal-phone",
 ]
 
@@ -77,8 +92,9 @@ def test_login_redirects_to_a_local_next_only(console):
     page = client.get("/login?next=/cases%3Fstatus%3D新建").text
     assert 'name="next" value="/cases?status=新建"' in page
     token = client.token_in(page)
-    response = client.post("/login", {"username": OPERATOR, "password": PASSWORD, "csrf_token": token,
-                                      "next": "//evil.example/x"})
+    response = client.post(
+        "/login", {"username": OPERATOR, "password": PASSWORD, "csrf_token": token, "next": "//evil.example/x"}
+    )
     assert response.headers["Location"] == "/search"
 
 
@@ -104,11 +120,11 @@ def test_forged_and_tampered_cookies_are_refused(console, clock):
     real = victim.http.cookies[SESSION_COOKIE]
     payload_b64, signature_b64 = real.split(".")
     payload = json.loads(base64.urlsafe_b64decode(payload_b64 + "=" * (-len(payload_b64) % 4)))
-    far_future = int(clock().timestamp()) + 10 ** 6
+    far_future = int(clock().timestamp()) + 10**6
     forgeries = {
         "unsigned": _forge({"sid": payload["sid"], "exp": far_future}),
         "longer expiry, old signature": f"{_forge({'sid': payload['sid'], 'exp': far_future}).split('.')[0]}."
-                                        f"{signature_b64}",
+        f"{signature_b64}",
         "signed with another key": Signer(b"x" * 48).dumps("session", {"sid": payload["sid"], "exp": far_future}),
         "signed as a CSRF token": Signer(console.state.signer.key).dumps("csrf", payload),
         "made-up session id": console.state.signer.dumps("session", {"sid": "guessed", "exp": far_future}),
@@ -151,8 +167,7 @@ def test_every_post_needs_the_sessions_csrf_token(console, client, cases, handof
         assert response.status_code == 403, token
         assert "安全校验失败" in response.text
     assert cases.get_case("NX2611290001").status == "新建"
-    header = client.post("/cases/NX2611290001/status", {"status": "处理中"},
-                         headers={"X-CSRF-Token": client.csrf()})
+    header = client.post("/cases/NX2611290001/status", {"status": "处理中"}, headers={"X-CSRF-Token": client.csrf()})
     assert header.status_code == 303
     assert cases.get_case("NX2611290001").status == "处理中"
 
@@ -163,13 +178,13 @@ def test_login_form_needs_its_csrf_token_and_cookie(console):
     assert no_cookie.status_code == 403
     token = client.token_in(client.get("/login").text)
     assert client.post("/login", {"username": OPERATOR, "password": PASSWORD}).status_code == 403
-    assert client.post("/login", {"username": OPERATOR, "password": PASSWORD, "csrf_token": token + "x"}
-                       ).status_code == 403
+    assert (
+        client.post("/login", {"username": OPERATOR, "password": PASSWORD, "csrf_token": token + "x"}).status_code
+        == 403
+    )
     stranger = console.client()  # a token without its login cookie (a cross-site form) is refused
-    assert stranger.post("/login", {"username": OPERATOR, "password": PASSWORD, "csrf_token": token}
-                         ).status_code == 403
-    assert client.post("/login", {"username": OPERATOR, "password": PASSWORD, "csrf_token": token}
-                       ).status_code == 303
+    assert stranger.post("/login", {"username": OPERATOR, "password": PASSWORD, "csrf_token": token}).status_code == 403
+    assert client.post("/login", {"username": OPERATOR, "password": PASSWORD, "csrf_token": token}).status_code == 303
 
 
 def test_logins_are_rate_limited_per_username(console):

@@ -6,6 +6,7 @@ takes over a REST conversation the assistant handed to 12333 and answers the wor
 reply. Screenshots go to
 test-artifacts/console/ (desktop and phone width).
 """
+
 from __future__ import annotations
 
 import time
@@ -21,8 +22,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 ARTIFACTS = ROOT / "test-artifacts" / "console"
 OPERATOR, PASSWORD = "browser-operator", "browser-password-1"
@@ -57,8 +63,9 @@ def browser():
 @pytest.fixture
 def page(browser, console_url):
     """A logged-in desktop page."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN",
-                                  permissions=["clipboard-read", "clipboard-write"])
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="zh-CN", permissions=["clipboard-read", "clipboard-write"]
+    )
     page = context.new_page()
     page.set_default_timeout(15_000)
     login(page, console_url)
@@ -146,7 +153,12 @@ def test_move_a_case_to_in_progress(page, assistant):
     case_id = intake_case(assistant, "browser-intake")  # a real REST conversation with the assistant
     cases = CaseService.from_url(assistant.settings.app_db_url)
     case = cases.get_case(case_id)
-    assert (case.channel, case.sender_id, case.phone, case.county) == ("rest", "browser-intake", "13812345678", "金凤区")
+    assert (case.channel, case.sender_id, case.phone, case.county) == (
+        "rest",
+        "browser-intake",
+        "13812345678",
+        "金凤区",
+    )
     page.get_by_role("link", name="案件").click()
     page.get_by_role("link", name=case.case_id).click()
     assert page.locator("#phone").inner_text() == "138****5678"
@@ -169,8 +181,9 @@ def test_take_over_a_handed_off_conversation_and_reply(page, assistant, console_
     assert assistant.say(worker, "在县城落户要啥条件")  # the assistant answers before the takeover
     handed = assistant.say(worker, "转人工")
     assert any(m.get("custom", {}).get("kind") == "handoff" for m in handed)
-    [handoff] = [h for h in CaseService.from_url(assistant.settings.app_db_url).list_handoffs()
-                 if h.sender_id == worker]  # recorded by the dialogue's handoff action
+    [handoff] = [
+        h for h in CaseService.from_url(assistant.settings.app_db_url).list_handoffs() if h.sender_id == worker
+    ]  # recorded by the dialogue's handoff action
     assert (handoff.channel, handoff.topic) == ("rest", "settlement")
 
     page.get_by_role("link", name="转人工").click()
@@ -187,8 +200,7 @@ def test_take_over_a_handed_off_conversation_and_reply(page, assistant, console_
     page.locator("#live-messages").get_by_text("您好，我是12333的小王").wait_for()
     shot(page, "06-handoff-taken-over")
 
-    received = http_json(f"{assistant.settings.rasa_url}/webhooks/rest/messages?sender="
-                         f"{urllib.parse.quote(worker)}")
+    received = http_json(f"{assistant.settings.rasa_url}/webhooks/rest/messages?sender={urllib.parse.quote(worker)}")
     assert received == [{"recipient_id": worker, "text": "您好，我是12333的小王，请问您在哪个县？", "from": "operator"}]
 
     page.get_by_role("button", name="交还助手").click()
@@ -203,7 +215,8 @@ def test_the_page_notices_when_the_conversation_goes_back(page, assistant):
     from bot.takeover import TakeoverService
 
     handoff = CaseService.from_url(assistant.settings.app_db_url).record_handoff(
-        "browser-worker-2", "rest", "12333", {"last_question": "咋办"})
+        "browser-worker-2", "rest", "12333", {"last_question": "咋办"}
+    )
     page.goto(f"{assistant.settings.console_url}/handoffs/{handoff.id}")
     page.get_by_role("button", name="接管对话").click()
     page.get_by_text("您已接管这个对话").wait_for()
@@ -213,14 +226,17 @@ def test_the_page_notices_when_the_conversation_goes_back(page, assistant):
 
 
 def test_phone_width(browser, console_url):
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-                                  locale="zh-CN")
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN")
     page = context.new_page()
     page.set_default_timeout(15_000)
     try:
         login(page, console_url)
-        for path, name in [("/search?q=落户", "phone-search"), ("/handoffs", "phone-handoffs"),
-                           ("/cases", "phone-cases"), ("/overview", "phone-overview")]:
+        for path, name in [
+            ("/search?q=落户", "phone-search"),
+            ("/handoffs", "phone-handoffs"),
+            ("/cases", "phone-cases"),
+            ("/overview", "phone-overview"),
+        ]:
             page.goto(console_url + path)
             assert no_horizontal_scroll(page), path
             shot(page, name)

@@ -1,5 +1,6 @@
 """Cases in the console: the list filtered by status, type and county; the case page with the phone masked until
 revealed (a logged POST), status changes with notes and the history the worker's status query reads."""
+
 from __future__ import annotations
 
 import re

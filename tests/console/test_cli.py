@@ -1,4 +1,5 @@
 """`python -m bot.console create-operator NAME` and the development operator from CONSOLE_ADMIN_*."""
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,15 @@ from bot.settings import ROOT, Settings
 
 def create(tmp_path, name: str, stdin: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "NXA_VAR_DIR": str(tmp_path), "APP_DB_URL": f"sqlite:///{tmp_path / 'app.db'}"}
-    return subprocess.run([sys.executable, "-m", "bot.console", "create-operator", name], input=stdin, text=True,
-                          capture_output=True, cwd=ROOT, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bot.console", "create-operator", name],
+        input=stdin,
+        text=True,
+        capture_output=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
 
 
 def test_create_operator_reads_the_password_from_stdin(tmp_path):
@@ -40,17 +48,27 @@ def test_development_operator_from_the_environment(tmp_path, capsys):
     ensure_development_operator(Settings.from_env(base))
     assert "create-operator" in capsys.readouterr().out  # says how to create one; no default password
 
-    ensure_development_operator(Settings.from_env({**base, "CONSOLE_ADMIN_USER": "admin",
-                                                   "CONSOLE_ADMIN_PASSWORD": "dev-password-123"}))
+    ensure_development_operator(
+        Settings.from_env({**base, "CONSOLE_ADMIN_USER": "admin", "CONSOLE_ADMIN_PASSWORD": "dev-password-123"})
+    )
     assert "created operator admin" in capsys.readouterr().out
     assert Accounts.from_url(url).authenticate("admin", "dev-password-123") is not None
-    ensure_development_operator(Settings.from_env({**base, "CONSOLE_ADMIN_USER": "admin",
-                                                   "CONSOLE_ADMIN_PASSWORD": "changed-password-1"}))
+    ensure_development_operator(
+        Settings.from_env({**base, "CONSOLE_ADMIN_USER": "admin", "CONSOLE_ADMIN_PASSWORD": "changed-password-1"})
+    )
     assert Accounts.from_url(url).authenticate("admin", "dev-password-123") is not None  # never overwritten
     assert capsys.readouterr().out == ""
 
-    ensure_development_operator(Settings.from_env({**base, "NXA_ENV": "production", "CONSOLE_ADMIN_USER": "root",
-                                                   "CONSOLE_ADMIN_PASSWORD": "prod-password-123"}))
+    ensure_development_operator(
+        Settings.from_env(
+            {
+                **base,
+                "NXA_ENV": "production",
+                "CONSOLE_ADMIN_USER": "root",
+                "CONSOLE_ADMIN_PASSWORD": "prod-password-123",
+            }
+        )
+    )
     assert Accounts.from_url(url).authenticate("root", "prod-password-123") is None  # development only
 
 

@@ -1,6 +1,7 @@
 """The handoff queue and taking a conversation over, through the console's HTTP interface: summary and transcript,
 take over (one operator at a time), replies over REST (kept for pickup), SMS (outbox) and WeChat (customer-service
 API), polling for the worker's messages, release, and the 30-minute hand-back."""
+
 from __future__ import annotations
 
 import html
@@ -18,14 +19,29 @@ TRACKER = {
         {"event": "action", "name": "action_session_start", "timestamp": 1795921200.0},
         {"event": "user", "text": "在县城落户要啥条件", "timestamp": 1795921201.0},
         {"event": "bot", "text": "在县城、镇上落户，有合法稳定住所就能落。", "timestamp": 1795921202.0, "data": {}},
-        {"event": "bot", "text": "来源：《关于开展县域农民工市民化质量提升行动的通知》（宁人社函〔2023〕81号）",
-         "timestamp": 1795921202.1, "data": {}},
-        {"event": "bot", "timestamp": 1795921202.2, "data": {"custom": {
-            "kind": "answer", "topic": "settlement", "rule_id": "settlement.county_town_settlement"}}},
+        {
+            "event": "bot",
+            "text": "来源：《关于开展县域农民工市民化质量提升行动的通知》（宁人社函〔2023〕81号）",
+            "timestamp": 1795921202.1,
+            "data": {},
+        },
+        {
+            "event": "bot",
+            "timestamp": 1795921202.2,
+            "data": {
+                "custom": {"kind": "answer", "topic": "settlement", "rule_id": "settlement.county_town_settlement"}
+            },
+        },
         {"event": "user", "text": "转人工", "timestamp": 1795921260.0},
-        {"event": "bot", "text": "好的，给您转人工。", "timestamp": 1795921261.0,
-         "data": {"buttons": [{"title": "继续问", "payload": "/ask"}],
-                  "custom": {"kind": "handoff", "target": "12333", "phone": "0951-12333"}}},
+        {
+            "event": "bot",
+            "text": "好的，给您转人工。",
+            "timestamp": 1795921261.0,
+            "data": {
+                "buttons": [{"title": "继续问", "payload": "/ask"}],
+                "custom": {"kind": "handoff", "target": "12333", "phone": "0951-12333"},
+            },
+        },
     ],
 }
 
@@ -35,9 +51,14 @@ def handoff(cases, trackers):
     trackers["worker-1"] = TRACKER
     cases.record_handoff("older", "wechat", "case_intake", {"topic": "labor_rights"}, reason="intake")
     return cases.record_handoff(
-        "worker-1", "rest", "12333",
-        {"topic": "settlement", "facts": {"has_stable_job": True, "contribution_years": 12, "unknown_fact": "农业户口"},
-         "last_question": "转人工"},
+        "worker-1",
+        "rest",
+        "12333",
+        {
+            "topic": "settlement",
+            "facts": {"has_stable_job": True, "contribution_years": 12, "unknown_fact": "农业户口"},
+            "last_question": "转人工",
+        },
         reason="worker asked for a person",
     )
 
@@ -57,8 +78,16 @@ def test_handoff_page_shows_summary_facts_and_transcript_in_order(client, handof
     years = kb.facts["contribution_years"]
     assert f"{years.question}</span> 12{years.unit or ''}" in page
     page = page.split('id="transcript"')[1]
-    positions = [page.index(text) for text in (
-        "在县城落户要啥条件", "在县城、镇上落户，有合法稳定住所就能落。", "来源：《关于开展", "转人工", "好的，给您转人工。")]
+    positions = [
+        page.index(text)
+        for text in (
+            "在县城落户要啥条件",
+            "在县城、镇上落户，有合法稳定住所就能落。",
+            "来源：《关于开展",
+            "转人工",
+            "好的，给您转人工。",
+        )
+    ]
     assert positions == sorted(positions)
     assert 'href="/rules/settlement.county_town_settlement"' in page  # the answer payload, folded into its turn
     assert "选项：继续问" in page and "转 12333 人工" in page
@@ -94,7 +123,9 @@ def test_take_over_reply_over_rest_poll_and_release(client, handoff, console):
     assert sent.status_code == 303
     polled = client.get(f"{path}/messages", params={"after": 0}).json()
     assert [(m["direction"], m["text"], m["delivery"]) for m in polled["messages"]] == [
-        ("worker", "有人吗", "received"), ("operator", "您好，我是12333的小王", "pending")]
+        ("worker", "有人吗", "received"),
+        ("operator", "您好，我是12333的小王", "pending"),
+    ]
     assert polled["messages"][-1]["delivery_label"] == "待对方取走"
     assert polled["takeover"]["operator"] == "operator1"
     last = polled["messages"][-1]["id"]

@@ -1,11 +1,12 @@
 """Answer lookup in the console: the knowledge base's own ranking, the answer with its quoted clause, sources with
 document numbers and links, scope, validity and the decided-locally flag; topic filter; rule pages; fast."""
+
 from __future__ import annotations
 
 import html
 import re
 import time
-from datetime import date
+from datetime import UTC, date
 
 from bot.console._lookup_views import copy_text
 
@@ -76,14 +77,14 @@ def test_rule_page_and_unknown_rule(client, kb):
 
 
 def test_a_rule_out_of_force_says_so(client, kb, clock):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     rule = next((r for r in kb.rules if r.effective_until is not None), None)
     if rule is None:
         rule = kb.rules[0]
-        clock.now = datetime(rule.effective_from.year - 1, 1, 1, tzinfo=timezone.utc)
+        clock.now = datetime(rule.effective_from.year - 1, 1, 1, tzinfo=UTC)
     else:
-        clock.now = datetime(rule.effective_until.year + 1, 1, 1, tzinfo=timezone.utc)
+        clock.now = datetime(rule.effective_until.year + 1, 1, 1, tzinfo=UTC)
     assert "不在有效期内" in client.get(f"/rules/{rule.id}").text
 
 

@@ -1,4 +1,5 @@
 """The overview page: charts and numbers from the tracker store and the case store, the fallback questions."""
+
 from __future__ import annotations
 
 import html
@@ -11,10 +12,11 @@ from tests.console.test_stats import EVENTS
 
 def write_tracker(path, events) -> None:
     with sqlite3.connect(path) as connection:
-        connection.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id TEXT, type_name TEXT, "
-                           "timestamp REAL, intent_name TEXT, action_name TEXT, data TEXT)")
-        connection.executemany("INSERT INTO events (sender_id, type_name, timestamp, data) VALUES (?, ?, ?, ?)",
-                               events)
+        connection.execute(
+            "CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id TEXT, type_name TEXT, "
+            "timestamp REAL, intent_name TEXT, action_name TEXT, data TEXT)"
+        )
+        connection.executemany("INSERT INTO events (sender_id, type_name, timestamp, data) VALUES (?, ?, ?, ?)", events)
 
 
 def test_overview_counts_and_charts(client, console, cases):
@@ -22,8 +24,9 @@ def test_overview_counts_and_charts(client, console, cases):
     make_case(cases)
     cases.record_handoff("a", "rest", "12333", {})
     page = html.unescape(client.get("/overview", params={"days": 7}).text)
-    totals = dict(re.findall(r'data-chart="(\w+)">\s*<figcaption><strong>[^<]+</strong> 合计 <span class="total">(\d+)',
-                             page))
+    totals = dict(
+        re.findall(r'data-chart="(\w+)">\s*<figcaption><strong>[^<]+</strong> 合计 <span class="total">(\d+)', page)
+    )
     assert totals == {"conversations": "4", "answers": "2", "fallbacks": "3", "handoffs": "1", "cases": "1"}
     assert page.count("<rect ") >= 5 * 7  # one bar per day and series
     assert "落户" in page and "劳动权益" in page  # answers per topic, in Chinese

@@ -1,12 +1,13 @@
 """channels/rest.py on a real Sanic server: the takeover gate keeps the assistant silent, operator messages reach the
 REST client (in the next webhook answer or from GET /webhooks/rest/messages, each once), bad input gets a 400."""
+
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -30,8 +31,11 @@ def rest_server(db_url, tmp_path_factory):
     port = free_port()
     log = (tmp_path / "sanic.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.console.rest_channel_server", str(port)], cwd=ROOT,
-        env={**os.environ, "APP_DB_URL": db_url}, stdout=log, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "tests.console.rest_channel_server", str(port)],
+        cwd=ROOT,
+        env={**os.environ, "APP_DB_URL": db_url},
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}/webhooks/rest"
     deadline = time.monotonic() + 60
@@ -56,7 +60,7 @@ def say(base: str, sender: str, text: str) -> list[dict]:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def test_the_assistant_answers_when_nobody_has_taken_over(rest_server):
@@ -106,8 +110,9 @@ def test_a_taken_over_conversation_gets_only_operator_messages(rest_server, db_u
 )
 def test_bad_requests_get_a_400_with_the_reason(rest_server, body, reason):
     data = body.encode() if isinstance(body, str) else body
-    response = requests.post(rest_server + "/webhook", data=data, headers={"Content-Type": "application/json"},
-                             timeout=10)
+    response = requests.post(
+        rest_server + "/webhook", data=data, headers={"Content-Type": "application/json"}, timeout=10
+    )
     assert response.status_code == 400
     assert reason in response.json()["error"]
 

@@ -1,5 +1,6 @@
 """The console's security primitives without a server: signed values, purpose separation, CSRF tokens, password
 policy and hashing, and the bounded login rate limiter."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,8 +23,15 @@ def test_signed_values_round_trip_and_refuse_any_change():
     assert signer.loads("csrf", token) is None  # another purpose
     assert Signer(b"j" * 48).loads("session", token) is None  # another key
     payload, signature = token.split(".")
-    for broken in (payload + "." + signature[:-1], payload[:-1] + "." + signature, payload, "", "a.b.c", "é.é",
-                   "x" * 5000):
+    for broken in (
+        payload + "." + signature[:-1],
+        payload[:-1] + "." + signature,
+        payload,
+        "",
+        "a.b.c",
+        "é.é",
+        "x" * 5000,
+    ):
         assert signer.loads("session", broken) is None, broken
 
 
@@ -50,8 +58,10 @@ def test_password_policy(password):
         check_password_policy(password)
 
 
-@pytest.mark.parametrize("username, ok", [("wang.li", True), ("王丽", True), ("a b", False), ("", False),
-                                          ("x" * 65, False), ("<script>", False)])
+@pytest.mark.parametrize(
+    "username, ok",
+    [("wang.li", True), ("王丽", True), ("a b", False), ("", False), ("x" * 65, False), ("<script>", False)],
+)
 def test_usernames(username, ok):
     if ok:
         assert check_username(f" {username} ") == username

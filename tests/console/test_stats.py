@@ -1,10 +1,11 @@
 """Overview figures: per-day counts from the tracker store's events (read-only), answers per topic, the questions
 that ended in a fallback (grouped across spelling variants, PII masked), handoffs and cases per day."""
+
 from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from bot.console._stats import LOCAL_TZ, read_tracker_events, summarize
@@ -41,9 +42,11 @@ EVENTS = [
 
 def test_counts_per_local_day_topics_and_fallback_questions():
     overview = summarize(
-        EVENTS, first_day=date(2026, 11, 27), last_day=date(2026, 11, 29),
-        handoff_times=[datetime(2026, 11, 28, 16, 30, tzinfo=timezone.utc)],  # 00:30 on the 29th locally
-        case_times=[datetime(2026, 11, 27, 3, tzinfo=timezone.utc), datetime(2026, 11, 20, tzinfo=timezone.utc)],
+        EVENTS,
+        first_day=date(2026, 11, 27),
+        last_day=date(2026, 11, 29),
+        handoff_times=[datetime(2026, 11, 28, 16, 30, tzinfo=UTC)],  # 00:30 on the 29th locally
+        case_times=[datetime(2026, 11, 27, 3, tzinfo=UTC), datetime(2026, 11, 20, tzinfo=UTC)],
     )
     assert [(d.day.day, d.conversations, d.answers, d.fallbacks, d.handoffs, d.cases) for d in overview.days] == [
         (27, 1, 1, 1, 0, 1),
@@ -60,20 +63,24 @@ def test_counts_per_local_day_topics_and_fallback_questions():
 
 
 def test_the_tracker_store_is_read_only_and_may_be_missing(tmp_path: Path):
-    assert read_tracker_events(tmp_path / "none.db", datetime(2026, 1, 1, tzinfo=timezone.utc)) == ([], False)
+    assert read_tracker_events(tmp_path / "none.db", datetime(2026, 1, 1, tzinfo=UTC)) == ([], False)
     path = tmp_path / "tracker.db"
     with sqlite3.connect(path) as connection:
-        connection.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id TEXT, type_name TEXT, "
-                           "timestamp REAL, intent_name TEXT, action_name TEXT, data TEXT)")
-        connection.executemany("INSERT INTO events (sender_id, type_name, timestamp, data) VALUES (?, ?, ?, ?)",
-                               EVENTS + [("a", "action", local(27, 9), "{}")])
+        connection.execute(
+            "CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id TEXT, type_name TEXT, "
+            "timestamp REAL, intent_name TEXT, action_name TEXT, data TEXT)"
+        )
+        connection.executemany(
+            "INSERT INTO events (sender_id, type_name, timestamp, data) VALUES (?, ?, ?, ?)",
+            EVENTS + [("a", "action", local(27, 9), "{}")],
+        )
     before = path.read_bytes()
     rows, ok = read_tracker_events(path, datetime(2026, 11, 27, tzinfo=LOCAL_TZ))
     assert ok and len(rows) == len(EVENTS) - 1 and all(row[1] in ("user", "bot") for row in rows)
     assert path.read_bytes() == before
     empty = tmp_path / "empty.db"
     sqlite3.connect(empty).close()
-    assert read_tracker_events(empty, datetime(2026, 1, 1, tzinfo=timezone.utc)) == ([], False)
+    assert read_tracker_events(empty, datetime(2026, 1, 1, tzinfo=UTC)) == ([], False)
 
 
 def test_an_empty_period():

@@ -1,10 +1,11 @@
 """The takeover state behind `bot.takeover.intercept`, on real SQLite files: taking over silences the assistant in
 that conversation only, the worker's messages are recorded, release or 30 minutes without an operator message hands
 the conversation back, and two processes (two services on one file) agree."""
+
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +13,7 @@ import bot.takeover as takeover_module
 from bot.store import migrate
 from bot.takeover import AlreadyTakenOver, NotTakenOver, TakeoverService
 
-T0 = datetime(2026, 11, 29, 2, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -27,7 +28,12 @@ def test_nobody_holds_a_conversation_at_first(service):
 
 def test_taking_over_silences_the_assistant_in_that_conversation_only(service):
     held = service.take_over("w1", "rest", "op1", T0)
-    assert (held.operator, held.channel, held.is_open, held.expires_at) == ("op1", "rest", True, T0 + timedelta(minutes=30))
+    assert (held.operator, held.channel, held.is_open, held.expires_at) == (
+        "op1",
+        "rest",
+        True,
+        T0 + timedelta(minutes=30),
+    )
     assert service.record_worker_message("rest", "w1", "还在吗", T0 + timedelta(minutes=1)) is True
     assert service.record_worker_message("rest", "w2", "你好", T0 + timedelta(minutes=1)) is False
     [message] = service.messages("w1")
@@ -101,9 +107,12 @@ def test_the_database_refuses_two_open_takeovers_of_one_conversation(db_url, ser
     service.take_over("w1", "rest", "op1", T0)
     engine = create_engine_for(db_url)
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
-        connection.execute(sa.text(
-            "INSERT INTO takeovers (sender_id, channel, operator, started_at, last_operator_at) "
-            "VALUES ('w1', 'rest', 'op2', '2026-11-29 02:00:00', '2026-11-29 02:00:00')"))
+        connection.execute(
+            sa.text(
+                "INSERT INTO takeovers (sender_id, channel, operator, started_at, last_operator_at) "
+                "VALUES ('w1', 'rest', 'op2', '2026-11-29 02:00:00', '2026-11-29 02:00:00')"
+            )
+        )
     engine.dispose()
 
 
@@ -133,7 +142,7 @@ def test_intercept_uses_the_app_store_of_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("APP_DB_URL", url)
     monkeypatch.setattr(takeover_module, "_service", None)
     assert asyncio.run(takeover_module.intercept("rest", "w1", "你好")) is False
-    TakeoverService.from_url(url).take_over("w1", "rest", "op1", datetime.now(timezone.utc))
+    TakeoverService.from_url(url).take_over("w1", "rest", "op1", datetime.now(UTC))
     assert asyncio.run(takeover_module.intercept("rest", "w1", "人呢")) is True
     assert [m.text for m in TakeoverService.from_url(url).messages("w1")] == ["人呢"]
 

@@ -2,6 +2,7 @@
 
 Intake tests read the case rows straight from the assistant's own SQLite app store.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,7 +45,8 @@ def test_a_weak_question_is_asked_back_and_a_second_miss_gets_12333(assistant):
     second = assistant.say("flow-miss", "那个表格咋填")
     assert HANDOFF_12333 in customs(second) and "0951-12333" in texts(second)
     assert rows(assistant, "SELECT channel, target, reason FROM handoffs WHERE sender_id = ?", "flow-miss") == [
-        ("rest", "12333", "repeated_fallback")]
+        ("rest", "12333", "repeated_fallback")
+    ]
 
 
 def test_a_button_choice_is_answered(assistant):
@@ -56,8 +58,9 @@ def test_a_request_for_a_person_records_a_handoff_with_the_summary(assistant):
     assistant.say("flow-human", "失业金咋领")
     messages = assistant.say("flow-human", "给我转人工")
     assert HANDOFF_12333 in customs(messages)
-    assert rows(assistant, "SELECT channel, topic, last_question, reason FROM handoffs WHERE sender_id = ?",
-                "flow-human") == [("rest", "insurance", "失业金咋领", "user_request")]
+    assert rows(
+        assistant, "SELECT channel, topic, last_question, reason FROM handoffs WHERE sender_id = ?", "flow-human"
+    ) == [("rest", "insurance", "失业金咋领", "user_request")]
 
 
 def test_an_eligibility_check_in_free_text(assistant):
@@ -66,8 +69,12 @@ def test_an_eligibility_check_in_free_text(assistant):
     assistant.say("flow-pension", "到了")
     result = assistant.say("flow-pension", "交了十六年多")
     (payload,) = [p for p in customs(result) if p["kind"] == "eligibility"]
-    assert payload == {"kind": "eligibility", "topic": "insurance", "outcome": "eligible",
-                       "rule_ids": ["insurance.pension_15_years"]}
+    assert payload == {
+        "kind": "eligibility",
+        "topic": "insurance",
+        "outcome": "eligible",
+        "rule_ids": ["insurance.pension_15_years"],
+    }
     assert "结果：符合条件" in texts(result) and "来源：《中华人民共和国社会保险法》第十六条" in texts(result)
 
 
@@ -88,8 +95,16 @@ def test_unpaid_wages_recorded_as_one_case_even_when_confirmed_twice(assistant):
     report = assistant.say(sender, "老板欠了俺三个月工钱不给")
     assert kinds(report) == ["answer", "handoff"]
     assert customs(report)[1] == {"kind": "handoff", "target": "case_intake", "phone": "0951-12333"}
-    for text in ("要", "马小兵", "我电话138 9501 2345", "在银川", "金凤区", "宁夏某某建筑公司", "三个月工资一万二",
-                 "干了三个月钢筋工，老板一直说没钱"):
+    for text in (
+        "要",
+        "马小兵",
+        "我电话138 9501 2345",
+        "在银川",
+        "金凤区",
+        "宁夏某某建筑公司",
+        "三个月工资一万二",
+        "干了三个月钢筋工，老板一直说没钱",
+    ):
         assistant.say(sender, text)
     confirmation = texts(assistant.say(sender, "同意"))
     assert "电话：138****2345" in confirmation and "13895012345" not in confirmation
@@ -98,9 +113,26 @@ def test_unpaid_wages_recorded_as_one_case_even_when_confirmed_twice(assistant):
     assert case_id in texts(created)
     again = assistant.say(sender, "确认")  # the same confirmation delivered again
     assert {"kind": "case_created", "case_id": case_id} in customs(again)
-    assert rows(assistant, "SELECT case_id, case_type, worker_name, phone, county, employer, amount_owed, owed_period, "
-                "consent, status, channel FROM cases WHERE sender_id = ?", sender) == [
-        (case_id, "wage_arrears", "马小兵", "13895012345", "金凤区", "宁夏某某建筑公司", 12000, "3个月", 1, "新建", "rest")]
+    assert rows(
+        assistant,
+        "SELECT case_id, case_type, worker_name, phone, county, employer, amount_owed, owed_period, "
+        "consent, status, channel FROM cases WHERE sender_id = ?",
+        sender,
+    ) == [
+        (
+            case_id,
+            "wage_arrears",
+            "马小兵",
+            "13895012345",
+            "金凤区",
+            "宁夏某某建筑公司",
+            12000,
+            "3个月",
+            1,
+            "新建",
+            "rest",
+        )
+    ]
 
     status = texts(assistant.say("flow-status", f"查一下案件 {case_id}"))
     assert "手机号" in status

@@ -1,4 +1,5 @@
 """The NLU training data: enough varied examples per intent, generated files up to date, the held-out set apart."""
+
 from __future__ import annotations
 
 import re
@@ -55,8 +56,9 @@ def test_entities_are_annotated_and_counties_come_from_the_places_file():
 
 
 def test_generated_files_are_up_to_date():
-    result = subprocess.run([sys.executable, str(ROOT / "data" / "generate.py"), "--check"], capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "data" / "generate.py"), "--check"], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
 
 

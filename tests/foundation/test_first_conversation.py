@@ -1,4 +1,5 @@
 """The first conversation, end to end over the REST channel against the real servers."""
+
 import pytest
 
 from tests.support.assistant import customs, texts

@@ -1,4 +1,5 @@
 """The launcher: conversations survive a restart, Ctrl-C stops every process, a crashed process is restarted."""
+
 import os
 import signal
 import time

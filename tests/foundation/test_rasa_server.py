@@ -1,4 +1,5 @@
 """bot.rasa_server's speed-ups keep Rasa's behaviour: same validation outcomes and errors, same event classes."""
+
 from __future__ import annotations
 
 import pytest
@@ -45,8 +46,10 @@ def test_action_responses_are_judged_exactly_as_rasa_judges_them(originals_and_p
     outcomes = [_outcome(RemoteAction._validate_action_result, response) for response in RESPONSES]
     assert outcomes == [_outcome(original_validate, response) for response in RESPONSES]
     assert outcomes[:3] == [True, True, True] and outcomes[-1] is True
-    assert all(outcome[0] == "invalid" and "Failed to validate Action server response" in outcome[1]
-               for outcome in outcomes[3:-1])
+    assert all(
+        outcome[0] == "invalid" and "Failed to validate Action server response" in outcome[1]
+        for outcome in outcomes[3:-1]
+    )
     assert RemoteAction._validate_action_result is not original_validate
 
 

@@ -27,7 +27,9 @@ def _collect():
             continue
         data, errors = parse_yaml(path.read_text(encoding="utf-8"), str(path))
         if errors or not isinstance(data, list):
-            params.append(pytest.param(path, None, errors or ["a case file must be a YAML list"], id=f"{path.stem}::(file)"))
+            params.append(
+                pytest.param(path, None, errors or ["a case file must be a YAML list"], id=f"{path.stem}::(file)")
+            )
             continue
         seen = set()
         for index, case in enumerate(data):

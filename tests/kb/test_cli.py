@@ -40,8 +40,9 @@ def test_show_and_export(capsys):
 
 
 def test_evaluate_parses_free_text_values(capsys):
-    code, out, _ = run(capsys, "evaluate", "insurance.pension_15_years", "contribution_years=十二年", "--json",
-                       "--on", "2026-11-29")
+    code, out, _ = run(
+        capsys, "evaluate", "insurance.pension_15_years", "contribution_years=十二年", "--json", "--on", "2026-11-29"
+    )
     result = json.loads(out)
     assert code == 0 and result["outcome"] == "not_eligible" and result["facts_used"] == {"contribution_years": 12}
     code, out, _ = run(capsys, "evaluate", "startup_loan.loan_limits", "--on", "2026-11-29")

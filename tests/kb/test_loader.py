@@ -26,8 +26,18 @@ def _expected(case: Path) -> dict:
 
 def test_there_is_a_broken_fixture_per_error_mode():
     names = {case.name for case in BROKEN}
-    required = {"missing_sources", "source_missing_title", "unknown_key", "duplicate_key", "bad_date",
-                "effective_range_reversed", "duplicate_id", "topic_not_folder", "unknown_fact", "wrong_type_value"}
+    required = {
+        "missing_sources",
+        "source_missing_title",
+        "unknown_key",
+        "duplicate_key",
+        "bad_date",
+        "effective_range_reversed",
+        "duplicate_id",
+        "topic_not_folder",
+        "unknown_fact",
+        "wrong_type_value",
+    }
     assert required <= names
 
 
@@ -38,35 +48,62 @@ def test_broken_fixture_is_refused_naming_file_and_field(case: Path):
         KnowledgeBase.load(case / "rules", case / "facts")
     errors = raised.value.errors
     wanted_path = (case / expected["file"]).resolve()
-    assert any(
-        Path(error.path).resolve() == wanted_path and error.field == expected["field"] for error in errors
-    ), "\n".join(map(str, errors))
+    assert any(Path(error.path).resolve() == wanted_path and error.field == expected["field"] for error in errors), (
+        "\n".join(map(str, errors))
+    )
 
 
 @pytest.mark.parametrize("case", BROKEN, ids=[case.name for case in BROKEN])
 def test_check_command_exits_1_on_broken_fixture(case: Path):
     expected = _expected(case)
     run = subprocess.run(
-        [sys.executable, "-m", "policies_kb", "check", "--rules-dir", str(case / "rules"),
-         "--facts-dir", str(case / "facts")],
-        capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+        [
+            sys.executable,
+            "-m",
+            "policies_kb",
+            "check",
+            "--rules-dir",
+            str(case / "rules"),
+            "--facts-dir",
+            str(case / "facts"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert run.returncode == 1, run.stdout + run.stderr
     assert f"{expected['file']}: {expected['field']}: " in run.stdout
 
 
 def test_check_command_passes_on_shipped_rules():
-    run = subprocess.run([sys.executable, "-m", "policies_kb", "check"], capture_output=True, text=True, cwd=REPO,
-                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    run = subprocess.run(
+        [sys.executable, "-m", "policies_kb", "check"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.startswith("OK: ")
 
 
 def test_check_command_passes_on_fixture_rules():
     run = subprocess.run(
-        [sys.executable, "-m", "policies_kb", "check", "--rules-dir", str(FIXTURES / "rules"),
-         "--facts-dir", str(FIXTURES / "facts")],
-        capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+        [
+            sys.executable,
+            "-m",
+            "policies_kb",
+            "check",
+            "--rules-dir",
+            str(FIXTURES / "rules"),
+            "--facts-dir",
+            str(FIXTURES / "facts"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert run.returncode == 0
     assert run.stdout.strip() == "OK: 7 rules, 6 topics, 4 facts"
@@ -76,7 +113,8 @@ def test_one_error_does_not_hide_the_others(tmp_path):
     source = (FIXTURES / "rules/insurance/pension_15_years.yaml").read_text(encoding="utf-8")
     (tmp_path / "rules/insurance").mkdir(parents=True)
     (tmp_path / "rules/insurance/pension_15_years.yaml").write_text(
-        source.replace("title: 养老", "titel: 养老").replace("2011-07-01", "2011-02-30"), encoding="utf-8")
+        source.replace("title: 养老", "titel: 养老").replace("2011-07-01", "2011-02-30"), encoding="utf-8"
+    )
     result = load_files(tmp_path / "rules", FIXTURES / "facts")
     assert {error.field for error in result.errors} >= {"titel", "title", "effective_from"}
     assert result.rules == []
@@ -97,4 +135,6 @@ def test_yaml_dialect_is_strict_about_booleans_and_dates():
 
 def test_nested_duplicate_key_names_its_full_path():
     _, errors = parse_yaml("sources:\n  - title: a\n    title: b\n", "x.yaml")
-    assert [(error.field, error.message) for error in errors] == [("sources[0].title", "duplicate key (line 2 and line 3)")]
+    assert [(error.field, error.message) for error in errors] == [
+        ("sources[0].title", "duplicate key (line 2 and line 3)")
+    ]

@@ -4,6 +4,7 @@ Bad-input, fault and load tests share it (one start per test session: a start co
 The fault tests wait until the launcher has restarted what they killed, so the next test finds it whole again.
 NXA_SOAK=1 (`make soak`) makes the load tests longer.
 """
+
 from __future__ import annotations
 
 import secrets

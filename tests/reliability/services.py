@@ -10,6 +10,7 @@ PostgreSQL refuses to run as root, and CI runs as root: the cluster is then crea
 and the error carries the end of its log. `python -m tests.reliability.services` (or scripts/services.sh) starts
 both for a shell session and prints the environment to use.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,9 +25,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 START_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 15
@@ -175,10 +176,27 @@ def start_postgres(timeout: float = START_TIMEOUT_SECONDS) -> Postgres:
     log = folder / "postgres.log"
     try:
         subprocess.run(
-            [*prefix, postgres_bin("initdb"), "--pgdata", str(folder / "data"), "--username", DB_USER,
-             "--pwfile", str(folder / "pwfile"), "--auth", "scram-sha-256", "--encoding", "UTF8",
-             "--locale", "C.UTF-8", "--no-sync"],
-            check=True, capture_output=True, text=True, timeout=timeout,
+            [
+                *prefix,
+                postgres_bin("initdb"),
+                "--pgdata",
+                str(folder / "data"),
+                "--username",
+                DB_USER,
+                "--pwfile",
+                str(folder / "pwfile"),
+                "--auth",
+                "scram-sha-256",
+                "--encoding",
+                "UTF8",
+                "--locale",
+                "C.UTF-8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(folder, ignore_errors=True)
@@ -189,22 +207,45 @@ def start_postgres(timeout: float = START_TIMEOUT_SECONDS) -> Postgres:
     port = free_port()
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [*prefix, postgres_bin("postgres"), "-D", str(folder / "data"), "-p", str(port),
-             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={folder}",
-             "-c", "max_connections=200", "-c", "shared_buffers=32MB",
-             # a throwaway cluster: durability is not the point, speed on a busy 2-core machine is
-             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                *prefix,
+                postgres_bin("postgres"),
+                "-D",
+                str(folder / "data"),
+                "-p",
+                str(port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"unix_socket_directories={folder}",
+                "-c",
+                "max_connections=200",
+                "-c",
+                "shared_buffers=32MB",
+                # a throwaway cluster: durability is not the point, speed on a busy 2-core machine is
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     server = Postgres(folder, port, password, process)
     try:
+
         def connect():
-            psycopg2.connect(host="127.0.0.1", port=port, user=DB_USER, password=password, dbname="postgres",
-                             connect_timeout=2).close()
+            psycopg2.connect(
+                host="127.0.0.1", port=port, user=DB_USER, password=password, dbname="postgres", connect_timeout=2
+            ).close()
 
         _wait(connect, process, log, "postgres", timeout)
-        connection = psycopg2.connect(host="127.0.0.1", port=port, user=DB_USER, password=password,
-                                      dbname="postgres", connect_timeout=5)
+        connection = psycopg2.connect(
+            host="127.0.0.1", port=port, user=DB_USER, password=password, dbname="postgres", connect_timeout=5
+        )
         connection.autocommit = True
         with connection.cursor() as cursor:
             for name in DATABASES:
@@ -228,14 +269,36 @@ def start_redis(timeout: float = START_TIMEOUT_SECONDS) -> Redis:
     log = folder / "redis.log"
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--requirepass", password, "--save", "",
-             "--appendonly", "no", "--dir", str(folder), "--daemonize", "no"],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--requirepass",
+                password,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(folder),
+                "--daemonize",
+                "no",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     server = Redis(folder, port, password, process)
     try:
-        _wait(lambda: redis.Redis(host="127.0.0.1", port=port, password=password, socket_timeout=2).ping(),
-              process, log, "redis-server", timeout)
+        _wait(
+            lambda: redis.Redis(host="127.0.0.1", port=port, password=password, socket_timeout=2).ping(),
+            process,
+            log,
+            "redis-server",
+            timeout,
+        )
     except BaseException:
         server.stop()
         raise

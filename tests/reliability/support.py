@@ -1,4 +1,5 @@
 """Helpers of the reliability suite: a fake WeChat API, signed WeChat and SMS requests, log checks."""
+
 from __future__ import annotations
 
 import hashlib
@@ -17,9 +18,24 @@ from bench.wechat_path import passive_content, signed_query, text_message
 from bot.settings import ROOT
 from tests.support.assistant import Assistant, texts
 
-__all__ = ["FakeWeChatApi", "post", "wechat_post", "sms_post", "log_problems", "passive_content", "text_message",
-           "signed_query", "start_patiently", "SOAK", "PATIENT_START_SECONDS", "HAS_INTAKE", "INTAKE_ANSWERS",
-           "form_state", "start_intake", "answer_until"]
+__all__ = [
+    "FakeWeChatApi",
+    "post",
+    "wechat_post",
+    "sms_post",
+    "log_problems",
+    "passive_content",
+    "text_message",
+    "signed_query",
+    "start_patiently",
+    "SOAK",
+    "PATIENT_START_SECONDS",
+    "HAS_INTAKE",
+    "INTAKE_ANSWERS",
+    "form_state",
+    "start_intake",
+    "answer_until",
+]
 
 SOAK = os.environ.get("NXA_SOAK") == "1"
 # On a busy shared 2-core machine loading the model alone can take over 2 minutes (CI has the machine to itself).
@@ -71,8 +87,9 @@ class FakeWeChatApi:
                 data = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
                 if "/message/custom/send" in self.path:
                     with outer.changed:
-                        outer.sent.append((time.monotonic(), data.get("touser", ""),
-                                           (data.get("text") or {}).get("content", "")))
+                        outer.sent.append(
+                            (time.monotonic(), data.get("touser", ""), (data.get("text") or {}).get("content", ""))
+                        )
                         outer.changed.notify_all()
                     self._json({"errcode": 0, "errmsg": "ok"})
                 else:
@@ -85,7 +102,7 @@ class FakeWeChatApi:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def start(self) -> "FakeWeChatApi":
+    def start(self) -> FakeWeChatApi:
         self.thread.start()
         return self
 
@@ -122,15 +139,20 @@ def post(url: str, body: bytes, headers: dict | None = None, timeout: float = 30
 def wechat_post(base_url: str, token: str, openid: str, body: bytes | str, timeout: float = 30) -> tuple[int, bytes]:
     """A push signed as WeChat signs it (the body as given: a message, or anything hostile)."""
     data = body.encode() if isinstance(body, str) else body
-    return post(f"{base_url}/webhooks/wechat/webhook?{signed_query(token, openid)}", data,
-                {"Content-Type": "text/xml"}, timeout)
+    return post(
+        f"{base_url}/webhooks/wechat/webhook?{signed_query(token, openid)}", data, {"Content-Type": "text/xml"}, timeout
+    )
 
 
 def sms_post(base_url: str, secret: str, body: bytes, timeout: float = 30) -> tuple[int, bytes]:
     """A generic-form SMS callback signed with the webhook secret (X-Signature: hex HMAC-SHA256 of the raw body)."""
     signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return post(f"{base_url}/webhooks/sms/webhook", body,
-                {"Content-Type": "application/json", "X-Signature": signature}, timeout)
+    return post(
+        f"{base_url}/webhooks/sms/webhook",
+        body,
+        {"Content-Type": "application/json", "X-Signature": signature},
+        timeout,
+    )
 
 
 # -- the case intake form, driven the way a worker would answer it ----------------------------------------------

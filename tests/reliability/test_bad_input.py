@@ -6,6 +6,7 @@ bodies; the SMS webhook with correctly signed random JSON. After each batch the 
 message. The channel parsers are also fuzzed directly (pure functions): they raise only their own "malformed"
 error, never anything else.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,8 +57,12 @@ def test_rest_random_json_documents_never_get_a_500(reliable_assistant):
 @pytest.mark.e2e
 def test_rest_random_bytes_and_broken_json_never_get_a_500(reliable_assistant):
     @HTTP
-    @given(st.binary(max_size=2000) | st.sampled_from([b"", b"{", b'{"sender": "x", "message": "', b"null",
-                                                       b"\xff\xfe\x00", b'{"sender": "x"' + b" " * 50000]))
+    @given(
+        st.binary(max_size=2000)
+        | st.sampled_from(
+            [b"", b"{", b'{"sender": "x", "message": "', b"null", b"\xff\xfe\x00", b'{"sender": "x"' + b" " * 50000]
+        )
+    )
     def check(body):
         status, answer = _rest(reliable_assistant, body)
         assert status < 500, (body[:100], answer[:200])
@@ -68,10 +73,20 @@ def test_rest_random_bytes_and_broken_json_never_get_a_500(reliable_assistant):
 
 @pytest.mark.e2e
 def test_rest_wrong_types_get_a_clear_400(reliable_assistant):
-    for payload in ({"sender": ["a"], "message": "你好"}, {"sender": None, "message": "你好"},
-                    {"sender": {"id": 1}, "message": "你好"}, {"sender": "w", "message": ["你好"]},
-                    {"sender": "w", "message": {"text": "你好"}}, {"sender": "w", "message": 12333},
-                    {"sender": "w", "message": None}, {"sender": "w"}, {"message": "你好"}, ["w", "你好"], "你好", 1):
+    for payload in (
+        {"sender": ["a"], "message": "你好"},
+        {"sender": None, "message": "你好"},
+        {"sender": {"id": 1}, "message": "你好"},
+        {"sender": "w", "message": ["你好"]},
+        {"sender": "w", "message": {"text": "你好"}},
+        {"sender": "w", "message": 12333},
+        {"sender": "w", "message": None},
+        {"sender": "w"},
+        {"message": "你好"},
+        ["w", "你好"],
+        "你好",
+        1,
+    ):
         status, body = _rest(reliable_assistant, json.dumps(payload).encode())
         assert status == 400, (payload, status, body[:200])
         assert json.loads(body).get("error"), body
@@ -93,8 +108,22 @@ def test_rest_any_text_message_is_answered_or_refused_never_a_500(reliable_assis
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("message", ["😀😀😀", "🙏", "👍👍👍👍👍👍👍👍", "\u200b\u200b", "\x00\x01\x02", "\r\n\t", " ",
-                                     "\ufeff你好", "工" * 100_000, "a" * 100_000, "😀" * 30_000])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "😀😀😀",
+        "🙏",
+        "👍👍👍👍👍👍👍👍",
+        "\u200b\u200b",
+        "\x00\x01\x02",
+        "\r\n\t",
+        " ",
+        "\ufeff你好",
+        "工" * 100_000,
+        "a" * 100_000,
+        "😀" * 30_000,
+    ],
+)
 def test_rest_edge_messages(reliable_assistant, message):
     status, body = _rest(reliable_assistant, json.dumps({"sender": "edge", "message": message}).encode())
     assert status in (200, 400, 413), (status, body[:200])
@@ -143,9 +172,16 @@ def test_sms_signed_random_json_never_gets_a_500(reliable_assistant, channel_sec
     counter = iter(range(10**9))
 
     @HTTP
-    @given(json_values | st.fixed_dictionaries({"from": st.sampled_from(["13800001234", "+8613800001234", "abc", 1]),
-                                                "text": any_text | json_values,
-                                                "msg_id": st.text(max_size=120) | st.integers()}))
+    @given(
+        json_values
+        | st.fixed_dictionaries(
+            {
+                "from": st.sampled_from(["13800001234", "+8613800001234", "abc", 1]),
+                "text": any_text | json_values,
+                "msg_id": st.text(max_size=120) | st.integers(),
+            }
+        )
+    )
     def check(value):
         if isinstance(value, dict) and isinstance(value.get("msg_id"), str):
             value = {**value, "msg_id": f"{value['msg_id'][:80]}-{next(counter)}"}  # each one new, not a duplicate
@@ -153,8 +189,9 @@ def test_sms_signed_random_json_never_gets_a_500(reliable_assistant, channel_sec
         assert status < 500, (value, answer[:200])
 
     check()
-    status, answer = sms_post(base, secret, json.dumps({"from": "13800009999", "text": "你好",
-                                                        "msg_id": "after-fuzz"}).encode())
+    status, answer = sms_post(
+        base, secret, json.dumps({"from": "13800009999", "text": "你好", "msg_id": "after-fuzz"}).encode()
+    )
     assert status == 200 and json.loads(answer)["status"] == "answered", answer
 
 
@@ -162,8 +199,9 @@ def test_sms_signed_random_json_never_gets_a_500(reliable_assistant, channel_sec
 
 
 @PURE
-@given(st.binary(max_size=2000) | any_text.map(str.encode)
-       | any_text.map(lambda t: text_message("o-parse", t).encode()))
+@given(
+    st.binary(max_size=2000) | any_text.map(str.encode) | any_text.map(lambda t: text_message("o-parse", t).encode())
+)
 def test_wechat_parse_message_raises_only_malformed_message(body):
     wechat = pytest.importorskip("channels.wechat")
     try:

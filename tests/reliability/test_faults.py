@@ -12,6 +12,7 @@ They share the suite's running assistant (conftest.py) and each waits until the 
 killed. The intake tests follow the form's `requested_slot` from the tracker and answer each question the way a
 worker would, so they do not depend on the form's exact wording.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,17 @@ import pytest
 
 from bot.safety_net import APOLOGY
 from bot.settings import ROOT
-from tests.reliability.support import (HAS_INTAKE, INTAKE_ANSWERS, answer_until, form_state, passive_content, sms_post,
-                                       start_intake, text_message, wechat_post)
+from tests.reliability.support import (
+    HAS_INTAKE,
+    INTAKE_ANSWERS,
+    answer_until,
+    form_state,
+    passive_content,
+    sms_post,
+    start_intake,
+    text_message,
+    wechat_post,
+)
 from tests.support.assistant import Assistant, customs, texts
 
 pytestmark = pytest.mark.e2e
@@ -56,8 +66,9 @@ def _wait_for_log(assistant: Assistant, text: str, count: int, timeout: float = 
 def _cases(assistant: Assistant, *senders: str) -> list:
     from bot.cases import CaseService
 
-    return [case for case in CaseService.from_url(assistant.settings.app_db_url).list_cases()
-            if case.sender_id in senders]
+    return [
+        case for case in CaseService.from_url(assistant.settings.app_db_url).list_cases() if case.sender_id in senders
+    ]
 
 
 @needs_intake
@@ -88,10 +99,20 @@ def test_rasa_killed_in_the_middle_of_an_intake_form_resumes_and_records_one_cas
 
 def _custom_action_message(assistant: Assistant) -> str | None:
     """A message whose turn runs a custom action (so it needs the action server), or None."""
-    defaults = {"action_listen", "action_session_start", "action_restart", "action_default_fallback",
-                "action_deactivate_loop", "action_revert_fallback_events", "action_default_ask_affirmation",
-                "action_default_ask_rephrase", "action_back", "action_two_stage_fallback", "action_unlikely_intent",
-                "action_extract_slots"}
+    defaults = {
+        "action_listen",
+        "action_session_start",
+        "action_restart",
+        "action_default_fallback",
+        "action_deactivate_loop",
+        "action_revert_fallback_events",
+        "action_default_ask_affirmation",
+        "action_default_ask_rephrase",
+        "action_back",
+        "action_two_stage_fallback",
+        "action_unlikely_intent",
+        "action_extract_slots",
+    }
     for index, message in enumerate(["老板欠了我三个月工钱不给咋办", "我想在银川落户需要啥条件", "转人工"]):
         sender = f"fault-probe-{index}"
         assistant.say(sender, message)
@@ -124,8 +145,9 @@ def _uses_safety_net(channel: str) -> bool:
 
 def _wechat_turn(assistant, secrets, api, openid, message) -> str:
     started = time.monotonic()
-    status, body = wechat_post(assistant.settings.rasa_url, secrets["WECHAT_TOKEN"], openid,
-                               text_message(openid, message))
+    status, body = wechat_post(
+        assistant.settings.rasa_url, secrets["WECHAT_TOKEN"], openid, text_message(openid, message)
+    )
     assert status == 200, body
     passive = passive_content(body.decode())
     return passive if passive is not None else "\n".join(api.wait_for(openid, started, 30))
@@ -134,20 +156,27 @@ def _wechat_turn(assistant, secrets, api, openid, message) -> str:
 def _sms_turn(assistant, secrets, api, phone, message) -> str:
     outbox = assistant.var_dir / "sms-outbox.jsonl"
     seen = outbox.read_text(encoding="utf-8").count("\n") if outbox.exists() else 0
-    status, body = sms_post(assistant.settings.rasa_url, secrets["SMS_WEBHOOK_SECRET"], json.dumps(
-        {"from": phone, "text": message, "msg_id": f"fault-{time.monotonic_ns()}"}).encode())
+    status, body = sms_post(
+        assistant.settings.rasa_url,
+        secrets["SMS_WEBHOOK_SECRET"],
+        json.dumps({"from": phone, "text": message, "msg_id": f"fault-{time.monotonic_ns()}"}).encode(),
+    )
     assert status == 200, body
     lines = outbox.read_text(encoding="utf-8").splitlines()[seen:] if outbox.exists() else []
     return "".join(record["text"] for record in map(json.loads, lines) if record["to"] == phone)
 
 
-@pytest.mark.parametrize("channel, turn, user", [("wechat", _wechat_turn, "o-fault-actions-down-0000000"),
-                                                 ("sms", _sms_turn, "13900001111")])
-def test_action_server_killed_gives_the_apology_on_wechat_and_sms_too(reliable_assistant, channel_secrets,
-                                                                       fake_wechat_api, channel, turn, user):
+@pytest.mark.parametrize(
+    "channel, turn, user", [("wechat", _wechat_turn, "o-fault-actions-down-0000000"), ("sms", _sms_turn, "13900001111")]
+)
+def test_action_server_killed_gives_the_apology_on_wechat_and_sms_too(
+    reliable_assistant, channel_secrets, fake_wechat_api, channel, turn, user
+):
     if not _uses_safety_net(channel):
-        pytest.skip(f"channels/{channel}.py does not wrap its handler in bot.safety_net.with_safety_net yet: "
-                    "a turn whose action server is down gets no reply at all")
+        pytest.skip(
+            f"channels/{channel}.py does not wrap its handler in bot.safety_net.with_safety_net yet: "
+            "a turn whose action server is down gets no reply at all"
+        )
     assistant = reliable_assistant
     message = _custom_action_message(assistant)
     if message is None:
@@ -164,8 +193,7 @@ def test_a_locked_app_store_during_case_storage_gives_an_apology_and_loses_nothi
     assistant = reliable_assistant
     # a first case, confirmed and numbered before the trouble
     start_intake(assistant, "fault-lock-first")
-    first = [c for c in customs(answer_until(assistant, "fault-lock-first", None))
-             if c.get("kind") == "case_created"]
+    first = [c for c in customs(answer_until(assistant, "fault-lock-first", None)) if c.get("kind") == "case_created"]
     assert len(first) == 1
 
     sender = "fault-lock-second"
@@ -187,5 +215,6 @@ def test_a_locked_app_store_during_case_storage_gives_an_apology_and_loses_nothi
     reply = assistant.say(sender, INTAKE_ANSWERS["case_confirmed"])  # the worker confirms again, the store is free
     second = [c for c in customs(reply) if c.get("kind") == "case_created"]
     assert len(second) == 1, texts(reply)
-    assert sorted(case.case_id for case in _cases(assistant, *senders)) == sorted([first[0]["case_id"],
-                                                                                    second[0]["case_id"]])
+    assert sorted(case.case_id for case in _cases(assistant, *senders)) == sorted(
+        [first[0]["case_id"], second[0]["case_id"]]
+    )

@@ -6,6 +6,7 @@ each sender's tracker must hold exactly its own messages, in order. The launcher
 load runs. Bounded: every request has a timeout and the whole run a deadline. `make soak` (NXA_SOAK=1) runs 100
 turns per sender instead of 20.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -43,10 +44,11 @@ def _check_trackers(assistant, senders: dict[str, list[str]]) -> list[str]:
 async def _rest_sender(session, url, sender, messages, problems):
     for turn, message in enumerate(messages):
         try:
-            async with session.post(url, json={"sender": sender, "message": message},
-                                    timeout=aiohttp.ClientTimeout(total=60)) as response:
+            async with session.post(
+                url, json={"sender": sender, "message": message}, timeout=aiohttp.ClientTimeout(total=60)
+            ) as response:
                 status, replies = response.status, await response.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             problems.append(f"{sender} turn {turn}: {type(exc).__name__} {exc}")
             continue
         text = "\n".join(r.get("text", "") for r in replies or [])
@@ -79,11 +81,13 @@ async def _wechat_sender(session, base_url, token, api, openid, messages, proble
     for turn, message in enumerate(messages):
         started = time.monotonic()
         try:
-            async with session.post(f"{base_url}/webhooks/wechat/webhook?{signed_query(token, openid)}",
-                                    data=text_message(openid, message).encode(),
-                                    timeout=aiohttp.ClientTimeout(total=15)) as response:
+            async with session.post(
+                f"{base_url}/webhooks/wechat/webhook?{signed_query(token, openid)}",
+                data=text_message(openid, message).encode(),
+                timeout=aiohttp.ClientTimeout(total=15),
+            ) as response:
                 status, body = response.status, await response.text()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             problems.append(f"{openid} turn {turn}: {type(exc).__name__} {exc}")
             continue
         if status != 200:
@@ -106,8 +110,18 @@ def test_50_wechat_users_each_get_their_own_answers(reliable_assistant, channel_
 
     async def run():
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=SENDERS + 5)) as session:
-            tasks = [_wechat_sender(session, reliable_assistant.settings.rasa_url, channel_secrets["WECHAT_TOKEN"],
-                                    fake_wechat_api, openid, m, problems) for openid, m in users.items()]
+            tasks = [
+                _wechat_sender(
+                    session,
+                    reliable_assistant.settings.rasa_url,
+                    channel_secrets["WECHAT_TOKEN"],
+                    fake_wechat_api,
+                    openid,
+                    m,
+                    problems,
+                )
+                for openid, m in users.items()
+            ]
             await asyncio.wait_for(asyncio.gather(*tasks), DEADLINE_SECONDS)
 
     started = time.monotonic()

@@ -1,5 +1,6 @@
 """bot.lock_store.AtomicRedisLockStore on a real redis-server: tickets issued at the same moment by several clients
 (as by several Rasa replicas) are all distinct and all kept; Rasa's own RedisLockStore loses some."""
+
 from __future__ import annotations
 
 import threading
@@ -62,8 +63,14 @@ def test_concurrent_tickets_are_distinct_and_all_kept(redis_server):
 
 
 def test_the_lock_store_is_built_from_the_endpoints_file_entry(redis_server):
-    config = EndpointConfig(url=redis_server.host, type="bot.lock_store.AtomicRedisLockStore", port=redis_server.port,
-                            password=redis_server.password, db=0, key_prefix="nxa")
+    config = EndpointConfig(
+        url=redis_server.host,
+        type="bot.lock_store.AtomicRedisLockStore",
+        port=redis_server.port,
+        password=redis_server.password,
+        db=0,
+        key_prefix="nxa",
+    )
     from rasa.core.lock_store import LockStore
 
     store = LockStore.create(config)

@@ -1,4 +1,5 @@
 """bot.safety_net: a turn that produced no bot message, or raised, gets the apology with 12333; others are untouched."""
+
 import asyncio
 import logging
 
@@ -77,4 +78,3 @@ def test_each_turn_counts_its_own_replies():
         output = CollectingOutputChannel()
         asyncio.run(handler(UserMessage("你好", output, "w", input_channel="rest")))
         assert [m.get("text") for m in output.messages if m.get("text")] == [APOLOGY]
-

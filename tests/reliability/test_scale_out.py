@@ -6,6 +6,7 @@ Rasa server (replica B) from the launcher's own process spec on another port. On
 between A and B, as a load balancer without sticky sessions would send them, through small talk, slots and a whole
 case intake form (the case lands in the PostgreSQL app store).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,10 +22,19 @@ import yaml
 
 from bot.launcher import _is_up, process_specs
 from bot.settings import ROOT
-from tests.reliability.support import (HAS_INTAKE, INTAKE_ANSWERS, PATIENT_START_SECONDS, answer_until,
-                                       passive_content, post, start_intake, start_patiently, text_message,
-                                       wechat_post)
 from tests.reliability.services import ServiceError, services
+from tests.reliability.support import (
+    HAS_INTAKE,
+    INTAKE_ANSWERS,
+    PATIENT_START_SECONDS,
+    answer_until,
+    passive_content,
+    post,
+    start_intake,
+    start_patiently,
+    text_message,
+    wechat_post,
+)
 from tests.support.assistant import Assistant, customs, free_port, http_json, texts
 
 pytestmark = pytest.mark.e2e
@@ -42,10 +52,16 @@ class Replica:
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = PATIENT_START_SECONDS) -> "Replica":
+    def start(self, timeout: float = PATIENT_START_SECONDS) -> Replica:
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(self.spec.argv, cwd=ROOT, env=self.spec.env, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(
+                self.spec.argv,
+                cwd=ROOT,
+                env=self.spec.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -103,7 +119,8 @@ def test_the_launcher_uses_postgres_and_redis_and_migrates_the_app_store_there(r
     first, second = replicas
     assert first.settings.endpoints.name == "endpoints.postgres.yml"
     assert "--endpoints" in second.spec.argv and second.spec.argv[second.spec.argv.index("--endpoints") + 1] == str(
-        ROOT / "endpoints.postgres.yml")
+        ROOT / "endpoints.postgres.yml"
+    )
     engine = sa.create_engine(shared_stores.postgres.url("app"))
     try:
         with engine.connect() as connection:
@@ -168,16 +185,17 @@ def test_a_slot_set_through_one_replica_is_seen_by_the_other(replicas):
     sender = "scale-out-slot"
     first.say(sender, "你好")
     value = "金凤区" if "county" in slot else "测试值"
-    http_json(f"{first.settings.rasa_url}/conversations/{sender}/tracker/events?token=test-token",
-              {"event": "slot", "name": slot, "value": value})
+    http_json(
+        f"{first.settings.rasa_url}/conversations/{sender}/tracker/events?token=test-token",
+        {"event": "slot", "name": slot, "value": value},
+    )
     assert second.tracker(sender)["slots"][slot] == value
     second.say(sender, "谢谢你")
     assert first.tracker(sender)["slots"][slot] == value
 
 
 @pytest.mark.skipif(not HAS_INTAKE, reason="domain.yml has no case_intake_form yet")
-def test_an_intake_form_started_on_one_replica_is_finished_on_the_other_and_stored_in_postgres(replicas,
-                                                                                               shared_stores):
+def test_an_intake_form_started_on_one_replica_is_finished_on_the_other_and_stored_in_postgres(replicas, shared_stores):
     from bot.cases import CaseService
 
     first, second = replicas
@@ -188,8 +206,11 @@ def test_an_intake_form_started_on_one_replica_is_finished_on_the_other_and_stor
     assert len(created) == 1, texts(reply)
     user_turns = _user_texts(first.tracker(sender))
     assert user_turns[0].startswith("/start_case") and len(user_turns) >= 8
-    cases = [case for case in CaseService.from_url(shared_stores.postgres.url("app")).list_cases()
-             if case.sender_id == sender]
+    cases = [
+        case
+        for case in CaseService.from_url(shared_stores.postgres.url("app")).list_cases()
+        if case.sender_id == sender
+    ]
     assert [case.case_id for case in cases] == [created[0]["case_id"]]
     assert cases[0].employer == INTAKE_ANSWERS["employer"] and cases[0].amount_owed == 12000
 
@@ -234,12 +255,20 @@ def render_nginx_front(doc: str, listen_port: int, rasa_ports: list[int], folder
     assert sum("127.0.0.1:" in line for line in lines) == 2 * len(rasa_ports) + 1, "the doc's layout changed"
     temp = folder / "temp"
     temp.mkdir(mode=0o777)
-    return "\n".join([
-        f"pid {folder}/nginx.pid;", f"error_log {folder}/error.log;", "events {}", "http {",
-        "    log_format upstreams '$request_uri $upstream_addr $status';",
-        f"    access_log {folder}/access.log upstreams;",
-        *(f"    {kind}_temp_path {temp}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")),
-        *lines, "}", ""])
+    return "\n".join(
+        [
+            f"pid {folder}/nginx.pid;",
+            f"error_log {folder}/error.log;",
+            "events {}",
+            "http {",
+            "    log_format upstreams '$request_uri $upstream_addr $status';",
+            f"    access_log {folder}/access.log upstreams;",
+            *(f"    {kind}_temp_path {temp}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")),
+            *lines,
+            "}",
+            "",
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -254,12 +283,16 @@ def front(replicas, tmp_path_factory):
     folder.chmod(0o755)
     port = free_port()
     conf = folder / "nginx.conf"
-    conf.write_text(render_nginx_front(NGINX_DOC.read_text(), port, [first.settings.rasa_port,
-                                                                     second.settings.rasa_port], folder))
+    conf.write_text(
+        render_nginx_front(NGINX_DOC.read_text(), port, [first.settings.rasa_port, second.settings.rasa_port], folder)
+    )
     checked = subprocess.run([nginx, "-t", "-p", str(folder), "-c", str(conf)], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
-    process = subprocess.Popen([nginx, "-p", str(folder), "-c", str(conf), "-g", "daemon off;"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [nginx, "-p", str(folder), "-c", str(conf), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
     while not _is_up(f"{url}/webhooks/rest/") and time.monotonic() < deadline:
@@ -277,8 +310,9 @@ def test_the_documented_nginx_front_spreads_rest_turns_over_both_replicas_in_ord
     sender = "scale-out-front-rest"
     sent = [message for message, _ in SMALL_TALK]
     for message, expected in SMALL_TALK:
-        assert expected in texts(http_json(f"{front.url}/webhooks/rest/webhook",
-                                           {"sender": sender, "message": message}))
+        assert expected in texts(
+            http_json(f"{front.url}/webhooks/rest/webhook", {"sender": sender, "message": message})
+        )
     assert _user_texts(first.tracker(sender)) == sent
     used = front.upstreams("/webhooks/rest/webhook", len(sent))
     assert len(used) == len(sent) and len(set(used)) == 2, used  # no stickiness needed, none given

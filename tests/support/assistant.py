@@ -1,4 +1,5 @@
 """Run the real assistant (`python -m bot run`) on free ports for end-to-end tests, and talk to it over HTTP."""
+
 from __future__ import annotations
 
 import json
@@ -53,7 +54,7 @@ class Assistant:
     def rest_url(self) -> str:
         return f"{self.settings.rasa_url}/webhooks/rest/webhook"
 
-    def start(self) -> "Assistant":
+    def start(self) -> Assistant:
         self.var_dir.mkdir(parents=True, exist_ok=True)
         self._log_start = len(self.log())
         log = self.log_path.open("ab")
@@ -65,7 +66,7 @@ class Assistant:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"launcher exited with {self.process.returncode}:\n{self.log()[-4000:]}")
-            if self.log()[self._log_start:].count(" is up: ") >= expected:
+            if self.log()[self._log_start :].count(" is up: ") >= expected:
                 return self
             time.sleep(0.5)
         self.stop()

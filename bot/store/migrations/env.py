@@ -1,4 +1,5 @@
 """Alembic environment for the app store: online migrations against the URL `bot.store.migrate` passes in."""
+
 from alembic import context
 
 from bot.store._base import Base, create_engine_for

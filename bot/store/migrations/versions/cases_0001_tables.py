@@ -7,8 +7,9 @@ database written at each earlier revision keeps its rows).
 Revision ID: cases_0001
 Revises: 0001_root
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "cases_0001"
 down_revision = "0001_root"

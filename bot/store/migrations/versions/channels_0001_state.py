@@ -5,8 +5,9 @@ Starts the "channels" branch from the root; later revisions continue it linearly
 Revision ID: channels_0001
 Revises: 0001_root
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "channels_0001"
 down_revision = "0001_root"

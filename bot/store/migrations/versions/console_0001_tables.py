@@ -5,8 +5,9 @@ Starts the "console" branch from the root; later revisions continue it linearly 
 Revision ID: console_0001
 Revises: 0001_root
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "console_0001"
 down_revision = "0001_root"
@@ -28,7 +29,8 @@ def upgrade() -> None:
         "console_sessions",
         sa.Column("id_hash", sa.String(64), primary_key=True),
         sa.Column(
-            "operator_id", sa.Integer,
+            "operator_id",
+            sa.Integer,
             sa.ForeignKey("console_operators.id", name="fk_console_sessions_operator", ondelete="CASCADE"),
             nullable=False,
         ),
@@ -50,14 +52,19 @@ def upgrade() -> None:
     )
     op.create_index("ix_takeovers_sender_id", "takeovers", ["sender_id"])
     op.create_index(
-        "uq_takeovers_open_sender", "takeovers", ["sender_id"], unique=True,
-        sqlite_where=sa.text("released_at IS NULL"), postgresql_where=sa.text("released_at IS NULL"),
+        "uq_takeovers_open_sender",
+        "takeovers",
+        ["sender_id"],
+        unique=True,
+        sqlite_where=sa.text("released_at IS NULL"),
+        postgresql_where=sa.text("released_at IS NULL"),
     )
     op.create_table(
         "takeover_messages",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column(
-            "takeover_id", sa.Integer,
+            "takeover_id",
+            sa.Integer,
             sa.ForeignKey("takeovers.id", name="fk_takeover_messages_takeover", ondelete="CASCADE"),
             nullable=False,
         ),
