@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build .venv with Rasa Open Source 3.6.21 on this machine's Python 3.11 (see requirements/README.md).
+# Build .venv with Rasa Open Source 3.6.21 on this machine's Python 3.11 (see README.md, "Install notes").
 # Idempotent: `make install` only calls this when a requirements file is newer than the .venv stamp.
 set -euo pipefail
 cd "$(dirname "$0")/.."
