@@ -25,6 +25,8 @@ __all__ = [
     "Source",
     "Rule",
     "FactSpec",
+    "SOURCE_QUALITIES",
+    "FACET_KEYS",
     "validate_rule",
     "validate_facts",
     "parse_iso_date",
@@ -76,9 +78,14 @@ _RULE_REQUIRED = (
     "effective_until",
     "last_verified",
 )
-_RULE_OPTIONAL = ("conditions",)
+# Fields of the KB contract (issue 11/12). ``quality`` and ``verified_by`` are in _OPTIONAL only while the rule
+# files are being annotated; the loader then requires them (see _REQUIRED_SOON).
+_RULE_OPTIONAL = ("conditions", "verified_by", "superseded_by", "change_note", "facets", "related")
 _SOURCE_REQUIRED = ("title", "doc_no", "issuer", "date", "article")
-_SOURCE_OPTIONAL = ("url",)
+_SOURCE_OPTIONAL = ("url", "text", "quality")
+SOURCE_QUALITIES: tuple[str, ...] = ("official_text", "official_page", "news", "third_party")
+FACET_KEYS: tuple[str, ...] = ("where", "bring", "how_long", "cost", "who", "deadline")
+TEXT_ID_PATTERN = re.compile(r"[a-z0-9_]+")
 _OUTCOME_REQUIRED = ("if", "outcome", "reason")
 _OUTCOME_OPTIONAL = ("amount",)
 _AMOUNT_REQUIRED = ("value", "unit")
@@ -129,6 +136,8 @@ class Source:
     date: datetime.date
     article: str
     url: str | None = None
+    quality: str = "third_party"
+    text: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The source as plain JSON-ready data (date as an ISO string)."""
@@ -139,6 +148,8 @@ class Source:
             "date": self.date.isoformat(),
             "article": self.article,
             "url": self.url,
+            "quality": self.quality,
+            "text": self.text,
         }
 
     def citation(self) -> str:
@@ -165,6 +176,11 @@ class Rule:
     last_verified: datetime.date
     conditions: Mapping[str, Any] | None = None
     path: str | None = dataclasses.field(default=None, compare=False, repr=False)
+    verified_by: str = ""
+    superseded_by: str | None = None
+    change_note: str | None = None
+    facets: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    related: tuple[str, ...] = ()
 
     def __hash__(self) -> int:  # conditions is a dict, so the generated hash would fail; the id is unique anyway
         return hash(self.id)
@@ -192,6 +208,11 @@ class Rule:
             "effective_from": self.effective_from.isoformat(),
             "effective_until": self.effective_until.isoformat() if self.effective_until else None,
             "last_verified": self.last_verified.isoformat(),
+            "verified_by": self.verified_by,
+            "superseded_by": self.superseded_by,
+            "change_note": self.change_note,
+            "facets": dict(self.facets),
+            "related": list(self.related),
             "conditions": _plain(self.conditions),
         }
 
@@ -452,6 +473,21 @@ def validate_rule(
     if conditions is not None:
         _validate_conditions(conditions, facts, check)
 
+    verified_by = check.text(data, "verified_by", "") or ""
+    superseded_by = check.text(data, "superseded_by", "") if data.get("superseded_by") is not None else None
+    change_note = check.text(data, "change_note", "") if data.get("change_note") is not None else None
+    if superseded_by is not None and not _RULE_ID_PATTERN.fullmatch(superseded_by):
+        check.add("superseded_by", f"{superseded_by!r} is not a rule id <topic>.<slug>")
+    if (superseded_by is None) != (change_note is None):
+        check.add(
+            "superseded_by" if superseded_by is None else "change_note",
+            "superseded_by and change_note go together: give both (an expired rule with a successor) or neither",
+        )
+    if superseded_by is not None and effective_until is None and "effective_until" in data:
+        check.add("superseded_by", "only an expired rule has a successor: set effective_until first")
+    facets = _validate_facets(data, check)
+    related = _validate_related(data, check)
+
     if check.errors:
         return None, check.errors
     rule = Rule(
@@ -469,8 +505,50 @@ def validate_rule(
         last_verified=last_verified,
         conditions=_plain(conditions),
         path=path,
+        verified_by=verified_by,
+        superseded_by=superseded_by,
+        change_note=change_note,
+        facets=facets,
+        related=related,
     )
     return rule, []
+
+
+_RULE_ID_PATTERN = re.compile(r"[a-z_]+\.[a-z0-9_]+")
+
+
+def _validate_facets(data: Mapping[str, Any], check: _Collector) -> dict[str, str]:
+    raw = data.get("facets")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not raw:
+        check.add("facets", f"must be a mapping of {', '.join(FACET_KEYS)} to short sentences")
+        return {}
+    facets: dict[str, str] = {}
+    for key in raw:
+        if key not in FACET_KEYS:
+            check.add(f"facets.{key}", f"unknown facet (allowed: {', '.join(FACET_KEYS)})")
+            continue
+        value = check.text(raw, key, "facets")
+        if value is not None:
+            facets[key] = value
+    return facets
+
+
+def _validate_related(data: Mapping[str, Any], check: _Collector) -> tuple[str, ...]:
+    raw = data.get("related")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(item, str) and item.strip() for item in raw):
+        check.add("related", "must be a list of rule ids <topic>.<slug>")
+        return ()
+    related = tuple(item.strip() for item in raw)
+    for index, item in enumerate(related):
+        if not _RULE_ID_PATTERN.fullmatch(item):
+            check.add(f"related[{index}]", f"{item!r} is not a rule id <topic>.<slug>")
+    if len(set(related)) != len(related):
+        check.add("related", "lists a rule id twice")
+    return related
 
 
 def _validate_sources(data: Mapping[str, Any], check: _Collector) -> list[Source]:
@@ -493,6 +571,21 @@ def _validate_sources(data: Mapping[str, Any], check: _Collector) -> list[Source
         issuer = check.text(item, "issuer", prefix)
         article = check.text(item, "article", prefix)
         source_date = check.date(item, "date", prefix)
+        quality = item.get("quality", "third_party")
+        if quality not in SOURCE_QUALITIES:
+            check.add(f"{prefix}.quality", f"must be one of {', '.join(SOURCE_QUALITIES)}, got {quality!r}")
+        text_id = check.text(item, "text", prefix) if item.get("text") is not None else None
+        if "text" in item and item["text"] is None:
+            check.add(f"{prefix}.text", "must be a shipped text id (leave text out when the source is not one)")
+        if text_id is not None and not TEXT_ID_PATTERN.fullmatch(text_id):
+            check.add(f"{prefix}.text", f"{text_id!r} is not a text id (lower-case ASCII [a-z0-9_]+)")
+        if "quality" in item and (quality == "official_text") != (text_id is not None):
+            check.add(
+                f"{prefix}.quality",
+                "official_text means a shipped text: give text: <id> with it"
+                if quality == "official_text"
+                else f"a source with text: {text_id} is a shipped text, so its quality is official_text",
+            )
         url = item.get("url")
         if url is not None:
             if not isinstance(url, str) or not _is_official_url(url.strip()):
@@ -504,7 +597,7 @@ def _validate_sources(data: Mapping[str, Any], check: _Collector) -> list[Source
             else:
                 url = url.strip()
         if len(check.errors) == before:
-            sources.append(Source(title, doc_no, issuer, source_date, article, url))
+            sources.append(Source(title, doc_no, issuer, source_date, article, url, quality, text_id))
     return sources
 
 

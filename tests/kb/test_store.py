@@ -68,9 +68,14 @@ def test_get_and_to_dict(fixture_kb):
         "effective_from",
         "effective_until",
         "last_verified",
+        "verified_by",
+        "superseded_by",
+        "change_note",
+        "facets",
+        "related",
         "conditions",
     ]
-    assert list(data["sources"][0]) == ["title", "doc_no", "issuer", "date", "article", "url"]
+    assert list(data["sources"][0]) == ["title", "doc_no", "issuer", "date", "article", "url", "quality", "text"]
     assert data["effective_from"] == "2024-10-28" and data["effective_until"] is None
     assert data["sources"][0]["date"] == "2024-10-28"
 
