@@ -17,6 +17,7 @@ from policies_kb._knowledge_base import KnowledgeBase
 from policies_kb._loader import DEFAULT_FACTS_DIR, DEFAULT_RULES_DIR, load_files
 from policies_kb._schema import TOPICS, KBValidationError
 from policies_kb._search import MIN_CONFIDENT_SCORE
+from policies_kb._sources import DEFAULT_SOURCES_DIR
 
 
 def _date(text: str) -> datetime.date:
@@ -32,7 +33,7 @@ def _print_json(data) -> None:
 
 def _load(args) -> KnowledgeBase | None:
     try:
-        return KnowledgeBase.load(args.rules_dir, args.facts_dir, db_url=args.db_url)
+        return KnowledgeBase.load(args.rules_dir, args.facts_dir, db_url=args.db_url, sources_dir=args.sources_dir)
     except KBValidationError as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)
@@ -41,7 +42,9 @@ def _load(args) -> KnowledgeBase | None:
 
 
 def cmd_check(args) -> int:
-    result = load_files(args.rules_dir, args.facts_dir)
+    result = load_files(args.rules_dir, args.facts_dir, args.sources_dir)
+    for warning in result.warnings:
+        print(f"WARNING {warning}")
     for error in result.errors:
         print(error)
     if result.errors:
@@ -49,7 +52,12 @@ def cmd_check(args) -> int:
         print(f"FAILED: {len(result.errors)} error(s) in {files} file(s)")
         return 1
     topics = len({rule.topic for rule in result.rules})
-    print(f"OK: {len(result.rules)} rules, {topics} topics, {len(result.facts)} facts")
+    quotes = sum(1 for rule in result.rules if rule.sources[0].text is not None)
+    print(
+        f"OK: {len(result.rules)} rules, {topics} topics, {len(result.facts)} facts, {len(result.texts)} texts; "
+        f"{quotes} quotes verified against their text"
+        + (f"; {len(result.warnings)} warning(s)" if result.warnings else "")
+    )
     return 0
 
 
@@ -184,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--rules-dir", type=Path, default=DEFAULT_RULES_DIR, help="default: policies_kb/rules")
     common.add_argument("--facts-dir", type=Path, default=DEFAULT_FACTS_DIR, help="default: policies_kb/facts")
+    common.add_argument("--sources-dir", type=Path, default=DEFAULT_SOURCES_DIR, help="default: policies_kb/sources")
     common.add_argument("--db-url", default="sqlite://", help="SQLAlchemy URL of the SQL copy (default: in memory)")
     dated = argparse.ArgumentParser(add_help=False)
     dated.add_argument("--on", type=_date, default=datetime.date.today(), help="YYYY-MM-DD (default: today)")

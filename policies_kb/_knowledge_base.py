@@ -45,6 +45,7 @@ class KnowledgeBase:
         db_url: str = "sqlite://",
         *,
         synonyms: Synonyms | None = None,
+        sources_dir: Path | None = None,
     ) -> KnowledgeBase:
         """Validate every rule and fact file, write them into the SQL store, build the search index.
 
@@ -55,7 +56,7 @@ class KnowledgeBase:
         Raises :class:`KBValidationError` listing every problem if any file is invalid; then nothing is written.
         """
         started = time.perf_counter()
-        result = load_files(rules_dir, facts_dir)
+        result = load_files(rules_dir, facts_dir, sources_dir)
         if result.errors:
             raise KBValidationError(result.errors)
         engine = _queries.make_engine(db_url)

@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from policies_kb._schema import FactSpec, KBError, Rule, validate_facts, validate_rule
+from policies_kb._sources import ShippedText
 
 __all__ = ["DEFAULT_RULES_DIR", "DEFAULT_FACTS_DIR", "LoadResult", "StrictLoader", "parse_yaml", "load_files"]
 
@@ -65,6 +66,8 @@ class LoadResult:
     facts: dict[str, FactSpec]
     errors: list[KBError]
     files: int
+    texts: dict[str, ShippedText] = dataclasses.field(default_factory=dict)
+    warnings: list[KBError] = dataclasses.field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -162,11 +165,21 @@ def load_facts(facts_dir: Path) -> tuple[dict[str, FactSpec], list[KBError], int
     return facts, errors, len(files)
 
 
-def load_files(rules_dir: Path | None = None, facts_dir: Path | None = None) -> LoadResult:
-    """Read and validate every fact and rule file. Never raises for content problems: they are in ``errors``."""
+def load_files(
+    rules_dir: Path | None = None, facts_dir: Path | None = None, sources_dir: Path | None = None
+) -> LoadResult:
+    """Read and validate every fact, text and rule file, then check across them (quotes against the shipped texts,
+    successors, related ids, the weak-source hedge: :mod:`policies_kb._checks`). Never raises for content problems:
+    they are in ``errors``. ``sources_dir`` defaults to the package's ``sources/``."""
+    from policies_kb._checks import cross_check
+    from policies_kb._sources import load_texts
+
     rules_dir = Path(rules_dir) if rules_dir is not None else DEFAULT_RULES_DIR
     facts_dir = Path(facts_dir) if facts_dir is not None else DEFAULT_FACTS_DIR
     facts, errors, file_count = load_facts(facts_dir)
+    texts, text_errors = load_texts(sources_dir)
+    errors.extend(text_errors)
+    file_count += len(texts)
 
     if not rules_dir.is_dir():
         errors.append(KBError(display_path(rules_dir), "(file)", "rules directory does not exist"))
@@ -208,4 +221,7 @@ def load_files(rules_dir: Path | None = None, facts_dir: Path | None = None) -> 
             errors.extend(rule_errors)
             if rule is not None:
                 rules[rule.id] = rule
-    return LoadResult(sorted(rules.values(), key=lambda rule: rule.id), facts, errors, file_count)
+    ordered = sorted(rules.values(), key=lambda rule: rule.id)
+    cross_errors, warnings = cross_check(ordered, texts)
+    errors.extend(cross_errors)
+    return LoadResult(ordered, facts, errors, file_count, texts, warnings)

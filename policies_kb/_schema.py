@@ -77,12 +77,12 @@ _RULE_REQUIRED = (
     "effective_from",
     "effective_until",
     "last_verified",
+    "verified_by",
 )
-# Fields of the KB contract (issue 11/12). ``quality`` and ``verified_by`` are in _OPTIONAL only while the rule
-# files are being annotated; the loader then requires them (see _REQUIRED_SOON).
-_RULE_OPTIONAL = ("conditions", "verified_by", "superseded_by", "change_note", "facets", "related")
-_SOURCE_REQUIRED = ("title", "doc_no", "issuer", "date", "article")
-_SOURCE_OPTIONAL = ("url", "text", "quality")
+# superseded_by/change_note/facets/related: the KB contract (issue 11 §3a, issue 12)
+_RULE_OPTIONAL = ("conditions", "superseded_by", "change_note", "facets", "related")
+_SOURCE_REQUIRED = ("title", "doc_no", "issuer", "date", "article", "quality")
+_SOURCE_OPTIONAL = ("url", "text")
 SOURCE_QUALITIES: tuple[str, ...] = ("official_text", "official_page", "news", "third_party")
 FACET_KEYS: tuple[str, ...] = ("where", "bring", "how_long", "cost", "who", "deadline")
 TEXT_ID_PATTERN = re.compile(r"[a-z0-9_]+")
@@ -571,15 +571,15 @@ def _validate_sources(data: Mapping[str, Any], check: _Collector) -> list[Source
         issuer = check.text(item, "issuer", prefix)
         article = check.text(item, "article", prefix)
         source_date = check.date(item, "date", prefix)
-        quality = item.get("quality", "third_party")
-        if quality not in SOURCE_QUALITIES:
+        quality = item.get("quality")
+        if "quality" in item and quality not in SOURCE_QUALITIES:
             check.add(f"{prefix}.quality", f"must be one of {', '.join(SOURCE_QUALITIES)}, got {quality!r}")
         text_id = check.text(item, "text", prefix) if item.get("text") is not None else None
         if "text" in item and item["text"] is None:
             check.add(f"{prefix}.text", "must be a shipped text id (leave text out when the source is not one)")
         if text_id is not None and not TEXT_ID_PATTERN.fullmatch(text_id):
             check.add(f"{prefix}.text", f"{text_id!r} is not a text id (lower-case ASCII [a-z0-9_]+)")
-        if "quality" in item and (quality == "official_text") != (text_id is not None):
+        if quality in SOURCE_QUALITIES and (quality == "official_text") != (text_id is not None):
             check.add(
                 f"{prefix}.quality",
                 "official_text means a shipped text: give text: <id> with it"
