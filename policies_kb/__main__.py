@@ -33,7 +33,7 @@ def _print_json(data) -> None:
 
 def _load(args) -> KnowledgeBase | None:
     try:
-        return KnowledgeBase.load(args.rules_dir, args.facts_dir, db_url=args.db_url, sources_dir=args.sources_dir)
+        return KnowledgeBase.load(args.rules_dir, args.facts_dir, sources_dir=args.sources_dir)
     except KBValidationError as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)
@@ -193,7 +193,6 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--rules-dir", type=Path, default=DEFAULT_RULES_DIR, help="default: policies_kb/rules")
     common.add_argument("--facts-dir", type=Path, default=DEFAULT_FACTS_DIR, help="default: policies_kb/facts")
     common.add_argument("--sources-dir", type=Path, default=DEFAULT_SOURCES_DIR, help="default: policies_kb/sources")
-    common.add_argument("--db-url", default="sqlite://", help="SQLAlchemy URL of the SQL copy (default: in memory)")
     dated = argparse.ArgumentParser(add_help=False)
     dated.add_argument("--on", type=_date, default=datetime.date.today(), help="YYYY-MM-DD (default: today)")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -81,10 +82,13 @@ class ShippedText:
         }
 
 
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
 def normalise_for_quote(text: str) -> str:
-    """NFKC, then every punctuation mark, symbol-like bracket and whitespace removed (``，`` vs ``,`` do not matter)."""
-    text = unicodedata.normalize("NFKC", text)
-    return "".join(ch for ch in text if not (unicodedata.category(ch)[0] in "PZC" or ch.isspace()))
+    """NFKC, then everything but letters, digits and CJK characters removed: punctuation, brackets and whitespace do
+    not matter (``，`` vs ``,``, ``（一）`` vs ``(一)``), every character of the wording does."""
+    return _NOT_WORD.sub("", unicodedata.normalize("NFKC", text))
 
 
 def _split_front_matter(raw: str) -> tuple[str | None, str]:
@@ -212,6 +216,7 @@ def _paragraphs(lines: list[str]) -> list[str]:
     return paragraphs
 
 
+@functools.lru_cache(maxsize=64)
 def _statute_articles(body: str) -> dict[str, list[str]]:
     """Article name → its paragraphs (the first one starts with the article's own text, without ``第N条``)."""
     articles: dict[str, list[str]] = {}
@@ -231,6 +236,7 @@ def _statute_articles(body: str) -> dict[str, list[str]]:
     return articles
 
 
+@functools.lru_cache(maxsize=16)
 def _notice_sections(body: str) -> dict[str, str]:
     """``一`` / ``二(七)`` / ``页脚`` → text. A section's text includes its subsections."""
     sections: dict[str, list[str]] = {}
@@ -300,6 +306,11 @@ def locate(text: ShippedText, article: str) -> str | None:
     return sections.get(key)
 
 
+@functools.lru_cache(maxsize=1024)
+def _normalised(text: str) -> str:
+    return normalise_for_quote(text)
+
+
 def _cn_index(numeral: str) -> int | None:
     values = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
     if numeral in values:
@@ -321,7 +332,7 @@ def quote_problem(quote: str, text: ShippedText, article: str) -> str | None:
         found = locate(text, part)
         if found is None:
             return f"{text.title} has no article {part!r} (cited as {article!r})"
-        located.append(normalise_for_quote(found))
+        located.append(_normalised(found))
     for part in re.split(r"…+|\.{3,}", quote):
         needle = normalise_for_quote(part)
         if not needle:

@@ -142,13 +142,6 @@ def test_one_error_does_not_hide_the_others(tmp_path):
     assert result.rules == []
 
 
-def test_invalid_load_writes_nothing(tmp_path):
-    db = tmp_path / "kb.sqlite"
-    with pytest.raises(KBValidationError):
-        KnowledgeBase.load(HERE / "broken/bad_date/rules", HERE / "broken/bad_date/facts", db_url=f"sqlite:///{db}")
-    assert not db.exists()
-
-
 def test_yaml_dialect_is_strict_about_booleans_and_dates():
     data, errors = parse_yaml("on: 2026-11-29\nflag: yes\nreal: true\n", "x.yaml")
     assert errors == []
