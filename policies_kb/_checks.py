@@ -14,10 +14,19 @@ import datetime
 import re
 from collections.abc import Iterable, Mapping
 
-from policies_kb._schema import KBError, Rule
+from policies_kb._derived import DERIVED_FACTS, MINIMUM_YEARS, PLACEHOLDERS, RETIREMENT
+from policies_kb._parameters import Parameters
+from policies_kb._schema import FactSpec, KBError, Rule
 from policies_kb._sources import ShippedText, quote_problem
 
-__all__ = ["WEAK_QUALITIES", "HEDGE_WORDS", "cross_check", "states_a_figure", "rests_on_weak_sources"]
+__all__ = [
+    "WEAK_QUALITIES",
+    "HEDGE_WORDS",
+    "cross_check",
+    "check_derived_facts",
+    "states_a_figure",
+    "rests_on_weak_sources",
+]
 
 WEAK_QUALITIES = frozenset({"news", "third_party"})
 HEDGE_WORDS = ("据报道", "以当地公布为准")
@@ -31,6 +40,30 @@ _FIGURE = re.compile(
     r"(?:\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万]+)\s*"
     r"(?:%|％|万|元|块|年|个月|月|日|天|小时|周|人|次|岁|平方米|㎡|倍|成|个工作日)"
 )
+
+
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def check_derived_facts(facts: Mapping[str, FactSpec], parameters: Parameters, path: str) -> list[KBError]:
+    """A fact marked ``derived`` must be one the code computes (policies_kb/_derived.py), and the inputs and
+    parameters it is computed from must exist."""
+    errors = []
+    for name, spec in facts.items():
+        if spec.derived and name not in DERIVED_FACTS:
+            errors.append(
+                KBError(path, f"{name}.derived", f"no computation for {name} (known: {', '.join(DERIVED_FACTS)})")
+            )
+        if name in DERIVED_FACTS and not spec.derived:
+            errors.append(KBError(path, f"{name}.derived", f"{name} is computed: declare it with derived: true"))
+        if spec.derived and name in DERIVED_FACTS:
+            for item in DERIVED_FACTS[name]:
+                if item not in facts:
+                    errors.append(KBError(path, name, f"is computed from {item}, which is not declared"))
+            for parameter in (MINIMUM_YEARS, RETIREMENT):
+                if parameter not in parameters.dated and parameter not in parameters.schedules:
+                    errors.append(KBError(path, name, f"needs the parameter {parameter} (policies_kb/parameters/)"))
+    return errors
 
 
 def states_a_figure(answer: str) -> bool:
@@ -94,6 +127,13 @@ def cross_check(rules: Iterable[Rule], texts: Mapping[str, ShippedText]) -> tupl
                 add(f"related[{index}]", "a rule is not related to itself")
             elif related not in by_id:
                 add(f"related[{index}]", f"no rule {related!r}")
+        for index, outcome in enumerate((rule.conditions or {}).get("outcomes", [])):
+            for name in _PLACEHOLDER.findall(outcome.get("reason", "")):
+                if name not in PLACEHOLDERS:
+                    add(
+                        f"conditions.outcomes[{index}].reason",
+                        f"{{{name}}} is not a placeholder (placeholders: {', '.join(PLACEHOLDERS)})",
+                    )
         if rests_on_weak_sources(rule) and states_a_figure(rule.answer) and not is_hedged(rule.answer):
             add(
                 "answer",

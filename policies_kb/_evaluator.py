@@ -14,6 +14,7 @@ before it can decide.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import itertools
 import math
 import re
@@ -22,6 +23,7 @@ from typing import Any
 
 from policies_kb._schema import FactSpec, Rule
 from policies_kb._text import normalize, strip_punctuation
+from policies_kb._year_month import is_year_month, parse_year_month
 
 __all__ = ["EligibilityResult", "evaluate_rule", "evaluate_expression", "coerce_fact", "parse_fact_text"]
 
@@ -45,10 +47,13 @@ class EligibilityResult:
     missing_facts: list[str]
     facts_used: dict
     rule_ids: list[str]
+    on: datetime.date | None = None  # the day the result was computed for (KnowledgeBase.evaluate always sets it)
 
     def to_dict(self) -> dict[str, Any]:
-        """The result as plain JSON-ready data."""
-        return dataclasses.asdict(self)
+        """The result as plain JSON-ready data (``on`` as an ISO date)."""
+        data = dataclasses.asdict(self)
+        data["on"] = self.on.isoformat() if self.on is not None else None
+        return data
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -205,6 +210,8 @@ def parse_fact_text(spec: FactSpec, text: Any) -> Any:
         return None
     if isinstance(text, bool) or isinstance(text, (int, float)):
         return coerce_fact(spec, text, parse=False)
+    if spec.type == "year_month":
+        return parse_year_month(str(text))  # "75年3月的", "1975.3" (policies_kb/_year_month.py)
     if spec.type in ("number", "integer"):
         number = _parse_number(normalize(str(text)))
         if number is None:
@@ -336,6 +343,8 @@ def coerce_fact(spec: FactSpec, value: Any, *, parse: bool = True) -> Any:
     elif spec.type == "choice":
         if isinstance(value, str) and value in (spec.choices or {}):
             return value
+    elif spec.type == "year_month" and is_year_month(value):
+        return value
     if parse and isinstance(value, str):
         parsed = parse_fact_text(spec, value)
         if parsed is not None:

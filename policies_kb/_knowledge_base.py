@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 import time
@@ -9,8 +10,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from policies_kb._derived import DERIVED_FACTS, derive, display_values, inputs_to_ask
 from policies_kb._evaluator import EligibilityResult, coerce_fact, evaluate_rule, parse_fact_text
 from policies_kb._loader import load_files
+from policies_kb._parameters import Parameters
 from policies_kb._schema import TOPICS, FactSpec, KBValidationError, Rule
 from policies_kb._search import SearchHit, SearchIndex, Synonyms
 from policies_kb._sources import ShippedText
@@ -18,6 +21,13 @@ from policies_kb._sources import ShippedText
 __all__ = ["KnowledgeBase"]
 
 logger = logging.getLogger(__name__)
+
+
+class _Placeholders(dict):
+    """Reason placeholders; one that cannot be filled says so instead of raising."""
+
+    def __missing__(self, key: str) -> str:
+        return "（以社保经办机构核定为准）"
 
 
 class KnowledgeBase:
@@ -33,11 +43,13 @@ class KnowledgeBase:
         facts: dict[str, FactSpec],
         index: SearchIndex,
         texts: Mapping[str, ShippedText] | None = None,
+        parameters: Parameters | None = None,
     ):
         self._rules = {rule.id: rule for rule in rules}
         self._facts = dict(facts)
         self._index = index
         self._texts = dict(texts or {})
+        self._parameters = parameters if parameters is not None else Parameters({}, {})
         self.load_seconds: float | None = None
 
     @classmethod
@@ -48,6 +60,7 @@ class KnowledgeBase:
         *,
         synonyms: Synonyms | None = None,
         sources_dir: Path | None = None,
+        parameters_dir: Path | None = None,
     ) -> KnowledgeBase:
         """Validate every rule, fact and text file (and every quote against its text), build the search index.
 
@@ -55,11 +68,11 @@ class KnowledgeBase:
         ``sources/``. Raises :class:`KBValidationError` listing every problem if any file is invalid.
         """
         started = time.perf_counter()
-        result = load_files(rules_dir, facts_dir, sources_dir)
+        result = load_files(rules_dir, facts_dir, sources_dir, parameters_dir)
         if result.errors:
             raise KBValidationError(result.errors)
         index = SearchIndex(result.rules, synonyms=synonyms)
-        kb = cls(result.rules, result.facts, index, result.texts)
+        kb = cls(result.rules, result.facts, index, result.texts, result.parameters)
         kb.load_seconds = time.perf_counter() - started
         logger.debug("Loaded %d rules, %d facts in %.3f s", len(result.rules), len(result.facts), kb.load_seconds)
         return kb
@@ -84,6 +97,11 @@ class KnowledgeBase:
     def texts(self) -> dict[str, ShippedText]:
         """The shipped full texts by id (a copy): ``Source.text`` names one of them."""
         return dict(self._texts)
+
+    @property
+    def parameters(self) -> Parameters:
+        """The dated values of ``policies_kb/parameters/`` (minimum contribution years, retirement ages)."""
+        return self._parameters
 
     def rules_valid_on(self, day: datetime.date) -> list[Rule]:
         """Rules in force on ``day`` (``effective_from <= day <= effective_until``, open end if null), by id."""
@@ -135,7 +153,25 @@ class KnowledgeBase:
         if not rule.is_valid_on(on):
             raise ValueError(f"rule {rule_id} is not in force on {on.isoformat()}")
         typed = {name: coerce_fact(self._fact_spec(name), value) for name, value in facts.items()}
-        return evaluate_rule(rule, typed)
+        known = {**typed, **derive(typed, on, self._parameters)}
+        result = evaluate_rule(rule, known)
+        missing: list[str] = []
+        for name in result.missing_facts:  # a computed fact is asked through its inputs ("哪年哪月出生")
+            for item in inputs_to_ask(name, known) if self._fact_spec(name).derived else [name]:
+                if item not in missing:
+                    missing.append(item)
+        if not missing and result.outcome is None:  # derived facts whose inputs are all known cannot be missing
+            missing = list(result.missing_facts)
+        reason = result.reason
+        if reason is not None and "{" in reason:
+            reason = reason.format_map(_Placeholders(display_values(known, self._parameters)))
+        used = dict(result.facts_used)
+        for name in list(used):  # show what a computed fact was computed from, and with what
+            if self._fact_spec(name).derived:
+                for item in (*DERIVED_FACTS[name], *DERIVED_FACTS):
+                    if known.get(item) is not None:
+                        used.setdefault(item, known[item])
+        return dataclasses.replace(result, missing_facts=missing, reason=reason, facts_used=used, on=on)
 
     def _fact_spec(self, name: str) -> FactSpec:
         spec = self._facts.get(name)

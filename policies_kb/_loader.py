@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from policies_kb._parameters import Parameters
 from policies_kb._schema import FactSpec, KBError, Rule, validate_facts, validate_rule
 from policies_kb._sources import ShippedText
 
@@ -68,6 +69,7 @@ class LoadResult:
     files: int
     texts: dict[str, ShippedText] = dataclasses.field(default_factory=dict)
     warnings: list[KBError] = dataclasses.field(default_factory=list)
+    parameters: Parameters = dataclasses.field(default_factory=lambda: Parameters({}, {}))
 
     @property
     def ok(self) -> bool:
@@ -166,12 +168,17 @@ def load_facts(facts_dir: Path) -> tuple[dict[str, FactSpec], list[KBError], int
 
 
 def load_files(
-    rules_dir: Path | None = None, facts_dir: Path | None = None, sources_dir: Path | None = None
+    rules_dir: Path | None = None,
+    facts_dir: Path | None = None,
+    sources_dir: Path | None = None,
+    parameters_dir: Path | None = None,
 ) -> LoadResult:
     """Read and validate every fact, text and rule file, then check across them (quotes against the shipped texts,
     successors, related ids, the weak-source hedge: :mod:`policies_kb._checks`). Never raises for content problems:
-    they are in ``errors``. ``sources_dir`` defaults to the package's ``sources/``."""
-    from policies_kb._checks import cross_check
+    they are in ``errors``. ``sources_dir`` / ``parameters_dir`` default to the package's ``sources/`` and
+    ``parameters/``."""
+    from policies_kb._checks import check_derived_facts, cross_check
+    from policies_kb._parameters import load_parameters
     from policies_kb._sources import load_texts
 
     rules_dir = Path(rules_dir) if rules_dir is not None else DEFAULT_RULES_DIR
@@ -180,6 +187,9 @@ def load_files(
     texts, text_errors = load_texts(sources_dir)
     errors.extend(text_errors)
     file_count += len(texts)
+    parameters, parameter_errors = load_parameters(parameters_dir)
+    errors.extend(parameter_errors)
+    errors.extend(check_derived_facts(facts, parameters, display_path(facts_dir)))
 
     if not rules_dir.is_dir():
         errors.append(KBError(display_path(rules_dir), "(file)", "rules directory does not exist"))
@@ -224,4 +234,4 @@ def load_files(
     ordered = sorted(rules.values(), key=lambda rule: rule.id)
     cross_errors, warnings = cross_check(ordered, texts)
     errors.extend(cross_errors)
-    return LoadResult(ordered, facts, errors, file_count, texts, warnings)
+    return LoadResult(ordered, facts, errors, file_count, texts, warnings, parameters)

@@ -45,7 +45,7 @@ TOPICS: tuple[str, ...] = (
 OUTCOMES: tuple[str, ...] = ("eligible", "not_eligible", "partly_eligible", "refer")
 OPERATORS: tuple[str, ...] = ("==", "!=", "<", "<=", ">", ">=", "in")
 ORDERING_OPERATORS = frozenset({"<", "<=", ">", ">="})
-FACT_TYPES: tuple[str, ...] = ("number", "integer", "boolean", "choice")
+FACT_TYPES: tuple[str, ...] = ("number", "integer", "boolean", "choice", "year_month")
 
 # Source URLs must point at an official host (SCHEMA.md: "official hosts only, never a mirror"). A host matches when
 # it equals one of these or ends with "." + one of these.
@@ -91,7 +91,8 @@ _OUTCOME_OPTIONAL = ("amount",)
 _AMOUNT_REQUIRED = ("value", "unit")
 _AMOUNT_OPTIONAL = ("label",)
 _FACT_REQUIRED = ("type", "question")
-_FACT_OPTIONAL = ("unit", "choices", "choice_words")
+_FACT_OPTIONAL = ("unit", "choices", "choice_words", "derived")
+_YEAR_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 MIN_QUESTIONS = 3
 
 
@@ -228,6 +229,7 @@ class FactSpec:
     unit: str | None = None
     choices: Mapping[str, str] | None = None
     choice_words: Mapping[str, tuple[str, ...]] | None = None
+    derived: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The fact declaration as plain data."""
@@ -235,6 +237,7 @@ class FactSpec:
             "name": self.name,
             "type": self.type,
             "question": self.question,
+            "derived": self.derived,
             "unit": self.unit,
             "choices": dict(self.choices) if self.choices is not None else None,
             "choice_words": {key: list(words) for key, words in self.choice_words.items()}
@@ -366,6 +369,11 @@ def validate_facts(data: Any, path: str) -> tuple[dict[str, FactSpec], list[KBEr
         if not isinstance(spec, dict):
             check.add(name, f"must be a mapping with type and question, got {_describe(spec)}")
             continue
+        derived = spec.get("derived", False)
+        if not isinstance(derived, bool):
+            check.add(f"{name}.derived", "must be true or false")
+        if derived is True and "question" not in spec:
+            spec = {**spec, "question": f"（由其他情况计算：{name}）"}
         check.keys(spec, name, _FACT_REQUIRED, _FACT_OPTIONAL)
         fact_type = spec.get("type")
         if "type" in spec and fact_type not in FACT_TYPES:
@@ -410,6 +418,7 @@ def validate_facts(data: Any, path: str) -> tuple[dict[str, FactSpec], list[KBEr
                 choice_words={key: tuple(word.strip() for word in listed) for key, listed in words.items()}
                 if words
                 else None,
+                derived=derived is True,
             )
     return specs, check.errors
 
@@ -699,8 +708,12 @@ def _type_problem(spec: FactSpec, value: Any, op: str) -> str | None:
         if spec.type == "integer" and isinstance(value, float) and not value.is_integer():
             return f"{spec.name} is an integer, so compare it with a whole number, not {value!r}"
         return None
+    if spec.type == "year_month":
+        if not isinstance(value, str) or not _YEAR_MONTH.fullmatch(value):
+            return f"{spec.name} is a year_month, so compare it with \"YYYY-MM\", not {_describe(value)}"
+        return None
     if op in ORDERING_OPERATORS:
-        return f"{spec.name} is a {spec.type}; {op} only applies to numbers"
+        return f"{spec.name} is a {spec.type}; {op} only applies to numbers and year_month"
     if spec.type == "boolean":
         if not isinstance(value, bool):
             return f"{spec.name} is a boolean, so compare it with true or false, not {_describe(value)}"

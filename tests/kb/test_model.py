@@ -73,10 +73,10 @@ def test_facts_are_exposed(fixture_kb):
 
 def test_load_of_shipped_kb_is_fast():
     # ~0.5 s on an idle core (most of it the search index's segmentation); the bound leaves room for the shared,
-    # busy CI machine (load average ~8 on 2 cores measured 1.6 s) while still catching an order-of-magnitude slip.
+    # busy CI machine (load average ~9 on 2 cores measured 1.6-3.5 s) while still catching an order-of-magnitude slip.
     started = time.perf_counter()
     KnowledgeBase.load()
-    assert time.perf_counter() - started < 3.0
+    assert time.perf_counter() - started < 5.0
 
 
 def test_package_does_not_import_rasa_or_sqlalchemy_or_look_up_today():
