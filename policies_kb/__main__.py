@@ -1,4 +1,4 @@
-"""Command line for operators and CI: ``python -m policies_kb {check,search,show,export,evaluate,build-search-dict}``.
+"""Command line for operators and CI: ``python -m policies_kb {check,audit,search,show,export,evaluate,...}``.
 
 Exit codes: 0 success; 1 invalid knowledge base (``check``) or nothing found (``show``, ``evaluate`` of an unknown
 rule); 2 bad usage. The only place in the package that looks at today's date is the default of ``--on``.
@@ -59,6 +59,18 @@ def cmd_check(args) -> int:
         + (f"; {len(result.warnings)} warning(s)" if result.warnings else "")
     )
     return 0
+
+
+def cmd_audit(args) -> int:
+    from policies_kb._audit import audit, format_audit
+
+    result = load_files(args.rules_dir, args.facts_dir, args.sources_dir)
+    data = audit(result, args.on)
+    if args.json:
+        _print_json(data)
+    else:
+        print(format_audit(data))
+    return 1 if result.errors else 0
 
 
 def cmd_search(args) -> int:
@@ -198,6 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("check", parents=[common], help="validate all files").set_defaults(func=cmd_check)
+
+    audit = sub.add_parser("audit", parents=[common, dated], help="provenance table: qualities, quotes, verification")
+    audit.add_argument("--json", action="store_true")
+    audit.set_defaults(func=cmd_audit)
 
     search = sub.add_parser("search", parents=[common, dated], help="ranked rules for a question")
     search.add_argument("question")

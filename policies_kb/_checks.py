@@ -81,9 +81,9 @@ def is_hedged(answer: str) -> bool:
     return any(word in answer for word in HEDGE_WORDS) and CONFIRM_NUMBER in answer
 
 
-# While the content engineers rewrite the weakly sourced rules (issue 11 §2) the hedge is reported as a warning;
-# True makes it an error like every other check.
-HEDGE_IS_ERROR = False
+# The hedge was a warning while the content engineers rewrote the weakly sourced rules (issue 11 §2); it is an error
+# like every other check now (False would report it as a warning again).
+HEDGE_IS_ERROR = True
 
 
 def cross_check(rules: Iterable[Rule], texts: Mapping[str, ShippedText]) -> tuple[list[KBError], list[KBError]]:
