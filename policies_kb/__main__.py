@@ -172,7 +172,9 @@ def cmd_evaluate(args) -> int:
         print(f"amount: {amount['value']} {amount['unit']}" + (f" ({amount['label']})" if amount.get("label") else ""))
     print(f"reason: {result.reason}")
     print(f"facts used: {json.dumps(result.facts_used, ensure_ascii=False)}")
-    print(f"source: {kb.get(args.rule_id).citation()}")
+    rule = kb.get(args.rule_id)
+    assert rule is not None  # checked above
+    print(f"source: {rule.citation()}")
     return 0
 
 

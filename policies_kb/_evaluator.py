@@ -99,7 +99,7 @@ def evaluate_expression(expr: Mapping[str, Any], facts: Mapping[str, Any], used:
     if "all" in expr or "any" in expr:
         is_all = "all" in expr
         decisive = False if is_all else True  # the value that settles the whole expression
-        missing: list[str] = []
+        missing_parts: list[str] = []
         unknown = False
         for part in expr["all" if is_all else "any"]:
             value, part_missing = evaluate_expression(part, facts, used)
@@ -107,8 +107,8 @@ def evaluate_expression(expr: Mapping[str, Any], facts: Mapping[str, Any], used:
                 return decisive, []
             if value is None:
                 unknown = True
-                missing.extend(name for name in part_missing if name not in missing)
-        return (None, missing) if unknown else (not decisive, [])
+                missing_parts.extend(name for name in part_missing if name not in missing_parts)
+        return (None, missing_parts) if unknown else (not decisive, [])
     raise ValueError(f"not a condition expression: {expr!r}")  # unreachable for validated rules
 
 
@@ -283,6 +283,7 @@ def _parse_number(text: str) -> float | None:
         return None  # a range: "3到5年", "三至五年"
     values: list[float] = []
     for match in re.finditer(r"(\d+(?:\.\d+)?)\s*(万|千)?|([零〇一二两三四五六七八九十百千万亿]+)", text):
+        value: float | None
         if match.group(1):
             value = float(match.group(1)) * {"万": 10000, "千": 1000, None: 1}[match.group(2)]
         else:

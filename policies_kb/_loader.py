@@ -25,7 +25,7 @@ import dataclasses
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -45,7 +45,10 @@ _BOOL_TAG = "tag:yaml.org,2002:bool"
 
 
 # libyaml's parser when PyYAML was built with it (about 10x faster: parsing dominates the load time).
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:
+    from yaml import SafeLoader as _BaseLoader
+else:
+    _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class StrictLoader(_BaseLoader):

@@ -11,7 +11,7 @@ import dataclasses
 import datetime
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 __all__ = [
@@ -411,11 +411,13 @@ def validate_facts(data: Any, path: str) -> tuple[dict[str, FactSpec], list[KBEr
         if len(check.errors) == before:
             specs[name] = FactSpec(
                 name=name,
-                type=fact_type,
-                question=question,
+                type=cast(str, fact_type),
+                question=cast(str, question),
                 unit=unit,
-                choices={key: label.strip() for key, label in choices.items()} if fact_type == "choice" else None,
-                choice_words={key: tuple(word.strip() for word in listed) for key, listed in words.items()}
+                choices={key: label.strip() for key, label in cast(dict, choices).items()}
+                if fact_type == "choice"
+                else None,
+                choice_words={key: tuple(word.strip() for word in listed) for key, listed in cast(dict, words).items()}
                 if words
                 else None,
                 derived=derived is True,
@@ -499,16 +501,17 @@ def validate_rule(
 
     if check.errors:
         return None, check.errors
+    # no error was found, so every required field is present and of its type
     rule = Rule(
         id=f"{topic_folder}.{slug}",
-        topic=topic,
-        title=title,
-        questions=tuple(q.strip() for q in questions),
-        answer=answer,
-        quote=quote,
+        topic=cast(str, topic),
+        title=cast(str, title),
+        questions=tuple(q.strip() for q in cast(list, questions)),
+        answer=cast(str, answer),
+        quote=cast(str, quote),
         sources=tuple(sources),
-        scope=scope,
-        decided_locally=decided_locally,
+        scope=cast(str, scope),
+        decided_locally=cast(bool, decided_locally),
         effective_from=effective_from,
         effective_until=effective_until,
         last_verified=last_verified,
@@ -606,7 +609,18 @@ def _validate_sources(data: Mapping[str, Any], check: _Collector) -> list[Source
             else:
                 url = url.strip()
         if len(check.errors) == before:
-            sources.append(Source(title, doc_no, issuer, source_date, article, url, quality, text_id))
+            sources.append(
+                Source(
+                    cast(str, title),
+                    cast(str, doc_no),
+                    cast(str, issuer),
+                    cast(datetime.date, source_date),
+                    cast(str, article),
+                    url,
+                    cast(str, quality),
+                    text_id,
+                )
+            )
     return sources
 
 

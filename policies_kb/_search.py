@@ -457,7 +457,7 @@ class SearchIndex:
             for index, (value, alternative) in best.items():
                 scores[index] += weight * value
                 matched[index].append(unit.label if unit.label == alternative else f"{unit.label}→{alternative}")
-            in_passages = set()
+            in_passages: set[int] = set()
             for alternative in unit.alternatives:
                 in_passages.update(self._passage_postings.get(alternative, ()))
             for passage in in_passages:

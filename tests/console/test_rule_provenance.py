@@ -6,7 +6,12 @@ from __future__ import annotations
 import html
 
 WARNING = "来源只有新闻报道或第三方转载"
-LABELS = {"official_text": "法规原文·已逐字核对", "official_page": "政府网站", "news": "新闻报道", "third_party": "第三方转载"}
+LABELS = {
+    "official_text": "法规原文·已逐字核对",
+    "official_page": "政府网站",
+    "news": "新闻报道",
+    "third_party": "第三方转载",
+}
 
 
 def _weak(rule) -> bool:
