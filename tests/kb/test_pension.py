@@ -112,7 +112,8 @@ def test_the_check_asks_birth_month_sex_then_job_for_women_only(kb):
 def test_a_man_born_1966_05_has_retired_and_needs_15_years(kb):
     # retired 2026-10 (above), before 2030 -> minimum 15
     enough = kb.evaluate(RULE, {"birth_month": "1966年5月", "sex": "男", "contribution_years": 15}, on=TODAY)
-    assert enough.outcome == "eligible" and "15年" in enough.reason
+    assert enough.outcome == "eligible" and "够了最低年限" in enough.reason
+    assert enough.facts_used["minimum_contribution_years"] == 15
     short = kb.evaluate(RULE, {"birth_month": "1966-05", "sex": "男", "contribution_years": "交了十二年"}, on=TODAY)
     assert short.outcome == "not_eligible" and "不满15年" in short.reason and "还差3年" in short.reason
     # the same man asked about in 2026-09 has not reached it yet
