@@ -117,8 +117,12 @@ def cmd_show(args) -> int:
         f"{'; decided locally (0951-12333)' if rule.decided_locally else ''}; verified {rule.last_verified}"
     )
     print(f"\n{rule.answer}\n\n「{rule.quote}」")
+    print(f"verified by: {rule.verified_by}")
     for source in rule.sources:
-        print(f"  - {source.citation()}" + (f"  {source.url}" if source.url else ""))
+        text = f" text:{source.text}" if source.text else ""
+        print(f"  - [{source.quality}{text}] {source.citation()}" + (f"  {source.url}" if source.url else ""))
+    if rule.superseded_by:
+        print(f"superseded by {rule.superseded_by}: {rule.change_note}")
     if rule.conditions:
         print(f"conditions: {len(rule.conditions['outcomes'])} outcome(s)")
     return 0
