@@ -90,7 +90,7 @@ def format_audit(data: dict[str, Any]) -> str:
         f"Knowledge-base audit on {data['on']}: {data['rules']} rules",
         "",
         "Rules per quality of their first source:",
-        *(f"  {quality:<14} {count:>4}" for quality, count in data["rules_per_quality"].items()),
+        *(f"  {quality:<22} {count:>4}" for quality, count in data["rules_per_quality"].items()),
         f"  {'news/third_party only':<22} {len(data['rules_weak_sources_only']):>4}",
         "",
         "Quotes:",
