@@ -17,7 +17,6 @@ from policies_kb._knowledge_base import KnowledgeBase
 from policies_kb._loader import DEFAULT_FACTS_DIR, DEFAULT_RULES_DIR, load_files
 from policies_kb._schema import TOPICS, KBValidationError
 from policies_kb._search import MIN_CONFIDENT_SCORE
-from policies_kb._sources import DEFAULT_SOURCES_DIR
 
 
 def _date(text: str) -> datetime.date:
@@ -175,6 +174,7 @@ def cmd_evaluate(args) -> int:
     if amount:
         print(f"amount: {amount['value']} {amount['unit']}" + (f" ({amount['label']})" if amount.get("label") else ""))
     print(f"reason: {result.reason}")
+    print(f"computed for: {result.on.isoformat() if result.on else args.on.isoformat()}")
     print(f"facts used: {json.dumps(result.facts_used, ensure_ascii=False)}")
     rule = kb.get(args.rule_id)
     assert rule is not None  # checked above
@@ -210,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--rules-dir", type=Path, default=DEFAULT_RULES_DIR, help="default: policies_kb/rules")
     common.add_argument("--facts-dir", type=Path, default=DEFAULT_FACTS_DIR, help="default: policies_kb/facts")
-    common.add_argument("--sources-dir", type=Path, default=DEFAULT_SOURCES_DIR, help="default: policies_kb/sources")
+    common.add_argument("--sources-dir", type=Path, default=None, help="default: policies_kb/sources (all 16 texts)")
     dated = argparse.ArgumentParser(add_help=False)
     dated.add_argument("--on", type=_date, default=datetime.date.today(), help="YYYY-MM-DD (default: today)")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -182,13 +182,18 @@ def load_files(
     ``parameters/``."""
     from policies_kb._checks import check_derived_facts, cross_check
     from policies_kb._parameters import load_parameters
-    from policies_kb._sources import load_texts
+    from policies_kb._sources import DEFAULT_SOURCES_DIR, load_texts, missing_contract_texts
 
     rules_dir = Path(rules_dir) if rules_dir is not None else DEFAULT_RULES_DIR
     facts_dir = Path(facts_dir) if facts_dir is not None else DEFAULT_FACTS_DIR
     facts, errors, file_count = load_facts(facts_dir)
     texts, text_errors = load_texts(sources_dir)
     errors.extend(text_errors)
+    if sources_dir is None:  # the package must ship every text of the contract
+        for text_id in missing_contract_texts(texts):
+            errors.append(
+                KBError(display_path(DEFAULT_SOURCES_DIR / f"{text_id}.md"), "(file)", "shipped text missing")
+            )
     file_count += len(texts)
     parameters, parameter_errors = load_parameters(parameters_dir)
     errors.extend(parameter_errors)

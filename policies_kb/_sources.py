@@ -342,8 +342,8 @@ def quote_problem(quote: str, text: ShippedText, article: str) -> str | None:
     return None
 
 
-def check_metadata(texts: Mapping[str, ShippedText]) -> list[str]:
-    """Ids of the contract's 16 texts that are missing (a KB with texts must ship all of them)."""
+def missing_contract_texts(texts: Mapping[str, ShippedText]) -> list[str]:
+    """Ids of the contract's 16 texts that are not among ``texts`` (the package must ship all of them)."""
     return [text_id for text_id in CONTRACT_TEXT_IDS if text_id not in texts]
 
 

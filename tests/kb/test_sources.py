@@ -138,3 +138,13 @@ def test_a_figure_resting_only_on_news_needs_the_hedge_and_where_to_confirm(monk
     errors, warnings = cross_check([bare], {})
     assert errors == [] and len(warnings) == 1
     assert states_a_figure("最多贷30万元") and states_a_figure("十五年") and not states_a_figure("打12333，2024年")
+
+
+def test_the_package_must_ship_every_text_of_the_contract(tmp_path, monkeypatch):
+    from policies_kb import _sources
+
+    shutil.copytree(HERE.parent.parent / "policies_kb/sources", tmp_path / "sources")
+    (tmp_path / "sources/legal_aid_law.md").unlink()
+    monkeypatch.setattr(_sources, "DEFAULT_SOURCES_DIR", tmp_path / "sources")
+    result = load_files(FIXTURES / "rules", FIXTURES / "facts")
+    assert [(Path(e.path).name, e.message) for e in result.errors] == [("legal_aid_law.md", "shipped text missing")]
