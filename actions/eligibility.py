@@ -140,6 +140,8 @@ def _hint(service: PolicyService, name: str) -> str:
         return "请回答“是”或者“不是”。"
     if spec.type == "choice":
         return "请选一个：" + "、".join(spec.choices.values()) + "。"
+    if spec.type == "year_month":
+        return "请说年份和月份，比如“1975年3月”。"
     example = f"3{spec.unit}" if spec.unit else "3"
     return f"请说个数，比如“{example}”。"
 

@@ -1,4 +1,5 @@
-"""宁夏农民工政策助手's knowledge base: policy rules as validated YAML, a SQL copy, search and eligibility.
+"""宁夏农民工政策助手's knowledge base: policy rules as validated YAML checked against
+the shipped texts they quote, search and eligibility.
 
 Importable without Rasa::
 

@@ -1,4 +1,4 @@
-"""Command line for operators and CI: ``python -m policies_kb {check,search,show,export,evaluate,build-search-dict}``.
+"""Command line for operators and CI: ``python -m policies_kb {check,audit,search,show,export,evaluate,...}``.
 
 Exit codes: 0 success; 1 invalid knowledge base (``check``) or nothing found (``show``, ``evaluate`` of an unknown
 rule); 2 bad usage. The only place in the package that looks at today's date is the default of ``--on``.
@@ -32,7 +32,7 @@ def _print_json(data) -> None:
 
 def _load(args) -> KnowledgeBase | None:
     try:
-        return KnowledgeBase.load(args.rules_dir, args.facts_dir, db_url=args.db_url)
+        return KnowledgeBase.load(args.rules_dir, args.facts_dir, sources_dir=args.sources_dir)
     except KBValidationError as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)
@@ -41,7 +41,9 @@ def _load(args) -> KnowledgeBase | None:
 
 
 def cmd_check(args) -> int:
-    result = load_files(args.rules_dir, args.facts_dir)
+    result = load_files(args.rules_dir, args.facts_dir, args.sources_dir)
+    for warning in result.warnings:
+        print(f"WARNING {warning}")
     for error in result.errors:
         print(error)
     if result.errors:
@@ -49,8 +51,25 @@ def cmd_check(args) -> int:
         print(f"FAILED: {len(result.errors)} error(s) in {files} file(s)")
         return 1
     topics = len({rule.topic for rule in result.rules})
-    print(f"OK: {len(result.rules)} rules, {topics} topics, {len(result.facts)} facts")
+    quotes = sum(1 for rule in result.rules if rule.sources[0].text is not None)
+    print(
+        f"OK: {len(result.rules)} rules, {topics} topics, {len(result.facts)} facts, {len(result.texts)} texts; "
+        f"{quotes} quotes verified against their text"
+        + (f"; {len(result.warnings)} warning(s)" if result.warnings else "")
+    )
     return 0
+
+
+def cmd_audit(args) -> int:
+    from policies_kb._audit import audit, format_audit
+
+    result = load_files(args.rules_dir, args.facts_dir, args.sources_dir)
+    data = audit(result, args.on)
+    if args.json:
+        _print_json(data)
+    else:
+        print(format_audit(data))
+    return 1 if result.errors else 0
 
 
 def cmd_search(args) -> int:
@@ -97,8 +116,12 @@ def cmd_show(args) -> int:
         f"{'; decided locally (0951-12333)' if rule.decided_locally else ''}; verified {rule.last_verified}"
     )
     print(f"\n{rule.answer}\n\n「{rule.quote}」")
+    print(f"verified by: {rule.verified_by}")
     for source in rule.sources:
-        print(f"  - {source.citation()}" + (f"  {source.url}" if source.url else ""))
+        text = f" text:{source.text}" if source.text else ""
+        print(f"  - [{source.quality}{text}] {source.citation()}" + (f"  {source.url}" if source.url else ""))
+    if rule.superseded_by:
+        print(f"superseded by {rule.superseded_by}: {rule.change_note}")
     if rule.conditions:
         print(f"conditions: {len(rule.conditions['outcomes'])} outcome(s)")
     return 0
@@ -151,8 +174,11 @@ def cmd_evaluate(args) -> int:
     if amount:
         print(f"amount: {amount['value']} {amount['unit']}" + (f" ({amount['label']})" if amount.get("label") else ""))
     print(f"reason: {result.reason}")
+    print(f"computed for: {result.on.isoformat() if result.on else args.on.isoformat()}")
     print(f"facts used: {json.dumps(result.facts_used, ensure_ascii=False)}")
-    print(f"source: {kb.get(args.rule_id).citation()}")
+    rule = kb.get(args.rule_id)
+    assert rule is not None  # checked above
+    print(f"source: {rule.citation()}")
     return 0
 
 
@@ -184,12 +210,16 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--rules-dir", type=Path, default=DEFAULT_RULES_DIR, help="default: policies_kb/rules")
     common.add_argument("--facts-dir", type=Path, default=DEFAULT_FACTS_DIR, help="default: policies_kb/facts")
-    common.add_argument("--db-url", default="sqlite://", help="SQLAlchemy URL of the SQL copy (default: in memory)")
+    common.add_argument("--sources-dir", type=Path, default=None, help="default: policies_kb/sources (all 16 texts)")
     dated = argparse.ArgumentParser(add_help=False)
     dated.add_argument("--on", type=_date, default=datetime.date.today(), help="YYYY-MM-DD (default: today)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("check", parents=[common], help="validate all files").set_defaults(func=cmd_check)
+
+    audit = sub.add_parser("audit", parents=[common, dated], help="provenance table: qualities, quotes, verification")
+    audit.add_argument("--json", action="store_true")
+    audit.set_defaults(func=cmd_audit)
 
     search = sub.add_parser("search", parents=[common, dated], help="ranked rules for a question")
     search.add_argument("question")

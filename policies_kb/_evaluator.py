@@ -14,6 +14,7 @@ before it can decide.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import itertools
 import math
 import re
@@ -22,6 +23,7 @@ from typing import Any
 
 from policies_kb._schema import FactSpec, Rule
 from policies_kb._text import normalize, strip_punctuation
+from policies_kb._year_month import is_year_month, parse_year_month
 
 __all__ = ["EligibilityResult", "evaluate_rule", "evaluate_expression", "coerce_fact", "parse_fact_text"]
 
@@ -45,10 +47,13 @@ class EligibilityResult:
     missing_facts: list[str]
     facts_used: dict
     rule_ids: list[str]
+    on: datetime.date | None = None  # the day the result was computed for (KnowledgeBase.evaluate always sets it)
 
     def to_dict(self) -> dict[str, Any]:
-        """The result as plain JSON-ready data."""
-        return dataclasses.asdict(self)
+        """The result as plain JSON-ready data (``on`` as an ISO date)."""
+        data = dataclasses.asdict(self)
+        data["on"] = self.on.isoformat() if self.on is not None else None
+        return data
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -94,7 +99,7 @@ def evaluate_expression(expr: Mapping[str, Any], facts: Mapping[str, Any], used:
     if "all" in expr or "any" in expr:
         is_all = "all" in expr
         decisive = False if is_all else True  # the value that settles the whole expression
-        missing: list[str] = []
+        missing_parts: list[str] = []
         unknown = False
         for part in expr["all" if is_all else "any"]:
             value, part_missing = evaluate_expression(part, facts, used)
@@ -102,8 +107,8 @@ def evaluate_expression(expr: Mapping[str, Any], facts: Mapping[str, Any], used:
                 return decisive, []
             if value is None:
                 unknown = True
-                missing.extend(name for name in part_missing if name not in missing)
-        return (None, missing) if unknown else (not decisive, [])
+                missing_parts.extend(name for name in part_missing if name not in missing_parts)
+        return (None, missing_parts) if unknown else (not decisive, [])
     raise ValueError(f"not a condition expression: {expr!r}")  # unreachable for validated rules
 
 
@@ -205,6 +210,8 @@ def parse_fact_text(spec: FactSpec, text: Any) -> Any:
         return None
     if isinstance(text, bool) or isinstance(text, (int, float)):
         return coerce_fact(spec, text, parse=False)
+    if spec.type == "year_month":
+        return parse_year_month(str(text))  # "75年3月的", "1975.3" (policies_kb/_year_month.py)
     if spec.type in ("number", "integer"):
         number = _parse_number(normalize(str(text)))
         if number is None:
@@ -276,6 +283,7 @@ def _parse_number(text: str) -> float | None:
         return None  # a range: "3到5年", "三至五年"
     values: list[float] = []
     for match in re.finditer(r"(\d+(?:\.\d+)?)\s*(万|千)?|([零〇一二两三四五六七八九十百千万亿]+)", text):
+        value: float | None
         if match.group(1):
             value = float(match.group(1)) * {"万": 10000, "千": 1000, None: 1}[match.group(2)]
         else:
@@ -336,6 +344,8 @@ def coerce_fact(spec: FactSpec, value: Any, *, parse: bool = True) -> Any:
     elif spec.type == "choice":
         if isinstance(value, str) and value in (spec.choices or {}):
             return value
+    elif spec.type == "year_month" and is_year_month(value):
+        return value
     if parse and isinstance(value, str):
         parsed = parse_fact_text(spec, value)
         if parsed is not None:

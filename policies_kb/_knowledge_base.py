@@ -1,7 +1,8 @@
-"""The :class:`KnowledgeBase` facade: load (validate → SQL copy → search index), then query, search, evaluate."""
+"""The :class:`KnowledgeBase` facade: load (validate → search index), then query, search, evaluate."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 import time
@@ -9,32 +10,46 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import sessionmaker
-
-from policies_kb import _queries
+from policies_kb._derived import DERIVED_FACTS, derive, display_values, inputs_to_ask
 from policies_kb._evaluator import EligibilityResult, coerce_fact, evaluate_rule, parse_fact_text
 from policies_kb._loader import load_files
+from policies_kb._parameters import Parameters
 from policies_kb._schema import TOPICS, FactSpec, KBValidationError, Rule
 from policies_kb._search import SearchHit, SearchIndex, Synonyms
+from policies_kb._sources import ShippedText
 
 __all__ = ["KnowledgeBase"]
 
 logger = logging.getLogger(__name__)
 
 
+class _Placeholders(dict):
+    """Reason placeholders; one that cannot be filled says so instead of raising."""
+
+    def __missing__(self, key: str) -> str:
+        return "（以社保经办机构核定为准）"
+
+
 class KnowledgeBase:
-    """The validated rules, their SQL copy and their search index.
+    """The validated rules, the shipped texts and the search index.
 
     Build it with :meth:`load`; it is read-only afterwards and safe to share between threads. No method looks up
     today's date: every date-dependent call takes the day as an argument.
     """
 
-    def __init__(self, rules: list[Rule], facts: dict[str, FactSpec], session_maker: sessionmaker, index: SearchIndex):
+    def __init__(
+        self,
+        rules: list[Rule],
+        facts: dict[str, FactSpec],
+        index: SearchIndex,
+        texts: Mapping[str, ShippedText] | None = None,
+        parameters: Parameters | None = None,
+    ):
         self._rules = {rule.id: rule for rule in rules}
         self._facts = dict(facts)
-        self._session_maker = session_maker
         self._index = index
-        self.sync_report: _queries.SyncReport | None = None
+        self._texts = dict(texts or {})
+        self._parameters = parameters if parameters is not None else Parameters({}, {})
         self.load_seconds: float | None = None
 
     @classmethod
@@ -42,33 +57,24 @@ class KnowledgeBase:
         cls,
         rules_dir: Path | None = None,
         facts_dir: Path | None = None,
-        db_url: str = "sqlite://",
         *,
         synonyms: Synonyms | None = None,
+        sources_dir: Path | None = None,
+        parameters_dir: Path | None = None,
     ) -> KnowledgeBase:
-        """Validate every rule and fact file, write them into the SQL store, build the search index.
+        """Validate every rule, fact and text file (and every quote against its text), build the search index.
 
-        ``rules_dir`` / ``facts_dir`` default to the package's ``rules/`` and ``facts/``. ``db_url`` is any SQLAlchemy
-        URL; the default is a private in-memory SQLite database, a file URL (``sqlite:///var/kb.sqlite``) keeps the
-        copy for other readers. Loading the same files again into the same database changes no row.
-
-        Raises :class:`KBValidationError` listing every problem if any file is invalid; then nothing is written.
+        ``rules_dir`` / ``facts_dir`` / ``sources_dir`` default to the package's ``rules/``, ``facts/`` and
+        ``sources/``. Raises :class:`KBValidationError` listing every problem if any file is invalid.
         """
         started = time.perf_counter()
-        result = load_files(rules_dir, facts_dir)
+        result = load_files(rules_dir, facts_dir, sources_dir, parameters_dir)
         if result.errors:
             raise KBValidationError(result.errors)
-        engine = _queries.make_engine(db_url)
-        session_maker = sessionmaker(bind=engine, future=True, expire_on_commit=False)
-        with _queries.session_scope(session_maker) as session:
-            report = _queries.sync_store(session, result.rules, result.facts)
         index = SearchIndex(result.rules, synonyms=synonyms)
-        kb = cls(result.rules, result.facts, session_maker, index)
-        kb.sync_report = report
+        kb = cls(result.rules, result.facts, index, result.texts, result.parameters)
         kb.load_seconds = time.perf_counter() - started
-        logger.debug(
-            "Loaded %d rules, %d facts in %.3f s (%s)", len(result.rules), len(result.facts), kb.load_seconds, report
-        )
+        logger.debug("Loaded %d rules, %d facts in %.3f s", len(result.rules), len(result.facts), kb.load_seconds)
         return kb
 
     # -- rules ------------------------------------------------------------------------------------------------
@@ -87,24 +93,25 @@ class KnowledgeBase:
         """The rule with this id, in force or not, or None."""
         return self._rules.get(rule_id)
 
+    @property
+    def texts(self) -> dict[str, ShippedText]:
+        """The shipped full texts by id (a copy): ``Source.text`` names one of them."""
+        return dict(self._texts)
+
+    @property
+    def parameters(self) -> Parameters:
+        """The dated values of ``policies_kb/parameters/`` (minimum contribution years, retirement ages)."""
+        return self._parameters
+
     def rules_valid_on(self, day: datetime.date) -> list[Rule]:
         """Rules in force on ``day`` (``effective_from <= day <= effective_until``, open end if null), by id."""
-        with _queries.session_scope(self._session_maker) as session:
-            ids = _queries.rule_ids_valid_on(session, day)
-        return [self._rules[rule_id] for rule_id in ids]
+        return [rule for rule in self._rules.values() if rule.is_valid_on(day)]
 
     def rules_by_topic(self, topic: str, on: datetime.date) -> list[Rule]:
         """Rules of ``topic`` in force on ``on``, by id. Raises ``ValueError`` for an unknown topic."""
         if topic not in TOPICS:
             raise ValueError(f"unknown topic {topic!r} (topics: {', '.join(TOPICS)})")
-        with _queries.session_scope(self._session_maker) as session:
-            ids = _queries.rule_ids_valid_on(session, on, topic=topic)
-        return [self._rules[rule_id] for rule_id in ids]
-
-    def row_counts(self) -> dict[str, int]:
-        """Rows per table of the SQL copy."""
-        with _queries.session_scope(self._session_maker) as session:
-            return _queries.row_counts(session)
+        return [rule for rule in self._rules.values() if rule.topic == topic and rule.is_valid_on(on)]
 
     # -- search -----------------------------------------------------------------------------------------------
 
@@ -146,7 +153,25 @@ class KnowledgeBase:
         if not rule.is_valid_on(on):
             raise ValueError(f"rule {rule_id} is not in force on {on.isoformat()}")
         typed = {name: coerce_fact(self._fact_spec(name), value) for name, value in facts.items()}
-        return evaluate_rule(rule, typed)
+        known = {**typed, **derive(typed, on, self._parameters)}
+        result = evaluate_rule(rule, known)
+        missing: list[str] = []
+        for name in result.missing_facts:  # a computed fact is asked through its inputs ("哪年哪月出生")
+            for item in inputs_to_ask(name, known) if self._fact_spec(name).derived else [name]:
+                if item not in missing:
+                    missing.append(item)
+        if not missing and result.outcome is None:  # derived facts whose inputs are all known cannot be missing
+            missing = list(result.missing_facts)
+        reason = result.reason
+        if reason is not None and "{" in reason:
+            reason = reason.format_map(_Placeholders(display_values(known, self._parameters)))
+        used = dict(result.facts_used)
+        for name in list(used):  # show what a computed fact was computed from, and with what
+            if self._fact_spec(name).derived:
+                for item in (*DERIVED_FACTS[name], *DERIVED_FACTS):
+                    if known.get(item) is not None:
+                        used.setdefault(item, known[item])
+        return dataclasses.replace(result, missing_facts=missing, reason=reason, facts_used=used, on=on)
 
     def _fact_spec(self, name: str) -> FactSpec:
         spec = self._facts.get(name)

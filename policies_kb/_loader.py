@@ -25,11 +25,13 @@ import dataclasses
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from policies_kb._parameters import Parameters
 from policies_kb._schema import FactSpec, KBError, Rule, validate_facts, validate_rule
+from policies_kb._sources import ShippedText
 
 __all__ = ["DEFAULT_RULES_DIR", "DEFAULT_FACTS_DIR", "LoadResult", "StrictLoader", "parse_yaml", "load_files"]
 
@@ -43,7 +45,10 @@ _BOOL_TAG = "tag:yaml.org,2002:bool"
 
 
 # libyaml's parser when PyYAML was built with it (about 10x faster: parsing dominates the load time).
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:
+    from yaml import SafeLoader as _BaseLoader
+else:
+    _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class StrictLoader(_BaseLoader):
@@ -65,6 +70,9 @@ class LoadResult:
     facts: dict[str, FactSpec]
     errors: list[KBError]
     files: int
+    texts: dict[str, ShippedText] = dataclasses.field(default_factory=dict)
+    warnings: list[KBError] = dataclasses.field(default_factory=list)
+    parameters: Parameters = dataclasses.field(default_factory=lambda: Parameters({}, {}))
 
     @property
     def ok(self) -> bool:
@@ -162,11 +170,34 @@ def load_facts(facts_dir: Path) -> tuple[dict[str, FactSpec], list[KBError], int
     return facts, errors, len(files)
 
 
-def load_files(rules_dir: Path | None = None, facts_dir: Path | None = None) -> LoadResult:
-    """Read and validate every fact and rule file. Never raises for content problems: they are in ``errors``."""
+def load_files(
+    rules_dir: Path | None = None,
+    facts_dir: Path | None = None,
+    sources_dir: Path | None = None,
+    parameters_dir: Path | None = None,
+) -> LoadResult:
+    """Read and validate every fact, text and rule file, then check across them (quotes against the shipped texts,
+    successors, related ids, the weak-source hedge: :mod:`policies_kb._checks`). Never raises for content problems:
+    they are in ``errors``. ``sources_dir`` / ``parameters_dir`` default to the package's ``sources/`` and
+    ``parameters/``."""
+    from policies_kb._checks import check_derived_facts, cross_check
+    from policies_kb._parameters import load_parameters
+    from policies_kb._sources import DEFAULT_SOURCES_DIR, load_texts, missing_contract_texts
+
     rules_dir = Path(rules_dir) if rules_dir is not None else DEFAULT_RULES_DIR
     facts_dir = Path(facts_dir) if facts_dir is not None else DEFAULT_FACTS_DIR
     facts, errors, file_count = load_facts(facts_dir)
+    texts, text_errors = load_texts(sources_dir)
+    errors.extend(text_errors)
+    if sources_dir is None:  # the package must ship every text of the contract
+        for text_id in missing_contract_texts(texts):
+            errors.append(
+                KBError(display_path(DEFAULT_SOURCES_DIR / f"{text_id}.md"), "(file)", "shipped text missing")
+            )
+    file_count += len(texts)
+    parameters, parameter_errors = load_parameters(parameters_dir)
+    errors.extend(parameter_errors)
+    errors.extend(check_derived_facts(facts, parameters, display_path(facts_dir)))
 
     if not rules_dir.is_dir():
         errors.append(KBError(display_path(rules_dir), "(file)", "rules directory does not exist"))
@@ -208,4 +239,7 @@ def load_files(rules_dir: Path | None = None, facts_dir: Path | None = None) -> 
             errors.extend(rule_errors)
             if rule is not None:
                 rules[rule.id] = rule
-    return LoadResult(sorted(rules.values(), key=lambda rule: rule.id), facts, errors, file_count)
+    ordered = sorted(rules.values(), key=lambda rule: rule.id)
+    cross_errors, warnings = cross_check(ordered, texts)
+    errors.extend(cross_errors)
+    return LoadResult(ordered, facts, errors, file_count, texts, warnings, parameters)

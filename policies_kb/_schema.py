@@ -11,7 +11,7 @@ import dataclasses
 import datetime
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 __all__ = [
@@ -25,6 +25,8 @@ __all__ = [
     "Source",
     "Rule",
     "FactSpec",
+    "SOURCE_QUALITIES",
+    "FACET_KEYS",
     "validate_rule",
     "validate_facts",
     "parse_iso_date",
@@ -43,7 +45,7 @@ TOPICS: tuple[str, ...] = (
 OUTCOMES: tuple[str, ...] = ("eligible", "not_eligible", "partly_eligible", "refer")
 OPERATORS: tuple[str, ...] = ("==", "!=", "<", "<=", ">", ">=", "in")
 ORDERING_OPERATORS = frozenset({"<", "<=", ">", ">="})
-FACT_TYPES: tuple[str, ...] = ("number", "integer", "boolean", "choice")
+FACT_TYPES: tuple[str, ...] = ("number", "integer", "boolean", "choice", "year_month")
 
 # Source URLs must point at an official host (SCHEMA.md: "official hosts only, never a mirror"). A host matches when
 # it equals one of these or ends with "." + one of these.
@@ -75,16 +77,22 @@ _RULE_REQUIRED = (
     "effective_from",
     "effective_until",
     "last_verified",
+    "verified_by",
 )
-_RULE_OPTIONAL = ("conditions",)
-_SOURCE_REQUIRED = ("title", "doc_no", "issuer", "date", "article")
-_SOURCE_OPTIONAL = ("url",)
+# superseded_by/change_note/facets/related: the KB contract (issue 11 §3a, issue 12)
+_RULE_OPTIONAL = ("conditions", "superseded_by", "change_note", "facets", "related")
+_SOURCE_REQUIRED = ("title", "doc_no", "issuer", "date", "article", "quality")
+_SOURCE_OPTIONAL = ("url", "text")
+SOURCE_QUALITIES: tuple[str, ...] = ("official_text", "official_page", "news", "third_party")
+FACET_KEYS: tuple[str, ...] = ("where", "bring", "how_long", "cost", "who", "deadline")
+TEXT_ID_PATTERN = re.compile(r"[a-z0-9_]+")
 _OUTCOME_REQUIRED = ("if", "outcome", "reason")
 _OUTCOME_OPTIONAL = ("amount",)
 _AMOUNT_REQUIRED = ("value", "unit")
 _AMOUNT_OPTIONAL = ("label",)
 _FACT_REQUIRED = ("type", "question")
-_FACT_OPTIONAL = ("unit", "choices", "choice_words")
+_FACT_OPTIONAL = ("unit", "choices", "choice_words", "derived")
+_YEAR_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 MIN_QUESTIONS = 3
 
 
@@ -129,6 +137,8 @@ class Source:
     date: datetime.date
     article: str
     url: str | None = None
+    quality: str = "third_party"
+    text: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The source as plain JSON-ready data (date as an ISO string)."""
@@ -139,6 +149,8 @@ class Source:
             "date": self.date.isoformat(),
             "article": self.article,
             "url": self.url,
+            "quality": self.quality,
+            "text": self.text,
         }
 
     def citation(self) -> str:
@@ -165,6 +177,11 @@ class Rule:
     last_verified: datetime.date
     conditions: Mapping[str, Any] | None = None
     path: str | None = dataclasses.field(default=None, compare=False, repr=False)
+    verified_by: str = ""
+    superseded_by: str | None = None
+    change_note: str | None = None
+    facets: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    related: tuple[str, ...] = ()
 
     def __hash__(self) -> int:  # conditions is a dict, so the generated hash would fail; the id is unique anyway
         return hash(self.id)
@@ -192,6 +209,11 @@ class Rule:
             "effective_from": self.effective_from.isoformat(),
             "effective_until": self.effective_until.isoformat() if self.effective_until else None,
             "last_verified": self.last_verified.isoformat(),
+            "verified_by": self.verified_by,
+            "superseded_by": self.superseded_by,
+            "change_note": self.change_note,
+            "facets": dict(self.facets),
+            "related": list(self.related),
             "conditions": _plain(self.conditions),
         }
 
@@ -207,6 +229,7 @@ class FactSpec:
     unit: str | None = None
     choices: Mapping[str, str] | None = None
     choice_words: Mapping[str, tuple[str, ...]] | None = None
+    derived: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The fact declaration as plain data."""
@@ -214,6 +237,7 @@ class FactSpec:
             "name": self.name,
             "type": self.type,
             "question": self.question,
+            "derived": self.derived,
             "unit": self.unit,
             "choices": dict(self.choices) if self.choices is not None else None,
             "choice_words": {key: list(words) for key, words in self.choice_words.items()}
@@ -345,6 +369,11 @@ def validate_facts(data: Any, path: str) -> tuple[dict[str, FactSpec], list[KBEr
         if not isinstance(spec, dict):
             check.add(name, f"must be a mapping with type and question, got {_describe(spec)}")
             continue
+        derived = spec.get("derived", False)
+        if not isinstance(derived, bool):
+            check.add(f"{name}.derived", "must be true or false")
+        if derived is True and "question" not in spec:
+            spec = {**spec, "question": f"（由其他情况计算：{name}）"}
         check.keys(spec, name, _FACT_REQUIRED, _FACT_OPTIONAL)
         fact_type = spec.get("type")
         if "type" in spec and fact_type not in FACT_TYPES:
@@ -382,13 +411,16 @@ def validate_facts(data: Any, path: str) -> tuple[dict[str, FactSpec], list[KBEr
         if len(check.errors) == before:
             specs[name] = FactSpec(
                 name=name,
-                type=fact_type,
-                question=question,
+                type=cast(str, fact_type),
+                question=cast(str, question),
                 unit=unit,
-                choices={key: label.strip() for key, label in choices.items()} if fact_type == "choice" else None,
-                choice_words={key: tuple(word.strip() for word in listed) for key, listed in words.items()}
+                choices={key: label.strip() for key, label in cast(dict, choices).items()}
+                if fact_type == "choice"
+                else None,
+                choice_words={key: tuple(word.strip() for word in listed) for key, listed in cast(dict, words).items()}
                 if words
                 else None,
+                derived=derived is True,
             )
     return specs, check.errors
 
@@ -452,25 +484,83 @@ def validate_rule(
     if conditions is not None:
         _validate_conditions(conditions, facts, check)
 
+    verified_by = check.text(data, "verified_by", "") or ""
+    superseded_by = check.text(data, "superseded_by", "") if data.get("superseded_by") is not None else None
+    change_note = check.text(data, "change_note", "") if data.get("change_note") is not None else None
+    if superseded_by is not None and not _RULE_ID_PATTERN.fullmatch(superseded_by):
+        check.add("superseded_by", f"{superseded_by!r} is not a rule id <topic>.<slug>")
+    if (superseded_by is None) != (change_note is None):
+        check.add(
+            "superseded_by" if superseded_by is None else "change_note",
+            "superseded_by and change_note go together: give both (an expired rule with a successor) or neither",
+        )
+    if superseded_by is not None and effective_until is None and "effective_until" in data:
+        check.add("superseded_by", "only an expired rule has a successor: set effective_until first")
+    facets = _validate_facets(data, check)
+    related = _validate_related(data, check)
+
     if check.errors:
         return None, check.errors
+    # no error was found, so every required field is present and of its type
     rule = Rule(
         id=f"{topic_folder}.{slug}",
-        topic=topic,
-        title=title,
-        questions=tuple(q.strip() for q in questions),
-        answer=answer,
-        quote=quote,
+        topic=cast(str, topic),
+        title=cast(str, title),
+        questions=tuple(q.strip() for q in cast(list, questions)),
+        answer=cast(str, answer),
+        quote=cast(str, quote),
         sources=tuple(sources),
-        scope=scope,
-        decided_locally=decided_locally,
+        scope=cast(str, scope),
+        decided_locally=cast(bool, decided_locally),
         effective_from=effective_from,
         effective_until=effective_until,
         last_verified=last_verified,
         conditions=_plain(conditions),
         path=path,
+        verified_by=verified_by,
+        superseded_by=superseded_by,
+        change_note=change_note,
+        facets=facets,
+        related=related,
     )
     return rule, []
+
+
+_RULE_ID_PATTERN = re.compile(r"[a-z_]+\.[a-z0-9_]+")
+
+
+def _validate_facets(data: Mapping[str, Any], check: _Collector) -> dict[str, str]:
+    raw = data.get("facets")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not raw:
+        check.add("facets", f"must be a mapping of {', '.join(FACET_KEYS)} to short sentences")
+        return {}
+    facets: dict[str, str] = {}
+    for key in raw:
+        if key not in FACET_KEYS:
+            check.add(f"facets.{key}", f"unknown facet (allowed: {', '.join(FACET_KEYS)})")
+            continue
+        value = check.text(raw, key, "facets")
+        if value is not None:
+            facets[key] = value
+    return facets
+
+
+def _validate_related(data: Mapping[str, Any], check: _Collector) -> tuple[str, ...]:
+    raw = data.get("related")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(item, str) and item.strip() for item in raw):
+        check.add("related", "must be a list of rule ids <topic>.<slug>")
+        return ()
+    related = tuple(item.strip() for item in raw)
+    for index, item in enumerate(related):
+        if not _RULE_ID_PATTERN.fullmatch(item):
+            check.add(f"related[{index}]", f"{item!r} is not a rule id <topic>.<slug>")
+    if len(set(related)) != len(related):
+        check.add("related", "lists a rule id twice")
+    return related
 
 
 def _validate_sources(data: Mapping[str, Any], check: _Collector) -> list[Source]:
@@ -493,6 +583,21 @@ def _validate_sources(data: Mapping[str, Any], check: _Collector) -> list[Source
         issuer = check.text(item, "issuer", prefix)
         article = check.text(item, "article", prefix)
         source_date = check.date(item, "date", prefix)
+        quality = item.get("quality")
+        if "quality" in item and quality not in SOURCE_QUALITIES:
+            check.add(f"{prefix}.quality", f"must be one of {', '.join(SOURCE_QUALITIES)}, got {quality!r}")
+        text_id = check.text(item, "text", prefix) if item.get("text") is not None else None
+        if "text" in item and item["text"] is None:
+            check.add(f"{prefix}.text", "must be a shipped text id (leave text out when the source is not one)")
+        if text_id is not None and not TEXT_ID_PATTERN.fullmatch(text_id):
+            check.add(f"{prefix}.text", f"{text_id!r} is not a text id (lower-case ASCII [a-z0-9_]+)")
+        if quality in SOURCE_QUALITIES and (quality == "official_text") != (text_id is not None):
+            check.add(
+                f"{prefix}.quality",
+                "official_text means a shipped text: give text: <id> with it"
+                if quality == "official_text"
+                else f"a source with text: {text_id} is a shipped text, so its quality is official_text",
+            )
         url = item.get("url")
         if url is not None:
             if not isinstance(url, str) or not _is_official_url(url.strip()):
@@ -504,7 +609,18 @@ def _validate_sources(data: Mapping[str, Any], check: _Collector) -> list[Source
             else:
                 url = url.strip()
         if len(check.errors) == before:
-            sources.append(Source(title, doc_no, issuer, source_date, article, url))
+            sources.append(
+                Source(
+                    cast(str, title),
+                    cast(str, doc_no),
+                    cast(str, issuer),
+                    cast(datetime.date, source_date),
+                    cast(str, article),
+                    url,
+                    cast(str, quality),
+                    text_id,
+                )
+            )
     return sources
 
 
@@ -606,8 +722,12 @@ def _type_problem(spec: FactSpec, value: Any, op: str) -> str | None:
         if spec.type == "integer" and isinstance(value, float) and not value.is_integer():
             return f"{spec.name} is an integer, so compare it with a whole number, not {value!r}"
         return None
+    if spec.type == "year_month":
+        if not isinstance(value, str) or not _YEAR_MONTH.fullmatch(value):
+            return f"{spec.name} is a year_month, so compare it with \"YYYY-MM\", not {_describe(value)}"
+        return None
     if op in ORDERING_OPERATORS:
-        return f"{spec.name} is a {spec.type}; {op} only applies to numbers"
+        return f"{spec.name} is a {spec.type}; {op} only applies to numbers and year_month"
     if spec.type == "boolean":
         if not isinstance(value, bool):
             return f"{spec.name} is a boolean, so compare it with true or false, not {_describe(value)}"

@@ -89,11 +89,16 @@ logger = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class SearchHit:
-    """One ranked result: the rule, its score in [0, 1] and the query terms it matched."""
+    """One ranked result: the rule, its score in [0, 1] and the query terms it matched.
+
+    ``superseded`` is the expired rule the question matched when ``rule`` is that rule's successor in force on the
+    search day (say what changed: ``superseded.change_note``); None for an ordinary hit.
+    """
 
     rule: Rule
     score: float
     matched_terms: list[str]
+    superseded: Rule | None = None
 
     def to_dict(self) -> dict:
         """The hit as JSON-ready data (the rule's id, title and citation, not the whole rule)."""
@@ -103,6 +108,7 @@ class SearchHit:
             "score": round(self.score, 4),
             "matched_terms": list(self.matched_terms),
             "citation": self.rule.citation(),
+            "superseded": self.superseded.id if self.superseded is not None else None,
         }
 
 
@@ -316,6 +322,7 @@ class SearchIndex:
 
     def __init__(self, rules: Sequence[Rule], synonyms: Synonyms | None = None, tokenizer=None):
         self.rules = list(rules)
+        self._by_id = {rule.id: rule for rule in self.rules}
         self.synonyms = synonyms if synonyms is not None else load_synonyms()
         self.tokenizer = tokenizer if tokenizer is not None else get_tokenizer()
         self._postings: dict[str, dict[int, float]] = defaultdict(dict)
@@ -450,7 +457,7 @@ class SearchIndex:
             for index, (value, alternative) in best.items():
                 scores[index] += weight * value
                 matched[index].append(unit.label if unit.label == alternative else f"{unit.label}→{alternative}")
-            in_passages = set()
+            in_passages: set[int] = set()
             for alternative in unit.alternatives:
                 in_passages.update(self._passage_postings.get(alternative, ()))
             for passage in in_passages:
@@ -461,18 +468,39 @@ class SearchIndex:
             index = self._passage_rule[passage]
             cosine = value / math.sqrt(query_weight * max(self._passage_weights[passage], value))
             best_passage[index] = max(best_passage[index], cosine)
-        hits = []
+        best_hit: dict[str, SearchHit] = {}
         for index, raw in scores.items():
-            rule = self.rules[index]
-            if not rule.is_valid_on(on) or (topic is not None and rule.topic != topic):
+            matched_rule = self.rules[index]
+            rule = self._in_force(matched_rule, on)
+            if rule is None or (topic is not None and rule.topic != topic):
                 continue
             if allowed is not None and rule.id not in allowed:
                 continue
             score = (1.0 - PASSAGE_SHARE) * min(1.0, raw / max(total_weight, MIN_QUERY_WEIGHT))
             score += PASSAGE_SHARE * best_passage[index]
-            hits.append(SearchHit(rule, score, _readable_terms(matched[index])))
-        hits.sort(key=lambda hit: (-hit.score, hit.rule.id))
+            superseded = matched_rule if rule is not matched_rule else None
+            hit = SearchHit(rule, score, _readable_terms(matched[index]), superseded)
+            known = best_hit.get(rule.id)
+            if known is None or (hit.score, hit.superseded is None) > (known.score, known.superseded is None):
+                best_hit[rule.id] = hit  # a rule matched itself and through a predecessor: the better match counts
+        hits = sorted(best_hit.values(), key=lambda hit: (-hit.score, hit.rule.id))
         return hits[:limit]
+
+    def _in_force(self, rule: Rule, on: datetime.date) -> Rule | None:
+        """``rule`` if in force on ``on``; for a rule that has ended, its successor (following ``superseded_by``)
+        in force on ``on``; otherwise None (a rule not yet in force is never served, nor is its successor)."""
+        seen: set[str] = set()
+        while not rule.is_valid_on(on):
+            if rule.effective_until is None or rule.effective_until >= on or rule.superseded_by is None:
+                return None
+            if rule.id in seen:
+                return None
+            seen.add(rule.id)
+            successor = self._by_id.get(rule.superseded_by)
+            if successor is None:
+                return None
+            rule = successor
+        return rule
 
 
 def _readable_terms(terms: list[str]) -> list[str]:

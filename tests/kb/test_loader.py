@@ -24,6 +24,11 @@ def _expected(case: Path) -> dict:
     return yaml.safe_load((case / "expected.yaml").read_text(encoding="utf-8"))
 
 
+def _sources(case: Path) -> Path | None:
+    """A case may ship its own texts (sources/); the others use the package's."""
+    return case / "sources" if (case / "sources").is_dir() else None
+
+
 def test_there_is_a_broken_fixture_per_error_mode():
     names = {case.name for case in BROKEN}
     required = {
@@ -37,6 +42,22 @@ def test_there_is_a_broken_fixture_per_error_mode():
         "topic_not_folder",
         "unknown_fact",
         "wrong_type_value",
+        "source_missing_quality",
+        "source_bad_quality",
+        "official_text_without_text",
+        "text_on_a_news_source",
+        "unknown_text",
+        "quote_altered",
+        "quote_wrong_article",
+        "article_not_in_text",
+        "missing_verified_by",
+        "superseded_by_unknown",
+        "superseded_by_not_in_force",
+        "superseded_without_change_note",
+        "superseded_but_open",
+        "related_unknown",
+        "facet_unknown_key",
+        "text_front_matter_missing_issuer",
     }
     assert required <= names
 
@@ -45,7 +66,7 @@ def test_there_is_a_broken_fixture_per_error_mode():
 def test_broken_fixture_is_refused_naming_file_and_field(case: Path):
     expected = _expected(case)
     with pytest.raises(KBValidationError) as raised:
-        KnowledgeBase.load(case / "rules", case / "facts")
+        KnowledgeBase.load(case / "rules", case / "facts", sources_dir=_sources(case))
     errors = raised.value.errors
     wanted_path = (case / expected["file"]).resolve()
     assert any(Path(error.path).resolve() == wanted_path and error.field == expected["field"] for error in errors), (
@@ -66,6 +87,7 @@ def test_check_command_exits_1_on_broken_fixture(case: Path):
             str(case / "rules"),
             "--facts-dir",
             str(case / "facts"),
+            *(["--sources-dir", str(_sources(case))] if _sources(case) else []),
         ],
         capture_output=True,
         text=True,
@@ -106,7 +128,7 @@ def test_check_command_passes_on_fixture_rules():
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert run.returncode == 0
-    assert run.stdout.strip() == "OK: 7 rules, 6 topics, 4 facts"
+    assert run.stdout.strip() == "OK: 7 rules, 6 topics, 4 facts, 16 texts; 4 quotes verified against their text"
 
 
 def test_one_error_does_not_hide_the_others(tmp_path):
@@ -118,13 +140,6 @@ def test_one_error_does_not_hide_the_others(tmp_path):
     result = load_files(tmp_path / "rules", FIXTURES / "facts")
     assert {error.field for error in result.errors} >= {"titel", "title", "effective_from"}
     assert result.rules == []
-
-
-def test_invalid_load_writes_nothing(tmp_path):
-    db = tmp_path / "kb.sqlite"
-    with pytest.raises(KBValidationError):
-        KnowledgeBase.load(HERE / "broken/bad_date/rules", HERE / "broken/bad_date/facts", db_url=f"sqlite:///{db}")
-    assert not db.exists()
 
 
 def test_yaml_dialect_is_strict_about_booleans_and_dates():

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime
+import shutil
+from pathlib import Path
 
 import pytest
 
-from policies_kb import MIN_CONFIDENT_SCORE
+from policies_kb import MIN_CONFIDENT_SCORE, KnowledgeBase
 from policies_kb._text import normalize
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def top(kb, question, day, **kwargs):
@@ -131,3 +135,59 @@ def test_the_shipped_pinyin_table_is_what_pypinyin_gives(tmp_path):
     assert build_pinyin_table(rebuilt) > 20000
     assert rebuilt.read_text(encoding="utf-8") == PINYIN_PATH.read_text(encoding="utf-8")
     assert "落 luo la lao" in PINYIN_PATH.read_text(encoding="utf-8").splitlines()
+
+
+@pytest.fixture(scope="module")
+def superseding_kb(tmp_path_factory):
+    """The fixtures with the 2021 loan rule superseded by the current one, and a rule that starts in 2027 replacing
+    nothing yet."""
+    root = tmp_path_factory.mktemp("kb")
+    shutil.copytree(FIXTURES / "rules", root / "rules")
+    old = root / "rules/startup_loan/loan_limits_2021.yaml"
+    old.write_text(
+        old.read_text(encoding="utf-8").replace(
+            "last_verified:",
+            "superseded_by: startup_loan.loan_limits\nchange_note: 2021年的额度已经调整为个人最多30万元。\nlast_verified:",
+        ),
+        encoding="utf-8",
+    )
+    return KnowledgeBase.load(root / "rules", FIXTURES / "facts")
+
+
+def test_search_on_a_day_serves_what_was_in_force_that_day(superseding_kb):
+    question = "2021年创业贷款额度"
+    on_last_day = superseding_kb.search(question, on=datetime.date(2024, 10, 27), limit=10)
+    assert on_last_day[0].rule.id == "startup_loan.loan_limits_2021" and on_last_day[0].superseded is None
+    after = superseding_kb.search(question, on=datetime.date(2026, 12, 2), limit=10)
+    ids = [hit.rule.id for hit in after]
+    assert "startup_loan.loan_limits_2021" not in ids
+    top_hit = after[0]
+    assert top_hit.rule.id == "startup_loan.loan_limits"
+    assert top_hit.superseded is not None and top_hit.superseded.id == "startup_loan.loan_limits_2021"
+    assert top_hit.superseded.change_note.startswith("2021年的额度")
+    assert top_hit.to_dict()["superseded"] == "startup_loan.loan_limits_2021"
+    assert ids.count("startup_loan.loan_limits") == 1  # matched itself and through its predecessor: one hit
+
+
+def test_a_question_about_the_current_rule_is_an_ordinary_hit(superseding_kb):
+    hits = superseding_kb.search("创业担保贷款现在能贷多少钱", on=datetime.date(2026, 12, 2))
+    assert hits[0].rule.id == "startup_loan.loan_limits" and hits[0].superseded is None
+
+
+def test_a_rule_is_never_served_before_its_date_even_as_a_successor(tmp_path):
+    shutil.copytree(FIXTURES / "rules", tmp_path / "rules")
+    old = tmp_path / "rules/startup_loan/loan_limits_2021.yaml"
+    old.write_text(
+        old.read_text(encoding="utf-8").replace(
+            "last_verified:", "superseded_by: startup_loan.loan_limits\nchange_note: 额度调整了。\nlast_verified:"
+        ),
+        encoding="utf-8",
+    )
+    kb = KnowledgeBase.load(tmp_path / "rules", FIXTURES / "facts")
+    for day in (datetime.date(2020, 1, 1), datetime.date(2021, 12, 29)):  # before either loan rule
+        for question in ("2021年创业贷款额度", "创业担保贷款现在能贷多少钱"):
+            assert all(hit.rule.topic != "startup_loan" for hit in kb.search(question, on=day, limit=10))
+    assert all(
+        hit.rule.effective_from <= datetime.date(2026, 12, 31)
+        for hit in kb.search("职业技能培训补贴标准", on=datetime.date(2026, 12, 31), limit=10)
+    )

@@ -1,41 +1,14 @@
-"""The SQL copy: idempotent loads, validity queries, and the public value types."""
+"""Validity queries, the public value types, and what loading the package costs (no SQL, no Rasa)."""
 
 from __future__ import annotations
 
 import datetime
-import shutil
 import time
 from pathlib import Path
 
 from policies_kb import KnowledgeBase, Rule
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
-
-def test_loading_twice_into_a_file_changes_nothing(tmp_path):
-    url = f"sqlite:///{tmp_path / 'kb.sqlite'}"
-    first = KnowledgeBase.load(FIXTURES / "rules", FIXTURES / "facts", db_url=url)
-    counts = first.row_counts()
-    assert counts == {"kb_rules": 7, "kb_sources": 7, "kb_facts": 4}
-    assert first.sync_report.inserted == 7
-    second = KnowledgeBase.load(FIXTURES / "rules", FIXTURES / "facts", db_url=url)
-    assert second.row_counts() == counts
-    assert (second.sync_report.inserted, second.sync_report.updated, second.sync_report.deleted) == (0, 0, 0)
-
-
-def test_changed_and_removed_files_are_synchronised(tmp_path):
-    rules = tmp_path / "rules"
-    shutil.copytree(FIXTURES / "rules", rules)
-    url = f"sqlite:///{tmp_path / 'kb.sqlite'}"
-    KnowledgeBase.load(rules, FIXTURES / "facts", db_url=url)
-    path = rules / "insurance/pension_15_years.yaml"
-    path.write_text(
-        path.read_text(encoding="utf-8").replace("养老保险交满15年", "养老保险累计交满15年"), encoding="utf-8"
-    )
-    (rules / "training/new_subsidy_2027.yaml").unlink()
-    kb = KnowledgeBase.load(rules, FIXTURES / "facts", db_url=url)
-    assert (kb.sync_report.updated, kb.sync_report.deleted, kb.sync_report.unchanged) == (1, 1, 5)
-    assert kb.row_counts()["kb_rules"] == 6 and kb.row_counts()["kb_sources"] == 6
 
 
 def test_rules_valid_on_respects_both_ends(fixture_kb):
@@ -49,6 +22,10 @@ def test_rules_valid_on_respects_both_ends(fixture_kb):
     assert [rule.id for rule in fixture_kb.rules_by_topic("startup_loan", datetime.date(2026, 11, 29))] == [
         "startup_loan.loan_limits"
     ]
+    assert [rule.id for rule in fixture_kb.rules_by_topic("startup_loan", datetime.date(2024, 10, 27))] == [
+        "startup_loan.loan_limits_2021"
+    ]
+    assert fixture_kb.rules_by_topic("housing", datetime.date(2026, 11, 29)) == []
 
 
 def test_get_and_to_dict(fixture_kb):
@@ -68,9 +45,14 @@ def test_get_and_to_dict(fixture_kb):
         "effective_from",
         "effective_until",
         "last_verified",
+        "verified_by",
+        "superseded_by",
+        "change_note",
+        "facets",
+        "related",
         "conditions",
     ]
-    assert list(data["sources"][0]) == ["title", "doc_no", "issuer", "date", "article", "url"]
+    assert list(data["sources"][0]) == ["title", "doc_no", "issuer", "date", "article", "url", "quality", "text"]
     assert data["effective_from"] == "2024-10-28" and data["effective_until"] is None
     assert data["sources"][0]["date"] == "2024-10-28"
 
@@ -90,16 +72,21 @@ def test_facts_are_exposed(fixture_kb):
 
 
 def test_load_of_shipped_kb_is_fast():
+    # ~0.5 s on an idle core (most of it the search index's segmentation); the bound leaves room for the shared,
+    # busy CI machine (load average ~9 on 2 cores measured 1.6-3.5 s) while still catching an order-of-magnitude slip.
     started = time.perf_counter()
     KnowledgeBase.load()
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 5.0
 
 
-def test_package_does_not_import_rasa_or_look_up_today():
+def test_package_does_not_import_rasa_or_sqlalchemy_or_look_up_today():
     import subprocess
     import sys
 
-    code = "import sys, policies_kb; policies_kb.KnowledgeBase.load(); print(any(m.split('.')[0] in ('rasa', 'rasa_sdk') for m in sys.modules))"
+    code = (
+        "import sys, policies_kb; policies_kb.KnowledgeBase.load(); "
+        "print(any(m.split('.')[0] in ('rasa', 'rasa_sdk', 'sqlalchemy') for m in sys.modules))"
+    )
     run = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2]
     )
