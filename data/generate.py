@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from nlu.places import all_place_names, counties  # noqa: E402
-from nlu.text import normalize  # noqa: E402
+from nlu.text import normalize_keep_offsets  # noqa: E402
 from policies_kb import KnowledgeBase  # noqa: E402
 
 NLU_DIR = ROOT / "data" / "nlu"
@@ -59,7 +59,7 @@ def _plain(example: str) -> str:
 
 
 def _key(text: str) -> str:
-    return "".join(ch for ch in normalize(text) if ch.isalnum())
+    return "".join(ch for ch in normalize_keep_offsets(text) if ch.isalnum())
 
 
 def _block(lines: list[str]) -> str:
