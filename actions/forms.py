@@ -20,19 +20,12 @@ from rasa_sdk.types import DomainDict
 
 from actions._dialogue import active_form, latest_intent, latest_text
 from nlu.answers import asks_something
+from policies_kb.topics import REGISTRY
 
-_TOPIC_QUESTIONS = (
-    "ask_settlement",
-    "ask_schooling",
-    "ask_housing",
-    "ask_insurance",
-    "ask_startup_loan",
-    "ask_labor_rights",
-    "ask_training",
-    "ask_employment",
-)
+_TOPIC_QUESTIONS = tuple(topic.intent for topic in REGISTRY)
 # The intents that leave each form (mirrors data/rules_forms.yml; tests/actions/test_forms.py checks both agree).
-# Case descriptions read like labour-rights or insurance questions, so those do not leave the intake form.
+# Case descriptions read like labour-rights or insurance questions, so those do not leave the intake form
+# (leaves_case_intake in policies_kb/topics.yaml).
 INTERRUPTIONS: dict[str, frozenset[str]] = {
     "eligibility_form": frozenset(
         _TOPIC_QUESTIONS
@@ -48,17 +41,8 @@ INTERRUPTIONS: dict[str, frozenset[str]] = {
         )
     ),
     "case_intake_form": frozenset(
-        (
-            "ask_settlement",
-            "ask_schooling",
-            "ask_housing",
-            "ask_startup_loan",
-            "ask_training",
-            "check_eligibility",
-            "check_case_status",
-            "request_human",
-            "stop",
-        )
+        tuple(topic.intent for topic in REGISTRY if topic.leaves_case_intake)
+        + ("check_eligibility", "check_case_status", "request_human", "stop")
     ),
     "case_status_form": frozenset(
         _TOPIC_QUESTIONS + ("report_wage_arrears", "start_case", "check_eligibility", "request_human", "stop")
