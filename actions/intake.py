@@ -103,6 +103,8 @@ FIELD_LABELS = {
 PRIVACY_TEXT = (
     f"为了您的安全，身份证号、银行卡号不用发给我，我也不会记下来。需要实名反映欠薪的，可以用{WAGE_PLATFORM}。"
 )
+NAME_PREFIXES = ("我的名字叫", "我的名字是", "名字叫", "名字是", "我叫", "我是", "姓名", "名字", "叫")
+EMPLOYER_PREFIXES = ("老板是", "老板叫", "公司叫", "公司是", "单位是", "单位叫")
 NOT_A_NAME = ("电话", "手机", "号码", "确认", "取消", "同意", "不知道", "干啥", "什么")
 
 
@@ -188,6 +190,24 @@ def _clean(text: str, prefixes: tuple[str, ...] = ()) -> str:
     return text.strip(" ，。,.!！?？:：\n")
 
 
+def _is_name(name: str) -> bool:
+    return bool(name) and not re.search(r"\d", name) and len(name) <= 12 and not any(w in name for w in NOT_A_NAME)
+
+
+def _named(
+    text: str, dispatcher: CollectingDispatcher, prefixes: tuple[str, ...], valid: Callable[[str], bool], hint: str
+) -> str | None:
+    """A name from free text ("我叫马小兵" → "马小兵"), or None after saying why (never an ID or card number)."""
+    if has_id_or_card(text):
+        dispatcher.utter_message(text=PRIVACY_TEXT)
+        return None
+    value = _clean(text, prefixes)
+    if not valid(value):
+        dispatcher.utter_message(text=hint)
+        return None
+    return value
+
+
 class ValidateCaseIntakeForm(FormValidator):
     """Resets and pre-fills the form when it starts, then checks each answer (`validate_<slot>`: the value to store,
     None to ask again after saying why); amount and period are asked for unpaid wages only."""
@@ -240,13 +260,7 @@ class ValidateCaseIntakeForm(FormValidator):
     def validate_worker_name(
         self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if has_id_or_card(text):
-            dispatcher.utter_message(text=PRIVACY_TEXT)
-            return {"worker_name": None}
-        name = _clean(text, ("我的名字叫", "我的名字是", "名字叫", "名字是", "我叫", "我是", "姓名", "名字", "叫"))
-        if not name or re.search(r"\d", name) or len(name) > 12 or any(word in name for word in NOT_A_NAME):
-            dispatcher.utter_message(text="写个名字就行，比如“马小兵”。")
-            return {"worker_name": None}
+        name = _named(text, dispatcher, NAME_PREFIXES, _is_name, "写个名字就行，比如“马小兵”。")
         return {"worker_name": name}
 
     def validate_phone(
@@ -272,16 +286,14 @@ class ValidateCaseIntakeForm(FormValidator):
     def validate_employer(
         self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if has_id_or_card(text):
-            dispatcher.utter_message(text=PRIVACY_TEXT)
-            return {"employer": None}
-        employer = _clean(text, ("老板是", "老板叫", "公司叫", "公司是", "单位是", "单位叫"))
-        if len(employer) < 2:
-            dispatcher.utter_message(
-                text="说个名字就行：公司名、老板或者包工头叫啥。不知道全名，说个姓也行，比如“包工头姓马”。"
-            )
-            return {"employer": None}
-        return {"employer": mask_pii(employer)[:100]}
+        employer = _named(
+            text,
+            dispatcher,
+            EMPLOYER_PREFIXES,
+            lambda value: len(value) >= 2,
+            "说个名字就行：公司名、老板或者包工头叫啥。不知道全名，说个姓也行，比如“包工头姓马”。",
+        )
+        return {"employer": mask_pii(employer)[:100] if employer else None}
 
     def validate_amount_owed(
         self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -91,9 +91,13 @@ def _find_pii(text: str) -> Iterator[_Pii]:
         raw = match.group(0)
         if match.end() < len(view) and view[match.end()].isdigit():
             continue
+        end = match.end()
         whole = _classify(re.sub(r"[ \-.+]", "", raw))
+        if whole is None and raw[-1] in "xX":  # "13812345678X": an X ends ID numbers only, not this one
+            raw, end = raw[:-1], end - 1
+            whole = _classify(re.sub(r"[ \-.+]", "", raw))
         if whole:
-            yield _Pii(match.start(), match.end(), whole[0], whole[1])
+            yield _Pii(match.start(), end, whole[0], whole[1])
             continue
         # "工资4000 13812345678": the group as a whole is nothing, but one of its space-separated parts may be.
         for part in re.finditer(r"[^ ]+", raw):

@@ -6,37 +6,37 @@ import pytest
 
 from nlu.answers import asks_something, cn_number, is_unsure, parse_number, parse_range, parse_yes_no, spoken_range
 
+# How workers say yes, no and "I don't know" (tests/actions/test_forms.py runs them through both forms too).
+YES_NO_ANSWERS = [
+    ("好的", True),
+    ("对", True),
+    ("是的", True),
+    ("嗯", True),
+    ("行", True),
+    ("可以", True),
+    ("同意", True),
+    ("确认", True),
+    ("没问题", True),
+    ("OK", True),
+    ("是嘅", True),
+    ("早就到了", True),
+    ("没有", False),
+    ("不是", False),
+    ("不同意", False),
+    ("不可以", False),  # no although it holds 可以
+    ("不行", False),
+    ("还没到", False),
+    ("no", False),
+    ("不知道", None),
+    ("记不清了", None),
+    ("是不是要交社保", None),  # asking back
+    ("随便", None),
+    ("", None),
+    ("對", True),  # traditional
+]
 
-@pytest.mark.parametrize(
-    "text, expected",
-    [
-        ("好的", True),
-        ("对", True),
-        ("是的", True),
-        ("嗯", True),
-        ("行", True),
-        ("可以", True),
-        ("同意", True),
-        ("确认", True),
-        ("没问题", True),
-        ("OK", True),
-        ("是嘅", True),
-        ("早就到了", True),
-        ("没有", False),
-        ("不是", False),
-        ("不同意", False),
-        ("不可以", False),  # no although it holds 可以
-        ("不行", False),
-        ("还没到", False),
-        ("no", False),
-        ("不知道", None),
-        ("记不清了", None),
-        ("是不是要交社保", None),  # asking back
-        ("随便", None),
-        ("", None),
-        ("對", True),  # traditional
-    ],
-)
+
+@pytest.mark.parametrize("text, expected", YES_NO_ANSWERS)
 def test_parse_yes_no(text, expected):
     assert parse_yes_no(text) is expected
 
