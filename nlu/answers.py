@@ -163,6 +163,7 @@ def spoken_range(numeral: str) -> tuple[float, float] | None:
     else:
         scale = 1.0
     base = (cn_number(prefix) or 0.0) if prefix and not rest else 0.0
+    low_value, high_value = sorted((low_value, high_value))  # "六五千" is still 5000 to 6000
     return base + low_value * scale, base + high_value * scale
 
 
