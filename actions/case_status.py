@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 FORM = "case_status_form"
 SLOTS = ("lookup_case_id", "lookup_phone")
 # NX and ten digits (YYMMDD and a four-digit count), single spaces, dashes or underscores allowed between them.
-_CASE_ID = re.compile(r"(?<![a-z0-9])nx[\s\-_]*\d(?:[\s\-_]?\d){9}(?![0-9])", re.IGNORECASE)
+_CASE_ID = re.compile(r"(?<![a-z])nx[\s\-_]*\d(?:[\s\-_]?\d){9}(?![0-9])", re.IGNORECASE)
 _ASKED_AGAIN = {
     "lookup_case_id": "案件号是NX开头加10位数字，请再发一次。",
     "lookup_phone": "手机号是11位、1开头的，请再发一次。",

@@ -74,6 +74,7 @@ def test_the_status_is_told_only_when_number_and_phone_match(domain, case_servic
         "查案件 NX2611300002 138 9512 3456",
         "查案件ＮＸ２６１１３００００２　１３８９５１２３４５６",
         "我要查案件 nx 2611-30 0002 电话13895123456",
+        "13895123456NX2611300002",
     ],
 )
 def test_number_and_phone_in_one_message_in_any_order(domain, text):
