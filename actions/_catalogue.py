@@ -5,6 +5,8 @@ Rule ids are the knowledge base's (stable by its schema); tests/actions/test_cat
 
 from __future__ import annotations
 
+from policies_kb.topics import MENUS
+
 # Eligibility checks offered in the menu, with a short button label. Any rule with conditions can be checked
 # (from its answer's "帮我看看" button); these are the ones worth listing.
 ELIGIBILITY_CHECKS: dict[str, str] = {
@@ -61,41 +63,4 @@ CASE_RULES: dict[str, str] = {
 WAGE_ARREARS_RULE = "labor_rights.wage_arrears_complaint"
 
 # What to offer when a topic was chosen but the question is still unclear: the topic's main rules.
-TOPIC_MENU: dict[str, tuple[str, ...]] = {
-    "settlement": (
-        "settlement.county_town_settlement",
-        "settlement.residence_permit_apply",
-        "settlement.keep_land_contract",
-    ),
-    "schooling": (
-        "schooling.migrant_children_enrollment",
-        "schooling.enrollment_materials",
-        "schooling.enrollment_timing",
-    ),
-    "housing": ("housing.public_rental_housing", "housing.how_to_apply", "housing.affordable_rental_housing"),
-    "insurance": (
-        "insurance.pension_15_years",
-        "insurance.unemployment_benefit",
-        "insurance.work_injury_application_deadline",
-    ),
-    "startup_loan": (
-        "startup_loan.guarantee_loan_eligibility",
-        "startup_loan.loan_limits",
-        "startup_loan.interest_subsidy",
-    ),
-    "labor_rights": (
-        "labor_rights.wage_arrears_complaint",
-        "labor_rights.arbitration_how_to_apply",
-        "labor_rights.contract_and_realname",
-    ),
-    "training": (
-        "training.subsidized_training",
-        "training.certificate_subsidy_region",
-        "training.special_ability_training",
-    ),
-    "employment": (
-        "employment.unemployment_registration",
-        "employment.odd_job_market",
-        "employment.employment_assistance_131",
-    ),
-}
+TOPIC_MENU: dict[str, tuple[str, ...]] = MENUS  # policies_kb/topics.yaml

@@ -6,19 +6,12 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
-# The topic intents and the knowledge-base topic each asks about.
-INTENT_TOPICS = {
-    "ask_settlement": "settlement",
-    "ask_schooling": "schooling",
-    "ask_housing": "housing",
-    "ask_insurance": "insurance",
-    "ask_startup_loan": "startup_loan",
-    "ask_labor_rights": "labor_rights",
-    "ask_training": "training",
-    "ask_employment": "employment",
-    "report_wage_arrears": "labor_rights",
-}
-TOPIC_INTENTS = {topic: intent for intent, topic in INTENT_TOPICS.items() if intent.startswith("ask_")}
+from policies_kb.topics import INTENT_TOPICS as REGISTRY_INTENT_TOPICS
+from policies_kb.topics import TOPIC_INTENTS as TOPIC_INTENTS  # re-exported: topic → its intent
+
+# The topic intents and the knowledge-base topic each asks about (policies_kb/topics.yaml); a wage-arrears report
+# is a labour-rights question.
+INTENT_TOPICS = {**REGISTRY_INTENT_TOPICS, "report_wage_arrears": "labor_rights"}
 
 
 def latest_text(tracker: Tracker) -> str:

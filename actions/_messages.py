@@ -13,21 +13,13 @@ import re
 from typing import Any
 
 from policies_kb import Rule
+from policies_kb.topics import WORKER_LABELS
 
 HOTLINE = "0951-12333"
 NATIONAL_HOTLINE = "12333"
 WAGE_PLATFORM = "全国根治欠薪线索反映平台（微信搜“国务院客户端”小程序，或人社部公众号里的“根治欠薪”入口）"
 
-TOPIC_LABELS = {
-    "settlement": "落户",
-    "schooling": "娃娃上学",
-    "housing": "住房",
-    "insurance": "社保",
-    "startup_loan": "创业贷款",
-    "labor_rights": "工钱和劳动维权",
-    "training": "技能培训",
-    "employment": "找工作",
-}
+TOPIC_LABELS = WORKER_LABELS  # the worker's word for each topic, in menu order (policies_kb/topics.yaml)
 
 
 def answer_payload(rule: Rule, on: datetime.date) -> dict[str, Any]:

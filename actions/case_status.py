@@ -6,77 +6,88 @@ import logging
 import re
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
+from rasa_sdk.types import DomainDict
 
 from actions import services
-from actions._dialogue import active_form, latest_text
+from actions._dialogue import latest_text
 from actions._messages import HOTLINE, handoff_payload
-from actions.forms import is_interruption
+from actions.forms import FormValidator
 from bot.cases import CaseStoreUnavailable, normalize_case_id
 from nlu.extract import parse_phone
-from nlu.text import normalize
+from nlu.text import normalize_keep_offsets
 
 log = logging.getLogger(__name__)
 
 FORM = "case_status_form"
 SLOTS = ("lookup_case_id", "lookup_phone")
-_CASE_ID = re.compile(r"nx[\s\-_]*\d(?:[\s\-_]*\d){9,}", re.IGNORECASE)
+# NX and ten digits (YYMMDD and a four-digit count), single spaces, dashes or underscores allowed between them.
+_CASE_ID = re.compile(r"(?<![a-z])nx[\s\-_]*\d(?:[\s\-_]?\d){9}(?![0-9])", re.IGNORECASE)
+_ASKED_AGAIN = {
+    "lookup_case_id": "案件号是NX开头加10位数字，请再发一次。",
+    "lookup_phone": "手机号是11位、1开头的，请再发一次。",
+}
 
 
 def find_case_id(text: str) -> str | None:
     """The case number in free text ("我的案件号是nx 2611-29 0007") in canonical form, or None."""
-    match = _CASE_ID.search(normalize(text or ""))
+    match = _CASE_ID.search(normalize_keep_offsets(text or ""))
     return normalize_case_id(match.group(0)) if match else None
 
 
-class ValidateCaseStatusForm(FormValidationAction):
-    """Reads the case number and the phone, from one message or two, in either order."""
+def find_phone(text: str) -> str | None:
+    """The mobile number in free text, once the case number is taken out ("NX2611300002 138 9512 3456")."""
+    view = normalize_keep_offsets(text or "")
+    return parse_phone(_CASE_ID.sub(" ", view))
+
+
+class ValidateCaseStatusForm(FormValidator):
+    """Reads the case number and the phone wherever they are: both in the request, or one message each, in either
+    order ("查案件 NX2611300002 13895123456", "13895123456 NX2611300002", full-width digits, spaces)."""
 
     def name(self) -> str:
         return "validate_case_status_form"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    def start(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
         text = latest_text(tracker)
-        values = {slot: tracker.get_slot(slot) for slot in SLOTS}
-        if active_form(tracker) != FORM:
-            values = {"lookup_case_id": find_case_id(text), "lookup_phone": parse_phone(text)}
-        else:
-            requested = tracker.get_slot(REQUESTED_SLOT)
-            found = {"lookup_case_id": find_case_id(text), "lookup_phone": parse_phone(text)}
-            if requested not in SLOTS or is_interruption(tracker, FORM, answers=any(found.values())):
-                return []  # the form rejects; data/rules_forms.yml leaves it and handles the message
-            values = {slot: found[slot] or values[slot] for slot in SLOTS}
-            if values[requested] is None:
-                dispatcher.utter_message(
-                    text="案件号是NX开头加10位数字，请再发一次。"
-                    if requested == "lookup_case_id"
-                    else "手机号是11位、1开头的，请再发一次。"
-                )
-        missing = [slot for slot in SLOTS if values[slot] is None]
-        return [SlotSet(slot, value) for slot, value in values.items()] + [
-            SlotSet(REQUESTED_SLOT, missing[0] if missing else None)
-        ]
+        return {"lookup_case_id": find_case_id(text), "lookup_phone": find_phone(text)}
 
+    def reads_as(self, slot: str, text: str) -> bool:
+        return bool(find_case_id(text) or find_phone(text))
 
-class ActionAskLookupCaseId(Action):
-    def name(self) -> str:
-        return "action_ask_lookup_case_id"
+    def extract_lookup_case_id(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self._found("lookup_case_id", find_case_id(latest_text(tracker)), tracker)
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        dispatcher.utter_message(text="请发一下案件号（NX开头，比如 NX2611290007）。")
-        return []
+    def extract_lookup_phone(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self._found("lookup_phone", find_phone(latest_text(tracker)), tracker)
 
+    @staticmethod
+    def _found(slot: str, value: str | None, tracker: Tracker) -> dict[str, Any]:
+        """The value found in the message; for the slot asked for, None too (then it is asked again)."""
+        return {slot: value} if value is not None or tracker.get_slot(REQUESTED_SLOT) == slot else {}
 
-class ActionAskLookupPhone(Action):
-    def name(self) -> str:
-        return "action_ask_lookup_phone"
+    def validate_lookup_case_id(
+        self, value: str | None, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self._checked("lookup_case_id", value, dispatcher)
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        dispatcher.utter_message(text="再发一下登记时留的手机号，核对是您本人。")
-        return []
+    def validate_lookup_phone(
+        self, value: str | None, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self._checked("lookup_phone", value, dispatcher)
+
+    @staticmethod
+    def _checked(slot: str, value: str | None, dispatcher: CollectingDispatcher) -> dict[str, Any]:
+        if value is None:
+            dispatcher.utter_message(text=_ASKED_AGAIN[slot])
+        return {slot: value}
 
 
 class ActionCaseStatus(Action):
@@ -85,7 +96,7 @@ class ActionCaseStatus(Action):
     def name(self) -> str:
         return "action_case_status"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         case_id, phone = tracker.get_slot("lookup_case_id"), tracker.get_slot("lookup_phone")
         reset = [SlotSet(slot, None) for slot in SLOTS]
         try:

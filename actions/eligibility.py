@@ -34,7 +34,7 @@ from actions._messages import (
 )
 from actions.forms import is_interruption
 from actions.services import MIN_CONFIDENT_SCORE, PolicyService
-from nlu.text import normalize
+from nlu.text import normalize_keep_offsets
 
 FORM = "eligibility_form"
 MAX_RETRIES = 2  # unreadable answers to one question before the check stops and offers 12333
@@ -59,7 +59,7 @@ def choose_check(service: PolicyService, tracker: Tracker, on: datetime.date) ->
     if chosen:
         rule = service.rule(str(chosen), on=on)
         return rule.id if rule is not None and service.checkable(rule) else None
-    text = normalize(latest_text(tracker))
+    text = normalize_keep_offsets(latest_text(tracker))
     if text:
         for word, rule_id in CHECK_KEYWORDS:
             if word in text and service.rule(rule_id, on=on) is not None:

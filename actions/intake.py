@@ -15,18 +15,18 @@ import hashlib
 import json
 import logging
 import re
-from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
+from rasa_sdk.types import DomainDict
 
 from actions import services
 from actions._catalogue import CASE_RULES
-from actions._dialogue import active_form, channel, entity, latest_intent, latest_text
+from actions._dialogue import channel, entity, latest_intent, latest_text
 from actions._messages import (
     HOTLINE,
     WAGE_PLATFORM,
@@ -35,11 +35,12 @@ from actions._messages import (
     intent_button,
     text_button,
 )
-from actions.forms import is_interruption
+from actions.forms import FormValidator
 from bot.cases import CASE_TYPE_LABELS, CaseStoreUnavailable, CaseSubmission
+from nlu.answers import parse_yes_no
 from nlu.extract import mask_phone, mask_pii, parse_amount_yuan, parse_period, parse_phone
 from nlu.places import counties, find_county
-from nlu.text import normalize
+from nlu.text import normalize_keep_offsets
 
 log = logging.getLogger(__name__)
 
@@ -102,14 +103,14 @@ FIELD_LABELS = {
 PRIVACY_TEXT = (
     f"为了您的安全，身份证号、银行卡号不用发给我，我也不会记下来。需要实名反映欠薪的，可以用{WAGE_PLATFORM}。"
 )
+NAME_PREFIXES = ("我的名字叫", "我的名字是", "名字叫", "名字是", "我叫", "我是", "姓名", "名字", "叫")
+EMPLOYER_PREFIXES = ("老板是", "老板叫", "公司叫", "公司是", "单位是", "单位叫")
 NOT_A_NAME = ("电话", "手机", "号码", "确认", "取消", "同意", "不知道", "干啥", "什么")
-YES_WORDS = ("同意", "确认", "可以", "没问题", "对", "是", "行", "好", "要", "提交", "嗯")
-NO_WORDS = ("不同意", "不行", "不要", "不用", "不", "别", "没")
 
 
 def case_type_of(text: str) -> str | None:
     """The case type named in free text ("老板欠我工钱" → wage_arrears), by key, label or keyword."""
-    text = normalize(text or "").strip()
+    text = normalize_keep_offsets(text or "").strip()
     if text in CASE_TYPE_LABELS:
         return text
     for key, label in CASE_TYPE_LABELS.items():
@@ -124,23 +125,16 @@ def has_id_or_card(text: str) -> bool:
 
 
 def yes_or_no(tracker: Tracker, text: str) -> bool | None:
-    """The worker's yes or no: the NLU intent first, then the words themselves; None when unclear."""
+    """The worker's yes or no: the NLU intent first, then the words themselves (nlu.answers); None when unclear."""
     intent, confidence = latest_intent(tracker)
     if confidence >= 0.5 and intent in ("affirm", "deny"):
         return intent == "affirm"
-    text = normalize(text or "")
-    if any(word in text for word in ("不同意", "不行", "不要", "不用", "不对", "不是")):
-        return False
-    if any(word in text for word in YES_WORDS):
-        return True
-    if any(word in text for word in NO_WORDS):
-        return False
-    return None
+    return parse_yes_no(text)
 
 
 def city_counties(text: str) -> list[str]:
     """The counties of the city named in the text ("在银川" → 兴庆区, 金凤区, …), or [] when no city is named."""
-    text = normalize(text or "")
+    text = normalize_keep_offsets(text or "")
     by_city: dict[str, list[str]] = {}
     for county in counties():
         by_city.setdefault(county.city, []).append(county.name)
@@ -163,16 +157,16 @@ def reads_as(slot: str, text: str) -> bool:
 
 
 def wants_change(text: str) -> bool:
-    return any(word in normalize(text or "") for word in ("改", "不对", "错", "修改"))
+    return any(word in normalize_keep_offsets(text or "") for word in ("改", "不对", "错", "修改"))
 
 
 def field_to_change(text: str) -> str | None:
     """The slot named in "电话不对" or "改地点", or None."""
-    normalized = normalize(text or "")
+    normalized = normalize_keep_offsets(text or "")
     return next((slot for slot, words in FIELD_WORDS if any(word in normalized for word in words)), None)
 
 
-def required_slots(values: dict[str, Any]) -> list[str]:
+def case_slots(values: dict[str, Any]) -> list[str]:
     """The form's slots for this case: amount and period only for unpaid wages."""
     case_type = values.get("case_type")
     if case_type and case_type != "wage_arrears":
@@ -196,31 +190,42 @@ def _clean(text: str, prefixes: tuple[str, ...] = ()) -> str:
     return text.strip(" ，。,.!！?？:：\n")
 
 
-class ValidateCaseIntakeForm(FormValidationAction):
-    """Resets and pre-fills the form when it starts, then checks each answer and chooses the next question."""
+def _is_name(name: str) -> bool:
+    return bool(name) and not re.search(r"\d", name) and len(name) <= 12 and not any(w in name for w in NOT_A_NAME)
+
+
+def _named(
+    text: str, dispatcher: CollectingDispatcher, prefixes: tuple[str, ...], valid: Callable[[str], bool], hint: str
+) -> str | None:
+    """A name from free text ("我叫马小兵" → "马小兵"), or None after saying why (never an ID or card number)."""
+    if has_id_or_card(text):
+        dispatcher.utter_message(text=PRIVACY_TEXT)
+        return None
+    value = _clean(text, prefixes)
+    if not valid(value):
+        dispatcher.utter_message(text=hint)
+        return None
+    return value
+
+
+class ValidateCaseIntakeForm(FormValidator):
+    """Resets and pre-fills the form when it starts, then checks each answer (`validate_<slot>`: the value to store,
+    None to ask again after saying why); amount and period are asked for unpaid wages only."""
 
     def name(self) -> str:
         return "validate_case_intake_form"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        values = {slot: tracker.get_slot(slot) for slot in SLOTS}
-        if active_form(tracker) != FORM:
-            updates = self._start(dispatcher, tracker)
-        else:
-            slot = tracker.get_slot(REQUESTED_SLOT)
-            text = latest_text(tracker)
-            if slot not in SLOTS or is_interruption(tracker, FORM, answers=bool(text) and reads_as(slot, text)):
-                return []  # the form rejects; data/rules_forms.yml leaves it and handles the message
-            check: Callable[..., dict[str, Any]] = getattr(self, f"check_{slot}")
-            updates = check(text, dispatcher, tracker, values)
-        values.update(updates)
-        events: list[EventType] = [SlotSet(slot, value) for slot, value in updates.items()]
-        if values.get("consent") is False or values.get("case_confirmed") is False:
-            return events + [SlotSet(REQUESTED_SLOT, None)]
-        missing = [slot for slot in required_slots(values) if values.get(slot) is None]
-        return events + [SlotSet(REQUESTED_SLOT, missing[0] if missing else None)]
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
+        if tracker.slots.get("consent") is False or tracker.slots.get("case_confirmed") is False:
+            return []  # refused or withdrawn: the form ends, action_submit_case says nothing was stored
+        return case_slots(tracker.slots)
 
-    def _start(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
+    def reads_as(self, slot: str, text: str) -> bool:
+        return bool(text) and reads_as(slot, text)
+
+    def start(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
         """Every slot empty, then what the worker already said: the case type, county, amount and period."""
         updates: dict[str, Any] = {slot: None for slot in SLOTS}
         said = [latest_text(tracker)]
@@ -244,30 +249,22 @@ class ValidateCaseIntakeForm(FormValidationAction):
         )
         return updates
 
-    # One check per slot: the value to store (None: ask again, after saying why).
-
-    def check_case_type(
-        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, values: dict[str, Any]
+    def validate_case_type(
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         case_type = case_type_of(text)
         if case_type is None:
             dispatcher.utter_message(text="没看明白是哪类事。")
         return {"case_type": case_type}
 
-    def check_worker_name(
-        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, values: dict[str, Any]
+    def validate_worker_name(
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if has_id_or_card(text):
-            dispatcher.utter_message(text=PRIVACY_TEXT)
-            return {"worker_name": None}
-        name = _clean(text, ("我的名字叫", "我的名字是", "名字叫", "名字是", "我叫", "我是", "姓名", "名字", "叫"))
-        if not name or re.search(r"\d", name) or len(name) > 12 or any(word in name for word in NOT_A_NAME):
-            dispatcher.utter_message(text="写个名字就行，比如“马小兵”。")
-            return {"worker_name": None}
+        name = _named(text, dispatcher, NAME_PREFIXES, _is_name, "写个名字就行，比如“马小兵”。")
         return {"worker_name": name}
 
-    def check_phone(
-        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, values: dict[str, Any]
+    def validate_phone(
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         phone = parse_phone(text)
         if phone is None:
@@ -276,8 +273,8 @@ class ValidateCaseIntakeForm(FormValidationAction):
             dispatcher.utter_message(text="手机号是11位、1开头的，请再发一次。")
         return {"phone": phone}
 
-    def check_county(
-        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, values: dict[str, Any]
+    def validate_county(
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         county = find_county(text)
         if county is not None:
@@ -286,22 +283,20 @@ class ValidateCaseIntakeForm(FormValidationAction):
             dispatcher.utter_message(text="没找到这个地方。")
         return {"county": None}
 
-    def check_employer(
-        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, values: dict[str, Any]
+    def validate_employer(
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if has_id_or_card(text):
-            dispatcher.utter_message(text=PRIVACY_TEXT)
-            return {"employer": None}
-        employer = _clean(text, ("老板是", "老板叫", "公司叫", "公司是", "单位是", "单位叫"))
-        if len(employer) < 2:
-            dispatcher.utter_message(
-                text="说个名字就行：公司名、老板或者包工头叫啥。不知道全名，说个姓也行，比如“包工头姓马”。"
-            )
-            return {"employer": None}
-        return {"employer": mask_pii(employer)[:100]}
+        employer = _named(
+            text,
+            dispatcher,
+            EMPLOYER_PREFIXES,
+            lambda value: len(value) >= 2,
+            "说个名字就行：公司名、老板或者包工头叫啥。不知道全名，说个姓也行，比如“包工头姓马”。",
+        )
+        return {"employer": mask_pii(employer)[:100] if employer else None}
 
-    def check_amount_owed(
-        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, values: dict[str, Any]
+    def validate_amount_owed(
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         amount = parse_amount_yuan(text)
         updates: dict[str, Any] = {"amount_owed": amount}
@@ -309,12 +304,12 @@ class ValidateCaseIntakeForm(FormValidationAction):
             dispatcher.utter_message(text="没算出一共欠多少。请说个总数，比如“一共一万二”或者“12000元”。")
             return updates
         period = parse_period(text)
-        if period and not values.get("owed_period"):
+        if period and not tracker.get_slot("owed_period"):
             updates["owed_period"] = period
         return updates
 
-    def check_owed_period(
-        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, values: dict[str, Any]
+    def validate_owed_period(
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         period = parse_period(text) or _clean(text)[:50]
         if len(period) < 2:
@@ -322,8 +317,8 @@ class ValidateCaseIntakeForm(FormValidationAction):
             return {"owed_period": None}
         return {"owed_period": period}
 
-    def check_description(
-        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, values: dict[str, Any]
+    def validate_description(
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         if has_id_or_card(text):
             dispatcher.utter_message(text=PRIVACY_TEXT)
@@ -333,22 +328,22 @@ class ValidateCaseIntakeForm(FormValidationAction):
             return {"description": None}
         return {"description": description}
 
-    def check_consent(
-        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, values: dict[str, Any]
+    def validate_consent(
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         answer = yes_or_no(tracker, text)
         if answer is None:
             dispatcher.utter_message(text="请回“同意”或者“不同意”。")
         return {"consent": answer}
 
-    def check_case_confirmed(
-        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, values: dict[str, Any]
+    def validate_case_confirmed(
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         if wants_change(text):
             field = field_to_change(text)
             if field is None:
                 return {"case_confirmed": None}  # action_ask_case_confirmed asks which one
-            updates = {field: None, "case_confirmed": None}
+            updates = {"case_confirmed": None, field: None}
             if field == "amount_owed":
                 updates["owed_period"] = None
             return updates
@@ -359,33 +354,7 @@ class ValidateCaseIntakeForm(FormValidationAction):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Questions
-
-
-class _Ask(Action, ABC):
-    """Asks for one slot of a form with a fixed text (subclasses set slot and text)."""
-
-    text = ""
-
-    @property
-    @abstractmethod
-    def slot(self) -> str:
-        """The slot asked for."""
-
-    def name(self) -> str:
-        return f"action_ask_{self.slot}"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        dispatcher.utter_message(text=self.text)
-        return []
-
-
-class ActionAskWorkerName(_Ask):
-    slot, text = "worker_name", "请问您怎么称呼？写名字就行。"
-
-
-class ActionAskPhone(_Ask):
-    slot, text = "phone", "请留一个能联系到您的手机号（11位）。"
+# Questions: the fixed ones are utter_ask_<slot> responses in domain.yml; these two depend on the conversation.
 
 
 class ActionAskCounty(Action):
@@ -394,7 +363,7 @@ class ActionAskCounty(Action):
     def name(self) -> str:
         return "action_ask_county"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         options = city_counties(latest_text(tracker)) if tracker.get_slot(REQUESTED_SLOT) == "county" else []
         if options:
             dispatcher.utter_message(
@@ -405,49 +374,10 @@ class ActionAskCounty(Action):
         return []
 
 
-class ActionAskEmployer(_Ask):
-    slot, text = "employer", "对方叫啥？公司名、老板或者包工头的名字都行。"
-
-
-class ActionAskAmountOwed(_Ask):
-    slot, text = "amount_owed", "一共欠您多少钱？是哪段时间的？比如“三个月工资一万二”。"
-
-
-class ActionAskOwedPeriod(_Ask):
-    slot, text = "owed_period", "是哪段时间的工钱？比如“去年10月到12月”或者“3个月”。"
-
-
-class ActionAskDescription(_Ask):
-    slot, text = "description", "简单说说情况：干的啥活、干了多久、对方咋说的。（身份证号、银行卡号不用发）"
-
-
-class ActionAskCaseType(Action):
-    def name(self) -> str:
-        return "action_ask_case_type"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        dispatcher.utter_message(
-            text="是哪一类事？点一下：", buttons=[text_button(label) for label in CASE_TYPE_LABELS.values()]
-        )
-        return []
-
-
-class ActionAskConsent(Action):
-    def name(self) -> str:
-        return "action_ask_consent"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        dispatcher.utter_message(
-            text="您同意把这些情况转给人社部门（劳动保障监察）处理吗？他们可能会打您留的电话核实。",
-            buttons=[text_button("同意"), text_button("不同意")],
-        )
-        return []
-
-
 def summary_text(values: dict[str, Any]) -> str:
     """The details as the worker confirms them; the phone is masked."""
     lines = [
-        f"类型：{CASE_TYPE_LABELS.get(values.get('case_type'), values.get('case_type'))}",
+        f"类型：{CASE_TYPE_LABELS.get(values.get('case_type') or '', values.get('case_type'))}",
         f"姓名：{values.get('worker_name')}",
         f"电话：{mask_phone(values.get('phone') or '')}",
         f"地点：{values.get('county')}",
@@ -464,11 +394,11 @@ class ActionAskCaseConfirmed(Action):
     def name(self) -> str:
         return "action_ask_case_confirmed"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         values = {slot: tracker.get_slot(slot) for slot in SLOTS}
         text = latest_text(tracker)
         if tracker.get_slot(REQUESTED_SLOT) == "case_confirmed" and wants_change(text) and not field_to_change(text):
-            fields = [slot for slot in FIELD_LABELS if slot in required_slots(values)]
+            fields = [slot for slot in FIELD_LABELS if slot in case_slots(values)]
             dispatcher.utter_message(
                 text="哪一项要改？", buttons=[text_button(f"改{FIELD_LABELS[slot]}") for slot in fields]
             )
@@ -492,7 +422,7 @@ class ActionOfferCaseIntake(Action):
     def name(self) -> str:
         return "action_offer_case_intake"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         dispatcher.utter_message(
             text="要不要我帮您把这件事登记下来，转给人社部门处理？登记后给您一个案件号，可以随时查进度。",
             buttons=[
@@ -510,7 +440,7 @@ class ActionSubmitCase(Action):
     def name(self) -> str:
         return "action_submit_case"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         values = {slot: tracker.get_slot(slot) for slot in SLOTS}
         if values.get("consent") is False:
             dispatcher.utter_message(

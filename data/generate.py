@@ -4,7 +4,7 @@
     .venv/bin/python data/generate.py --check  # exit 1 when they are out of date (run by the tests)
 
 - kb_questions.yml: every rule's `questions:` from the knowledge base, as examples of the rule's topic intent
-  (ask_<topic>); the wage-arrears complaint rule's questions are reports of unpaid wages (report_wage_arrears).
+  (the topic's `intent` in policies_kb/topics.yaml, the topic registry); the wage-arrears complaint rule's questions are reports of unpaid wages (report_wage_arrears).
   Phrasings already written by hand in data/nlu/*.yml are skipped, so no example has two intents.
 - lookups.yml: the `county` lookup table (every county-level division, its short forms and the well-known towns,
   from nlu/ningxia_places.yml via nlu.places) and the `insurance_type` synonyms.
@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from nlu.places import all_place_names, counties  # noqa: E402
-from nlu.text import normalize  # noqa: E402
+from nlu.text import normalize_keep_offsets  # noqa: E402
 from policies_kb import KnowledgeBase  # noqa: E402
+from policies_kb.topics import TOPIC_INTENTS  # noqa: E402
 
 NLU_DIR = ROOT / "data" / "nlu"
 GENERATED = ("kb_questions.yml", "lookups.yml")
@@ -59,7 +60,7 @@ def _plain(example: str) -> str:
 
 
 def _key(text: str) -> str:
-    return "".join(ch for ch in normalize(text) if ch.isalnum())
+    return "".join(ch for ch in normalize_keep_offsets(text) if ch.isalnum())
 
 
 def _block(lines: list[str]) -> str:
@@ -71,7 +72,7 @@ def kb_questions_yaml() -> str:
     seen = _handwritten_examples()
     by_intent: dict[str, list[str]] = {}
     for rule in sorted(kb.rules, key=lambda r: r.id):
-        intent = INTENT_OF_RULE.get(rule.id, f"ask_{rule.topic}")
+        intent = INTENT_OF_RULE.get(rule.id, TOPIC_INTENTS[rule.topic])
         for question in rule.questions:
             key = _key(question)
             if not key or key in seen or any(c in question for c in "[]()"):

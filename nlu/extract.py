@@ -23,20 +23,17 @@ Plain Python (no Rasa), used by the case-intake form, the case store and the log
 from __future__ import annotations
 
 import bisect
-import logging
 import re
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from nlu.text import normalize, to_half_width
+from nlu.answers import cn_number, mask_numeral_words, spoken_range
+from nlu.text import normalize_keep_offsets, to_half_width
 
-__all__ = ["parse_phone", "parse_amount_yuan", "parse_period", "mask_phone", "mask_pii", "cn_number"]
+__all__ = ["parse_phone", "parse_amount_yuan", "parse_period", "mask_phone", "mask_pii"]
 
 # The amount and period parsers read a slot answer or a sentence, not a document: longer text is cut here.
 MAX_PARSED_LENGTH = 1000
-
-# cn2an logs a warning at import on some setups; the parsers never need its logging.
-logging.getLogger("cn2an").setLevel(logging.ERROR)
 
 _CN_DIGIT_VALUES = {
     "零": "0",
@@ -94,9 +91,13 @@ def _find_pii(text: str) -> Iterator[_Pii]:
         raw = match.group(0)
         if match.end() < len(view) and view[match.end()].isdigit():
             continue
+        end = match.end()
         whole = _classify(re.sub(r"[ \-.+]", "", raw))
+        if whole is None and raw[-1] in "xX":  # "13812345678X": an X ends ID numbers only, not this one
+            raw, end = raw[:-1], end - 1
+            whole = _classify(re.sub(r"[ \-.+]", "", raw))
         if whole:
-            yield _Pii(match.start(), match.end(), whole[0], whole[1])
+            yield _Pii(match.start(), end, whole[0], whole[1])
             continue
         # "工资4000 13812345678": the group as a whole is nothing, but one of its space-separated parts may be.
         for part in re.finditer(r"[^ ]+", raw):
@@ -183,36 +184,6 @@ _NUMBER = re.compile(
     rf"|[{_CN_NUM_CHARS}]+(?:[0-9])?"  # 一万二, 八千五, 两千5
     r"|(?<![0-9])[万千](?=[把来多]))"  # 万把块, 千把块
 )
-# Words whose numeral characters are not quantities ("一共3500元" holds 3500, not 1 and 3500).
-_NUMERAL_WORDS = (
-    "一共",
-    "一直",
-    "一下",
-    "一些",
-    "一点",
-    "一般",
-    "一起",
-    "一定",
-    "一样",
-    "一次性",
-    "万一",
-    "十分",
-    "千万",
-    "唯一",
-    "统一",
-    "第一",
-    "一边",
-    "一块儿",
-    "一分钱",
-    "一毛",
-    "一天到晚",
-    "一家",
-    "一半",
-    "一个人",
-    "三百六十行",
-    "一把手",
-    "百分之",
-)
 _APPROX = r"(?:多|来|把|几|余)?"  # 两万多, 十来天, 万把块, 十几万: the number is a floor
 _DURATION_AFTER = re.compile(
     rf"^{_APPROX}(?:个多|个半|个)?(?:月|天|年|日|号|周|星期|礼拜|小时|钟头|工|晌|季度|次|人|岁|%|层|栋|期|点|份)"
@@ -230,39 +201,13 @@ _RATE_BEFORE = re.compile(
 _ONE_UNIT_BEFORE = re.compile(
     r"(?<![0-9零〇二两三四五六七八九十百千俩仨])(?:一|1)(?:个)?(?:月|天|日|小时|钟头|工|晌)(?P<de>的)?"
 )
-_RANGE_NUMERAL = re.compile(r"^(?P<low>[一二两三四五六七八九])(?P<high>[二两三四五六七八九])(?P<mag>[十百千万]+)$")
 _CLAUSE_BREAK = re.compile(r"[，,。.!！?？;；、\n]")
 
 
-def cn_number(text: str) -> float | None:
-    """A number written in digits, Chinese numerals or a mix ("一万二", "1.2万", "3千5", "俩", "仨") → float."""
-    import cn2an  # imported lazily: it takes a moment and most processes never need it
-
-    text = text.replace(",", "").replace("俩", "两").replace("仨", "三").replace("k", "千").replace("w", "万")
-    if not text or len(text) > 24:
-        return None  # no amount of money or time is written with more characters than that
-    if text in ("万", "千"):
-        text = "一" + text
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        return float(cn2an.cn2an(text, "smart"))
-    except (ValueError, KeyError, IndexError, TypeError, OverflowError):
-        return None
-
-
 def _range_floor(numeral: str) -> float | None:
-    """ "五六千" → 5000, "一两万" → 10000: a spoken range of neighbouring digits, read as its lower end."""
-    match = _RANGE_NUMERAL.match(numeral.replace("俩", "两").replace("仨", "三"))
-    if not match:
-        return None
-    low, high = cn_number(match.group("low")), cn_number(match.group("high"))
-    if low is None or high is None or high != low + 1:
-        return None
-    magnitude = cn_number("一" + match.group("mag"))
-    return low * magnitude if magnitude else None
+    """ "五六千" → 5000, "一两万" → 10000: a spoken range, read as its lower end (never overstating the debt)."""
+    found = spoken_range(numeral)
+    return found[0] if found else None
 
 
 class _Amount(NamedTuple):
@@ -275,15 +220,9 @@ class _Amount(NamedTuple):
     rate: bool
 
 
-def _masked_numeral_words(text: str) -> str:
-    for word in _NUMERAL_WORDS:
-        text = text.replace(word, "□" * len(word))
-    return text
-
-
 def _amounts(text: str) -> list[_Amount]:
-    plain = normalize(text[:MAX_PARSED_LENGTH])
-    view = _masked_numeral_words(plain)  # same length as plain: numerals found in `view`, context read in `plain`
+    plain = normalize_keep_offsets(text[:MAX_PARSED_LENGTH])
+    view = mask_numeral_words(plain)  # same length as plain: numerals found in `view`, context read in `plain`
     found: list[_Amount] = []
     one_unit_de: list[int] = []  # indexes in `found` of amounts after "一个月的…": rates only if a longer duration
     longer_duration = False
@@ -478,7 +417,7 @@ def parse_period(text: str) -> str | None:
     """
     if not text:
         return None
-    view = _masked_numeral_words(normalize(str(text)[:MAX_PARSED_LENGTH]))
+    view = mask_numeral_words(normalize_keep_offsets(str(text)[:MAX_PARSED_LENGTH]))
     for match in _MONTH_RANGE.finditer(view):
         first = _month_text(match, "a")
         if first is None:
@@ -494,17 +433,17 @@ def parse_period(text: str) -> str | None:
         first = _month_text(match, "a")
         if first is not None:
             return f"{_year_text(match, 'a')}{first}至今"
-    match = _DOTTED_RANGE.search(view)
-    if match and 1 <= int(match.group("am")) <= 12 and 1 <= int(match.group("bm")) <= 12:
-        end_year = f"{match.group('by')}年" if match.group("by") and match.group("by") != match.group("ay") else ""
-        return f"{match.group('ay')}年{int(match.group('am'))}月至{end_year}{int(match.group('bm'))}月"
+    dotted = _DOTTED_RANGE.search(view)
+    if dotted and 1 <= int(dotted.group("am")) <= 12 and 1 <= int(dotted.group("bm")) <= 12:
+        end_year = f"{dotted.group('by')}年" if dotted.group("by") and dotted.group("by") != dotted.group("ay") else ""
+        return f"{dotted.group('ay')}年{int(dotted.group('am'))}月至{end_year}{int(dotted.group('bm'))}月"
     durations = list(_durations(view))
     if durations:
         longer = [text for count, text in durations if count != 1]
         return longer[0] if longer else durations[0][1]
-    match = _SINGLE_MONTH.search(view)
-    if match:
-        month = _month_text(match, "a")
+    single = _SINGLE_MONTH.search(view)
+    if single:
+        month = _month_text(single, "a")
         if month is not None:
-            return _year_text(match, "a") + month
+            return _year_text(single, "a") + month
     return None

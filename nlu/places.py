@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from nlu.text import normalize
+from nlu.text import normalize_keep_offsets
 
 PLACES_FILE = Path(__file__).with_name("ningxia_places.yml")
 
@@ -67,7 +67,7 @@ def find_county(text: str) -> County | None:
     "在银川金凤区" → 金凤区; "闽宁镇的工地" → 永宁县; "银川" alone names a city, not a county → None.
     """
     by_name, towns, _ = _load()
-    text = normalize(text)
+    text = normalize_keep_offsets(text)
     found: dict[str, County] = {}
     for county in by_name.values():
         if county.name in text or any(alias in text for alias in county.aliases):

@@ -1,18 +1,24 @@
 """Normalisation of what workers type, before anything tries to understand it.
 
 Workers' phones mix traditional and simplified characters, full-width digits and letters, and odd spacing.
-`normalize` folds all of that into simplified, half-width text **without changing the text's length**, so entity
+`normalize_keep_offsets` folds all of that into simplified, half-width text **without changing the text's length**, so entity
 offsets computed on the normalised text stay valid on the original.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 
 from opencc import OpenCC
 
-__all__ = ["normalize", "to_half_width", "to_simplified"]
+__all__ = ["normalize_keep_offsets", "strip_punctuation", "to_half_width", "to_simplified"]
+
+
+# Any Unicode punctuation or symbol becomes a space; letters, digits and CJK characters are kept.
+_PUNCT_CATEGORIES = ("P", "S")
+_SPACES = re.compile(r"\s+")
 
 
 @functools.lru_cache(maxsize=1)
@@ -47,8 +53,14 @@ def to_simplified(text: str) -> str:
     return "".join(c if len(s := convert_char(c)) != 1 else s for c in text)
 
 
-def normalize(text: str) -> str:
+def normalize_keep_offsets(text: str) -> str:
     """Simplified, half-width, lower-case text with control characters replaced by spaces (same length as input)."""
     text = to_simplified(to_half_width(text))
     text = "".join(" " if unicodedata.category(c) in ("Cc", "Cf") else c for c in text)
     return text.lower()
+
+
+def strip_punctuation(text: str) -> str:
+    """Replace every punctuation mark or symbol (Chinese or ASCII) with a space and collapse the spaces."""
+    cleaned = "".join(" " if unicodedata.category(c)[0] in _PUNCT_CATEGORIES else c for c in text)
+    return _SPACES.sub(" ", cleaned).strip()

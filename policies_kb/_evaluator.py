@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import itertools
 import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from nlu.answers import parse_number, parse_yes_no
 from policies_kb._schema import FactSpec, Rule
-from policies_kb._text import normalize, strip_punctuation
+from policies_kb._text import normalize_for_search, strip_punctuation
 from policies_kb._year_month import is_year_month, parse_year_month
 
 __all__ = ["EligibilityResult", "evaluate_rule", "evaluate_expression", "coerce_fact", "parse_fact_text"]
@@ -141,59 +141,7 @@ def evaluate_rule(rule: Rule, facts: Mapping[str, Any]) -> EligibilityResult:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Free text to typed facts
-
-_UNSURE = ("不知道", "不清楚", "不确定", "不记得", "记不清", "忘了", "说不准", "不好说", "不晓得", "不懂")
-_YES_WORDS = ("没问题", "没错")  # negation characters that mean yes
-_NO = ("不是", "没有", "没", "否", "不", "无", "未", "还没", "错")
-_YES = (
-    "是",
-    "对",
-    "有",
-    "嗯",
-    "恩",
-    "好",
-    "行",
-    "可以",
-    "交了",
-    "已经",
-    "当然",
-    "ok",
-    "到了",
-    "够了",
-    "满了",
-    "办了",
-    "签了",
-    "过了",
-)
-_ASCII_YES = {"y", "yes", "true", "1", "ok"}
-_ASCII_NO = {"n", "no", "false", "0"}
-
-_DIGITS = re.compile(r"\d+(?:\.\d+)?")
-_CN_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千万亿]+")
-_CN_BASIC = "零〇一二两三四五六七八九"
-# Words whose numeral characters are not quantities ("我一共交了十二年" is 12, not 1 and 12).
-_NUMERAL_WORDS = (
-    "一共",
-    "一直",
-    "一下",
-    "一些",
-    "一点",
-    "一般",
-    "一起",
-    "一定",
-    "一样",
-    "一次性",
-    "万一",
-    "十分",
-    "千万",
-    "唯一",
-    "统一",
-    "第一",
-    "一边",
-    "一块儿",
-)
-_NONE_WORDS = ("没有", "没交", "没交过", "从没", "从来没", "一年都没", "零")
+# Free text to typed facts (yes / no and numbers are read by nlu.answers, on the vocabulary every form shares)
 
 
 def parse_fact_text(spec: FactSpec, text: Any) -> Any:
@@ -213,39 +161,19 @@ def parse_fact_text(spec: FactSpec, text: Any) -> Any:
     if spec.type == "year_month":
         return parse_year_month(str(text))  # "75年3月的", "1975.3" (policies_kb/_year_month.py)
     if spec.type in ("number", "integer"):
-        number = _parse_number(normalize(str(text)))
+        number = parse_number(str(text))
         if number is None:
             return None
         if spec.type == "integer":
             return int(math.floor(number))
         return int(number) if float(number).is_integer() else number
-    if spec.type == "choice" and normalize(str(text)) in (spec.choices or {}):
-        return normalize(str(text))  # the key itself (before punctuation stripping eats its "_")
-    cleaned = strip_punctuation(normalize(str(text))).replace(" ", "")
+    if spec.type == "choice" and normalize_for_search(str(text)) in (spec.choices or {}):
+        return normalize_for_search(str(text))  # the key itself (before punctuation stripping eats its "_")
+    cleaned = strip_punctuation(normalize_for_search(str(text))).replace(" ", "")
     if spec.type == "boolean":
-        return _parse_boolean(cleaned)
+        return parse_yes_no(cleaned)
     if spec.type == "choice":
         return _parse_choice(spec, cleaned)
-    return None
-
-
-def _parse_boolean(text: str) -> bool | None:
-    if not text:
-        return None
-    if text in _ASCII_YES:
-        return True
-    if text in _ASCII_NO:
-        return False
-    if any(word in text for word in _UNSURE):
-        return None
-    if any(word in text for word in _YES_WORDS):
-        return True
-    if re.search(r"(有没有|是不是|对不对|是否)", text):
-        return None  # the worker is asking back
-    if any(word in text for word in _NO):
-        return False
-    if any(word in text for word in _YES):
-        return True
     return None
 
 
@@ -255,7 +183,7 @@ def _parse_choice(spec: FactSpec, text: str) -> str | None:
     choices = spec.choices or {}
     if text in choices:
         return text
-    labels = {key: strip_punctuation(normalize(label)).replace(" ", "") for key, label in choices.items()}
+    labels = {key: strip_punctuation(normalize_for_search(label)).replace(" ", "") for key, label in choices.items()}
     exact = [key for key, label in labels.items() if label == text]
     if len(exact) == 1:
         return exact[0]
@@ -267,61 +195,12 @@ def _parse_choice(spec: FactSpec, text: str) -> str | None:
     worded = {
         key
         for key, words in (spec.choice_words or {}).items()
-        if any(normalize(word).replace(" ", "") in text for word in words)
+        if any(normalize_for_search(word).replace(" ", "") in text for word in words)
     }
     if len(worded) == 1:
         return worded.pop()
     mentioned = [key for key in choices if re.search(rf"(?<![a-z0-9_]){re.escape(key)}(?![a-z0-9_])", text)]
     return mentioned[0] if len(mentioned) == 1 else None
-
-
-def _parse_number(text: str) -> float | None:
-    text = text.replace(",", "").replace("，", "")
-    for word in _NUMERAL_WORDS:
-        text = text.replace(word, " ")
-    if re.search(r"(到|至|~|-|或)", text) and len(_DIGITS.findall(text)) + len(_CN_NUMBER.findall(text)) >= 2:
-        return None  # a range: "3到5年", "三至五年"
-    values: list[float] = []
-    for match in re.finditer(r"(\d+(?:\.\d+)?)\s*(万|千)?|([零〇一二两三四五六七八九十百千万亿]+)", text):
-        value: float | None
-        if match.group(1):
-            value = float(match.group(1)) * {"万": 10000, "千": 1000, None: 1}[match.group(2)]
-        else:
-            run = match.group(3)
-            if _is_ambiguous_run(run):
-                return None
-            value = _cn_to_number(run)
-            if value is None:
-                continue
-        end = match.end()
-        if re.match(r"\s*(个)?\s*(年|月|岁|个|周|天|万|元|块)?半", text[end:]):
-            value += 0.5
-        values.append(value)
-    if not values:
-        if re.search(r"半(年|个)", text):
-            return 0.5
-        if any(word in text for word in _NONE_WORDS):
-            return 0.0
-        return None
-    if len(set(values)) > 1:
-        return None
-    return values[0]
-
-
-def _is_ambiguous_run(run: str) -> bool:
-    """Two basic digits side by side without a unit ("五六", "三四") mean a range, not 56 or 34."""
-    return any(
-        a in _CN_BASIC and b in _CN_BASIC and a not in "零〇" and b not in "零〇" for a, b in itertools.pairwise(run)
-    )
-
-
-def _cn_to_number(run: str) -> float | None:
-    import cn2an  # imported here: it takes ~0.15 s and only fact parsing needs it
-
-    try:
-        return float(cn2an.cn2an(run, "smart"))
-    except (ValueError, KeyError, IndexError):
-        return None
 
 
 def coerce_fact(spec: FactSpec, value: Any, *, parse: bool = True) -> Any:

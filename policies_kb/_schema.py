@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from typing import Any, cast
 from urllib.parse import urlsplit
 
+from policies_kb.topics import TOPICS  # the topic registry (policies_kb/topics.yaml)
+
 __all__ = [
     "TOPICS",
     "OUTCOMES",
@@ -32,16 +34,6 @@ __all__ = [
     "parse_iso_date",
 ]
 
-TOPICS: tuple[str, ...] = (
-    "settlement",
-    "schooling",
-    "housing",
-    "insurance",
-    "startup_loan",
-    "labor_rights",
-    "training",
-    "employment",
-)
 OUTCOMES: tuple[str, ...] = ("eligible", "not_eligible", "partly_eligible", "refer")
 OPERATORS: tuple[str, ...] = ("==", "!=", "<", "<=", ">", ">=", "in")
 ORDERING_OPERATORS = frozenset({"<", "<=", ">", ">="})

@@ -2,7 +2,7 @@
 
 Workers type short, colloquial, typo-ridden questions on phones. The pipeline:
 
-1. :func:`~policies_kb._text.normalize` (traditional → simplified, full-width → half-width, lower case) and
+1. :func:`~policies_kb._text.normalize_for_search` (traditional → simplified, full-width → half-width, lower case) and
    punctuation removed;
 2. worker's words from ``synonyms.yaml`` found in the question become *alternatives* ("工钱" matches a rule that says
    "工资"): one query unit whose match is the best of its alternatives (and whose weight, when no rule uses the
@@ -48,7 +48,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from policies_kb._schema import Rule
-from policies_kb._text import cjk_runs, is_cjk, normalize, strip_punctuation
+from policies_kb._text import cjk_runs, is_cjk, normalize_for_search, strip_punctuation
 
 __all__ = [
     "MIN_CONFIDENT_SCORE",
@@ -141,11 +141,11 @@ def load_synonyms(path: Path = SYNONYMS_PATH) -> Synonyms:
     phrases = {}
     for phrase, targets in (data.get("synonyms") or {}).items():
         targets = [targets] if isinstance(targets, str) else list(targets)
-        key = strip_punctuation(normalize(str(phrase))).replace(" ", "")
-        phrases[key] = tuple(strip_punctuation(normalize(t)).replace(" ", "") for t in targets)
-    stopwords = frozenset(normalize(str(word)) for word in data.get("stopwords") or ())
-    stop_chars = frozenset(normalize(str(data.get("bigram_stop_chars") or "")))
-    lookalikes = tuple(normalize(str(group)) for group in data.get("lookalike_chars") or ())
+        key = strip_punctuation(normalize_for_search(str(phrase))).replace(" ", "")
+        phrases[key] = tuple(strip_punctuation(normalize_for_search(t)).replace(" ", "") for t in targets)
+    stopwords = frozenset(normalize_for_search(str(word)) for word in data.get("stopwords") or ())
+    stop_chars = frozenset(normalize_for_search(str(data.get("bigram_stop_chars") or "")))
+    lookalikes = tuple(normalize_for_search(str(group)) for group in data.get("lookalike_chars") or ())
     return Synonyms(phrases, stopwords, stop_chars, lookalikes)
 
 
@@ -364,12 +364,12 @@ class SearchIndex:
         return math.log(1.0 + (count - document_frequency + 0.5) / (document_frequency + 0.5))
 
     def _terms(self, text: str) -> dict[str, float]:
-        return extract_terms(strip_punctuation(normalize(text)), self.tokenizer, self.synonyms)
+        return extract_terms(strip_punctuation(normalize_for_search(text)), self.tokenizer, self.synonyms)
 
     # -- query ----------------------------------------------------------------------------------------------
 
     def _query_units(self, text: str) -> list[_Unit]:
-        cleaned = strip_punctuation(normalize(text))
+        cleaned = strip_punctuation(normalize_for_search(text))
         units: list[_Unit] = []
         for phrase in self.synonyms.longest_first:
             if phrase and phrase in cleaned:
@@ -522,11 +522,11 @@ def build_search_dict(
 
     substrings: set[str] = set()
     for text in texts:
-        cleaned = normalize(text)
+        cleaned = normalize_for_search(text)
         for start in range(len(cleaned)):
             for end in range(start + 1, min(start + max_len, len(cleaned)) + 1):
                 substrings.add(cleaned[start:end])
-    extras = {normalize(word) for word in extra_words if word and word.strip()}
+    extras = {normalize_for_search(word) for word in extra_words if word and word.strip()}
     lines: dict[str, str] = {}
     with open(jieba.get_dict_file().name, encoding="utf-8") as handle:
         for line in handle:

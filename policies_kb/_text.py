@@ -2,34 +2,31 @@
 
 Workers type on phones: traditional characters (from Hong Kong/Taiwan keyboards or forwarded messages), full-width
 digits and letters, Chinese and ASCII punctuation mixed. Everything the knowledge base compares goes through
-:func:`normalize` first, on both sides (rule text and the worker's question), so that the two meet in one form.
+:func:`normalize_for_search` first, on both sides (rule text and the worker's question), so that the two meet in one form.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 
-from nlu.text import to_half_width, to_simplified  # the one converter both the NLU and the knowledge base use
+from nlu.text import strip_punctuation, to_half_width, to_simplified  # one converter for the NLU and the knowledge base
 
-__all__ = ["normalize", "strip_punctuation", "cjk_runs", "is_cjk"]
+__all__ = ["normalize_for_search", "strip_punctuation", "cjk_runs", "is_cjk"]
 
-# Any Unicode punctuation or symbol becomes a space; letters, digits and CJK characters are kept.
-_PUNCT_CATEGORIES = ("P", "S")
 _SPACES = re.compile(r"\s+")
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 
 
 @functools.lru_cache(maxsize=4096)
-def normalize(text: str) -> str:
+def normalize_for_search(text: str) -> str:
     """Return ``text`` in the one form the knowledge base compares.
 
     Traditional characters become simplified (OpenCC ``t2s``), full-width ASCII becomes half-width, Latin letters
     are lower-cased, runs of whitespace collapse to one space, and the ends are stripped. Punctuation is kept (see
     :func:`strip_punctuation`), so that numbers such as ``1.5`` survive for fact parsing.
 
-    >>> normalize("　創業擔保貸款ＡＢＣ１２３ ")
+    >>> normalize_for_search("　創業擔保貸款ＡＢＣ１２３ ")
     '创业担保贷款abc123'
     """
     if not text:
@@ -38,12 +35,6 @@ def normalize(text: str) -> str:
     if not text.isascii():
         text = to_simplified(text)
     return _SPACES.sub(" ", text.lower()).strip()
-
-
-def strip_punctuation(text: str) -> str:
-    """Replace every punctuation mark or symbol (Chinese or ASCII) with a space and collapse the spaces."""
-    cleaned = "".join(" " if unicodedata.category(c)[0] in _PUNCT_CATEGORIES else c for c in text)
-    return _SPACES.sub(" ", cleaned).strip()
 
 
 def cjk_runs(text: str) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from policies_kb._text import normalize
+from policies_kb._text import normalize_for_search
 
 __all__ = ["parse_year_month", "is_year_month", "add_months", "months_between", "YEAR_MONTH_PATTERN"]
 
@@ -80,7 +80,7 @@ def parse_year_month(text: object) -> str | None:
     """The year and month in a worker's answer as ``"YYYY-MM"``, or None when there is not exactly one."""
     if not isinstance(text, str):
         return None
-    cleaned = normalize(text).replace(" ", "")
+    cleaned = normalize_for_search(text).replace(" ", "")
     found: set[str] = set()
     spans: list[tuple[int, int]] = []
     for pattern in _DIGIT_FORMS:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from policies_kb.topics import OPERATOR_LABELS
+
 __all__ = [
     "TOPIC_LABELS",
     "CHANNEL_LABELS",
@@ -13,16 +15,7 @@ __all__ = [
     "label",
 ]
 
-TOPIC_LABELS = {
-    "settlement": "落户",
-    "schooling": "子女上学",
-    "housing": "住房",
-    "insurance": "社会保险",
-    "startup_loan": "创业贷款",
-    "labor_rights": "劳动权益",
-    "training": "技能培训",
-    "employment": "就业服务",
-}
+TOPIC_LABELS = OPERATOR_LABELS  # the operator's word for each topic (policies_kb/topics.yaml)
 CHANNEL_LABELS = {"wechat": "微信", "sms": "短信", "rest": "网页/REST"}
 SCOPE_LABELS = {"national": "全国", "ningxia": "宁夏全区"}
 TARGET_LABELS = {"12333": "转 12333 人工", "case_intake": "登记案件"}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bot.cases import CHINA_TZ
 from nlu.extract import mask_pii
-from nlu.text import normalize
+from nlu.text import normalize_keep_offsets
 
 __all__ = ["LOCAL_TZ", "DayCounts", "Overview", "read_tracker_events", "summarize"]
 
@@ -83,7 +83,7 @@ def _custom(data: dict) -> dict | None:
 
 
 def _question_key(text: str) -> str:
-    return _PUNCTUATION.sub("", normalize(text))
+    return _PUNCTUATION.sub("", normalize_keep_offsets(text))
 
 
 def summarize(

@@ -199,7 +199,7 @@ def test_the_confirmation_shows_the_details_with_the_phone_masked(domain):
 def test_changing_one_detail_asks_for_it_again_then_confirms_again(domain):
     tracker = answering("case_confirmed", "电话不对 改一下", **{**FILLED, "case_confirmed": None})
     events, _ = run(ValidateCaseIntakeForm(), tracker, domain)
-    assert events == [SlotSet("phone", None), SlotSet("case_confirmed", None), SlotSet("requested_slot", "phone")]
+    assert events == [SlotSet("case_confirmed", None), SlotSet("phone", None), SlotSet("requested_slot", "phone")]
 
 
 def test_confirming_ends_the_form(domain):

@@ -140,6 +140,14 @@ def test_unpaid_wages_recorded_as_one_case_even_when_confirmed_twice(assistant):
     assert f"案件 {case_id}（拖欠工资，金凤区）现在的状态是：新建" in status
     wrong = texts(assistant.say("flow-status-2", f"查案件 {case_id} 手机13700000000"))
     assert "没查到" in wrong and "新建" not in wrong
+    # Issue 12: number and phone in one message, in either order, spaced or full-width, find the case at once.
+    wide = case_id.translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789NX"})
+    for sender, text in (
+        ("flow-status-3", f"查案件 {case_id} 13895012345"),
+        ("flow-status-4", f"查案件 138 9501 2345 {case_id}"),
+        ("flow-status-5", f"查案件{wide}　１３８９５０１２３４５"),
+    ):
+        assert f"案件 {case_id}（拖欠工资，金凤区）现在的状态是：新建" in texts(assistant.say(sender, text)), text
 
 
 def test_an_id_number_offered_during_intake_is_not_stored(assistant):

@@ -10,7 +10,7 @@ from collections import Counter
 import yaml
 
 from bot.settings import ROOT
-from nlu.text import normalize
+from nlu.text import normalize_keep_offsets
 
 NLU_DIR = ROOT / "data" / "nlu"
 GENERATED = {"kb_questions.yml", "lookups.yml"}
@@ -28,7 +28,9 @@ def examples(paths) -> dict[str, list[str]]:
 
 
 def plain(example: str) -> str:
-    return "".join(ch for ch in normalize(re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", example)) if ch.isalnum())
+    return "".join(
+        ch for ch in normalize_keep_offsets(re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", example)) if ch.isalnum()
+    )
 
 
 def test_every_intent_has_at_least_40_handwritten_examples():

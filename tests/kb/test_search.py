@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from policies_kb import MIN_CONFIDENT_SCORE, KnowledgeBase
-from policies_kb._text import normalize
+from policies_kb._text import normalize_for_search
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -39,7 +39,7 @@ def test_colloquial_questions_find_their_rule_confidently(fixture_kb, day, quest
 
 
 def test_full_width_and_traditional_are_normalised():
-    assert normalize("ＡＢＣ　１２３，創業") == "abc 123,创业"
+    assert normalize_for_search("ＡＢＣ　１２３，創業") == "abc 123,创业"
 
 
 @pytest.mark.parametrize("question", ["今天银川天气怎么样", "你好", "咋办", "火车票怎么买"])

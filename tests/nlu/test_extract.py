@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nlu.extract import cn_number, mask_phone, mask_pii, parse_amount_yuan, parse_period, parse_phone
+from nlu.extract import mask_phone, mask_pii, parse_amount_yuan, parse_period, parse_phone
 
 # ------------------------------------------------------------------------------------------------ phone
 
@@ -172,14 +172,6 @@ def test_parse_amount_yuan(text, expected):
 )
 def test_parse_amount_yuan_returns_none_when_no_total_is_given(text):
     assert parse_amount_yuan(text) is None
-
-
-@pytest.mark.parametrize(
-    "text, expected",
-    [("一万二", 12000), ("俩", 2), ("仨", 3), ("1.2万", 12000), ("3千5", 3500), ("万", 10000), ("abc", None)],
-)
-def test_cn_number(text, expected):
-    assert cn_number(text) == expected
 
 
 # ------------------------------------------------------------------------------------------------ periods

@@ -1,0 +1,76 @@
+"""The topic registry: policies_kb/topics.yaml read once, the one source of every list of topics.
+
+Each topic has its code (the rules' folder), the NLU intent of questions on it, the worker's word, the operator's
+word, its menu of rules and whether a question on it leaves the case-intake form; the list is in menu order.
+`TOPICS` (the codes) is what the schema validates rule folders against; `actions/`, the console and
+`data/generate.py` import the rest from here. Plain Python and YAML: no Rasa, no database.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "Topic",
+    "REGISTRY",
+    "TOPICS",
+    "TOPIC_INTENTS",
+    "INTENT_TOPICS",
+    "WORKER_LABELS",
+    "OPERATOR_LABELS",
+    "MENUS",
+    "load_topics",
+]
+
+TOPICS_FILE = Path(__file__).with_name("topics.yaml")
+_FIELDS = ("code", "intent", "worker", "operator", "menu", "leaves_case_intake")
+
+
+@dataclasses.dataclass(frozen=True)
+class Topic:
+    """One topic of the knowledge base, as policies_kb/topics.yaml declares it."""
+
+    code: str
+    intent: str
+    worker: str  # the word workers read ("娃娃上学")
+    operator: str  # the word the console shows ("子女上学")
+    menu: tuple[str, ...]  # rule ids offered when the topic is chosen but the question is unclear
+    leaves_case_intake: bool
+
+
+def load_topics(path: Path = TOPICS_FILE) -> tuple[Topic, ...]:
+    """The topics of `path`, in menu order; ValueError naming the entry when one is malformed."""
+    data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    entries = data.get("topics") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"{path}: expected a non-empty list under 'topics'")
+    topics: list[Topic] = []
+    for number, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict) or set(entry) != set(_FIELDS):
+            raise ValueError(f"{path}: topic #{number} must have exactly the fields {', '.join(_FIELDS)}")
+        text_fields = [entry[name] for name in ("code", "intent", "worker", "operator")]
+        if not all(isinstance(value, str) and value for value in text_fields):
+            raise ValueError(f"{path}: topic #{number}: code, intent, worker and operator must be non-empty text")
+        if not isinstance(entry["menu"], list) or not all(isinstance(rule, str) for rule in entry["menu"]):
+            raise ValueError(f"{path}: topic {entry['code']}: menu must be a list of rule ids")
+        if not isinstance(entry["leaves_case_intake"], bool):
+            raise ValueError(f"{path}: topic {entry['code']}: leaves_case_intake must be true or false")
+        topics.append(Topic(**{**entry, "menu": tuple(entry["menu"])}))
+    for field in ("code", "intent"):
+        values = [getattr(topic, field) for topic in topics]
+        if len(set(values)) != len(values):
+            raise ValueError(f"{path}: two topics share one {field}")
+    return tuple(topics)
+
+
+REGISTRY: tuple[Topic, ...] = load_topics()
+TOPICS: tuple[str, ...] = tuple(topic.code for topic in REGISTRY)
+TOPIC_INTENTS: dict[str, str] = {topic.code: topic.intent for topic in REGISTRY}
+INTENT_TOPICS: dict[str, str] = {topic.intent: topic.code for topic in REGISTRY}
+WORKER_LABELS: dict[str, str] = {topic.code: topic.worker for topic in REGISTRY}
+OPERATOR_LABELS: dict[str, str] = {topic.code: topic.operator for topic in REGISTRY}
+MENUS: dict[str, tuple[str, ...]] = {topic.code: topic.menu for topic in REGISTRY}
