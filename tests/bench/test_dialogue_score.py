@@ -231,3 +231,22 @@ def test_the_day_key_on_is_read_although_yaml_takes_it_for_true(tmp_path):
         tmp_path / "a.yaml", "- name: a\n  on: 2026-12-02\n  turns:\n    - user: 你好\n      expect: {kind: none}\n"
     )
     assert str(conversation.on) == "2026-12-02"
+
+
+def test_the_held_out_set_parses_and_covers_issue_12():
+    conversations = load_conversations(REPO / "bench" / "conversations")
+    assert len(conversations) >= 40
+    tags = {tag for c in conversations for tag in c.tags}
+    for behaviour in (
+        "facet_followup",
+        "related_rule",
+        "check_request",
+        "volunteered_fact",
+        "no_repeat",
+        "frustration",
+        "two_misses",
+        "case_status",
+        "superseded",
+        "old_names",
+    ):
+        assert behaviour in tags, behaviour
