@@ -20,11 +20,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 
 from actions import services
-from actions._catalogue import CHECK_KEYWORDS, ELIGIBILITY_CHECKS
+from actions._catalogue import CHECK_KEYWORDS, ELIGIBILITY_CHECKS, FACT_CUES
 from actions._dialogue import active_form, entities, entity, latest_intent, latest_text
 from actions._messages import (
     HOTLINE,
+    check_question_payload,
     eligibility_payload,
+    fallback_payload,
     handoff_payload,
     intent_button,
     short_title,
@@ -33,6 +35,7 @@ from actions._messages import (
     yuan_text,
 )
 from actions.forms import is_interruption
+from actions.handoff import REPEATED_MISS_TEXT, hand_off
 from actions.services import MIN_CONFIDENT_SCORE, PolicyService
 from nlu.text import normalize
 
@@ -70,10 +73,11 @@ def choose_check(service: PolicyService, tracker: Tracker, on: datetime.date) ->
             for hit in service.search(named, on=on, limit=10):
                 if hit.score >= MIN_CONFIDENT_SCORE and service.checkable(hit.rule):
                     return hit.rule.id
-    last = tracker.get_slot("last_rule_id")
-    rule = service.rule(last, on=on) if last else None
-    if rule is not None and service.checkable(rule):
-        return rule.id
+    for slot in ("offered_check", "last_rule_id"):
+        last = tracker.get_slot(slot)
+        rule = service.rule(last, on=on) if last else None
+        if rule is not None and service.checkable(rule):
+            return rule.id
     return None
 
 
@@ -96,6 +100,33 @@ def prefill(service: PolicyService, rule_id: str, tracker: Tracker, facts: dict[
     return found
 
 
+def volunteered_facts(service: PolicyService, rule_id: str, text: str, known: dict[str, Any]) -> dict[str, Any]:
+    """Facts of check `rule_id`, still unknown, that the worker states unasked: a number whose unit names exactly one
+    of the check's numeric facts ("交了五年多" → unemployment_insurance_years 5, "三岁多" → child_age 3), and the
+    everyday words of FACT_CUES for its yes/no and choice facts ("有房子，自己买的", "是我自己不干了")."""
+    rule = service.get(rule_id)
+    text = normalize(text or "")
+    if rule is None or not text:
+        return {}
+    found: dict[str, Any] = {}
+    names = [name for name in service.facts_of(rule) if name not in known]
+    numeric = [name for name in names if service.fact(name).type in ("number", "integer") and service.fact(name).unit]
+    for unit in {service.fact(name).unit for name in numeric}:
+        same_unit = [name for name in numeric if service.fact(name).unit == unit]
+        if len(same_unit) == 1 and re.search(
+            rf"[\d零〇一二两三四五六七八九十半]\s*(个)?{unit.removeprefix('个')}", text
+        ):
+            value = service.parse_fact(same_unit[0], text)
+            if value is not None:
+                found[same_unit[0]] = value
+    for name in names:
+        for pattern, value in FACT_CUES.get(name, ()):
+            if re.search(pattern, text):
+                found[name] = value
+                break
+    return found
+
+
 def next_fact(service: PolicyService, tracker: Tracker, on: datetime.date) -> str | None:
     rule_id = tracker.get_slot("eligibility_rule")
     if not rule_id:
@@ -107,7 +138,9 @@ def next_fact(service: PolicyService, tracker: Tracker, on: datetime.date) -> st
 def read_answer(service: PolicyService, tracker: Tracker, name: str, text: str) -> Any:
     """The answer to fact `name`: the knowledge base's reading of the text; for a yes/no question, a clear
     "对/到了" or "没有" recognised by NLU (affirm/deny) when the words alone say nothing."""
-    value = service.parse_fact(name, text) if text else None
+    value = read_cue(name, text)
+    if value is None and text:
+        value = service.parse_fact(name, text)
     if value is None and service.fact(name).type == "boolean":
         intent, confidence = latest_intent(tracker)
         if intent in ("affirm", "deny") and confidence >= 0.8:
@@ -118,20 +151,31 @@ def read_answer(service: PolicyService, tracker: Tracker, name: str, text: str) 
 def answer_to_other_question(
     service: PolicyService, rule_id: str, facts: dict[str, Any], name: str, text: str
 ) -> tuple[str, Any] | None:
-    """(fact, value) when a yes/no or choice question got a number for another question of the same check
-    ("交了三年多" for "到法定退休年龄了吗?"): the number's unit names a still-unknown numeric fact."""
-    if not text or service.fact(name).type in ("number", "integer"):
+    """(fact, value) when the answer to question `name` is really the answer to another, still unknown question of
+    the same check: a number whose unit names another numeric fact ("交了三年多" for "到法定退休年龄了吗?"), or the
+    everyday words of another fact ("是我自己不干了" while asked the years paid)."""
+    if not text:
         return None
     rule = service.get(rule_id)
-    for other in service.facts_of(rule):
-        spec = service.fact(other)
-        if other == name or other in facts or spec.type not in ("number", "integer") or not spec.unit:
-            continue
-        if spec.unit.removeprefix("个") in text:
-            value = service.parse_fact(other, text)
-            if value is not None:
-                return other, value
-    return None
+    if service.fact(name).type not in ("number", "integer"):
+        for other in service.facts_of(rule):
+            spec = service.fact(other)
+            if other == name or other in facts or spec.type not in ("number", "integer") or not spec.unit:
+                continue
+            if spec.unit.removeprefix("个") in text:
+                value = service.parse_fact(other, text)
+                if value is not None:
+                    return other, value
+    if read_cue(name, text) is not None or service.parse_fact(name, text) is not None:
+        return None
+    cued = volunteered_facts(service, rule_id, text, {**facts, name: None})
+    return next(iter(cued.items()), None)
+
+
+def read_cue(name: str, text: str) -> Any:
+    """The value FACT_CUES reads for fact `name` in the text, or None."""
+    text = normalize(text or "")
+    return next((value for pattern, value in FACT_CUES.get(name, ()) if re.search(pattern, text)), None)
 
 
 def _hint(service: PolicyService, name: str) -> str:
@@ -181,7 +225,10 @@ class ValidateEligibilityForm(FormValidationAction):
         if other is not None:
             # "交了三年多" while asked about the retirement age: keep it, then ask the question again.
             facts[other[0]] = other[1]
-            return [SlotSet("facts", facts), SlotSet("fact_answer", None)]
+            events = [SlotSet("facts", facts), SlotSet("fact_answer", None)]
+            if not service.evaluate(rule_id, facts, on=on).missing_facts:
+                events.append(SlotSet(REQUESTED_SLOT, None))  # that fact alone decides it
+            return events
         if value is None:
             retries = int(tracker.get_slot("fact_retries") or 0) + 1
             if retries > MAX_RETRIES:
@@ -199,7 +246,9 @@ class ValidateEligibilityForm(FormValidationAction):
     def _start(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, service: PolicyService, on: datetime.date
     ) -> list[EventType]:
-        rule_id = choose_check(service, tracker, on)
+        # A check started by action_answer_policy ("能上学不 给看看", a volunteered fact) comes with its rule.
+        preset = tracker.get_slot("eligibility_rule")
+        rule_id = preset if preset and service.rule(preset, on=on) is not None else choose_check(service, tracker, on)
         facts = dict(tracker.get_slot("facts") or {})
         events: list[EventType] = [
             SlotSet("eligibility_rule", rule_id),
@@ -209,7 +258,8 @@ class ValidateEligibilityForm(FormValidationAction):
         if rule_id is None:
             return events + [SlotSet(REQUESTED_SLOT, None)]  # action_eligibility_result shows the menu
         facts.update(prefill(service, rule_id, tracker, facts))
-        events.append(SlotSet("facts", facts))
+        facts.update(volunteered_facts(service, rule_id, latest_text(tracker), facts))
+        events += [SlotSet("facts", facts), SlotSet("offered_check", rule_id)]
         if not service.evaluate(rule_id, facts, on=on).missing_facts:
             return events + [SlotSet(REQUESTED_SLOT, None)]
         label = ELIGIBILITY_CHECKS.get(rule_id) or short_title(service.get(rule_id))
@@ -230,11 +280,64 @@ class ActionAskFactAnswer(Action):
         name = next_fact(service, tracker, self.today())
         if name is not None:
             dispatcher.utter_message(text=service.fact(name).question, buttons=_buttons(service, name))
+            dispatcher.utter_message(json_message=check_question_payload(tracker.get_slot("eligibility_rule"), name))
         return []
 
 
+def check_facts(service: PolicyService, rule_id: str, facts: dict[str, Any]) -> dict[str, Any]:
+    """The facts of the conversation that check `rule_id` consults (the eligibility payload's `facts`)."""
+    rule = service.get(rule_id)
+    return {name: facts[name] for name in service.facts_of(rule) if facts.get(name) is not None} if rule else {}
+
+
+def send_result(
+    dispatcher: CollectingDispatcher, service: PolicyService, rule_id: str, facts: dict[str, Any], on: datetime.date
+) -> list[EventType]:
+    """The outcome of check `rule_id` for `facts` (reason, amount, citations, the eligibility payload), or, when
+    facts are still missing, that it stops here and 12333 can help; returns the context events."""
+    rule = service.rule(rule_id, on=on)
+    result = service.evaluate(rule_id, facts, on=on)
+    context = [
+        SlotSet("topic", rule.topic),
+        SlotSet("last_rule_id", rule.id),
+        SlotSet("last_facet", "eligibility"),
+        SlotSet("offered_check", rule.id),
+        SlotSet("miss_count", 0),
+    ]
+    if result.missing_facts:
+        dispatcher.utter_message(
+            text=f"这一项没问清楚，就先查到这儿。您可以打 {HOTLINE}，工作人员帮您具体看。",
+            buttons=[intent_button("转人工", "request_human")],
+        )
+        dispatcher.utter_message(json_message=handoff_payload("12333"))
+        return context
+    lines = [f"结果：{OUTCOME_TEXT.get(result.outcome, result.outcome)}。", result.reason]
+    if result.amount:
+        amount = result.amount
+        lines.append(f"{amount.get('label') or '金额'}：{yuan_text(amount['value'], amount.get('unit'))}")
+    dispatcher.utter_message(text="\n".join(lines))
+    cited = [service.get(cited_id) for cited_id in result.rule_ids or [rule.id]]
+    for cited_rule in dict.fromkeys(r for r in cited if r is not None):
+        dispatcher.utter_message(text=source_line(cited_rule, on))
+    local = rule.decided_locally or result.outcome == "refer"
+    if local:
+        dispatcher.utter_message(
+            text=f"具体以当地为准，想问清楚可以打 {HOTLINE}。", buttons=[intent_button("转人工", "request_human")]
+        )
+    day = getattr(result, "on", None) or on
+    dispatcher.utter_message(
+        json_message=eligibility_payload(
+            rule.topic, result.outcome, result.rule_ids, check_facts(service, rule_id, facts), day
+        )
+    )
+    if local:
+        dispatcher.utter_message(json_message=handoff_payload("12333"))
+    return context
+
+
 class ActionEligibilityResult(Action):
-    """The check's outcome, reason, amount and citation with the eligibility payload; or the menu of checks."""
+    """The check's outcome, reason, amount and citation with the eligibility payload; or the menu of checks (a
+    non-answer: a second one in a row, or after a clarifying question, hands over to 12333)."""
 
     today = staticmethod(datetime.date.today)
 
@@ -251,37 +354,16 @@ class ActionEligibilityResult(Action):
             SlotSet("fact_retries", 0),
         ]
         if not rule_id:
+            misses = int(tracker.get_slot("miss_count") or 0)
+            if misses >= 1:
+                return done + hand_off(dispatcher, tracker, reason="repeated_fallback", text=REPEATED_MISS_TEXT)
             buttons = [
                 intent_button(label, "check_eligibility", eligibility_rule=check)
                 for check, label in ELIGIBILITY_CHECKS.items()
                 if service.rule(check, on=on) is not None
             ]
+            buttons.append(intent_button("都不是，找人工", "request_human"))
             dispatcher.utter_message(text="您想看看自己能不能办哪一项？点一下：", buttons=buttons)
-            return done
-        rule = service.rule(rule_id, on=on)
-        result = service.evaluate(rule_id, tracker.get_slot("facts") or {}, on=on)
-        context = [SlotSet("topic", rule.topic), SlotSet("last_rule_id", rule.id)]
-        if result.missing_facts:
-            dispatcher.utter_message(
-                text=f"这一项没问清楚，就先查到这儿。您可以打 {HOTLINE}，工作人员帮您具体看。",
-                buttons=[intent_button("转人工", "request_human")],
-            )
-            dispatcher.utter_message(json_message=handoff_payload("12333"))
-            return done + context
-        lines = [f"结果：{OUTCOME_TEXT.get(result.outcome, result.outcome)}。", result.reason]
-        if result.amount:
-            amount = result.amount
-            lines.append(f"{amount.get('label') or '金额'}：{yuan_text(amount['value'], amount.get('unit'))}")
-        dispatcher.utter_message(text="\n".join(lines))
-        cited = [service.get(cited_id) for cited_id in result.rule_ids or [rule.id]]
-        for cited_rule in dict.fromkeys(r for r in cited if r is not None):
-            dispatcher.utter_message(text=source_line(cited_rule, on))
-        local = rule.decided_locally or result.outcome == "refer"
-        if local:
-            dispatcher.utter_message(
-                text=f"具体以当地为准，想问清楚可以打 {HOTLINE}。", buttons=[intent_button("转人工", "request_human")]
-            )
-        dispatcher.utter_message(json_message=eligibility_payload(rule.topic, result.outcome, result.rule_ids))
-        if local:
-            dispatcher.utter_message(json_message=handoff_payload("12333"))
-        return done + context
+            dispatcher.utter_message(json_message=fallback_payload(reason="check_menu"))
+            return done + [SlotSet("miss_count", misses + 1)]
+        return done + send_result(dispatcher, service, rule_id, dict(tracker.get_slot("facts") or {}), on)
