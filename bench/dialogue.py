@@ -56,6 +56,7 @@ from bench.dialogue_score import (  # noqa: E402
 )
 from bot.settings import Settings  # noqa: E402
 from bot.train import ensure_model  # noqa: E402
+from tests.reliability.support import start_patiently  # noqa: E402
 from tests.support.assistant import Assistant, customs  # noqa: E402
 
 HELD_OUT = REPO / "bench" / "conversations"
@@ -330,7 +331,7 @@ def main() -> int:
     ensure_model(Settings.from_env())
     with tempfile.TemporaryDirectory() as var_dir:
         try:
-            assistant = Assistant(Path(var_dir)).start()
+            assistant = start_patiently(Assistant(Path(var_dir)))  # a busy shared machine starts slowly
         except RuntimeError as error:
             print(error, file=sys.stderr)
             return 1
