@@ -1,8 +1,10 @@
 """Eligibility checks as one generic form whose questions come from the knowledge base.
 
-`eligibility_form` has a single slot, `fact_answer`, asked again for every fact the chosen rule still needs:
-`kb.evaluate()` names the missing facts, `action_ask_fact_answer` asks the first one with the fact's own question,
-and `validate_eligibility_form` reads the worker's free text with `kb.parse_fact()` ("交了三年多" → 3). Facts are
+`eligibility_form` has two slots: `eligibility_rule`, the check, chosen when the form starts, and `fact_answer`,
+asked again for every fact the chosen rule still needs: `kb.evaluate()` names the missing facts,
+`action_ask_fact_answer` asks the first one with the fact's own question, and `validate_eligibility_form` (rasa-sdk's
+required_slots / extract_<slot> / validate_<slot> hooks) reads the worker's free text with `kb.parse_fact()` and
+the everyday words of FACT_CUES ("交了三年多" → 3, "是我自己不干了" → False). Facts are
 kept in the `facts` slot for the whole conversation, so a second check asks only what is still unknown. The check
 to run comes from a button ("帮我看看"), the worker's words ("帮我看看我能不能领失业金"), or the rule just
 answered; failing all three, `action_eligibility_result` shows the menu of checks.
@@ -21,7 +23,7 @@ from rasa_sdk.forms import REQUESTED_SLOT
 
 from actions import services
 from actions._catalogue import CHECK_KEYWORDS, ELIGIBILITY_CHECKS, FACT_CUES
-from actions._dialogue import active_form, entities, entity, latest_intent, latest_text
+from actions._dialogue import entities, entity, latest_intent, latest_text
 from actions._messages import (
     HOTLINE,
     check_question_payload,
@@ -198,73 +200,112 @@ def _buttons(service: PolicyService, name: str) -> list[dict[str, str]]:
 
 
 class ValidateEligibilityForm(FormValidationAction):
-    """Chooses the check when the form starts, then reads each answer into the `facts` slot."""
+    """The form's slots through rasa-sdk's own hooks: `required_slots` says what the check still needs,
+    `extract_eligibility_rule` chooses the check when the form starts, `extract_fact_answer` takes the worker's
+    message unless it leaves the form, `validate_fact_answer` reads it into the `facts` slot."""
 
     today = staticmethod(datetime.date.today)
 
     def name(self) -> str:
         return "validate_eligibility_form"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[str]:
+        """Both slots while the check runs (the form asks `fact_answer` again for each missing fact); none once it is
+        decided, when it stops after MAX_RETRIES unreadable answers, or when no check was found ("": the menu)."""
+        rule_id = tracker.get_slot("eligibility_rule")
+        if rule_id is None:
+            return list(domain_slots)  # not chosen yet: extract_eligibility_rule chooses it
+        if not rule_id or int(tracker.get_slot("fact_retries") or 0) > MAX_RETRIES:
+            return []
+        facts = tracker.get_slot("facts") or {}
+        return list(domain_slots) if services.policies().evaluate(rule_id, facts, on=self.today()).missing_facts else []
+
+    async def extract_eligibility_rule(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
+        """When the form starts (nothing asked yet): the check set beforehand by action_answer_policy, or the one the
+        button, the words or the last answer name ("" when none: the result shows the menu)."""
+        if tracker.get_slot(REQUESTED_SLOT) is not None:
+            return {}
         on = self.today()
         service = services.policies()
-        if active_form(tracker) != FORM:
-            return self._start(dispatcher, tracker, service, on)
-        if tracker.get_slot(REQUESTED_SLOT) != "fact_answer":
-            return []
+        preset = tracker.get_slot("eligibility_rule")
+        if preset and service.rule(preset, on=on) is not None:
+            return {"eligibility_rule": preset}
+        return {"eligibility_rule": choose_check(service, tracker, on) or ""}
+
+    async def validate_eligibility_rule(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The check chosen: the facts the request itself states are kept, and the worker told what comes."""
+        rule_id = str(value or "")
+        started = {"eligibility_rule": rule_id, "fact_answer": None, "fact_retries": 0}
+        if not rule_id:
+            return started
+        on = self.today()
+        service = services.policies()
+        facts = dict(tracker.get_slot("facts") or {})
+        facts.update(prefill(service, rule_id, tracker, facts))
+        facts.update(volunteered_facts(service, rule_id, latest_text(tracker), facts))
+        if service.evaluate(rule_id, facts, on=on).missing_facts:
+            label = ELIGIBILITY_CHECKS.get(rule_id) or short_title(service.get(rule_id))
+            dispatcher.utter_message(text=f"好的，帮您看看“{label}”。我问您几个简单问题，随时说“算了”就停下。")
+        return {**started, "facts": facts, "offered_check": rule_id}
+
+    async def extract_fact_answer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The worker's message as the answer to the question asked; nothing when the form was not asking, or when
+        the message leaves it (a new question, "算了", a person): the form then rejects and data/rules_forms.yml
+        handles the message."""
+        if tracker.get_slot(REQUESTED_SLOT) != "fact_answer" or not tracker.get_slot("eligibility_rule"):
+            return {}
+        on = self.today()
+        service = services.policies()
         name = next_fact(service, tracker, on)
-        if name is None:
-            return [SlotSet("fact_answer", None), SlotSet(REQUESTED_SLOT, None)]
         answer = latest_text(tracker)
+        if name is None:
+            return {}
         rule_id = tracker.get_slot("eligibility_rule")
         facts = dict(tracker.get_slot("facts") or {})
+        reads = (
+            answer_to_other_question(service, rule_id, facts, name, answer) is not None
+            or read_answer(service, tracker, name, answer) is not None
+        )
+        if is_interruption(tracker, FORM, answers=reads):
+            return {}
+        return {"fact_answer": answer}
+
+    async def validate_fact_answer(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Read the answer into `facts` (or the answer to another question of the check: kept, and the question asked
+        again); an unreadable answer gets a short hint, and counts towards MAX_RETRIES. `fact_answer` is emptied
+        every time, so the form asks it again for the next fact."""
+        on = self.today()
+        service = services.policies()
+        name = next_fact(service, tracker, on)
+        rule_id = tracker.get_slot("eligibility_rule")
+        if value is None or name is None or not rule_id:
+            return {"fact_answer": None}  # the form is starting (nothing was asked), or nothing is left to ask
+        answer = str(value)
+        facts = dict(tracker.get_slot("facts") or {})
         other = answer_to_other_question(service, rule_id, facts, name, answer)
-        value = read_answer(service, tracker, name, answer) if other is None else None
-        if is_interruption(tracker, FORM, answers=value is not None or other is not None):
-            return []  # the form rejects; data/rules_forms.yml leaves it and handles the message
         if other is not None:
             # "交了三年多" while asked about the retirement age: keep it, then ask the question again.
             facts[other[0]] = other[1]
-            events = [SlotSet("facts", facts), SlotSet("fact_answer", None)]
-            if not service.evaluate(rule_id, facts, on=on).missing_facts:
-                events.append(SlotSet(REQUESTED_SLOT, None))  # that fact alone decides it
-            return events
-        if value is None:
+            return {"facts": facts, "fact_answer": None}
+        reading = read_answer(service, tracker, name, answer)
+        if reading is None:
             retries = int(tracker.get_slot("fact_retries") or 0) + 1
-            if retries > MAX_RETRIES:
-                # Stop asking; action_eligibility_result explains and offers 12333.
-                return [SlotSet("fact_answer", None), SlotSet("fact_retries", retries), SlotSet(REQUESTED_SLOT, None)]
-            dispatcher.utter_message(text="没太听明白。" + _hint(service, name))
-            return [SlotSet("fact_answer", None), SlotSet("fact_retries", retries)]
-        facts[name] = value
-        result = service.evaluate(rule_id, facts, on=on)
-        events: list[EventType] = [SlotSet("facts", facts), SlotSet("fact_answer", None), SlotSet("fact_retries", 0)]
-        if not result.missing_facts:
-            events.append(SlotSet(REQUESTED_SLOT, None))
-        return events
-
-    def _start(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, service: PolicyService, on: datetime.date
-    ) -> list[EventType]:
-        # A check started by action_answer_policy ("能上学不 给看看", a volunteered fact) comes with its rule.
-        preset = tracker.get_slot("eligibility_rule")
-        rule_id = preset if preset and service.rule(preset, on=on) is not None else choose_check(service, tracker, on)
-        facts = dict(tracker.get_slot("facts") or {})
-        events: list[EventType] = [
-            SlotSet("eligibility_rule", rule_id),
-            SlotSet("fact_answer", None),
-            SlotSet("fact_retries", 0),
-        ]
-        if rule_id is None:
-            return events + [SlotSet(REQUESTED_SLOT, None)]  # action_eligibility_result shows the menu
-        facts.update(prefill(service, rule_id, tracker, facts))
-        facts.update(volunteered_facts(service, rule_id, latest_text(tracker), facts))
-        events += [SlotSet("facts", facts), SlotSet("offered_check", rule_id)]
-        if not service.evaluate(rule_id, facts, on=on).missing_facts:
-            return events + [SlotSet(REQUESTED_SLOT, None)]
-        label = ELIGIBILITY_CHECKS.get(rule_id) or short_title(service.get(rule_id))
-        dispatcher.utter_message(text=f"好的，帮您看看“{label}”。我问您几个简单问题，随时说“算了”就停下。")
-        return events
+            if retries <= MAX_RETRIES:
+                dispatcher.utter_message(text="没太听明白。" + _hint(service, name))
+            # beyond MAX_RETRIES required_slots ends the form; action_eligibility_result explains and offers 12333
+            return {"fact_answer": None, "fact_retries": retries}
+        facts[name] = reading
+        return {"facts": facts, "fact_answer": None, "fact_retries": 0}
 
 
 class ActionAskFactAnswer(Action):
