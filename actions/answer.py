@@ -446,6 +446,7 @@ class ActionAnswerPolicy(Action):
             )
         send_clarification(dispatcher, decision)
         return [
+            SlotSet("last_facet", "asked_back"),  # the answer before this question is no longer the last reply
             SlotSet("miss_count", misses + 1),
             SlotSet("pending_question", question),
             SlotSet("last_question", question),
@@ -464,6 +465,10 @@ class ActionAnswerPolicy(Action):
         asks = asks_something(typed) or "几" in typed
         if check is None or not typed or (asks and not asks_for_check(typed)):
             return None
+        intent, confidence = latest_intent(tracker)
+        other_topic = INTENT_TOPICS.get(intent or "")
+        if confidence >= CONFIDENT_INTENT and other_topic and other_topic != check.split(".")[0]:
+            return None  # "我在县城买了房 能落户不" after a housing answer: a settlement question, not a housing fact
         facts = dict(tracker.get_slot("facts") or {})
         found = volunteered_facts(service, check, typed, facts)
         if not found:

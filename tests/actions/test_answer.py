@@ -135,6 +135,7 @@ def test_the_same_follow_up_without_context_is_asked_back(kb, domain):
     assert 2 <= len(messages[0]["buttons"]) - 1 <= 3  # the likeliest rules, then "都不是，找人工"
     assert messages[0]["buttons"][-1] == {"title": "都不是，找人工", "payload": "/request_human"}
     assert events == [
+        SlotSet("last_facet", "asked_back"),
         SlotSet("miss_count", 1),
         SlotSet("pending_question", "那要带什么材料?"),
         SlotSet("last_question", "那要带什么材料?"),
@@ -528,3 +529,10 @@ def test_a_question_after_an_offered_check_is_answered_not_read_as_a_fact(kb, do
     )
     events, _ = run(ActionAnswerPolicy(), tracker, domain)
     assert not any(isinstance(event, dict) and event.get("event") == "followup" for event in events)
+
+
+def test_a_fact_about_another_topic_is_that_topics_question_not_the_offered_checks_fact(kb, domain):
+    tracker = after_rental("我在县城买了房 能落户不", intent="ask_settlement", confidence=0.95)
+    events, messages = run(ActionAnswerPolicy(), tracker, domain)
+    assert customs(messages)[0]["topic"] == "settlement"
+    assert SlotSet("facts", {"has_local_housing": True}) not in events
