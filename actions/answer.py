@@ -152,7 +152,7 @@ def decide(
         # 3. the conversation's topic
         in_context = of_topic(context_topic)
         if in_context and in_context[0].score >= MIN_CONFIDENT_SCORE:
-            return _answer(_tell_apart(in_context, text), "follow-up in context", facet)
+            return _answer(_tell_apart(in_context, text) or in_context[0], "follow-up in context", facet)
         if intent == "ask_followup":
             return Decision(
                 rules=_candidates(in_context) or _menu(service, context_topic, on), why="follow-up, unclear in context"
@@ -176,7 +176,12 @@ def decide(
         topic_confident = topic_top is not None and (
             topic_top.score >= MIN_CONFIDENT_SCORE or _corroborated(in_topic, confidence)
         )
-        if topic_confident and confidence >= VERY_CONFIDENT_INTENT and chosen.score < STRONG_SCORE:
+        if (
+            topic_top is not None
+            and topic_confident
+            and confidence >= VERY_CONFIDENT_INTENT
+            and chosen.score < STRONG_SCORE
+        ):
             return _answer(topic_top, "intent wins disagreement", facet)
         if chosen.score >= STRONG_SCORE and not topic_confident:
             return _answer(chosen, "knowledge base wins disagreement", facet)
@@ -289,8 +294,9 @@ def send_answer(
 ) -> None:
     """The rule's answer (or only the facet asked for), its source line, what the worker can do next (buttons), and
     the payloads. A question that matched an expired rule first gets that rule's change note."""
-    if superseded is not None and getattr(superseded, "change_note", None):
-        dispatcher.utter_message(text=f"您问的是以前的规定，现在已经变了：{superseded.change_note}")
+    change_note = getattr(superseded, "change_note", None) if superseded is not None else None
+    if change_note:
+        dispatcher.utter_message(text=f"您问的是以前的规定，现在已经变了：{change_note}")
     dispatcher.utter_message(text=service.facets(rule)[facet] if facet else rule.answer)
     dispatcher.utter_message(text=source_line(rule, on))
     lines: list[str] = []
@@ -396,7 +402,7 @@ class ActionAnswerPolicy(Action):
             return volunteered
         chosen_topic = None
         text = typed
-        if not typed and intent in TOPIC_INTENTS.values():
+        if not typed and intent and intent in TOPIC_INTENTS.values():
             # A topic button ("/ask_housing") after a clarifying question: the question is the one asked before.
             chosen_topic = INTENT_TOPICS[intent]
             text = tracker.get_slot("pending_question") or ""
@@ -428,17 +434,14 @@ class ActionAnswerPolicy(Action):
                     FollowupAction("eligibility_form"),
                 ]
         misses = int(tracker.get_slot("miss_count") or 0)
-        if decision.answers:
-            repeats = decision.rule.id == tracker.get_slot("last_rule_id") and decision.facet == tracker.get_slot(
-                "last_facet"
-            )
+        rule = decision.rule
+        if rule is not None:
+            repeats = rule.id == tracker.get_slot("last_rule_id") and decision.facet == tracker.get_slot("last_facet")
             if not repeats or entity(tracker, "rule_id"):
-                send_answer(
-                    dispatcher, service, decision.rule, on, facet=decision.facet, superseded=decision.superseded
-                )
-                return _answered(service, decision.rule, question, decision.facet)
+                send_answer(dispatcher, service, rule, on, facet=decision.facet, superseded=decision.superseded)
+                return _answered(service, rule, question, decision.facet)
             if misses < 1:
-                send_instead_of_repeating(dispatcher, service, decision.rule)
+                send_instead_of_repeating(dispatcher, service, rule)
                 return [SlotSet("miss_count", misses + 1), SlotSet("last_question", question or None)]
         if misses >= 1:
             return [SlotSet("last_question", question)] + hand_off(

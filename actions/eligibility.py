@@ -88,6 +88,8 @@ def prefill(service: PolicyService, rule_id: str, tracker: Tracker, facts: dict[
     one numeric fact of the rule."""
     rule = service.get(rule_id)
     found: dict[str, Any] = {}
+    if rule is None:
+        return found
     for value in entities(tracker, "duration"):
         unit = next((canonical for word, canonical in UNIT_WORDS if word in str(value)), None)
         names = [
@@ -113,7 +115,7 @@ def volunteered_facts(service: PolicyService, rule_id: str, text: str, known: di
     found: dict[str, Any] = {}
     names = [name for name in service.facts_of(rule) if name not in known]
     numeric = [name for name in names if service.fact(name).type in ("number", "integer") and service.fact(name).unit]
-    for unit in {service.fact(name).unit for name in numeric}:
+    for unit in {service.fact(name).unit or "" for name in numeric}:
         same_unit = [name for name in numeric if service.fact(name).unit == unit]
         if len(same_unit) == 1 and re.search(
             rf"[\d零〇一二两三四五六七八九十半]\s*(个)?{unit.removeprefix('个')}", text
@@ -159,6 +161,8 @@ def answer_to_other_question(
     if not text:
         return None
     rule = service.get(rule_id)
+    if rule is None:
+        return None
     if service.fact(name).type not in ("number", "integer"):
         for other in service.facts_of(rule):
             spec = service.fact(other)
@@ -185,7 +189,7 @@ def _hint(service: PolicyService, name: str) -> str:
     if spec.type == "boolean":
         return "请回答“是”或者“不是”。"
     if spec.type == "choice":
-        return "请选一个：" + "、".join(spec.choices.values()) + "。"
+        return "请选一个：" + "、".join((spec.choices or {}).values()) + "。"
     example = f"3{spec.unit}" if spec.unit else "3"
     return f"请说个数，比如“{example}”。"
 
@@ -195,7 +199,7 @@ def _buttons(service: PolicyService, name: str) -> list[dict[str, str]]:
     if spec.type == "boolean":
         return [text_button("是"), text_button("不是")]
     if spec.type == "choice":
-        return [text_button(label) for label in spec.choices.values()]
+        return [text_button(label) for label in (spec.choices or {}).values()]
     return []
 
 
@@ -250,7 +254,8 @@ class ValidateEligibilityForm(FormValidationAction):
         facts.update(prefill(service, rule_id, tracker, facts))
         facts.update(volunteered_facts(service, rule_id, latest_text(tracker), facts))
         if service.evaluate(rule_id, facts, on=on).missing_facts:
-            label = ELIGIBILITY_CHECKS.get(rule_id) or short_title(service.get(rule_id))
+            rule = service.get(rule_id)
+            label = ELIGIBILITY_CHECKS.get(rule_id) or (short_title(rule) if rule else rule_id)
             dispatcher.utter_message(text=f"好的，帮您看看“{label}”。我问您几个简单问题，随时说“算了”就停下。")
         return {**started, "facts": facts, "offered_check": rule_id}
 
@@ -337,6 +342,10 @@ def send_result(
     """The outcome of check `rule_id` for `facts` (reason, amount, citations, the eligibility payload), or, when
     facts are still missing, that it stops here and 12333 can help; returns the context events."""
     rule = service.rule(rule_id, on=on)
+    if rule is None:  # no longer in force: nothing to decide on
+        dispatcher.utter_message(text=f"这一项现在查不了。您可以打 {HOTLINE}，工作人员帮您具体看。")
+        dispatcher.utter_message(json_message=handoff_payload("12333"))
+        return []
     result = service.evaluate(rule_id, facts, on=on)
     context = [
         SlotSet("topic", rule.topic),
@@ -352,7 +361,8 @@ def send_result(
         )
         dispatcher.utter_message(json_message=handoff_payload("12333"))
         return context
-    lines = [f"结果：{OUTCOME_TEXT.get(result.outcome, result.outcome)}。", result.reason]
+    outcome = result.outcome or "refer"
+    lines = [f"结果：{OUTCOME_TEXT.get(outcome, outcome)}。", result.reason or ""]
     if result.amount:
         amount = result.amount
         lines.append(f"{amount.get('label') or '金额'}：{yuan_text(amount['value'], amount.get('unit'))}")
