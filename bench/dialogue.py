@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import collections
 import datetime
+import functools
 import json
 import secrets
 import sys
@@ -120,7 +121,9 @@ def run_single_turns(assistant: Assistant, questions_folder: Path, limit: int) -
     out_of_scope = [q["question"] for q in questions if not q["expect_rule"]] + holdout_examples("out_of_scope")
     for_a_person = holdout_examples("request_human")
     started = time.monotonic()
-    topics, per_topic, misses = collections.Counter(), collections.defaultdict(collections.Counter), []
+    topics: collections.Counter[str] = collections.Counter()
+    per_topic: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    misses: list[dict] = []
     for number, item in enumerate(in_scope):
         expected_topic = item["expect_rule"].split(".")[0]
         outcome, answer = classify(customs(assistant.say(f"bench-kb-{number}", item["question"])), item["expect_rule"])
@@ -135,14 +138,14 @@ def run_single_turns(assistant: Assistant, questions_folder: Path, limit: int) -
                     "got": answer["rule_id"] if answer else None,
                 }
             )
-    oos = collections.Counter()
+    oos: collections.Counter[str] = collections.Counter()
     for number, text in enumerate(out_of_scope):
         payloads = customs(assistant.say(f"bench-oos-{number}", text))
         answered = any(p.get("kind") == "answer" for p in payloads)
         oos["no_answer" if not answered else "answered"] += 1
         if answered:
             misses.append({"question": text, "expected": None, "outcome": "answered_out_of_scope"})
-    handoffs = collections.Counter()
+    handoffs: collections.Counter[str] = collections.Counter()
     for number, text in enumerate(for_a_person):
         handed = is_12333_handoff(customs(assistant.say(f"bench-human-{number}", text)))
         handoffs["handoff" if handed else "none"] += 1
@@ -197,6 +200,10 @@ def print_single_turns(summary: dict, output: Path) -> None:
 # -- conversations ------------------------------------------------------------------------------------------------
 
 
+def _fixed(moment: datetime.datetime) -> datetime.datetime:
+    return moment
+
+
 def seed_cases(db_url: str, conversations: list[Conversation]) -> None:
     """Record the cases the conversations ask about, through the real case service, on the day their number says.
 
@@ -216,7 +223,7 @@ def seed_cases(db_url: str, conversations: list[Conversation]) -> None:
             moment = datetime.datetime.strptime(day, "%y%m%d").replace(hour=10, tzinfo=CHINA_TZ)
         except ValueError:
             raise ConversationFormatError(f"seeded case {cases[0].case_id}: not NX + yymmdd + sequence") from None
-        service = CaseService.from_url(db_url, clock=lambda moment=moment: moment)
+        service = CaseService.from_url(db_url, clock=functools.partial(_fixed, moment))
         for case in cases:
             record = service.create_case(
                 CaseSubmission(
@@ -336,7 +343,7 @@ def main() -> int:
             print(error, file=sys.stderr)
             return 1
         try:
-            if conversations:
+            if conversations and conversations_file is not None:
                 try:
                     seed_cases(assistant.settings.app_db_url, conversations)
                 except (ConversationFormatError, ValueError) as error:

@@ -292,7 +292,9 @@ def score_turn(
             passed = any(p.get("outcome") == want for p in candidates)
             got = [p.get("outcome") for p in candidates if "outcome" in p]
         elif check == "facts":
-            with_facts = [p.get("facts") for p in candidates if isinstance(p.get("facts"), Mapping)]
+            with_facts: list[Mapping[str, Any]] = [
+                p["facts"] for p in candidates if isinstance(p.get("facts"), Mapping)
+            ]
             passed = any(
                 all(name in facts and _same_value(value, facts[name]) for name, value in want.items())
                 for facts in with_facts
@@ -339,8 +341,8 @@ def _share(part: int, whole: int) -> float:
 
 def summarize(scored: Sequence[ScoredConversation], skipped: Sequence[dict] = ()) -> dict:
     """Turn, check and conversation pass shares, per check and per tag, and the misses (failed turns)."""
-    checks = collections.Counter()
-    checks_passed = collections.Counter()
+    checks: collections.Counter[str] = collections.Counter()
+    checks_passed: collections.Counter[str] = collections.Counter()
     turns = turns_ok = 0
     tags: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     misses = []

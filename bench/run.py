@@ -65,7 +65,7 @@ def _say(message: str) -> None:
 
 def run_understanding(results_dir: Path) -> dict:
     """Run each understanding benchmark that exists; collect the JSON results it writes, or why there are none."""
-    report = {}
+    report: dict[str, dict] = {}
     for name, (arguments, results, timeout) in UNDERSTANDING.items():
         script = REPO / "bench" / f"{name}.py"
         if not script.exists():

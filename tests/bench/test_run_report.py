@@ -91,3 +91,33 @@ def test_latest_md_is_committable_and_the_json_results_are_not():
     assert not ignored("bench/results/latest.md")
     assert ignored("bench/results/latest.json") and ignored("bench/results/conversations.json")
     assert ignored("var/anything") and ignored("some/deeper/results/x.txt")
+
+
+WRITES_TWO = """
+import json, sys
+from pathlib import Path
+assert sys.argv[1:] == ["--flag"], sys.argv
+for name, value in (("first", 0.5), ("second", 0.25)):
+    Path("bench/results", name + ".json").write_text(json.dumps({"share": value, "misses": [1, 2]}))
+"""
+
+
+def test_understanding_runs_each_script_once_and_collects_every_result_it_writes(tmp_path, monkeypatch):
+    (tmp_path / "bench" / "results").mkdir(parents=True)
+    (tmp_path / "bench" / "two.py").write_text(WRITES_TWO, encoding="utf-8")
+    (tmp_path / "bench" / "slow.py").write_text("import time; time.sleep(30)", encoding="utf-8")
+    monkeypatch.setattr(run, "REPO", tmp_path)
+    monkeypatch.setattr(run, "RESULTS", tmp_path / "bench" / "results")
+    monkeypatch.setattr(
+        run,
+        "UNDERSTANDING",
+        {"two": (["--flag"], ("first", "second"), 60), "slow": ([], ("slow",), 1), "absent": ([], ("absent",), 5)},
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    report = run.run_understanding(out)
+    assert report["first"]["status"] == "ok" and report["first"]["result"] == {"share": 0.5}  # misses left out
+    assert report["second"]["result"] == {"share": 0.25} and report["second"]["script"] == "bench/two.py"
+    assert (out / "first.json").exists() and (out / "second.json").exists()
+    assert report["slow"] == {"status": "timeout", "seconds": 1}
+    assert report["absent"]["status"] == "not available"
