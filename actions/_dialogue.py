@@ -63,7 +63,10 @@ def active_form(tracker: Tracker) -> str | None:
 
 # The facets of a rule (kb-contract.md) and the worker's words that ask for each, most specific first.
 FACET_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("deadline", re.compile(r"截止|截至|期限|最晚|过期|时间限制|几号前|啥时候之前|什么时候之前|多久之内|多长时间内")),
+    (
+        "deadline",
+        re.compile(r"截止|截至|期限|最晚|过期|时间限制|几号前|啥时候之前|什么时候之前|多久之?内|多长时间之?内"),
+    ),
     ("where", re.compile(r"在哪|哪儿|哪里|去哪|上哪|到哪|哪个部门|啥地方|什么地方|找谁办|哪个窗口")),
     (
         "bring",
@@ -83,7 +86,7 @@ FACET_LABELS = {
 }
 # Every way a worker asks to have a check run ("帮我看看", "瞅瞅", "给看看", "测一下", "算算", "行不行").
 _CHECK_REQUEST = re.compile(
-    r"帮我看|帮俺看|给看看|给我看看|给俺看看|看看我|瞅瞅|瞅一眼|瞅一下|测一下|测测|测一测|算算|算一下|给算|"
+    r"帮我看|帮俺看|帮看|帮忙看|给看看|给我看看|给俺看看|看看我|看一下我|看下我|瞅瞅|瞅一眼|瞅一下|测一下|测测|测一测|算算|算一下|给算|"
     r"行不行|够不够格|符不符合|够不够条件|有没有资格"
 )
 # Frustration: the worker has given up on being understood ("你咋听不懂", "说了半天", "算了找人").

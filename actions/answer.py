@@ -40,6 +40,7 @@ from actions import services
 from actions._catalogue import CASE_RULES, CHECK_KEYWORDS, TOPIC_MENU, WAGE_ARREARS_RULE
 from actions._dialogue import (
     FACET_LABELS,
+    FACET_WORDS,
     INTENT_TOPICS,
     TOPIC_INTENTS,
     asked_facet,
@@ -148,6 +149,10 @@ def decide(
         related_hits = [hit for hit in ranked if hit.rule in related]
         if related_hits and related_hits[0].score >= MIN_CONFIDENT_SCORE:
             return _answer(related_hits[0], "related to the last rule", facet)
+        # 2b. a rule of the same topic and subject whose title answers that facet ("办失业登记要带啥材料")
+        neighbour = _facet_neighbour(service, context_rule, facet, on) if facet else None
+        if neighbour is not None:
+            return Decision(rule=neighbour, why="a neighbour whose title answers the facet")
     if context_topic and follow_up:
         # 3. the conversation's topic
         in_context = of_topic(context_topic)
@@ -219,6 +224,25 @@ def _tell_apart(hits: list[Hit], text: str) -> Hit | None:
     if best >= MIN_ANCHOR and anchors[0] == best:
         return top  # the titles name the question equally well: the ranking decides
     return top if top.score >= STRONG_SCORE else None
+
+
+def _facet_neighbour(service: PolicyService, rule: Rule, facet: str, on: datetime.date) -> Rule | None:
+    """The rule of `rule`'s topic whose title asks that facet ("…去哪申请", "…要带啥材料", "…多久内…") and shares
+    the most of `rule`'s subject (at least MIN_ANCHOR characters of its title, strictly more than any other), or
+    None. Stands in for `related` links and facet texts the rule files do not carry."""
+    pattern = dict(FACET_WORDS)[facet]
+    subject = normalize(rule.title)
+    if pattern.search(subject):
+        return None  # the rule itself is the one about that facet: no neighbour knows it better
+    scored = [
+        (_common_length(normalize(other.title), subject), other)
+        for other in service.rules_of_topic(rule.topic, on=on)
+        if other.id != rule.id and pattern.search(normalize(other.title))
+    ]
+    scored.sort(key=lambda pair: -pair[0])
+    if not scored or scored[0][0] < MIN_ANCHOR or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+        return None
+    return scored[0][1]
 
 
 def _common_length(a: str, b: str) -> int:

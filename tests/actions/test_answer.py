@@ -536,3 +536,24 @@ def test_a_fact_about_another_topic_is_that_topics_question_not_the_offered_chec
     events, messages = run(ActionAnswerPolicy(), tracker, domain)
     assert customs(messages)[0]["topic"] == "settlement"
     assert SlotSet("facts", {"has_local_housing": True}) not in events
+
+
+def test_without_facet_texts_a_neighbour_whose_title_answers_the_facet_is_answered(kb, domain):
+    tracker = make_tracker(
+        "得带啥",
+        intent="ask_followup",
+        slots={"topic": "employment", "last_rule_id": "employment.unemployment_registration"},
+    )
+    events, messages = run(ActionAnswerPolicy(), tracker, domain)
+    assert customs(messages)[0]["rule_id"] == "employment.unemployment_registration_materials"
+    assert customs(messages)[0]["facet"] is None  # the neighbour's whole answer: it is all about that facet
+    decision = decide(
+        kb,
+        "那在哪儿办理",
+        on=DAY,
+        intent="ask_followup",
+        confidence=0.9,
+        context_topic="housing",
+        context_rule_id=PUBLIC_RENTAL,
+    )
+    assert decision.rule.id == "housing.how_to_apply"  # 公租房去哪申请、要带啥材料
