@@ -24,7 +24,8 @@ chat: install
 test: install system-deps
 	bash scripts/test.sh
 
-# Figures, not a gate: bench/results/latest.json and latest.md (see bench/README.md); under ~20 min on 2 cores.
+# Figures, not a gate: bench/results/latest.json and latest.md (see bench/README.md), with the held-out conversations
+# (bench/conversations/, issue 12) and single questions; under ~25 min on 2 cores.
 bench: install
 	$(PY) bench/run.py
 

@@ -64,3 +64,53 @@ WAGE_ARREARS_RULE = "labor_rights.wage_arrears_complaint"
 
 # What to offer when a topic was chosen but the question is still unclear: the topic's main rules.
 TOPIC_MENU: dict[str, tuple[str, ...]] = MENUS  # policies_kb/topics.yaml
+
+# What a worker says, unasked, that answers one of a check's yes/no or choice questions ("有房子，自己买的",
+# "是我自己不干了"): per fact, (pattern, value) pairs, the first match wins. Numbers with a unit ("交了五年多",
+# "三岁多") need no cue: the unit names the fact (actions/eligibility.py: volunteered_facts).
+FACT_CUES: dict[str, tuple[tuple[str, object], ...]] = {
+    "left_involuntarily": (
+        (r"自己不干|自己不想干|自己辞|我辞职|主动辞|自己走的|自己要走|我不干了|不想干了", False),
+        (r"辞退|开除|被裁|裁员|合同到期|被炒|不要我了|让我走|厂子倒闭|公司倒闭|单位不要", True),
+    ),
+    "has_stable_residence": (
+        (r"没房|没有房|没地方住|没住处|没有住处|住工棚|住工地", False),
+        (r"有房|买了房|买的房|自己买的|房子是我|长期租|租了.{0,4}年|有住处|有住的地方", True),
+    ),
+    "has_local_housing": (
+        (r"没房|没有房|没有自己的房|租房子住|租的房|租着住|在外面租|房子是租的", False),
+        (r"有房|买了房|买的房|自己买的|房子是我", True),
+    ),
+    "has_stable_job": (
+        (r"没工作|没活|没有活|打零工|没有稳定", False),
+        (r"有稳定|活很稳定|工作稳定|一直在.{0,8}(干|上班)|固定工作|长期.{0,4}(干|上班)|签了合同", True),
+    ),
+    "stably_employed_locally": (
+        (r"没工作|没活|没有活|打零工|没有稳定", False),
+        (r"有稳定|活很稳定|工作稳定|一直在.{0,8}(干|上班)|固定工作|长期.{0,4}(干|上班)|签了合同", True),
+    ),
+    "reached_retirement_age": (
+        (r"没到退休|还没到年龄|不到退休|没到年龄|还没退休", False),
+        (r"到了退休|到退休年龄了|已经退休|退休了|到年龄了", True),
+    ),
+    "registered_unemployed": (
+        (r"没登记|没办失业登记|还没办登记|没去登记", False),
+        (r"登记了|办了失业登记|办过失业登记|已经登记", True),
+    ),
+    "parent_works_or_lives_locally": (
+        (r"跟着我在|我在.{1,6}(打工|上班|干活|住)|在这边(打工|上班|干活|住)|在当地(打工|上班|干活|住)", True),
+    ),
+    "has_termination_proof": (
+        (r"不给开|没开|没有离职证明|没给开", False),
+        (r"开了离职证明|有离职证明|离职证明开了|给开了", True),
+    ),
+    "has_business_license": (
+        (r"没执照|没有营业执照|执照还没|没办执照", False),
+        (r"有营业执照|执照办了|证照齐|证照都齐|有执照", True),
+    ),
+    "is_priority_group": ((r"返乡创业|登记失业|脱贫户|脱贫人口|退役军人", True),),
+    "applicant_type": (
+        (r"个人创业|自己干|个体户|一个人干", "individual"),
+        (r"小微企业|公司名义|企业名义", "small_firm"),
+    ),
+}

@@ -1,11 +1,13 @@
-"""Reading the conversation: the latest message's text, intent and entities, the channel, the date."""
+"""Reading the conversation: the latest message's text, intent and entities, the channel; what its words ask for."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Tracker
 
+from nlu.text import normalize_keep_offsets
 from policies_kb.topics import INTENT_TOPICS as REGISTRY_INTENT_TOPICS
 from policies_kb.topics import TOPIC_INTENTS as TOPIC_INTENTS  # re-exported: topic → its intent
 
@@ -47,3 +49,56 @@ def channel(tracker: Tracker) -> str:
 def active_form(tracker: Tracker) -> str | None:
     """The form that is running, or None (Rasa's "should_not_be_set" placeholder counts as none)."""
     return tracker.active_loop_name
+
+
+# -- what a message asks for, read from its words (the NLU's intents do not carry these) -------------------------
+
+# The facets of a rule (kb-contract.md) and the worker's words that ask for each, most specific first.
+FACET_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "deadline",
+        re.compile(r"截止|截至|期限|最晚|过期|时间限制|几号前|啥时候之前|什么时候之前|多久之?内|多长时间之?内"),
+    ),
+    ("where", re.compile(r"在哪|哪儿|哪里|去哪|上哪|到哪|哪个部门|啥地方|什么地方|找谁办|哪个窗口")),
+    (
+        "bring",
+        re.compile(r"带啥|带什么|带些啥|要带|得带|材料|证件|证明材料|准备啥|准备什么|准备些|手续|户口本|身份证吗"),
+    ),
+    ("how_long", re.compile(r"多久|多长时间|几天|多少天|几个工作日|要等|啥时候能(下来|办好|批|到)|多会儿")),
+    ("cost", re.compile(r"要钱|花钱|收费|收钱|费用|免费|交钱|掏钱|花多少|要多少钱|收多少")),
+    ("who", re.compile(r"谁能|谁可以|啥人|什么人|哪些人|哪种人|外地人能|外地的能|农民工能")),
+)
+FACET_LABELS = {
+    "where": "在哪办",
+    "bring": "要带啥",
+    "how_long": "要多久",
+    "cost": "要不要钱",
+    "who": "谁能办",
+    "deadline": "啥时候截止",
+}
+# Every way a worker asks to have a check run ("帮我看看", "瞅瞅", "给看看", "测一下", "算算", "行不行").
+_CHECK_REQUEST = re.compile(
+    r"帮我看|帮俺看|帮看|帮忙看|给看看|给我看看|给俺看看|看看我|看一下我|看下我|瞅瞅|瞅一眼|瞅一下|测一下|测测|测一测|算算|算一下|给算|"
+    r"行不行|够不够格|符不符合|够不够条件|有没有资格"
+)
+# Frustration: the worker has given up on being understood ("你咋听不懂", "说了半天", "算了找人").
+_FRUSTRATION = re.compile(
+    r"听不懂|听不明白|不明白我|说了半天|说半天|白说|懂不懂|到底懂|算了.{0,3}找人|找个人吧|答非所问|牛头不对马嘴|"
+    r"说不清|根本不懂|咋就是不明白|你不行"
+)
+
+
+def asked_facet(text: str) -> str | None:
+    """The facet the text asks for ("那在哪儿办理" → "where"), or None."""
+    text = normalize_keep_offsets(text or "")
+    return next((facet for facet, pattern in FACET_WORDS if pattern.search(text)), None)
+
+
+def asks_for_check(text: str) -> bool:
+    """True when the worker asks to have their own case checked ("帮我瞅瞅", "能上学不 给看看")."""
+    return bool(_CHECK_REQUEST.search(normalize_keep_offsets(text or "")))
+
+
+def frustrated(text: str) -> bool:
+    """True when the worker says they are not being understood ("你到底懂不懂", "说了半天")."""
+    return bool(_FRUSTRATION.search(normalize_keep_offsets(text or "")))

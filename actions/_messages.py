@@ -22,12 +22,18 @@ WAGE_PLATFORM = "全国根治欠薪线索反映平台（微信搜“国务院客
 TOPIC_LABELS = WORKER_LABELS  # the worker's word for each topic, in menu order (policies_kb/topics.yaml)
 
 
-def answer_payload(rule: Rule, on: datetime.date) -> dict[str, Any]:
-    """{"kind": "answer", "topic", "rule_id", "sources": [{"title","doc_no","issuer","date","url"}], "valid_on"}."""
+def answer_payload(
+    rule: Rule, on: datetime.date, *, facet: str | None = None, superseded: Rule | None = None
+) -> dict[str, Any]:
+    """{"kind": "answer", "topic", "rule_id", "facet", "superseded", "sources": [{"title","doc_no","issuer","date",
+    "url"}], "valid_on"}: `facet` when only that facet's text was given, `superseded` the expired rule's id when the
+    question matched an expired rule and its current successor answered (kb-contract.md)."""
     return {
         "kind": "answer",
         "topic": rule.topic,
         "rule_id": rule.id,
+        "facet": facet,
+        "superseded": superseded.id if superseded is not None else None,
         "sources": [
             {"title": s.title, "doc_no": s.doc_no, "issuer": s.issuer, "date": s.date.isoformat(), "url": s.url}
             for s in rule.sources
@@ -36,16 +42,32 @@ def answer_payload(rule: Rule, on: datetime.date) -> dict[str, Any]:
     }
 
 
-def eligibility_payload(topic: str, outcome: str | None, rule_ids: list[str]) -> dict[str, Any]:
-    return {"kind": "eligibility", "topic": topic, "outcome": outcome, "rule_ids": list(rule_ids)}
+def check_question_payload(rule_id: str, fact: str) -> dict[str, Any]:
+    """A check asks the worker for one fact."""
+    return {"kind": "check_question", "rule_id": rule_id, "fact": fact}
+
+
+def eligibility_payload(
+    topic: str, outcome: str | None, rule_ids: list[str], facts: dict[str, Any], on: datetime.date
+) -> dict[str, Any]:
+    """A check's outcome, the facts it was decided on and the day it was computed for."""
+    return {
+        "kind": "eligibility",
+        "topic": topic,
+        "outcome": outcome,
+        "rule_ids": list(rule_ids),
+        "facts": dict(facts),
+        "valid_on": on.isoformat(),
+    }
 
 
 def handoff_payload(target: str = "12333") -> dict[str, Any]:
     return {"kind": "handoff", "target": target, "phone": HOTLINE}
 
 
-def fallback_payload() -> dict[str, Any]:
-    return {"kind": "fallback"}
+def fallback_payload(**details: Any) -> dict[str, Any]:
+    """A clarifying question; `details` say why when it is not a plain miss (reason="repeat", rule_id=...)."""
+    return {"kind": "fallback", **details}
 
 
 def case_created_payload(case_id: str) -> dict[str, Any]:

@@ -1,20 +1,29 @@
 """Answering a policy question from the knowledge base, or asking a short clarifying question.
 
-`decide()` is the whole judgement, a pure function of the question, the NLU result and the conversation's topic:
+`decide()` is the whole judgement, a pure function of the question, the NLU result and the conversation's context
+(the rule last answered and its topic). The question is ranked ONCE (`PolicyService.rank`); every branch below
+filters that one ranking in memory, and the branches are tried top to bottom:
 
-- A rule chosen by a button is answered as is.
-- A follow-up that names no topic ("那要带啥材料") is searched within the conversation's topic first.
-- Otherwise the whole knowledge base is searched. A hit is answered when its score reaches MIN_CONFIDENT_SCORE and
-  the topic of NLU's best intent agrees (however sure NLU is: two independent signals naming the same topic); with no
-  topic from NLU at all, only a strong hit (STRONG_SCORE) is answered. When NLU and the knowledge base disagree, a very confident intent with a
-  confident rule in its own topic wins, a strong hit with nothing confident in the intent's topic wins, and anything
-  else is asked back with both candidates.
-- A weak match alone is never answered: the worker gets two or three buttons (the likeliest rules, or topics), and
-  a second miss in a row offers 12333 instead (actions/handoff.py). The one exception is corroboration: a hit a
-  little below the bar (CORROBORATED_SCORE) that clearly leads its topic (CLEAR_MARGIN) in the topic a very
-  confident intent (VERY_CONFIDENT_INTENT) names, i.e. two independent signals that agree.
+1. A rule chosen by a button is answered as is; a topic chosen by a button is searched within that topic.
+2. A follow-up that names no topic ("那在哪儿办理", "要带啥") is answered from the rule last answered: the facet it
+   asks for (where, bring, how_long, cost, who, deadline) when that rule has it; then from the rules related to it
+   (the one with that facet, or a confident hit among them); then within the conversation's topic; a follow-up
+   that still finds nothing is asked back with the topic's likeliest rules.
+3. Otherwise the whole base. A hit is answered when its score reaches MIN_CONFIDENT_SCORE and the topic of NLU's
+   best intent agrees (two independent signals naming the same topic); with no topic from NLU at all, only a
+   strong hit (STRONG_SCORE) is answered. When NLU and the knowledge base disagree, a very confident intent with a
+   confident rule in its own topic wins, a strong hit with nothing confident in the intent's topic wins, and
+   anything else is asked back with both candidates. Two rules of one topic that score within CLOSE_MARGIN of each
+   other are told apart by the words of the question their titles name ("公租房外地人能申请吗": 公租房, not
+   住房公积金); when neither title names the question's words, the worker is asked which one (a wrong rule said
+   confidently is worse than asking back).
+4. A weak match alone is never answered: the worker gets two or three buttons (the likeliest rules, or topics), and
+   a second non-answer in a row offers 12333 instead (actions/handoff.py). The one exception is corroboration: a
+   hit a little below the bar (CORROBORATED_SCORE) that clearly leads its topic (CLEAR_MARGIN) in the topic a very
+   confident intent (VERY_CONFIDENT_INTENT) names.
 
-Every figure the worker reads comes from the rule's own answer text.
+A hit that matched an expired rule with a successor (issue 11 §3a) is answered with the successor and the expired
+rule's change note. Every figure the worker reads comes from the rule's own text.
 """
 
 from __future__ import annotations
@@ -24,12 +33,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
-from actions._catalogue import CASE_RULES, TOPIC_MENU, WAGE_ARREARS_RULE
-from actions._dialogue import INTENT_TOPICS, TOPIC_INTENTS, entity, intent_ranking, latest_intent, latest_text
+from actions._catalogue import CASE_RULES, CHECK_KEYWORDS, TOPIC_MENU, WAGE_ARREARS_RULE
+from actions._dialogue import (
+    FACET_LABELS,
+    FACET_WORDS,
+    INTENT_TOPICS,
+    TOPIC_INTENTS,
+    asked_facet,
+    asks_for_check,
+    entity,
+    frustrated,
+    intent_ranking,
+    latest_intent,
+    latest_text,
+)
 from actions._messages import (
     HOTLINE,
     TOPIC_LABELS,
@@ -39,9 +60,13 @@ from actions._messages import (
     intent_button,
     short_title,
     source_line,
+    text_button,
 )
-from actions.handoff import REPEATED_MISS_TEXT, hand_off
+from actions.eligibility import send_result, volunteered_facts
+from actions.forms import asks_something
+from actions.handoff import APOLOGY_TEXT, REPEATED_MISS_TEXT, hand_off
 from actions.services import MIN_CONFIDENT_SCORE, Hit, PolicyService
+from nlu.text import normalize_keep_offsets
 from policies_kb import Rule
 
 STRONG_SCORE = 0.5  # a hit this good is answered even when NLU names no topic
@@ -49,22 +74,32 @@ CONFIDENT_INTENT = 0.8  # an NLU topic intent this sure counts as the question's
 VERY_CONFIDENT_INTENT = 0.9  # ... and this sure, it wins a disagreement with the knowledge base
 CORROBORATED_SCORE = 0.25  # a weak hit this good, in the topic a very confident intent names, is answered
 CLEAR_MARGIN = 0.05  # ... when it leads the topic's second hit by this much
+CLOSE_MARGIN = 0.1  # two hits closer than this are told apart by their titles, or asked back
+MIN_ANCHOR = 2  # characters of the question a title must name to tell two close hits apart
 MAX_CHOICES = 3
 MIN_CANDIDATE_SCORE = 0.1  # below this a rule is no likely candidate for a clarifying button
 
 
 @dataclass
 class Decision:
-    """Answer `rule`, or ask back with `rules` (preferred) or `topics` as buttons."""
+    """Answer `rule` (only its `facet`, when one is asked), or ask back with `rules` (preferred) or `topics`."""
 
     rule: Rule | None = None
     rules: list[Rule] = field(default_factory=list)
     topics: list[str] = field(default_factory=list)
     why: str = ""
+    facet: str | None = None
+    superseded: Rule | None = None
 
     @property
     def answers(self) -> bool:
         return self.rule is not None
+
+
+def _answer(hit: Hit, why: str, facet: str | None) -> Decision:
+    """Answer the hit's rule: that facet's text when the question asks for one the rule has."""
+    has_facet = facet if facet and facet in PolicyService.facets(hit.rule) else None
+    return Decision(rule=hit.rule, why=why, facet=has_facet, superseded=hit.superseded)
 
 
 def decide(
@@ -75,63 +110,151 @@ def decide(
     intent: str | None,
     confidence: float,
     context_topic: str | None = None,
+    context_rule_id: str | None = None,
     rule_id: str | None = None,
     chosen_topic: str | None = None,
     ranking: list[tuple[str, float]] | None = None,
 ) -> Decision:
-    """What to do with one question (see the module docstring)."""
+    """What to do with one question (see the module docstring). `ranking` is NLU's intent ranking."""
     if rule_id:
         rule = service.rule(rule_id, on=on)
         if rule is not None:
             return Decision(rule=rule, why="chosen")
+    ranked = service.rank(text, on=on) if text else []  # the one search of this question
+    facet = asked_facet(text)
+
+    def of_topic(topic: str) -> list[Hit]:
+        return [hit for hit in ranked if hit.rule.topic == topic]
+
     if chosen_topic:
-        hits = service.search(text, on=on, topic=chosen_topic) if text else []
+        hits = of_topic(chosen_topic)
         if hits and hits[0].score >= MIN_CONFIDENT_SCORE:
-            return Decision(rule=hits[0].rule, why="chosen topic")
+            return _answer(hits[0], "chosen topic", facet)
         return Decision(rules=_candidates(hits) or _menu(service, chosen_topic, on), why="chosen topic, unclear")
 
     # The topic NLU names (its best guess when it fell back), and the same only when NLU is confident of it.
     nlu_topic = _best_guess_topic(ranking or []) if intent == "nlu_fallback" else INTENT_TOPICS.get(intent or "")
     intent_topic = INTENT_TOPICS.get(intent or "") if confidence >= CONFIDENT_INTENT else None
     follow_up = intent == "ask_followup" or intent_topic is None
+    context_rule = service.rule(context_rule_id, on=on) if context_rule_id else None
+    if context_rule is not None and follow_up and (facet or intent == "ask_followup"):
+        # 1. the rule just answered, 2. the rules related to it
+        if facet and facet in service.facets(context_rule):
+            return Decision(rule=context_rule, facet=facet, why="facet of the last rule")
+        related = service.related(context_rule, on=on)
+        with_facet = [rule for rule in related if facet and facet in service.facets(rule)]
+        if with_facet:
+            by_rank = [hit.rule for hit in ranked if hit.rule in with_facet]
+            return Decision(rule=(by_rank or with_facet)[0], facet=facet, why="facet of a related rule")
+        related_hits = [hit for hit in ranked if hit.rule in related]
+        if related_hits and related_hits[0].score >= MIN_CONFIDENT_SCORE:
+            return _answer(related_hits[0], "related to the last rule", facet)
+        # 2b. a rule of the same topic and subject whose title answers that facet ("办失业登记要带啥材料")
+        neighbour = _facet_neighbour(service, context_rule, facet, on) if facet else None
+        if neighbour is not None:
+            return Decision(rule=neighbour, why="a neighbour whose title answers the facet")
     if context_topic and follow_up:
-        in_context = service.search(text, on=on, topic=context_topic)
+        # 3. the conversation's topic
+        in_context = of_topic(context_topic)
         if in_context and in_context[0].score >= MIN_CONFIDENT_SCORE:
-            return Decision(rule=in_context[0].rule, why="follow-up in context")
+            return _answer(_tell_apart(in_context, text) or in_context[0], "follow-up in context", facet)
         if intent == "ask_followup":
             return Decision(
                 rules=_candidates(in_context) or _menu(service, context_topic, on), why="follow-up, unclear in context"
             )
 
-    hits = service.search(text, on=on)
+    # 4. the whole base
+    hits = ranked
     top = hits[0] if hits else None
     if top is not None and top.score >= MIN_CONFIDENT_SCORE:
-        if nlu_topic == top.rule.topic:
-            return Decision(rule=top.rule, why="agreed")
+        chosen = _tell_apart(hits, text)
+        if chosen is None:
+            return Decision(rules=_candidates(hits), why="two close rules, neither named")
+        if nlu_topic == chosen.rule.topic:
+            return _answer(chosen, "agreed", facet)
         if intent_topic is None:
-            if top.score >= STRONG_SCORE and intent != "ask_followup":
-                return Decision(rule=top.rule, why="strong hit")
+            if chosen.score >= STRONG_SCORE and intent != "ask_followup":
+                return _answer(chosen, "strong hit", facet)
             return Decision(rules=_candidates(hits), why="no topic intent, hit not strong")
-        in_topic = service.search(text, on=on, topic=intent_topic)
-        topic_top = in_topic[0] if in_topic else None
+        in_topic = of_topic(intent_topic)
+        topic_top = _tell_apart(in_topic, text) if in_topic else None
         topic_confident = topic_top is not None and (
             topic_top.score >= MIN_CONFIDENT_SCORE or _corroborated(in_topic, confidence)
         )
-        if topic_confident and confidence >= VERY_CONFIDENT_INTENT and top.score < STRONG_SCORE:
-            return Decision(rule=topic_top.rule, why="intent wins disagreement")
-        if top.score >= STRONG_SCORE and not topic_confident:
-            return Decision(rule=top.rule, why="knowledge base wins disagreement")
-        return Decision(rules=_candidates([top, *in_topic[:1], *hits[1:]]), why="disagreement")
+        if (
+            topic_top is not None
+            and topic_confident
+            and confidence >= VERY_CONFIDENT_INTENT
+            and chosen.score < STRONG_SCORE
+        ):
+            return _answer(topic_top, "intent wins disagreement", facet)
+        if chosen.score >= STRONG_SCORE and not topic_confident:
+            return _answer(chosen, "knowledge base wins disagreement", facet)
+        return Decision(rules=_candidates([chosen, *in_topic[:1], *hits]), why="disagreement")
 
     if intent_topic is not None:
-        in_topic = service.search(text, on=on, topic=intent_topic)
+        in_topic = of_topic(intent_topic)
         if _corroborated(in_topic, confidence):
-            return Decision(rule=in_topic[0].rule, why="corroborated by a very confident intent")
+            return _answer(in_topic[0], "corroborated by a very confident intent", facet)
         return Decision(rules=_candidates(in_topic) or _menu(service, intent_topic, on), why="weak, topic known")
     rules = _candidates(hits)
     if rules:
         return Decision(rules=rules, why="weak")
     return Decision(topics=_likely_topics(ranking or [], context_topic), why="nothing found")
+
+
+def _tell_apart(hits: list[Hit], text: str) -> Hit | None:
+    """The first hit, unless another of its topic scores within CLOSE_MARGIN: then the one whose title names the
+    longest piece of the question (at least MIN_ANCHOR characters, and strictly longer than the others'); when the
+    titles do not tell them apart, the first hit if it is strong, else None (ask back). Rules of different topics are
+    left to the topic logic."""
+    if not hits:
+        return None
+    top = hits[0]
+    close = [top] + [
+        hit for hit in hits[1:] if top.score - hit.score < CLOSE_MARGIN and hit.rule.topic == top.rule.topic
+    ]
+    if len(close) == 1:
+        return top
+    question = normalize_keep_offsets(text or "")
+    anchors = [_common_length(question, normalize_keep_offsets(hit.rule.title)) for hit in close]
+    best = max(anchors)
+    if best >= MIN_ANCHOR and anchors.count(best) == 1:
+        return close[anchors.index(best)]
+    if best >= MIN_ANCHOR and anchors[0] == best:
+        return top  # the titles name the question equally well: the ranking decides
+    return top if top.score >= STRONG_SCORE else None
+
+
+def _facet_neighbour(service: PolicyService, rule: Rule, facet: str, on: datetime.date) -> Rule | None:
+    """The rule of `rule`'s topic whose title asks that facet ("…去哪申请", "…要带啥材料", "…多久内…") and shares
+    the most of `rule`'s subject (at least MIN_ANCHOR characters of its title, strictly more than any other), or
+    None. Stands in for `related` links and facet texts the rule files do not carry."""
+    pattern = dict(FACET_WORDS)[facet]
+    subject = normalize_keep_offsets(rule.title)
+    if pattern.search(subject):
+        return None  # the rule itself is the one about that facet: no neighbour knows it better
+    scored = [
+        (_common_length(normalize_keep_offsets(other.title), subject), other)
+        for other in service.rules_of_topic(rule.topic, on=on)
+        if other.id != rule.id and pattern.search(normalize_keep_offsets(other.title))
+    ]
+    scored.sort(key=lambda pair: -pair[0])
+    if not scored or scored[0][0] < MIN_ANCHOR or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+        return None
+    return scored[0][1]
+
+
+def _common_length(a: str, b: str) -> int:
+    """The length of the longest common substring of a and b (Chinese characters; both short)."""
+    best = 0
+    for i in range(len(a)):
+        for j in range(i + best + 1, len(a) + 1):
+            if a[i:j] in b:
+                best = j - i
+            else:
+                break
+    return best
 
 
 def _corroborated(in_topic: list[Hit], confidence: float) -> bool:
@@ -184,10 +307,21 @@ def _likely_topics(ranking: list[tuple[str, float]], context_topic: str | None) 
 
 
 def send_answer(
-    dispatcher: CollectingDispatcher, service: PolicyService, rule: Rule, on: datetime.date, *, offer_case: bool = True
+    dispatcher: CollectingDispatcher,
+    service: PolicyService,
+    rule: Rule,
+    on: datetime.date,
+    *,
+    offer_case: bool = True,
+    facet: str | None = None,
+    superseded: Rule | None = None,
 ) -> None:
-    """The rule's answer, its source line, what the worker can do next (buttons), and the payloads."""
-    dispatcher.utter_message(text=rule.answer)
+    """The rule's answer (or only the facet asked for), its source line, what the worker can do next (buttons), and
+    the payloads. A question that matched an expired rule first gets that rule's change note."""
+    change_note = getattr(superseded, "change_note", None) if superseded is not None else None
+    if change_note:
+        dispatcher.utter_message(text=f"您问的是以前的规定，现在已经变了：{change_note}")
+    dispatcher.utter_message(text=service.facets(rule)[facet] if facet else rule.answer)
     dispatcher.utter_message(text=source_line(rule, on))
     lines: list[str] = []
     buttons: list[dict[str, str]] = []
@@ -203,7 +337,7 @@ def send_answer(
         buttons.append(intent_button("转人工", "request_human"))
     if lines:
         dispatcher.utter_message(text="\n".join(lines), buttons=buttons)
-    dispatcher.utter_message(json_message=answer_payload(rule, on))
+    dispatcher.utter_message(json_message=answer_payload(rule, on, facet=facet, superseded=superseded))
     if case_type:
         dispatcher.utter_message(json_message=handoff_payload("case_intake"))
     if rule.decided_locally:
@@ -225,6 +359,24 @@ def send_clarification(dispatcher: CollectingDispatcher, decision: Decision) -> 
     dispatcher.utter_message(json_message=fallback_payload())
 
 
+def send_instead_of_repeating(dispatcher: CollectingDispatcher, service: PolicyService, rule: Rule) -> None:
+    """The next answer would repeat the last one: say what is needed, and offer the facets, the check or a person."""
+    facets = [facet for facet in FACET_LABELS if facet in service.facets(rule)]
+    buttons = [text_button(FACET_LABELS[facet]) for facet in facets]
+    lines = [f"刚才说的就是“{short_title(rule)}”这一条，我就不重复了。"]
+    if facets:
+        lines.append("您想具体问哪一点？比如" + "、".join(FACET_LABELS[facet] for facet in facets) + "。")
+    else:
+        lines.append("您具体想知道啥？换个说法告诉我，比如您的情况、想办成什么。")
+    if service.checkable(rule):
+        lines.append("想知道自己符不符合，点“帮我看看”，我问您几个问题。")
+        buttons.append(intent_button("帮我看看", "check_eligibility", eligibility_rule=rule.id))
+    lines.append(f"想直接问人，点“转人工”或打 {HOTLINE}。")
+    buttons.append(intent_button("转人工", "request_human"))
+    dispatcher.utter_message(text="\n".join(lines), buttons=buttons)
+    dispatcher.utter_message(json_message=fallback_payload(reason="repeat", rule_id=rule.id))
+
+
 def _another_rule_clearly_fits(service: PolicyService, text: str, on: datetime.date, confidence: float) -> bool:
     """NLU hesitates to call this unpaid wages, and the knowledge base is sure of another rule ("老板不给开离职证明":
     a termination certificate, not wages): then that question is answered as any other."""
@@ -234,8 +386,23 @@ def _another_rule_clearly_fits(service: PolicyService, text: str, on: datetime.d
     return bool(hits) and hits[0].score >= STRONG_SCORE and hits[0].rule.id != WAGE_ARREARS_RULE
 
 
+def named_check(service: PolicyService, text: str, on: datetime.date) -> str | None:
+    """The check a request names by its words ("失业金", "落户"), or None."""
+    text = normalize_keep_offsets(text or "")
+    for word, rule_id in CHECK_KEYWORDS:
+        if word in text and service.rule(rule_id, on=on) is not None:
+            return rule_id
+    return None
+
+
+def _checkable(service: PolicyService, rule_id: str | None, on: datetime.date) -> str | None:
+    rule = service.rule(rule_id, on=on) if rule_id else None
+    return rule.id if rule is not None and service.checkable(rule) else None
+
+
 class ActionAnswerPolicy(Action):
-    """Answer the worker's question from the knowledge base (or ask back; after two misses, offer 12333)."""
+    """Answer the worker's question from the knowledge base (or ask back; after two non-answers, offer 12333); start
+    the check the worker asks for, or the one a volunteered fact answers."""
 
     today = staticmethod(datetime.date.today)
 
@@ -247,14 +414,19 @@ class ActionAnswerPolicy(Action):
         service = services.policies()
         intent, confidence = latest_intent(tracker)
         typed = latest_text(tracker)
+        if frustrated(typed):
+            return hand_off(dispatcher, tracker, reason="frustration", text=APOLOGY_TEXT)
         if intent == "report_wage_arrears" and not _another_rule_clearly_fits(service, typed, on, confidence):
             rule = service.rule(WAGE_ARREARS_RULE, on=on)
             if rule is not None:
                 send_answer(dispatcher, service, rule, on, offer_case=False)
-                return _answered(rule, typed)
+                return _answered(service, rule, typed, None)
+        volunteered = self._volunteered(dispatcher, service, tracker, typed, on)
+        if volunteered is not None:
+            return volunteered
         chosen_topic = None
         text = typed
-        if not typed and intent in TOPIC_INTENTS.values():
+        if not typed and intent and intent in TOPIC_INTENTS.values():
             # A topic button ("/ask_housing") after a clarifying question: the question is the one asked before.
             chosen_topic = INTENT_TOPICS[intent]
             text = tracker.get_slot("pending_question") or ""
@@ -265,31 +437,82 @@ class ActionAnswerPolicy(Action):
             intent=intent,
             confidence=confidence,
             context_topic=tracker.get_slot("topic"),
+            context_rule_id=tracker.get_slot("last_rule_id"),
             rule_id=entity(tracker, "rule_id"),
             chosen_topic=chosen_topic if not entity(tracker, "rule_id") else None,
             ranking=intent_ranking(tracker),
         )
-        if decision.answers:
-            send_answer(dispatcher, service, decision.rule, on)
-            return _answered(decision.rule, text or tracker.get_slot("pending_question") or "")
-        misses = int(tracker.get_slot("miss_count") or 0)
         question = text or tracker.get_slot("pending_question") or ""
+        if typed and asks_for_check(typed):
+            # "能上学不 给看看", "这个行不行": the check of the rule named, answered or offered, at once.
+            check = (
+                named_check(service, typed, on)
+                or _checkable(service, decision.rule.id if decision.rule else None, on)
+                or _checkable(service, tracker.get_slot("offered_check"), on)
+                or _checkable(service, tracker.get_slot("last_rule_id"), on)
+            )
+            if check is not None:
+                return [
+                    SlotSet("last_question", question or None),
+                    SlotSet("eligibility_rule", check),
+                    FollowupAction("eligibility_form"),
+                ]
+        misses = int(tracker.get_slot("miss_count") or 0)
+        rule = decision.rule
+        if rule is not None:
+            repeats = rule.id == tracker.get_slot("last_rule_id") and decision.facet == tracker.get_slot("last_facet")
+            if not repeats or entity(tracker, "rule_id"):
+                send_answer(dispatcher, service, rule, on, facet=decision.facet, superseded=decision.superseded)
+                return _answered(service, rule, question, decision.facet)
+            if misses < 1:
+                send_instead_of_repeating(dispatcher, service, rule)
+                return [SlotSet("miss_count", misses + 1), SlotSet("last_question", question or None)]
         if misses >= 1:
             return [SlotSet("last_question", question)] + hand_off(
                 dispatcher, _with_question(tracker, question), reason="repeated_fallback", text=REPEATED_MISS_TEXT
             )
         send_clarification(dispatcher, decision)
         return [
+            SlotSet("last_facet", "asked_back"),  # the answer before this question is no longer the last reply
             SlotSet("miss_count", misses + 1),
             SlotSet("pending_question", question),
             SlotSet("last_question", question),
         ]
 
+    @staticmethod
+    def _volunteered(
+        dispatcher: CollectingDispatcher, service: PolicyService, tracker: Tracker, typed: str, on: datetime.date
+    ) -> list[EventType] | None:
+        """A statement that answers a question of the check last offered ("交了五年多", "有房子，自己买的"): the
+        facts are kept and the check is decided at once when they suffice, or continued (its form asks the rest).
+        None when the message states no such fact, or asks something."""
+        check = _checkable(service, tracker.get_slot("offered_check"), on) or _checkable(
+            service, tracker.get_slot("last_rule_id"), on
+        )
+        asks = asks_something(typed) or "几" in typed
+        if check is None or not typed or (asks and not asks_for_check(typed)):
+            return None
+        intent, confidence = latest_intent(tracker)
+        other_topic = INTENT_TOPICS.get(intent or "")
+        if confidence >= CONFIDENT_INTENT and other_topic and other_topic != check.split(".")[0]:
+            return None  # "我在县城买了房 能落户不" after a housing answer: a settlement question, not a housing fact
+        facts = dict(tracker.get_slot("facts") or {})
+        found = volunteered_facts(service, check, typed, facts)
+        if not found:
+            return None
+        facts.update(found)
+        events: list[EventType] = [SlotSet("facts", facts), SlotSet("last_question", typed)]
+        if service.evaluate(check, facts, on=on).missing_facts:
+            return events + [SlotSet("eligibility_rule", check), FollowupAction("eligibility_form")]
+        return events + send_result(dispatcher, service, check, facts, on)
 
-def _answered(rule: Rule, question: str) -> list[EventType]:
+
+def _answered(service: PolicyService, rule: Rule, question: str, facet: str | None) -> list[EventType]:
     return [
         SlotSet("topic", rule.topic),
         SlotSet("last_rule_id", rule.id),
+        SlotSet("last_facet", facet),
+        SlotSet("offered_check", rule.id if service.checkable(rule) else None),
         SlotSet("last_question", question or None),
         SlotSet("pending_question", None),
         SlotSet("miss_count", 0),

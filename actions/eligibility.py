@@ -1,8 +1,10 @@
 """Eligibility checks as one generic form whose questions come from the knowledge base.
 
-`eligibility_form` has a single slot, `fact_answer`, asked again for every fact the chosen rule still needs:
-`kb.evaluate()` names the missing facts, `action_ask_fact_answer` asks the first one with the fact's own question,
-and `validate_eligibility_form` reads the worker's free text with `kb.parse_fact()` ("交了三年多" → 3). Facts are
+`eligibility_form` has two slots: `eligibility_rule`, the check, chosen when the form starts, and `fact_answer`,
+asked again for every fact the chosen rule still needs: `kb.evaluate()` names the missing facts,
+`action_ask_fact_answer` asks the first one with the fact's own question, and `validate_eligibility_form` (rasa-sdk's
+required_slots / extract_<slot> / validate_<slot> hooks) reads the worker's free text with `kb.parse_fact()` and
+the everyday words of FACT_CUES ("交了三年多" → 3, "是我自己不干了" → False). Facts are
 kept in the `facts` slot for the whole conversation, so a second check asks only what is still unknown. The check
 to run comes from a button ("帮我看看"), the worker's words ("帮我看看我能不能领失业金"), or the rule just
 answered; failing all three, `action_eligibility_result` shows the menu of checks.
@@ -20,11 +22,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 
 from actions import services
-from actions._catalogue import CHECK_KEYWORDS, ELIGIBILITY_CHECKS
-from actions._dialogue import active_form, entities, entity, latest_intent, latest_text
+from actions._catalogue import CHECK_KEYWORDS, ELIGIBILITY_CHECKS, FACT_CUES
+from actions._dialogue import entities, entity, latest_intent, latest_text
 from actions._messages import (
     HOTLINE,
+    check_question_payload,
     eligibility_payload,
+    fallback_payload,
     handoff_payload,
     intent_button,
     short_title,
@@ -33,6 +37,7 @@ from actions._messages import (
     yuan_text,
 )
 from actions.forms import is_interruption
+from actions.handoff import REPEATED_MISS_TEXT, hand_off
 from actions.services import MIN_CONFIDENT_SCORE, PolicyService
 from nlu.text import normalize_keep_offsets
 
@@ -70,10 +75,11 @@ def choose_check(service: PolicyService, tracker: Tracker, on: datetime.date) ->
             for hit in service.search(named, on=on, limit=10):
                 if hit.score >= MIN_CONFIDENT_SCORE and service.checkable(hit.rule):
                     return hit.rule.id
-    last = tracker.get_slot("last_rule_id")
-    rule = service.rule(last, on=on) if last else None
-    if rule is not None and service.checkable(rule):
-        return rule.id
+    for slot in ("offered_check", "last_rule_id"):
+        last = tracker.get_slot(slot)
+        rule = service.rule(last, on=on) if last else None
+        if rule is not None and service.checkable(rule):
+            return rule.id
     return None
 
 
@@ -82,6 +88,8 @@ def prefill(service: PolicyService, rule_id: str, tracker: Tracker, facts: dict[
     one numeric fact of the rule."""
     rule = service.get(rule_id)
     found: dict[str, Any] = {}
+    if rule is None:
+        return found
     for value in entities(tracker, "duration"):
         unit = next((canonical for word, canonical in UNIT_WORDS if word in str(value)), None)
         names = [
@@ -96,6 +104,33 @@ def prefill(service: PolicyService, rule_id: str, tracker: Tracker, facts: dict[
     return found
 
 
+def volunteered_facts(service: PolicyService, rule_id: str, text: str, known: dict[str, Any]) -> dict[str, Any]:
+    """Facts of check `rule_id`, still unknown, that the worker states unasked: a number whose unit names exactly one
+    of the check's numeric facts ("交了五年多" → unemployment_insurance_years 5, "三岁多" → child_age 3), and the
+    everyday words of FACT_CUES for its yes/no and choice facts ("有房子，自己买的", "是我自己不干了")."""
+    rule = service.get(rule_id)
+    text = normalize_keep_offsets(text or "")
+    if rule is None or not text:
+        return {}
+    found: dict[str, Any] = {}
+    names = [name for name in service.facts_of(rule) if name not in known]
+    numeric = [name for name in names if service.fact(name).type in ("number", "integer") and service.fact(name).unit]
+    for unit in {service.fact(name).unit or "" for name in numeric}:
+        same_unit = [name for name in numeric if service.fact(name).unit == unit]
+        if len(same_unit) == 1 and re.search(
+            rf"[\d零〇一二两三四五六七八九十半]\s*(个)?{unit.removeprefix('个')}", text
+        ):
+            value = service.parse_fact(same_unit[0], text)
+            if value is not None:
+                found[same_unit[0]] = value
+    for name in names:
+        for pattern, value in FACT_CUES.get(name, ()):
+            if re.search(pattern, text):
+                found[name] = value
+                break
+    return found
+
+
 def next_fact(service: PolicyService, tracker: Tracker, on: datetime.date) -> str | None:
     rule_id = tracker.get_slot("eligibility_rule")
     if not rule_id:
@@ -107,7 +142,9 @@ def next_fact(service: PolicyService, tracker: Tracker, on: datetime.date) -> st
 def read_answer(service: PolicyService, tracker: Tracker, name: str, text: str) -> Any:
     """The answer to fact `name`: the knowledge base's reading of the text; for a yes/no question, a clear
     "对/到了" or "没有" recognised by NLU (affirm/deny) when the words alone say nothing."""
-    value = service.parse_fact(name, text) if text else None
+    value = read_cue(name, text)
+    if value is None and text:
+        value = service.parse_fact(name, text)
     if value is None and service.fact(name).type == "boolean":
         intent, confidence = latest_intent(tracker)
         if intent in ("affirm", "deny") and confidence >= 0.8:
@@ -118,20 +155,33 @@ def read_answer(service: PolicyService, tracker: Tracker, name: str, text: str) 
 def answer_to_other_question(
     service: PolicyService, rule_id: str, facts: dict[str, Any], name: str, text: str
 ) -> tuple[str, Any] | None:
-    """(fact, value) when a yes/no or choice question got a number for another question of the same check
-    ("交了三年多" for "到法定退休年龄了吗?"): the number's unit names a still-unknown numeric fact."""
-    if not text or service.fact(name).type in ("number", "integer"):
+    """(fact, value) when the answer to question `name` is really the answer to another, still unknown question of
+    the same check: a number whose unit names another numeric fact ("交了三年多" for "到法定退休年龄了吗?"), or the
+    everyday words of another fact ("是我自己不干了" while asked the years paid)."""
+    if not text:
         return None
     rule = service.get(rule_id)
-    for other in service.facts_of(rule):
-        spec = service.fact(other)
-        if other == name or other in facts or spec.type not in ("number", "integer") or not spec.unit:
-            continue
-        if spec.unit.removeprefix("个") in text:
-            value = service.parse_fact(other, text)
-            if value is not None:
-                return other, value
-    return None
+    if rule is None:
+        return None
+    if service.fact(name).type not in ("number", "integer"):
+        for other in service.facts_of(rule):
+            spec = service.fact(other)
+            if other == name or other in facts or spec.type not in ("number", "integer") or not spec.unit:
+                continue
+            if spec.unit.removeprefix("个") in text:
+                value = service.parse_fact(other, text)
+                if value is not None:
+                    return other, value
+    if read_cue(name, text) is not None or service.parse_fact(name, text) is not None:
+        return None
+    cued = volunteered_facts(service, rule_id, text, {**facts, name: None})
+    return next(iter(cued.items()), None)
+
+
+def read_cue(name: str, text: str) -> Any:
+    """The value FACT_CUES reads for fact `name` in the text, or None."""
+    text = normalize_keep_offsets(text or "")
+    return next((value for pattern, value in FACT_CUES.get(name, ()) if re.search(pattern, text)), None)
 
 
 def _hint(service: PolicyService, name: str) -> str:
@@ -139,7 +189,7 @@ def _hint(service: PolicyService, name: str) -> str:
     if spec.type == "boolean":
         return "请回答“是”或者“不是”。"
     if spec.type == "choice":
-        return "请选一个：" + "、".join(spec.choices.values()) + "。"
+        return "请选一个：" + "、".join((spec.choices or {}).values()) + "。"
     if spec.type == "year_month":
         return "请说年份和月份，比如“1975年3月”。"
     example = f"3{spec.unit}" if spec.unit else "3"
@@ -151,72 +201,118 @@ def _buttons(service: PolicyService, name: str) -> list[dict[str, str]]:
     if spec.type == "boolean":
         return [text_button("是"), text_button("不是")]
     if spec.type == "choice":
-        return [text_button(label) for label in spec.choices.values()]
+        return [text_button(label) for label in (spec.choices or {}).values()]
     return []
 
 
 class ValidateEligibilityForm(FormValidationAction):
-    """Chooses the check when the form starts, then reads each answer into the `facts` slot."""
+    """The form's slots through rasa-sdk's own hooks: `required_slots` says what the check still needs,
+    `extract_eligibility_rule` chooses the check when the form starts, `extract_fact_answer` takes the worker's
+    message unless it leaves the form, `validate_fact_answer` reads it into the `facts` slot."""
 
     today = staticmethod(datetime.date.today)
 
     def name(self) -> str:
         return "validate_eligibility_form"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[str]:
+        """Both slots while the check runs (the form asks `fact_answer` again for each missing fact); none once it is
+        decided, when it stops after MAX_RETRIES unreadable answers, or when no check was found ("": the menu)."""
+        rule_id = tracker.get_slot("eligibility_rule")
+        if rule_id is None:
+            return list(domain_slots)  # not chosen yet: extract_eligibility_rule chooses it
+        if not rule_id or int(tracker.get_slot("fact_retries") or 0) > MAX_RETRIES:
+            return []
+        facts = tracker.get_slot("facts") or {}
+        return list(domain_slots) if services.policies().evaluate(rule_id, facts, on=self.today()).missing_facts else []
+
+    async def extract_eligibility_rule(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
+        """When the form starts (nothing asked yet): the check set beforehand by action_answer_policy, or the one the
+        button, the words or the last answer name ("" when none: the result shows the menu)."""
+        if tracker.get_slot(REQUESTED_SLOT) is not None:
+            return {}
         on = self.today()
         service = services.policies()
-        if active_form(tracker) != FORM:
-            return self._start(dispatcher, tracker, service, on)
-        if tracker.get_slot(REQUESTED_SLOT) != "fact_answer":
-            return []
+        preset = tracker.get_slot("eligibility_rule")
+        if preset and service.rule(preset, on=on) is not None:
+            return {"eligibility_rule": preset}
+        return {"eligibility_rule": choose_check(service, tracker, on) or ""}
+
+    async def validate_eligibility_rule(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The check chosen: the facts the request itself states are kept, and the worker told what comes."""
+        rule_id = str(value or "")
+        started = {"eligibility_rule": rule_id, "fact_answer": None, "fact_retries": 0}
+        if not rule_id:
+            return started
+        on = self.today()
+        service = services.policies()
+        facts = dict(tracker.get_slot("facts") or {})
+        facts.update(prefill(service, rule_id, tracker, facts))
+        facts.update(volunteered_facts(service, rule_id, latest_text(tracker), facts))
+        if service.evaluate(rule_id, facts, on=on).missing_facts:
+            rule = service.get(rule_id)
+            label = ELIGIBILITY_CHECKS.get(rule_id) or (short_title(rule) if rule else rule_id)
+            dispatcher.utter_message(text=f"好的，帮您看看“{label}”。我问您几个简单问题，随时说“算了”就停下。")
+        return {**started, "facts": facts, "offered_check": rule_id}
+
+    async def extract_fact_answer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The worker's message as the answer to the question asked; nothing when the form was not asking, or when
+        the message leaves it (a new question, "算了", a person): the form then rejects and data/rules_forms.yml
+        handles the message."""
+        if tracker.get_slot(REQUESTED_SLOT) != "fact_answer" or not tracker.get_slot("eligibility_rule"):
+            return {}
+        on = self.today()
+        service = services.policies()
         name = next_fact(service, tracker, on)
-        if name is None:
-            return [SlotSet("fact_answer", None), SlotSet(REQUESTED_SLOT, None)]
         answer = latest_text(tracker)
+        if name is None:
+            return {}
         rule_id = tracker.get_slot("eligibility_rule")
         facts = dict(tracker.get_slot("facts") or {})
+        reads = (
+            answer_to_other_question(service, rule_id, facts, name, answer) is not None
+            or read_answer(service, tracker, name, answer) is not None
+        )
+        if is_interruption(tracker, FORM, answers=reads):
+            return {}
+        return {"fact_answer": answer}
+
+    async def validate_fact_answer(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Read the answer into `facts` (or the answer to another question of the check: kept, and the question asked
+        again); an unreadable answer gets a short hint, and counts towards MAX_RETRIES. `fact_answer` is emptied
+        every time, so the form asks it again for the next fact."""
+        on = self.today()
+        service = services.policies()
+        name = next_fact(service, tracker, on)
+        rule_id = tracker.get_slot("eligibility_rule")
+        if value is None or name is None or not rule_id:
+            return {"fact_answer": None}  # the form is starting (nothing was asked), or nothing is left to ask
+        answer = str(value)
+        facts = dict(tracker.get_slot("facts") or {})
         other = answer_to_other_question(service, rule_id, facts, name, answer)
-        value = read_answer(service, tracker, name, answer) if other is None else None
-        if is_interruption(tracker, FORM, answers=value is not None or other is not None):
-            return []  # the form rejects; data/rules_forms.yml leaves it and handles the message
         if other is not None:
             # "交了三年多" while asked about the retirement age: keep it, then ask the question again.
             facts[other[0]] = other[1]
-            return [SlotSet("facts", facts), SlotSet("fact_answer", None)]
-        if value is None:
+            return {"facts": facts, "fact_answer": None}
+        reading = read_answer(service, tracker, name, answer)
+        if reading is None:
             retries = int(tracker.get_slot("fact_retries") or 0) + 1
-            if retries > MAX_RETRIES:
-                # Stop asking; action_eligibility_result explains and offers 12333.
-                return [SlotSet("fact_answer", None), SlotSet("fact_retries", retries), SlotSet(REQUESTED_SLOT, None)]
-            dispatcher.utter_message(text="没太听明白。" + _hint(service, name))
-            return [SlotSet("fact_answer", None), SlotSet("fact_retries", retries)]
-        facts[name] = value
-        result = service.evaluate(rule_id, facts, on=on)
-        events: list[EventType] = [SlotSet("facts", facts), SlotSet("fact_answer", None), SlotSet("fact_retries", 0)]
-        if not result.missing_facts:
-            events.append(SlotSet(REQUESTED_SLOT, None))
-        return events
-
-    def _start(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, service: PolicyService, on: datetime.date
-    ) -> list[EventType]:
-        rule_id = choose_check(service, tracker, on)
-        facts = dict(tracker.get_slot("facts") or {})
-        events: list[EventType] = [
-            SlotSet("eligibility_rule", rule_id),
-            SlotSet("fact_answer", None),
-            SlotSet("fact_retries", 0),
-        ]
-        if rule_id is None:
-            return events + [SlotSet(REQUESTED_SLOT, None)]  # action_eligibility_result shows the menu
-        facts.update(prefill(service, rule_id, tracker, facts))
-        events.append(SlotSet("facts", facts))
-        if not service.evaluate(rule_id, facts, on=on).missing_facts:
-            return events + [SlotSet(REQUESTED_SLOT, None)]
-        label = ELIGIBILITY_CHECKS.get(rule_id) or short_title(service.get(rule_id))
-        dispatcher.utter_message(text=f"好的，帮您看看“{label}”。我问您几个简单问题，随时说“算了”就停下。")
-        return events
+            if retries <= MAX_RETRIES:
+                dispatcher.utter_message(text="没太听明白。" + _hint(service, name))
+            # beyond MAX_RETRIES required_slots ends the form; action_eligibility_result explains and offers 12333
+            return {"fact_answer": None, "fact_retries": retries}
+        facts[name] = reading
+        return {"facts": facts, "fact_answer": None, "fact_retries": 0}
 
 
 class ActionAskFactAnswer(Action):
@@ -232,11 +328,69 @@ class ActionAskFactAnswer(Action):
         name = next_fact(service, tracker, self.today())
         if name is not None:
             dispatcher.utter_message(text=service.fact(name).question, buttons=_buttons(service, name))
+            dispatcher.utter_message(json_message=check_question_payload(tracker.get_slot("eligibility_rule"), name))
         return []
 
 
+def check_facts(service: PolicyService, rule_id: str, facts: dict[str, Any]) -> dict[str, Any]:
+    """The facts of the conversation that check `rule_id` consults (the eligibility payload's `facts`)."""
+    rule = service.get(rule_id)
+    return {name: facts[name] for name in service.facts_of(rule) if facts.get(name) is not None} if rule else {}
+
+
+def send_result(
+    dispatcher: CollectingDispatcher, service: PolicyService, rule_id: str, facts: dict[str, Any], on: datetime.date
+) -> list[EventType]:
+    """The outcome of check `rule_id` for `facts` (reason, amount, citations, the eligibility payload), or, when
+    facts are still missing, that it stops here and 12333 can help; returns the context events."""
+    rule = service.rule(rule_id, on=on)
+    if rule is None:  # no longer in force: nothing to decide on
+        dispatcher.utter_message(text=f"这一项现在查不了。您可以打 {HOTLINE}，工作人员帮您具体看。")
+        dispatcher.utter_message(json_message=handoff_payload("12333"))
+        return []
+    result = service.evaluate(rule_id, facts, on=on)
+    context = [
+        SlotSet("topic", rule.topic),
+        SlotSet("last_rule_id", rule.id),
+        SlotSet("last_facet", "eligibility"),
+        SlotSet("offered_check", rule.id),
+        SlotSet("miss_count", 0),
+    ]
+    if result.missing_facts:
+        dispatcher.utter_message(
+            text=f"这一项没问清楚，就先查到这儿。您可以打 {HOTLINE}，工作人员帮您具体看。",
+            buttons=[intent_button("转人工", "request_human")],
+        )
+        dispatcher.utter_message(json_message=handoff_payload("12333"))
+        return context
+    outcome = result.outcome or "refer"
+    lines = [f"结果：{OUTCOME_TEXT.get(outcome, outcome)}。", result.reason or ""]
+    if result.amount:
+        amount = result.amount
+        lines.append(f"{amount.get('label') or '金额'}：{yuan_text(amount['value'], amount.get('unit'))}")
+    dispatcher.utter_message(text="\n".join(lines))
+    cited = [service.get(cited_id) for cited_id in result.rule_ids or [rule.id]]
+    for cited_rule in dict.fromkeys(r for r in cited if r is not None):
+        dispatcher.utter_message(text=source_line(cited_rule, on))
+    local = rule.decided_locally or result.outcome == "refer"
+    if local:
+        dispatcher.utter_message(
+            text=f"具体以当地为准，想问清楚可以打 {HOTLINE}。", buttons=[intent_button("转人工", "request_human")]
+        )
+    day = getattr(result, "on", None) or on
+    dispatcher.utter_message(
+        json_message=eligibility_payload(
+            rule.topic, result.outcome, result.rule_ids, check_facts(service, rule_id, facts), day
+        )
+    )
+    if local:
+        dispatcher.utter_message(json_message=handoff_payload("12333"))
+    return context
+
+
 class ActionEligibilityResult(Action):
-    """The check's outcome, reason, amount and citation with the eligibility payload; or the menu of checks."""
+    """The check's outcome, reason, amount and citation with the eligibility payload; or the menu of checks (a
+    non-answer: a second one in a row, or after a clarifying question, hands over to 12333)."""
 
     today = staticmethod(datetime.date.today)
 
@@ -253,37 +407,16 @@ class ActionEligibilityResult(Action):
             SlotSet("fact_retries", 0),
         ]
         if not rule_id:
+            misses = int(tracker.get_slot("miss_count") or 0)
+            if misses >= 1:
+                return done + hand_off(dispatcher, tracker, reason="repeated_fallback", text=REPEATED_MISS_TEXT)
             buttons = [
                 intent_button(label, "check_eligibility", eligibility_rule=check)
                 for check, label in ELIGIBILITY_CHECKS.items()
                 if service.rule(check, on=on) is not None
             ]
+            buttons.append(intent_button("都不是，找人工", "request_human"))
             dispatcher.utter_message(text="您想看看自己能不能办哪一项？点一下：", buttons=buttons)
-            return done
-        rule = service.rule(rule_id, on=on)
-        result = service.evaluate(rule_id, tracker.get_slot("facts") or {}, on=on)
-        context = [SlotSet("topic", rule.topic), SlotSet("last_rule_id", rule.id)]
-        if result.missing_facts:
-            dispatcher.utter_message(
-                text=f"这一项没问清楚，就先查到这儿。您可以打 {HOTLINE}，工作人员帮您具体看。",
-                buttons=[intent_button("转人工", "request_human")],
-            )
-            dispatcher.utter_message(json_message=handoff_payload("12333"))
-            return done + context
-        lines = [f"结果：{OUTCOME_TEXT.get(result.outcome, result.outcome)}。", result.reason]
-        if result.amount:
-            amount = result.amount
-            lines.append(f"{amount.get('label') or '金额'}：{yuan_text(amount['value'], amount.get('unit'))}")
-        dispatcher.utter_message(text="\n".join(lines))
-        cited = [service.get(cited_id) for cited_id in result.rule_ids or [rule.id]]
-        for cited_rule in dict.fromkeys(r for r in cited if r is not None):
-            dispatcher.utter_message(text=source_line(cited_rule, on))
-        local = rule.decided_locally or result.outcome == "refer"
-        if local:
-            dispatcher.utter_message(
-                text=f"具体以当地为准，想问清楚可以打 {HOTLINE}。", buttons=[intent_button("转人工", "request_human")]
-            )
-        dispatcher.utter_message(json_message=eligibility_payload(rule.topic, result.outcome, result.rule_ids))
-        if local:
-            dispatcher.utter_message(json_message=handoff_payload("12333"))
-        return done + context
+            dispatcher.utter_message(json_message=fallback_payload(reason="check_menu"))
+            return done + [SlotSet("miss_count", misses + 1)]
+        return done + send_result(dispatcher, service, rule_id, dict(tracker.get_slot("facts") or {}), on)

@@ -1,7 +1,8 @@
 """Handing the conversation to the 12333 hotline, and recording that for the operator console.
 
-Used when the worker asks for a person, after two misses in a row (actions/answer.py) and when a rule is decided
-locally and the worker wants to pursue it (the "转人工" button). The worker always gets the numbers, even when the
+Used when the worker asks for a person, says they are not understood ("你到底懂不懂": an apology first), after two
+non-answers in a row (actions/answer.py, the check menu) and when a rule is decided locally and the worker wants to
+pursue it (the "转人工" button). The worker always gets the numbers, even when the
 record cannot be written.
 """
 
@@ -15,7 +16,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
-from actions._dialogue import channel, latest_text
+from actions._dialogue import channel, frustrated, latest_text
 from actions._messages import HOTLINE, NATIONAL_HOTLINE, handoff_payload
 from bot.cases import CaseStoreUnavailable
 from nlu.extract import mask_pii
@@ -25,6 +26,10 @@ log = logging.getLogger(__name__)
 HANDOFF_TEXT = (
     f"好的，给您转人工。请拨打宁夏人社政策咨询电话 {HOTLINE}（在外省也可以拨 {NATIONAL_HOTLINE}），工作人员会帮您解答。"
 )
+APOLOGY_TEXT = (
+    f"对不起，是我没弄明白，耽误您了。给您转人工：请拨打宁夏人社政策咨询电话 {HOTLINE}（在外省也可以拨 "
+    f"{NATIONAL_HOTLINE}），我把您刚才说的情况记下了，工作人员会接着帮您。"
+)
 REPEATED_MISS_TEXT = (
     f"这个问题我没把握答准，就不乱说了。请拨打宁夏人社政策咨询电话 {HOTLINE}（在外省也可以拨 {NATIONAL_HOTLINE}），"
     "工作人员会帮您解答。"
@@ -32,13 +37,15 @@ REPEATED_MISS_TEXT = (
 
 
 def handoff_summary(tracker: Tracker) -> dict[str, Any]:
-    """What the operator needs to pick the conversation up: topic, facts given, the worker's last question."""
+    """What the operator needs to pick the conversation up: topic, facts given, the worker's last question, and
+    the rule last answered or checked (as `last_rule` among the facts: the store's summary has no field of its
+    own for it)."""
     last_question = tracker.get_slot("last_question") or latest_text(tracker)
-    return {
-        "topic": tracker.get_slot("topic"),
-        "facts": dict(tracker.get_slot("facts") or {}),
-        "last_question": mask_pii(last_question or ""),
-    }
+    facts = dict(tracker.get_slot("facts") or {})
+    last_rule = tracker.get_slot("eligibility_rule") or tracker.get_slot("last_rule_id")
+    if last_rule:
+        facts["last_rule"] = last_rule
+    return {"topic": tracker.get_slot("topic"), "facts": facts, "last_question": mask_pii(last_question or "")}
 
 
 def hand_off(
@@ -62,6 +69,8 @@ class ActionHandoff(Action):
         return "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        if frustrated(latest_text(tracker)):
+            return hand_off(dispatcher, tracker, reason="frustration", text=APOLOGY_TEXT)
         reason = "decided_locally" if _after_local_rule(tracker) else "user_request"
         return hand_off(dispatcher, tracker, reason=reason)
 

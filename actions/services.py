@@ -30,10 +30,12 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Hit:
-    """One search result: the rule and its score in [0, 1] (comparable across questions)."""
+    """One search result: the rule and its score in [0, 1] (comparable across questions). `superseded` is the expired
+    rule the question matched when `rule` is its current successor (issue 11 §3a), else None."""
 
     rule: Rule
     score: float
+    superseded: Rule | None = None
 
 
 class PolicyService:
@@ -51,7 +53,23 @@ class PolicyService:
         if not text or not text.strip():
             return []
         hits: list[SearchHit] = self._kb.search(text, on=on, topic=topic, limit=limit)
-        return [Hit(hit.rule, hit.score) for hit in hits]
+        return [Hit(hit.rule, hit.score, getattr(hit, "superseded", None)) for hit in hits]
+
+    def rank(self, text: str, *, on: datetime.date) -> list[Hit]:
+        """Every rule in force on `on` that matches `text` at all, best first: the one search of a question, which the
+        dialogue then filters in memory (by topic, by the rules related to the last answer). Scores do not depend on
+        the filter, so a topic's slice of this ranking is exactly what a search within that topic returns."""
+        return self.search(text, on=on, limit=max(len(self._kb.rules), 1))
+
+    @staticmethod
+    def facets(rule: Rule) -> Mapping[str, str]:
+        """The rule's short facet texts (where, bring, how_long, cost, who, deadline); empty when it has none."""
+        return getattr(rule, "facets", None) or {}
+
+    def related(self, rule: Rule, *, on: datetime.date) -> list[Rule]:
+        """The neighbouring rules the rule links to (`related`), those in force on `on`, in the rule's order."""
+        found = (self.rule(rule_id, on=on) for rule_id in getattr(rule, "related", None) or ())
+        return [other for other in found if other is not None]
 
     def get(self, rule_id: str) -> Rule | None:
         """The rule `rule_id`, in force or not (for its metadata), or None."""

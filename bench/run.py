@@ -5,7 +5,9 @@
 Parts, each bounded in time, run one after the other so they do not compete for the cores:
 
 1. understanding: the other benchmarks of bench/ (nlu.py, dialogue.py, kb_search.py), each in a subprocess with a
-   timeout, its own JSON result (bench/results/<name>.json) copied into the report; "not available" when absent;
+   timeout, its own JSON results (bench/results/<name>.json) copied into the report; "not available" when absent;
+   dialogue.py runs the held-out conversations (bench/conversations/, results in conversations.json) and the held-out
+   single questions (dialogue.json) on one running assistant;
 2. our assistant, started by the real launcher (tests/support/assistant.py) in a temporary var/ folder: start-up time
    to a served webhook, latency and throughput over REST at 1 and at 20 concurrent users, the WeChat path at 20
    users (signed pushes, a local fake WeChat API for customer-service replies), resident memory of every process;
@@ -41,12 +43,17 @@ from tests.reliability.support import start_patiently  # noqa: E402
 from tests.support.assistant import Assistant, free_port  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
-UNDERSTANDING = {  # script → timeout in seconds
-    "nlu": 600,
-    "dialogue": 600,
-    "kb_search": 120,
+# name → (the script's arguments, the results it writes as bench/results/<result>.json, timeout in seconds)
+UNDERSTANDING: dict[str, tuple[list[str], tuple[str, ...], int]] = {
+    "nlu": ([], ("nlu",), 600),
+    # one assistant start for both: the held-out conversations (issue 12 §7), then the held-out single questions
+    "dialogue": (["--conversations", "bench/conversations", "--single-turns"], ("conversations", "dialogue"), 900),
+    "kb_search": ([], ("kb_search",), 120),
 }
 P95_RATIO_TARGET = 1.5
+# issue 12 §7, on the held-out sets
+CONVERSATION_TARGETS = {"check_pass_share": 0.95, "conversation_pass_share": 0.90}
+SINGLE_TURN_TARGETS = {"right_topic_share": 0.95, "wrong_topic_share": 0.0, "wrong_rule_answered_share": 0.02}
 
 
 def _say(message: str) -> None:
@@ -57,20 +64,21 @@ def _say(message: str) -> None:
 
 
 def run_understanding(results_dir: Path) -> dict:
-    """Run each understanding benchmark that exists; collect its JSON result, or why there is none."""
-    report = {}
-    for name, timeout in UNDERSTANDING.items():
+    """Run each understanding benchmark that exists; collect the JSON results it writes, or why there are none."""
+    report: dict[str, dict] = {}
+    for name, (arguments, results, timeout) in UNDERSTANDING.items():
         script = REPO / "bench" / f"{name}.py"
         if not script.exists():
-            report[name] = {"status": "not available", "reason": f"bench/{name}.py does not exist yet"}
+            for result in results:
+                report[result] = {"status": "not available", "reason": f"bench/{name}.py does not exist yet"}
             continue
-        result_file = RESULTS / f"{name}.json"
-        before = result_file.stat().st_mtime if result_file.exists() else 0
-        _say(f"understanding: bench/{name}.py (timeout {timeout} s)")
+        files = {result: RESULTS / f"{result}.json" for result in results}
+        before = {result: f.stat().st_mtime if f.exists() else 0 for result, f in files.items()}
+        _say(f"understanding: bench/{name}.py {' '.join(arguments)} (timeout {timeout} s)".replace("  ", " "))
         started = time.perf_counter()
         try:
             completed = subprocess.run(
-                [sys.executable, str(script)],
+                [sys.executable, str(script), *arguments],
                 cwd=REPO,
                 capture_output=True,
                 text=True,
@@ -78,22 +86,25 @@ def run_understanding(results_dir: Path) -> dict:
                 env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
             )
         except subprocess.TimeoutExpired:
-            report[name] = {"status": "timeout", "seconds": timeout}
+            for result in results:
+                report[result] = {"status": "timeout", "seconds": timeout}
             continue
-        entry: dict = {
-            "status": "ok" if completed.returncode == 0 else f"exit {completed.returncode}",
-            "seconds": round(time.perf_counter() - started, 1),
-        }
-        if result_file.exists() and result_file.stat().st_mtime > before:
-            data = json.loads(result_file.read_text(encoding="utf-8"))
-            if isinstance(data, dict):
-                data.pop("misses", None)  # long lists stay in the script's own result file
-            entry["result"] = data
-        else:
-            entry["output_tail"] = (completed.stdout + completed.stderr)[-1500:]
-        if results_dir != RESULTS and result_file.exists():
-            shutil.copy(result_file, results_dir / result_file.name)
-        report[name] = entry
+        seconds = round(time.perf_counter() - started, 1)
+        for result, result_file in files.items():
+            entry: dict = {"status": "ok" if completed.returncode == 0 else f"exit {completed.returncode}"}
+            entry["seconds"] = seconds
+            if len(results) > 1:
+                entry["script"] = f"bench/{name}.py"
+            if result_file.exists() and result_file.stat().st_mtime > before[result]:
+                data = json.loads(result_file.read_text(encoding="utf-8"))
+                if isinstance(data, dict):
+                    data.pop("misses", None)  # long lists stay in the script's own result file
+                entry["result"] = data
+            else:
+                entry["output_tail"] = (completed.stdout + completed.stderr)[-1500:]
+            if results_dir != RESULTS and result_file.exists():
+                shutil.copy(result_file, results_dir / result_file.name)
+            report[result] = entry
     return report
 
 
@@ -250,6 +261,94 @@ def _fmt(value, unit: str = "") -> str:
     return "—" if value is None else f"{value}{unit}"
 
 
+def issue_12_figures(understanding: dict) -> dict:
+    """The figures issue 12 sets targets for, side by side with the targets (None where not measured)."""
+    conversations = (understanding.get("conversations") or {}).get("result") or {}
+    single = (understanding.get("dialogue") or {}).get("result") or {}
+    keys = ("check_pass_share", "turn_pass_share", "conversation_pass_share", "conversations", "turns")
+    single_keys = (
+        "right_topic_share",
+        "exact_rule_share",
+        "asked_back_share",
+        "wrong_rule_answered_share",
+        "wrong_topic_share",
+    )
+    return {
+        "conversations": {k: conversations.get(k) for k in keys},
+        "single_turns": {k: single.get(k) for k in single_keys},
+        "targets": {"conversations": CONVERSATION_TARGETS, "single_turns": SINGLE_TURN_TARGETS},
+    }
+
+
+def _target(value: float | None, target: float, at_most: bool = False) -> str:
+    if value is None:
+        return "—"
+    met = value <= target if at_most else value >= target
+    return f"**{value:.3f}** (target {'≤' if at_most else '≥'} {target}{'' if met else ', not met'})"
+
+
+def conversation_lines(entry: dict | None) -> list[str]:
+    """The held-out conversations (issue 12 §7): checks, turns and conversations passed, per behaviour."""
+    lines = ["", "## Conversations (held-out `bench/conversations/`, issue 12)", ""]
+    result = (entry or {}).get("result")
+    if not result:
+        reason = (entry or {}).get("reason") or (entry or {}).get("status") or "not run"
+        return lines + [f"Not measured: {reason}."]
+    lines += [
+        f"{result['conversations']} conversations, {result['turns']} turns, {result['checks']} checks "
+        f"({result['seconds']} s).",
+        "",
+        f"- turn checks passed: {result['checks_passed']}/{result['checks']} = "
+        f"{_target(result['check_pass_share'], CONVERSATION_TARGETS['check_pass_share'])}",
+        f"- turns passed (every check of the turn): {result['turns_passed']}/{result['turns']} = "
+        f"**{result['turn_pass_share']:.3f}**",
+        f"- conversations fully passed: {result['conversations_passed']}/{result['conversations']} = "
+        f"{_target(result['conversation_pass_share'], CONVERSATION_TARGETS['conversation_pass_share'])}",
+    ]
+    if result.get("skipped"):
+        lines.append(f"- skipped (another day than today): {len(result['skipped'])}")
+    per_check = result.get("per_check_pass_share") or {}
+    if per_check:
+        lines += ["", "Per check: " + ", ".join(f"`{c}` {v:.2f}" for c, v in per_check.items()) + "."]
+    per_tag = result.get("per_tag") or {}
+    if per_tag:
+        lines += [
+            "",
+            "| behaviour (tag) | conversations | fully passed | turns passed |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        for tag, figures in per_tag.items():
+            lines.append(
+                f"| {tag} | {figures['conversations']} | {figures['conversation_pass_share']:.2f} | "
+                f"{figures['turn_pass_share']:.2f} |"
+            )
+    return lines
+
+
+def single_turn_lines(entry: dict | None) -> list[str]:
+    """The held-out single questions: right topic, exact rule, asked back, wrong rule answered, wrong topic."""
+    lines = ["", "## Single questions (held-out `bench/kb_questions/`, one question per conversation)", ""]
+    result = (entry or {}).get("result")
+    if not result:
+        reason = (entry or {}).get("reason") or (entry or {}).get("status") or "not run"
+        return lines + [f"Not measured: {reason}."]
+    t = SINGLE_TURN_TARGETS
+    lines += [
+        f"{result['questions']} questions with an expected rule.",
+        "",
+        f"- right topic: {_target(result.get('right_topic_share'), t['right_topic_share'])}",
+        f"- exact rule: **{result.get('exact_rule_share', 0):.3f}**",
+        f"- asked back (a clarifying question, no answer): **{result.get('asked_back_share', 0):.3f}**",
+        f"- wrong rule answered confidently: "
+        f"{_target(result.get('wrong_rule_answered_share'), t['wrong_rule_answered_share'], at_most=True)}",
+        f"- wrong topic: {_target(result.get('wrong_topic_share'), t['wrong_topic_share'], at_most=True)}",
+        f"- out of scope without a KB answer: {result.get('out_of_scope_no_answer_share')} "
+        f"({result.get('out_of_scope_questions')} questions); requests for a person handed to 12333: "
+        f"{result.get('handoff_share')} ({result.get('handoff_requests')})",
+    ]
+    return lines
+
+
 def markdown(report: dict) -> str:
     m = report["machine"]
     lines = [
@@ -286,14 +385,17 @@ def markdown(report: dict) -> str:
         ]
     else:
         lines += [f"Not measured: {w.get('reason') or w.get('error') or 'not available'}."]
+    understanding = report.get("understanding") or {}
+    lines += conversation_lines(understanding.get("conversations"))
+    lines += single_turn_lines(understanding.get("dialogue"))
     lines += ["", "## Understanding", ""]
-    if not report.get("understanding"):
+    if not understanding:
         lines.append("Not run (--skip-understanding).")
-    for name, entry in (report.get("understanding") or {}).items():
+    for name, entry in understanding.items():
         result = entry.get("result") or {}
         figures = ", ".join(f"{k} {v}" for k, v in result.items() if isinstance(v, (int, float)))[:300]
         lines.append(
-            f"- `bench/{name}.py`: {entry.get('status')}"
+            f"- `{entry.get('script') or f'bench/{name}.py'}` ({name}): {entry.get('status')}"
             + (f" — {figures}" if figures else "")
             + (f" ({entry['reason']})" if entry.get("reason") else "")
         )
@@ -341,6 +443,7 @@ def main() -> int:
 
     ensure_model(Settings.from_env())
     report["understanding"] = {} if args.skip_understanding else run_understanding(args.out)
+    report["issue_12"] = issue_12_figures(report["understanding"])
     exit_code = 0
     try:
         report["ours"] = measure_ours(args.quick)

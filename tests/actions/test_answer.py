@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
+
 import pytest
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 
 from actions import services
 from actions.answer import CLEAR_MARGIN, CORROBORATED_SCORE, STRONG_SCORE, ActionAnswerPolicy, decide
+from actions.handoff import APOLOGY_TEXT
+from policies_kb import Rule
 from tests.actions.conftest import DAY, customs, make_tracker, message, run, texts
 
 HANDOFF_12333 = {"kind": "handoff", "target": "12333", "phone": "0951-12333"}
@@ -17,11 +22,13 @@ def kb():
     return services.policies()
 
 
-def answer_payload(rule):
+def answer_payload(rule, facet=None, superseded=None):
     return {
         "kind": "answer",
         "topic": rule.topic,
         "rule_id": rule.id,
+        "facet": facet,
+        "superseded": superseded,
         "sources": [
             {"title": s.title, "doc_no": s.doc_no, "issuer": s.issuer, "date": s.date.isoformat(), "url": s.url}
             for s in rule.sources
@@ -57,6 +64,8 @@ def test_a_question_gets_the_answer_its_source_line_next_steps_and_payloads(kb, 
     assert events == [
         SlotSet("topic", "settlement"),
         SlotSet("last_rule_id", "settlement.county_town_settlement"),
+        SlotSet("last_facet", None),
+        SlotSet("offered_check", "settlement.county_town_settlement"),
         SlotSet("last_question", "县城落户有啥条件"),
         SlotSet("pending_question", None),
         SlotSet("miss_count", 0),
@@ -126,6 +135,7 @@ def test_the_same_follow_up_without_context_is_asked_back(kb, domain):
     assert 2 <= len(messages[0]["buttons"]) - 1 <= 3  # the likeliest rules, then "都不是，找人工"
     assert messages[0]["buttons"][-1] == {"title": "都不是，找人工", "payload": "/request_human"}
     assert events == [
+        SlotSet("last_facet", "asked_back"),
         SlotSet("miss_count", 1),
         SlotSet("pending_question", "那要带什么材料?"),
         SlotSet("last_question", "那要带什么材料?"),
@@ -297,3 +307,253 @@ def test_nothing_found_offers_the_likeliest_topics(kb):
         ranking=[("greet", 0.3), ("ask_housing", 0.2), ("ask_training", 0.1), ("ask_schooling", 0.05)],
     )
     assert decision.topics == ["housing", "training", "schooling"]
+
+
+# -- issue 12: rule-level context, checks when asked, no repeats, frustration, one search --------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ContractRule(Rule):
+    """A rule with the kb-contract fields (facets, related, superseded_by, change_note), built in the test so the
+    dialogue is tested whatever the shipped rule files carry yet."""
+
+    facets: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    related: tuple[str, ...] = ()
+    superseded_by: str | None = None
+    change_note: str | None = None
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+
+def edited(rule, **fields):
+    values = {f.name: getattr(rule, f.name) for f in dataclasses.fields(Rule)}
+    return ContractRule(**{**values, **fields})
+
+
+class EditedKB(services.PolicyService):
+    """The real knowledge base with some rules edited (kb-contract fields), counting its searches; `superseded` maps
+    a question to (expired rule, successor): its hits come back as the successor with `superseded` set."""
+
+    def __init__(self, real: services.PolicyService, *rules: Rule, superseded=None) -> None:
+        super().__init__(real._kb)
+        self.edits = {rule.id: rule for rule in rules}
+        self.superseded = superseded or {}
+        self.searches = 0
+
+    def get(self, rule_id):
+        return self.edits.get(rule_id) or super().get(rule_id)
+
+    def rule(self, rule_id, *, on):
+        rule = self.get(rule_id or "")
+        return rule if rule is not None and rule.is_valid_on(on) else None
+
+    def search(self, text, *, on, topic=None, limit=5):
+        self.searches += 1
+        if text in self.superseded:
+            expired, successor = self.superseded[text]
+            return [services.Hit(self.get(successor), 0.7, self.get(expired))]
+        return [
+            services.Hit(self.get(hit.rule.id), hit.score, hit.superseded)
+            for hit in super().search(text, on=on, topic=topic, limit=limit)
+        ]
+
+
+PUBLIC_RENTAL = "housing.public_rental_housing"
+WHERE = "到房子所在县（区）的住建部门或者街道、社区服务窗口申请。"
+BRING = "身份证、户口本、劳动合同或社保缴费记录、住房情况说明。"
+
+
+@pytest.fixture
+def housing_kb(kb, monkeypatch):
+    rental = edited(kb.get(PUBLIC_RENTAL), facets={"where": WHERE}, related=("housing.how_to_apply",))
+    how_to = edited(kb.get("housing.how_to_apply"), facets={"bring": BRING})
+    edited_kb = EditedKB(kb, rental, how_to)
+    monkeypatch.setattr(services, "policies", lambda: edited_kb)
+    return edited_kb
+
+
+def after_rental(text, intent="ask_followup", confidence=0.95, **slots):
+    return make_tracker(
+        text,
+        intent=intent,
+        confidence=confidence,
+        slots={"topic": "housing", "last_rule_id": PUBLIC_RENTAL, "offered_check": PUBLIC_RENTAL, **slots},
+    )
+
+
+def test_a_facet_follow_up_gets_that_facet_of_the_last_rule_with_its_citation(housing_kb, domain):
+    rule = housing_kb.get(PUBLIC_RENTAL)
+    events, messages = run(ActionAnswerPolicy(), after_rental("那在哪儿办理"), domain)
+    assert texts(messages)[:2] == [WHERE, f"来源：{rule.citation()}（截至2026-11-29有效）"]
+    assert customs(messages)[0] == answer_payload(rule, facet="where")
+    assert events == [
+        SlotSet("topic", "housing"),
+        SlotSet("last_rule_id", PUBLIC_RENTAL),
+        SlotSet("last_facet", "where"),
+        SlotSet("offered_check", PUBLIC_RENTAL),
+        SlotSet("last_question", "那在哪儿办理"),
+        SlotSet("pending_question", None),
+        SlotSet("miss_count", 0),
+    ]
+    assert housing_kb.searches == 1  # one search for the question, whatever the branch
+
+
+def test_a_facet_the_last_rule_lacks_comes_from_its_related_rule(housing_kb, domain):
+    _, messages = run(ActionAnswerPolicy(), after_rental("要准备啥材料"), domain)
+    assert texts(messages)[0] == BRING
+    assert customs(messages)[0] == answer_payload(housing_kb.get("housing.how_to_apply"), facet="bring")
+
+
+def test_a_facet_question_with_no_context_is_not_answered_from_a_stale_rule(housing_kb, domain):
+    _, messages = run(ActionAnswerPolicy(), make_tracker("那在哪儿办理", intent="ask_followup"), domain)
+    assert customs(messages)[0]["kind"] == "fallback"
+
+
+def test_the_same_answer_is_never_given_twice_in_a_row(housing_kb, domain):
+    tracker = after_rental("公租房外地人能申请吗", intent="ask_housing", confidence=0.97, last_facet=None)
+    events, messages = run(ActionAnswerPolicy(), tracker, domain)
+    assert messages[0]["text"] == (
+        "刚才说的就是“农民工能不能申请公租房”这一条，我就不重复了。\n您想具体问哪一点？比如在哪办。\n"
+        "想知道自己符不符合，点“帮我看看”，我问您几个问题。\n想直接问人，点“转人工”或打 0951-12333。"
+    )
+    assert [b["title"] for b in messages[0]["buttons"]] == ["在哪办", "帮我看看", "转人工"]
+    assert customs(messages) == [{"kind": "fallback", "reason": "repeat", "rule_id": PUBLIC_RENTAL}]
+    assert events == [SlotSet("miss_count", 1), SlotSet("last_question", "公租房外地人能申请吗")]
+    # after a facet answer, the whole answer is no repeat
+    tracker = after_rental("公租房外地人能申请吗", intent="ask_housing", confidence=0.97, last_facet="where")
+    _, messages = run(ActionAnswerPolicy(), tracker, domain)
+    assert customs(messages)[0]["kind"] == "answer"
+
+
+def test_a_wrong_rule_of_the_right_topic_is_not_answered_confidently(kb):
+    decision = decide(kb, "公租房外地人能申请吗", on=DAY, intent="ask_housing", confidence=0.95)
+    assert decision.rule.id == PUBLIC_RENTAL  # not housing.housing_fund, which the search ranks first
+    without_intent = decide(kb, "公租房外地人能申请吗", on=DAY, intent="nlu_fallback", confidence=0.4)
+    assert not without_intent.answers or without_intent.rule.id == PUBLIC_RENTAL
+
+
+def test_a_question_matching_an_expired_rule_gets_the_current_rule_and_what_changed(kb, domain, monkeypatch):
+    expired = edited(
+        kb.get("startup_loan.loan_limits_2021"),
+        superseded_by="startup_loan.loan_limits",
+        change_note="2021年的额度已经调整，现在按新的额度执行。",
+    )
+    edited_kb = EditedKB(kb, expired, superseded={"2021年创业贷款能贷多少": (expired.id, "startup_loan.loan_limits")})
+    monkeypatch.setattr(services, "policies", lambda: edited_kb)
+    current = kb.get("startup_loan.loan_limits")
+    tracker = make_tracker("2021年创业贷款能贷多少", intent="ask_startup_loan", confidence=0.97)
+    _, messages = run(ActionAnswerPolicy(), tracker, domain)
+    assert texts(messages)[:2] == [
+        "您问的是以前的规定，现在已经变了：2021年的额度已经调整，现在按新的额度执行。",
+        current.answer,
+    ]
+    assert customs(messages)[0] == answer_payload(current, superseded=expired.id)
+
+
+def test_frustration_gets_an_apology_and_12333_with_the_last_rule_and_facts(kb, domain, case_service):
+    tracker = after_rental("你到底懂不懂", intent="nlu_fallback", confidence=0.4, facts={"has_local_housing": False})
+    events, messages = run(ActionAnswerPolicy(), tracker, domain)
+    assert messages == [message(APOLOGY_TEXT), message(custom=HANDOFF_12333)]
+    assert events == [SlotSet("miss_count", 0), SlotSet("pending_question", None)]
+    (handoff,) = case_service.list_handoffs()
+    assert (handoff.reason, handoff.topic) == ("frustration", "housing")
+    assert handoff.facts == {"has_local_housing": False, "last_rule": PUBLIC_RENTAL}
+
+
+def test_a_request_for_a_check_in_a_question_starts_that_check_at_once(kb, domain):
+    tracker = make_tracker("孩子跟着我在吴忠 能上学不 给看看", intent="ask_schooling", confidence=0.9)
+    events, messages = run(ActionAnswerPolicy(), tracker, domain)
+    assert messages == []
+    assert events == [
+        SlotSet("last_question", "孩子跟着我在吴忠 能上学不 给看看"),
+        SlotSet("eligibility_rule", "schooling.migrant_children_enrollment"),
+        FollowupAction("eligibility_form"),
+    ]
+    # "这个行不行" after an answer: the check of the rule just answered
+    events, _ = run(ActionAnswerPolicy(), after_rental("我这样行不行", intent="nlu_fallback", confidence=0.5), domain)
+    assert events[1:] == [SlotSet("eligibility_rule", PUBLIC_RENTAL), FollowupAction("eligibility_form")]
+
+
+def test_a_volunteered_fact_starts_the_offered_check_with_it_filled_in(kb, domain):
+    tracker = make_tracker(
+        "交了五年多", intent="inform", slots={"offered_check": "insurance.unemployment_benefit", "topic": "insurance"}
+    )
+    events, messages = run(ActionAnswerPolicy(), tracker, domain)
+    assert messages == []
+    assert events == [
+        SlotSet("facts", {"unemployment_insurance_years": 5}),
+        SlotSet("last_question", "交了五年多"),
+        SlotSet("eligibility_rule", "insurance.unemployment_benefit"),
+        FollowupAction("eligibility_form"),
+    ]
+
+
+def test_a_volunteered_fact_that_decides_the_check_gets_the_result_at_once(kb, domain):
+    rule = kb.get("insurance.unemployment_benefit")
+    tracker = make_tracker(
+        "是我自己不干了",
+        intent="inform",
+        slots={"offered_check": rule.id, "facts": {"unemployment_insurance_years": 5}},
+    )
+    events, messages = run(ActionAnswerPolicy(), tracker, domain)
+    facts = {"unemployment_insurance_years": 5, "left_involuntarily": False}
+    assert texts(messages) == [
+        "结果：暂时不符合。\n" + kb.evaluate(rule.id, facts, on=DAY).reason,
+        f"来源：{rule.citation()}（截至2026-11-29有效）",
+    ]
+    assert customs(messages) == [
+        {
+            "kind": "eligibility",
+            "topic": "insurance",
+            "outcome": "not_eligible",
+            "rule_ids": [rule.id],
+            "facts": facts,
+            "valid_on": "2026-11-29",
+        }
+    ]
+    assert events == [
+        SlotSet("facts", facts),
+        SlotSet("last_question", "是我自己不干了"),
+        SlotSet("topic", "insurance"),
+        SlotSet("last_rule_id", rule.id),
+        SlotSet("last_facet", "eligibility"),
+        SlotSet("offered_check", rule.id),
+        SlotSet("miss_count", 0),
+    ]
+
+
+def test_a_question_after_an_offered_check_is_answered_not_read_as_a_fact(kb, domain):
+    tracker = make_tracker(
+        "公租房要交几年社保才能申请", intent="ask_housing", confidence=0.95, slots={"offered_check": PUBLIC_RENTAL}
+    )
+    events, _ = run(ActionAnswerPolicy(), tracker, domain)
+    assert not any(isinstance(event, dict) and event.get("event") == "followup" for event in events)
+
+
+def test_a_fact_about_another_topic_is_that_topics_question_not_the_offered_checks_fact(kb, domain):
+    tracker = after_rental("我在县城买了房 能落户不", intent="ask_settlement", confidence=0.95)
+    events, messages = run(ActionAnswerPolicy(), tracker, domain)
+    assert customs(messages)[0]["topic"] == "settlement"
+    assert SlotSet("facts", {"has_local_housing": True}) not in events
+
+
+def test_without_facet_texts_a_neighbour_whose_title_answers_the_facet_is_answered(kb, domain):
+    tracker = make_tracker(
+        "得带啥",
+        intent="ask_followup",
+        slots={"topic": "employment", "last_rule_id": "employment.unemployment_registration"},
+    )
+    events, messages = run(ActionAnswerPolicy(), tracker, domain)
+    assert customs(messages)[0]["rule_id"] == "employment.unemployment_registration_materials"
+    assert customs(messages)[0]["facet"] is None  # the neighbour's whole answer: it is all about that facet
+    decision = decide(
+        kb,
+        "那在哪儿办理",
+        on=DAY,
+        intent="ask_followup",
+        confidence=0.9,
+        context_topic="housing",
+        context_rule_id=PUBLIC_RENTAL,
+    )
+    assert decision.rule.id == "housing.how_to_apply"  # 公租房去哪申请、要带啥材料

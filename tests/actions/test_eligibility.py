@@ -37,6 +37,7 @@ def test_the_check_is_chosen_from_the_request_and_the_form_asks_on(domain):
         SlotSet("fact_answer", None),
         SlotSet("fact_retries", 0),
         SlotSet("facts", {}),
+        SlotSet("offered_check", PENSION),
     ]
 
 
@@ -64,7 +65,7 @@ def test_facts_from_an_earlier_check_are_not_asked_again(domain):
 def test_an_unclear_request_leaves_the_choice_to_the_menu(domain):
     tracker = make_tracker("帮我看看我符不符合条件", intent="check_eligibility")
     events, _ = run(ValidateEligibilityForm(), tracker, domain)
-    assert SlotSet("eligibility_rule", None) in events and events[-1] == SlotSet("requested_slot", None)
+    assert events == [SlotSet("requested_slot", None)]  # no check named: the form ends, the result shows the menu
     _, messages = run(ActionEligibilityResult(), make_tracker("", slots={}), domain)
     assert messages[0]["text"] == "您想看看自己能不能办哪一项？点一下："
     assert [b["title"] for b in messages[0]["buttons"]] == [
@@ -75,8 +76,10 @@ def test_an_unclear_request_leaves_the_choice_to_the_menu(domain):
         "县城落户",
         "娃娃随迁上学",
         "申请公租房",
+        "都不是，找人工",
     ]
     assert messages[0]["buttons"][3]["payload"] == '/check_eligibility{"eligibility_rule":"insurance.pension_15_years"}'
+    assert customs(messages) == [{"kind": "fallback", "reason": "check_menu"}]  # a non-answer: counted as a miss
 
 
 def test_the_question_is_the_knowledge_bases_own_with_yes_no_buttons(domain):
@@ -86,7 +89,8 @@ def test_the_question_is_the_knowledge_bases_own_with_yes_no_buttons(domain):
         message(
             kb.fact("reached_retirement_age").question,
             buttons=[{"title": "是", "payload": "是"}, {"title": "不是", "payload": "不是"}],
-        )
+        ),
+        message(custom={"kind": "check_question", "rule_id": PENSION, "fact": "reached_retirement_age"}),
     ]
 
 
@@ -104,8 +108,8 @@ def test_a_free_text_answer_is_read_and_kept(domain):
     )
     assert messages == []
     assert events == [
-        SlotSet("facts", {"reached_retirement_age": True, "contribution_years": 3}),
         SlotSet("fact_answer", None),
+        SlotSet("facts", {"reached_retirement_age": True, "contribution_years": 3}),
         SlotSet("fact_retries", 0),
         SlotSet("requested_slot", None),
     ]
@@ -114,7 +118,7 @@ def test_a_free_text_answer_is_read_and_kept(domain):
 def test_a_number_for_another_question_of_the_check_is_kept_and_the_question_asked_again(domain):
     events, messages = run(ValidateEligibilityForm(), in_form("交了三年多"), domain)
     assert messages == []
-    assert events == [SlotSet("facts", {"contribution_years": 3}), SlotSet("fact_answer", None)]
+    assert events == [SlotSet("fact_answer", None), SlotSet("facts", {"contribution_years": 3})]
 
 
 def test_an_answer_that_nlu_took_for_a_question_is_still_an_answer(domain):
@@ -181,6 +185,8 @@ def test_the_result_has_outcome_reason_amount_citation_and_payload(domain):
                 "topic": "insurance",
                 "outcome": "eligible",
                 "rule_ids": ["insurance.unemployment_benefit"],
+                "facts": {"unemployment_insurance_years": 6, "left_involuntarily": True, "registered_unemployed": True},
+                "valid_on": "2026-11-29",
             }
         ),
     ]
@@ -190,6 +196,9 @@ def test_the_result_has_outcome_reason_amount_citation_and_payload(domain):
         SlotSet("fact_retries", 0),
         SlotSet("topic", "insurance"),
         SlotSet("last_rule_id", rule.id),
+        SlotSet("last_facet", "eligibility"),
+        SlotSet("offered_check", rule.id),
+        SlotSet("miss_count", 0),
     ]
 
 
@@ -216,6 +225,55 @@ def test_a_locally_decided_result_says_so_and_offers_12333(domain):
             "topic": "startup_loan",
             "outcome": "eligible",
             "rule_ids": ["startup_loan.guarantee_loan_eligibility"],
+            "facts": {
+                "applicant_type": "individual",
+                "is_priority_group": True,
+                "has_business_license": True,
+                "has_other_loans": False,
+            },
+            "valid_on": "2026-11-29",
         },
         {"kind": "handoff", "target": "12333", "phone": "0951-12333"},
     ]
+
+
+def test_a_check_started_by_the_answer_action_keeps_its_rule_and_the_facts_of_the_request(domain):
+    tracker = make_tracker(
+        "孩子跟着我在吴忠 能上学不 给看看",
+        intent="ask_schooling",
+        slots={"eligibility_rule": "schooling.migrant_children_enrollment"},
+    )
+    events, messages = run(ValidateEligibilityForm(), tracker, domain)
+    assert messages == [message("好的，帮您看看“娃娃随迁上学”。我问您几个简单问题，随时说“算了”就停下。")]
+    assert events == [
+        SlotSet("eligibility_rule", "schooling.migrant_children_enrollment"),
+        SlotSet("fact_answer", None),
+        SlotSet("fact_retries", 0),
+        SlotSet("facts", {"parent_works_or_lives_locally": True}),
+        SlotSet("offered_check", "schooling.migrant_children_enrollment"),
+    ]
+    _, asked = run(
+        ActionAskFactAnswer(),
+        in_form("", rule="schooling.migrant_children_enrollment", facts={"parent_works_or_lives_locally": True}),
+        domain,
+    )
+    assert customs(asked) == [
+        {"kind": "check_question", "rule_id": "schooling.migrant_children_enrollment", "fact": "child_age"}
+    ]
+
+
+def test_everyday_words_for_another_question_are_kept_and_end_the_check_once_it_is_decided(domain):
+    rule = "insurance.unemployment_benefit"
+    events, messages = run(ValidateEligibilityForm(), in_form("是我自己不干了", rule=rule), domain)  # asked the years
+    assert messages == []
+    assert events == [SlotSet("fact_answer", None), SlotSet("facts", {"left_involuntarily": False})]
+    facts = {"unemployment_insurance_years": 5}
+    events, _ = run(ValidateEligibilityForm(), in_form("是我自己不干了", rule=rule, facts=facts), domain)
+    assert events[1] == SlotSet("facts", {"unemployment_insurance_years": 5, "left_involuntarily": False})
+    assert events[-1] == SlotSet("requested_slot", None)  # decided: not eligible, whatever the registration
+
+
+def test_everyday_words_answer_a_yes_no_question(domain):
+    tracker = in_form("有房子，自己买的", rule="settlement.county_town_settlement")
+    events, _ = run(ValidateEligibilityForm(), tracker, domain)
+    assert events[1] == SlotSet("facts", {"has_stable_residence": True})

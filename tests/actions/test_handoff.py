@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rasa_sdk.events import SlotSet
 
-from actions.handoff import ActionHandoff
+from actions.handoff import APOLOGY_TEXT, ActionHandoff
 from bot.cases import CaseStoreUnavailable
 from tests.actions.conftest import make_tracker, message, run
 
@@ -61,3 +61,25 @@ def test_the_worker_gets_the_numbers_when_the_store_is_down(domain, monkeypatch)
     events, messages = run(ActionHandoff(), make_tracker("转人工", intent="request_human"), domain)
     assert messages[0] == message(HANDOFF_TEXT)
     assert messages[1]["custom"] == {"kind": "handoff", "target": "12333", "phone": "0951-12333"}
+
+
+def test_frustration_gets_an_apology_and_the_summary_carries_the_last_rule(domain, case_service):
+    tracker = make_tracker(
+        "说了半天你也不明白 算了找人",
+        intent="request_human",
+        slots={
+            "topic": "insurance",
+            "last_rule_id": "insurance.unemployment_benefit",
+            "facts": {"unemployment_insurance_years": 5},
+        },
+    )
+    events, messages = run(ActionHandoff(), tracker, domain)
+    assert messages == [
+        message(APOLOGY_TEXT),
+        message(custom={"kind": "handoff", "target": "12333", "phone": "0951-12333"}),
+    ]
+    assert APOLOGY_TEXT.startswith("对不起") and "0951-12333" in APOLOGY_TEXT
+    assert events == [SlotSet("miss_count", 0), SlotSet("pending_question", None)]
+    (handoff,) = case_service.list_handoffs()
+    assert handoff.reason == "frustration"
+    assert handoff.facts == {"unemployment_insurance_years": 5, "last_rule": "insurance.unemployment_benefit"}

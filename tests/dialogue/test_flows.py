@@ -5,6 +5,7 @@ Intake tests read the case rows straight from the assistant's own SQLite app sto
 
 from __future__ import annotations
 
+import datetime
 import json
 import sqlite3
 
@@ -74,7 +75,10 @@ def test_an_eligibility_check_in_free_text(assistant):
         "topic": "insurance",
         "outcome": "eligible",
         "rule_ids": ["insurance.pension_15_years"],
+        "facts": {"reached_retirement_age": True, "contribution_years": 16},
+        "valid_on": payload["valid_on"],
     }
+    assert payload["valid_on"] == datetime.date.today().isoformat()
     assert "结果：符合条件" in texts(result) and "来源：《中华人民共和国社会保险法》第十六条" in texts(result)
 
 
@@ -170,3 +174,65 @@ def test_a_bank_card_number_never_reaches_the_tracker_store_but_a_phone_number_d
     stored = json.dumps(assistant.tracker(sender), ensure_ascii=False)
     assert "6222021234567890123" not in stored and "6222***********0123" in stored
     assert "13912345678" in stored  # intake and status look-ups need the phone number
+
+
+# -- issue 12: the conversations quoted at the top of the issue ------------------------------------------------
+
+
+def only(messages, kind):
+    (payload,) = [p for p in customs(messages) if p["kind"] == kind]
+    return payload
+
+
+def test_a_settlement_check_asked_for_in_dialect_starts_and_a_volunteered_fact_decides_it(assistant):
+    first = assistant.say("flow-q-settle", "我想把户口落到同心县城 帮我瞅瞅")
+    assert only(first, "check_question")["rule_id"] == "settlement.county_town_settlement"
+    result = only(assistant.say("flow-q-settle", "有房子，自己买的"), "eligibility")
+    assert result["rule_ids"][0] == "settlement.county_town_settlement"
+    assert result["facts"]["has_stable_residence"] is True
+    assert customs(assistant.say("flow-q-settle", "好的谢谢")) == []
+
+
+def test_a_schooling_check_asked_for_with_the_question_takes_the_childs_age(assistant):
+    first = assistant.say("flow-q-school", "孩子跟着我在吴忠 能上学不 给看看")
+    assert only(first, "check_question") == {
+        "kind": "check_question",
+        "rule_id": "schooling.migrant_children_enrollment",
+        "fact": "child_age",
+    }
+    result = only(assistant.say("flow-q-school", "三岁多"), "eligibility")
+    assert result["facts"] == {"child_age": 3, "parent_works_or_lives_locally": True}
+    assert "没太明白" not in texts(assistant.say("flow-q-school", "谢谢"))
+
+
+def test_a_rental_question_gets_the_rental_rule_and_a_materials_follow_up_stays_on_housing(assistant):
+    answer = only(assistant.say("flow-q-rental", "公租房外地人能申请吗"), "answer")
+    assert answer["rule_id"] == "housing.public_rental_housing"  # not the 住房公积金 rule
+    follow_up = only(assistant.say("flow-q-rental", "要准备啥材料"), "answer")
+    assert follow_up["topic"] == "housing"
+
+
+def test_an_unclear_question_then_frustration_gets_an_apology_and_12333(assistant):
+    first = assistant.say("flow-q-angry", "这个咋整")
+    assert kinds(first) == ["fallback"]
+    second = assistant.say("flow-q-angry", "你到底懂不懂")
+    assert HANDOFF_12333 in customs(second) and "对不起" in texts(second)
+    assert rows(assistant, "SELECT reason FROM handoffs WHERE sender_id = ?", "flow-q-angry") == [("frustration",)]
+
+
+def test_the_unemployment_check_still_starts_at_once_and_is_decided_by_free_text(assistant):
+    first = assistant.say("flow-q-unemp", "失业金我能领吗 帮我算算")
+    assert only(first, "check_question")["rule_id"] == "insurance.unemployment_benefit"
+    assistant.say("flow-q-unemp", "交了五年多")
+    result = assistant.say("flow-q-unemp", "是我自己不干了")
+    payload = only(result, "eligibility")
+    assert payload["outcome"] == "not_eligible"
+    assert payload["facts"] == {"unemployment_insurance_years": 5, "left_involuntarily": False}
+    assert "结果：暂时不符合" in texts(result) and "来源：" in texts(result)
+
+
+def test_the_same_question_twice_is_not_answered_twice(assistant):
+    first = only(assistant.say("flow-q-repeat", "县城落户要啥条件"), "answer")
+    again = assistant.say("flow-q-repeat", "县城落户要啥条件")
+    assert [p for p in customs(again) if p["kind"] == "answer" and p["rule_id"] == first["rule_id"]] == []
+    assert "帮我看看" in [b["title"] for m in again for b in m.get("buttons", [])]
