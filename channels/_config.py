@@ -1,8 +1,8 @@
 """Configuration checks shared by the channels: required values, and no development stand-ins in production.
 
-The values themselves come from credentials.yml (`${VAR}`, filled by `bot.settings.Settings.rasa_environment()`,
-which supplies public development stand-ins outside production) or, for the clients the console reuses, from the
-same environment through `channel_environment()`.
+The values come from credentials.yml (`${VAR}`, filled by `bot.settings.Settings.rasa_environment()`, which supplies
+public development stand-ins outside production) or, for the outbound clients, from the process's `Settings`
+through `channel_values()`. Nothing here reads the environment: the entry point built the Settings once.
 """
 
 from __future__ import annotations
@@ -13,21 +13,17 @@ from rasa.shared.exceptions import RasaException
 
 from bot.settings import DEVELOPMENT_CHANNEL_ENV, Settings
 
-__all__ = ["ChannelConfigError", "channel_environment", "check_values", "is_production"]
+__all__ = ["ChannelConfigError", "channel_values", "check_values"]
 
 
 class ChannelConfigError(RasaException):
     """A channel's configuration is missing or unusable; the message names the variables to set."""
 
 
-def channel_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment as the Rasa process sees it: `env` (default os.environ) with the channel defaults applied."""
-    return Settings.from_env(env).rasa_environment()
-
-
-def is_production(env: Mapping[str, str] | None = None) -> bool:
-    """NXA_ENV=production: no development stand-ins, every channel secret must be real."""
-    return Settings.from_env(env).production
+def channel_values(settings: Settings) -> Mapping[str, str]:
+    """The channel variables as the Rasa process sees them: the settings' environment with the channel defaults
+    (development stand-ins outside production) applied."""
+    return settings.rasa_environment()
 
 
 def check_values(

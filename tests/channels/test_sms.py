@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rasa.shared.exceptions import RasaException
 
+from bot.settings import Settings
 from channels._render import Reply, collect_reply, split_clean
 from channels._state import ChannelState
 from channels.sms import (
@@ -593,22 +594,23 @@ async def test_outbox_lines_from_concurrent_sends_stay_whole(tmp_path):
 # -- configuration and parsing -------------------------------------------------------------------------------------------
 
 
-def test_from_credentials_requires_a_secret_and_refuses_the_development_one_in_production(monkeypatch, db_url):
-    monkeypatch.setenv("APP_DB_URL", db_url)
-    monkeypatch.delenv("SMS_PROVIDER", raising=False)
-    monkeypatch.delenv("NXA_ENV", raising=False)
+def test_from_credentials_requires_a_secret_and_refuses_the_development_one_in_production(db_url):
+    development = Settings.from_env({"APP_DB_URL": db_url})
     with pytest.raises(RasaException):
-        SmsInput.from_credentials(None)
+        SmsInput.from_credentials(None, settings=development)
     with pytest.raises(RasaException, match="SMS_WEBHOOK_SECRET"):
-        SmsInput.from_credentials({"webhook_secret": ""})
-    assert isinstance(SmsInput.from_credentials({"webhook_secret": "dev-sms-webhook-secret"}), SmsInput)
-    monkeypatch.setenv("NXA_ENV", "production")
-    monkeypatch.setenv("SMS_PROVIDER", "outbox")
+        SmsInput.from_credentials({"webhook_secret": ""}, settings=development)
+    assert isinstance(
+        SmsInput.from_credentials({"webhook_secret": "dev-sms-webhook-secret"}, settings=development), SmsInput
+    )
+    production = {"APP_DB_URL": db_url, "NXA_ENV": "production"}
     with pytest.raises(RasaException, match="development values"):
-        SmsInput.from_credentials({"webhook_secret": "dev-sms-webhook-secret"})
-    monkeypatch.delenv("SMS_PROVIDER")
+        SmsInput.from_credentials(
+            {"webhook_secret": "dev-sms-webhook-secret"},
+            settings=Settings.from_env({**production, "SMS_PROVIDER": "outbox"}),
+        )
     with pytest.raises(RasaException, match="SMS_PROVIDER"):
-        SmsInput.from_credentials({"webhook_secret": "a-real-secret"})
+        SmsInput.from_credentials({"webhook_secret": "a-real-secret"}, settings=Settings.from_env(production))
 
 
 @pytest.mark.parametrize(
@@ -645,10 +647,7 @@ async def test_output_channel_for_messages_outside_a_turn_respects_opt_out(db_ur
     assert [line["text"] for line in outbox_lines(outbox)] == ["提醒：案件已受理"]
 
 
-def test_from_credentials_fails_at_start_when_tencent_delivery_is_incomplete(monkeypatch, db_url):
-    monkeypatch.setenv("APP_DB_URL", db_url)
-    monkeypatch.delenv("NXA_ENV", raising=False)
-    monkeypatch.setenv("SMS_PROVIDER", "tencent")
-    monkeypatch.setenv("SMS_TENCENT_SECRET_ID", "AKIDtest")
+def test_from_credentials_fails_at_start_when_tencent_delivery_is_incomplete(db_url):
+    settings = Settings.from_env({"APP_DB_URL": db_url, "SMS_PROVIDER": "tencent", "SMS_TENCENT_SECRET_ID": "AKIDtest"})
     with pytest.raises(RasaException, match="SMS_TENCENT_SECRET_KEY"):
-        SmsInput.from_credentials({"webhook_secret": "s"})
+        SmsInput.from_credentials({"webhook_secret": "s"}, settings=settings)

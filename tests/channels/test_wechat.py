@@ -12,6 +12,7 @@ import pytest
 from rasa.shared.exceptions import RasaException
 from wechatpy.crypto import WeChatCrypto
 
+from bot.settings import Settings
 from channels._http import close_client_session
 from channels.wechat import (
     PASSIVE_REPLY_MAX_BYTES,
@@ -560,12 +561,13 @@ async def test_customer_service_from_env_uses_the_channel_environment(monkeypatc
 # -- configuration -----------------------------------------------------------------------------------------------------
 
 
-def test_from_credentials_requires_credentials_and_refuses_development_values_in_production(monkeypatch, db_url):
-    monkeypatch.setenv("APP_DB_URL", db_url)
+def test_from_credentials_requires_credentials_and_refuses_development_values_in_production(db_url):
+    development_settings = Settings.from_env({"APP_DB_URL": db_url})
+    production_settings = Settings.from_env({"APP_DB_URL": db_url, "NXA_ENV": "production"})
     with pytest.raises(RasaException):
-        WeChatInput.from_credentials(None)
+        WeChatInput.from_credentials(None, settings=development_settings)
     with pytest.raises(RasaException, match="WECHAT_TOKEN"):
-        WeChatInput.from_credentials({"token": "", "app_id": APP_ID, "app_secret": "s"})
+        WeChatInput.from_credentials({"token": "", "app_id": APP_ID, "app_secret": "s"}, settings=development_settings)
     development = {
         "token": "dev-wechat-token",
         "app_id": "wxdev00000000000000",
@@ -573,15 +575,13 @@ def test_from_credentials_requires_credentials_and_refuses_development_values_in
         "encoding_aes_key": "",
         "api_base": "",
     }
-    monkeypatch.delenv("NXA_ENV", raising=False)
-    assert WeChatInput.from_credentials(development).token == "dev-wechat-token"
-    monkeypatch.setenv("NXA_ENV", "production")
+    assert WeChatInput.from_credentials(development, settings=development_settings).token == "dev-wechat-token"
     with pytest.raises(RasaException, match="development values"):
-        WeChatInput.from_credentials(development)
+        WeChatInput.from_credentials(development, settings=production_settings)
     real = {"token": "a-real-token", "app_id": APP_ID, "app_secret": "a-real-secret", "encoding_aes_key": AES_KEY}
-    assert WeChatInput.from_credentials(real).crypto is not None
+    assert WeChatInput.from_credentials(real, settings=production_settings).crypto is not None
     with pytest.raises(RasaException, match="43-character"):
-        WeChatInput.from_credentials({**real, "encoding_aes_key": "short"})
+        WeChatInput.from_credentials({**real, "encoding_aes_key": "short"}, settings=production_settings)
 
 
 @run_async
