@@ -1,5 +1,5 @@
 """Test support for the channels: a channel's blueprint served by a real Sanic server on 127.0.0.1 (mounted the way
-Rasa mounts it), a scripted stand-in for the agent, and local fake WeChat / Tencent Cloud APIs (aiohttp servers)."""
+Rasa mounts it), a scripted stand-in for the agent, and local fake WeChat / Tencent Cloud SMS APIs (aiohttp servers)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
 from channels._http import close_client_session
+from channels.sms.tencent import tc3_authorization
 
 
 def free_port() -> int:
@@ -227,6 +228,55 @@ class FakeWeChatApi:
         if self.message_arrived is not None:
             self.message_arrived.set()
         return web.json_response({"errcode": 0, "errmsg": "ok"})
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# A fake Tencent Cloud SMS API (SendSms)
+
+
+class FakeTencentSms:
+    """Tencent Cloud SMS `SendSms` on 127.0.0.1: checks the TC3 signature of each request against the secret key."""
+
+    def __init__(self, answer: dict | None = None) -> None:
+        self.requests: list[dict] = []
+        self.answer = answer
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/", self.handle)
+        return app
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        expected = tc3_authorization(
+            secret_id="AKIDtest",
+            secret_key="test-secret-key",
+            service="sms",
+            host=request.headers["Host"],
+            payload=body,
+            timestamp=int(request.headers["X-TC-Timestamp"]),
+        )
+        valid = request.headers.get("Authorization") == expected
+        self.requests.append({"headers": dict(request.headers), "body": json.loads(body), "valid": valid})
+        if not valid:
+            return web.json_response(
+                {
+                    "Response": {
+                        "Error": {"Code": "AuthFailure.SignatureFailure", "Message": "signature"},
+                        "RequestId": "r",
+                    }
+                }
+            )
+        if self.answer is not None:
+            return web.json_response(self.answer)
+        return web.json_response(
+            {
+                "Response": {
+                    "SendStatusSet": [{"Code": "Ok", "Message": "send success", "PhoneNumber": body and "+86"}],
+                    "RequestId": "r-1",
+                }
+            }
+        )
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:

@@ -12,7 +12,6 @@ import re
 
 import aiohttp
 import pytest
-from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rasa.shared.exceptions import RasaException
@@ -38,7 +37,7 @@ from channels.sms import (
     tencent_callback_token,
 )
 from tests.channels.conftest import Gate
-from tests.channels.support import FakeAgent, replies, run_async, serve_aiohttp, serve_channel
+from tests.channels.support import FakeAgent, FakeTencentSms, replies, run_async, serve_aiohttp, serve_channel
 
 SECRET = "test-sms-secret"
 PHONE = "13812341234"
@@ -440,51 +439,6 @@ def test_tc3_signature_matches_tencents_documented_example():
         "SignedHeaders=content-type;host, "
         "Signature=72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168"
     )
-
-
-class FakeTencentSms:
-    """Tencent Cloud SMS `SendSms` on 127.0.0.1: checks the TC3 signature of each request against the secret key."""
-
-    def __init__(self, answer: dict | None = None) -> None:
-        self.requests: list[dict] = []
-        self.answer = answer
-
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_post("/", self.handle)
-        return app
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        expected = tc3_authorization(
-            secret_id="AKIDtest",
-            secret_key="test-secret-key",
-            service="sms",
-            host=request.headers["Host"],
-            payload=body,
-            timestamp=int(request.headers["X-TC-Timestamp"]),
-        )
-        valid = request.headers.get("Authorization") == expected
-        self.requests.append({"headers": dict(request.headers), "body": json.loads(body), "valid": valid})
-        if not valid:
-            return web.json_response(
-                {
-                    "Response": {
-                        "Error": {"Code": "AuthFailure.SignatureFailure", "Message": "signature"},
-                        "RequestId": "r",
-                    }
-                }
-            )
-        if self.answer is not None:
-            return web.json_response(self.answer)
-        return web.json_response(
-            {
-                "Response": {
-                    "SendStatusSet": [{"Code": "Ok", "Message": "send success", "PhoneNumber": body and "+86"}],
-                    "RequestId": "r-1",
-                }
-            }
-        )
 
 
 @run_async
