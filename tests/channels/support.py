@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -23,6 +24,23 @@ from wechatpy.utils import WeChatSigner
 
 from channels._http import close_client_session
 from channels.sms.tencent import tc3_authorization
+
+
+class Gate:
+    """A stand-in for `bot.takeover.intercept` that records its calls and takes over the listed senders."""
+
+    def __init__(self, taken_over: set[str] | None = None) -> None:
+        self.taken_over = taken_over or set()
+        self.calls: list[tuple[str, str, str]] = []
+
+    async def __call__(self, channel: str, sender_id: str, text: str) -> bool:
+        self.calls.append((channel, sender_id, text))
+        return sender_id in self.taken_over
+
+
+def outbox_lines(path: Path) -> list[dict]:
+    """The records an `OutboxProvider` wrote to `path` (none when it wrote nothing)."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
 
 
 def free_port() -> int:

@@ -10,8 +10,7 @@ import pytest
 from channels._base import MenuChannel, verify_equal
 from channels._render import Button, Reply
 from channels._state import ChannelState
-from tests.channels.conftest import Gate
-from tests.channels.support import run_async
+from tests.channels.support import Gate, run_async
 
 
 @pytest.mark.parametrize(

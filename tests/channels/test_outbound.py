@@ -3,7 +3,6 @@ API, the SMS outbox file and a fake Tencent Cloud SMS, the takeover tables of a 
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 import aiohttp
@@ -23,7 +22,7 @@ from channels.outbound import (
     outbound_for,
 )
 from channels.sms import TencentSmsProvider
-from tests.channels.support import APP_ID, FakeTencentSms, FakeWeChatApi, run_async, serve_aiohttp
+from tests.channels.support import APP_ID, FakeTencentSms, FakeWeChatApi, outbox_lines, run_async, serve_aiohttp
 
 PHONE = "13812341234"
 OPENID = "oOutbound_0123456789abcdefghij"
@@ -31,10 +30,6 @@ OPENID = "oOutbound_0123456789abcdefghij"
 
 def settings_for(db_url: str, tmp_path, **env: str) -> Settings:
     return Settings.from_env({"APP_DB_URL": db_url, "NXA_VAR_DIR": str(tmp_path), **env})
-
-
-def outbox_lines(path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
 
 
 # -- WeChat ------------------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""WeChat channel: real signed (and encrypted) pushes posted to the channel served by a real Sanic server."""
+"""channels/wechat/channel.py: real signed (and encrypted) pushes posted to the channel served by a real Sanic
+server; hostile input, the 5-second rule, events, media, menus, takeover, configuration."""
 
 from __future__ import annotations
 
@@ -18,10 +19,7 @@ from channels.wechat import (
     PASSIVE_REPLY_MAX_BYTES,
     UNSUPPORTED_REPLIES,
     WELCOME,
-    CustomerServiceClient,
-    CustomerServiceWindowClosed,
     WeChatInput,
-    customer_service_from_env,
 )
 from tests.channels.support import (
     ACCOUNT,
@@ -30,6 +28,7 @@ from tests.channels.support import (
     TOKEN,
     FakeAgent,
     FakeWeChatApi,
+    Gate,
     encrypt_for_wechat,
     event_xml,
     media_xml,
@@ -64,9 +63,6 @@ def passive(text: str) -> dict[str, str]:
     return {child.tag: child.text or "" for child in root}
 
 
-# -- server verification (GET) ---------------------------------------------------------------------------------------
-
-
 @run_async
 async def test_get_verification_echoes_echostr_only_with_a_valid_signature(db_url, gate):
     async with serve_channel(make_channel(db_url, gate), FakeAgent()) as url, aiohttp.ClientSession() as session:
@@ -80,9 +76,6 @@ async def test_get_verification_echoes_echostr_only_with_a_valid_signature(db_ur
             assert answer.status == 403
         async with session.get(f"{url}/") as answer:
             assert (await answer.json())["status"] == "ok"
-
-
-# -- plain and encrypted messages ------------------------------------------------------------------------------------
 
 
 @run_async
@@ -151,9 +144,6 @@ async def test_encrypted_message_without_a_configured_key_is_a_bad_request(db_ur
     assert agent.received == []
 
 
-# -- hostile requests ------------------------------------------------------------------------------------------------
-
-
 @run_async
 async def test_missing_or_forged_signature_is_refused_and_nothing_reaches_the_agent(db_url, gate):
     agent = FakeAgent()
@@ -174,9 +164,13 @@ BILLION_LAUGHS = """<?xml version="1.0"?>
 <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">]>
 <xml><ToUserName>gh</ToUserName><FromUserName>oUser</FromUserName><CreateTime>1</CreateTime>
 <MsgType>text</MsgType><Content>&lol4;</Content><MsgId>1</MsgId></xml>"""
+
+
 XXE = """<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
 <xml><ToUserName>gh</ToUserName><FromUserName>oUser</FromUserName><CreateTime>1</CreateTime>
 <MsgType>text</MsgType><Content>&xxe;</Content><MsgId>2</MsgId></xml>"""
+
+
 DTD_ONLY = """<?xml version="1.0"?><!DOCTYPE xml SYSTEM "http://attacker.example/x.dtd">
 <xml><ToUserName>gh</ToUserName><FromUserName>oUser</FromUserName><CreateTime>1</CreateTime>
 <MsgType>text</MsgType><Content>hi</Content><MsgId>3</MsgId></xml>"""
@@ -236,9 +230,6 @@ async def test_oversized_bodies_are_refused_with_413(db_url, gate):
         async with session.post(f"{url}/webhook", params=signed_query(), data=chunks()) as answer:  # no length
             assert answer.status == 413
     assert agent.received == []
-
-
-# -- the 5-second rule -----------------------------------------------------------------------------------------------
 
 
 @run_async
@@ -311,9 +302,6 @@ async def test_retry_within_the_deadline_gets_the_finished_reply(db_url, gate):
     assert len(agent.received) == 1
 
 
-# -- events and media ------------------------------------------------------------------------------------------------
-
-
 @run_async
 async def test_subscribe_gets_a_welcome_and_the_topic_menu_from_the_assistant(db_url, gate):
     agent = FakeAgent(
@@ -383,9 +371,6 @@ async def test_voice_with_speech_recognition_is_answered_as_text(db_url, gate):
         status, text = await post(session, url, media_xml(OPENID, "voice", 7002, extra))
     assert passive(text)["Content"] == "工钱的事可以找劳动监察。"
     assert agent.texts == ["欠工钱了咋办"]
-
-
-# -- rendering ---------------------------------------------------------------------------------------------------------
 
 
 @run_async
@@ -460,7 +445,6 @@ async def test_long_reply_is_split_under_2000_bytes_with_the_rest_sent_through_c
 
 @run_async
 async def test_taken_over_conversation_gets_success_and_no_turn(db_url):
-    from tests.channels.conftest import Gate
 
     gate = Gate(taken_over={OPENID})
     agent = FakeAgent()
@@ -491,74 +475,6 @@ def test_message_contents_are_not_logged_at_info(db_url, gate, caplog):
     info = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
     assert OPENID in info  # the sender is logged...
     assert "我的私事" not in info and "秘密的回答" not in info  # ...never what was said
-
-
-# -- the customer-service client ---------------------------------------------------------------------------------------
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@run_async
-async def test_access_token_is_cached_refreshed_before_expiry_and_fetched_once_under_concurrency():
-    api = FakeWeChatApi(expires_in=7200, token_delay=0.2)
-    clock = Clock()
-    async with serve_aiohttp(api.app()) as api_base, aiohttp.ClientSession() as session:
-        client = CustomerServiceClient(session, APP_ID, "test-app-secret", api_base, clock=clock)
-        await asyncio.gather(*[client.send_text(f"o{n}", "你好") for n in range(5)])
-        assert len(api.token_requests) == 1
-        clock.now += 6800  # 400 s before expiry: still cached
-        await client.send_text("o1", "还在")
-        assert len(api.token_requests) == 1
-        clock.now += 150  # 250 s before expiry: refreshed ahead of time
-        await client.send_text("o1", "刷新")
-        assert len(api.token_requests) == 2
-        assert api.send_tokens[-1] == "TOKEN-2"
-    assert api.token_requests[0] == {
-        "grant_type": "client_credential",
-        "appid": APP_ID,
-        "secret": "test-app-secret",
-        "force_refresh": False,
-    }
-
-
-@run_async
-async def test_token_refused_by_wechat_is_fetched_again_once():
-    api = FakeWeChatApi(refuse_tokens={"TOKEN-1"})
-    async with serve_aiohttp(api.app()) as api_base, aiohttp.ClientSession() as session:
-        client = CustomerServiceClient(session, APP_ID, "test-app-secret", api_base)
-        await client.send_text("o1", "你好")
-    assert api.send_tokens == ["TOKEN-1", "TOKEN-2"] and len(api.sent) == 1
-
-
-@run_async
-async def test_expired_48_hour_window_raises_and_is_logged_clearly(caplog):
-    api = FakeWeChatApi(send_errcode=45015)
-    async with serve_aiohttp(api.app()) as api_base, aiohttp.ClientSession() as session:
-        client = CustomerServiceClient(session, APP_ID, "test-app-secret", api_base)
-        with caplog.at_level(logging.WARNING, logger="channels.wechat"):
-            with pytest.raises(CustomerServiceWindowClosed) as error:
-                await client.send_text("oOld", "太晚了")
-    assert error.value.errcode == 45015
-    assert any("45015" in r.getMessage() and "48 hours" in r.getMessage() for r in caplog.records)
-
-
-@run_async
-async def test_customer_service_from_env_uses_the_channel_environment(monkeypatch):
-    api = FakeWeChatApi()
-    async with serve_aiohttp(api.app()) as api_base, aiohttp.ClientSession() as session:
-        env = {"WECHAT_APP_ID": APP_ID, "WECHAT_APP_SECRET": "test-app-secret", "WECHAT_API_BASE": api_base}
-        client = customer_service_from_env(session, env)
-        await client.send_text(OPENID, "接线员的回复")
-    assert api.sent == [{"touser": OPENID, "msgtype": "text", "text": {"content": "接线员的回复"}}]
-
-
-# -- configuration -----------------------------------------------------------------------------------------------------
 
 
 def test_from_credentials_requires_credentials_and_refuses_development_values_in_production(db_url):
