@@ -11,9 +11,11 @@ retries of one push), what comes between claim and takeover (SMS opt-outs), how 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -23,7 +25,7 @@ from bot.privacy import redact_incoming
 from channels._render import CollectingOutput, Reply, collect_reply, menu_number
 from channels._state import ChannelState
 
-__all__ = ["Intercept", "MenuChannel", "PushOutput", "OnNewMessage", "redact", "verify_equal"]
+__all__ = ["Intercept", "MenuChannel", "PushOutput", "OnNewMessage", "TurnRequest", "redact", "verify_equal"]
 
 Intercept = Callable[[str, str, str], Awaitable[bool]]
 """The takeover gate `(channel, sender_id, text) -> True when an operator has the conversation`."""
@@ -42,6 +44,16 @@ def verify_equal(expected: str, given: str | None, *, hex_digest: bool = False) 
     """
     candidate = (given or "").strip().lower() if hex_digest else given or ""
     return hmac.compare_digest(expected.encode("utf-8"), candidate.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class TurnRequest:
+    """What one turn is asked: who, what (already redacted), the message's id and the metadata Rasa stores with it."""
+
+    sender_id: str
+    text: str
+    message_id: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 class MenuChannel:
@@ -117,40 +129,32 @@ class MenuChannel:
         except Exception as error:
             self.log.warning("%s: could not remember the menu of %s: %s", self.name(), self.log_id(sender_id), error)
 
-    async def turn(
-        self,
-        on_new_message: OnNewMessage,
-        output: CollectingOutput,
-        sender_id: str,
-        text: str,
-        *,
-        message_id: str,
-        metadata: dict[str, Any],
-    ) -> Reply:
-        """Run the assistant's turn for `text` (sent as is: no menu mapping) and remember the menu of its reply."""
+    async def turn(self, on_new_message: OnNewMessage, output: CollectingOutput, request: TurnRequest) -> Reply:
+        """Run the assistant's turn for the request's text (sent as is: no menu mapping) and remember the menu of
+        its reply."""
         await on_new_message(
-            UserMessage(text, output, sender_id, input_channel=self.name(), message_id=message_id, metadata=metadata)
+            UserMessage(
+                request.text,
+                output,
+                request.sender_id,
+                input_channel=self.name(),
+                message_id=request.message_id,
+                metadata=dict(request.metadata),
+            )
         )
         reply = output.reply()
-        await self.remember_menu(sender_id, reply)
+        await self.remember_menu(request.sender_id, reply)
         return reply
 
     async def converse(
-        self,
-        on_new_message: OnNewMessage,
-        output: CollectingOutput,
-        sender_id: str,
-        text: str,
-        *,
-        message_id: str,
-        metadata: dict[str, Any],
+        self, on_new_message: OnNewMessage, output: CollectingOutput, request: TurnRequest
     ) -> Reply | None:
         """Takeover → menu digit → turn → remember menu for a worker's (redacted) text; None when an operator has
         the conversation and the assistant must stay silent."""
-        if await self.taken_over(sender_id, text):
+        if await self.taken_over(request.sender_id, request.text):
             return None
-        user_text = await self.menu_payload(sender_id, text)
-        return await self.turn(on_new_message, output, sender_id, user_text, message_id=message_id, metadata=metadata)
+        text = await self.menu_payload(request.sender_id, request.text)
+        return await self.turn(on_new_message, output, dataclasses.replace(request, text=text))
 
     # -- outside a turn ------------------------------------------------------------------------------------------
 

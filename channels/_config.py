@@ -8,12 +8,14 @@ through `channel_values()`. Nothing here reads the environment: the entry point 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
+from rasa.core.channels.channel import InputChannel
 from rasa.shared.exceptions import RasaException
 
-from bot.settings import DEVELOPMENT_CHANNEL_ENV, Settings
+from bot.settings import DEVELOPMENT_CHANNEL_ENV, Settings, current
 
-__all__ = ["ChannelConfigError", "channel_values", "check_values"]
+__all__ = ["ChannelConfigError", "channel_values", "check_values", "credentials_and_settings"]
 
 
 class ChannelConfigError(RasaException):
@@ -45,3 +47,14 @@ def check_values(
                 f"NXA_ENV=production but the {channel} channel has development values for: {', '.join(stand_ins)}; "
                 "set the real ones"
             )
+
+
+def credentials_and_settings(
+    channel: type[InputChannel], credentials: dict[str, Any] | None, settings: Settings | None
+) -> tuple[dict[str, Any], Settings]:
+    """For a channel's `from_credentials`: its credentials (Rasa's missing-credentials error when there are none) and
+    the settings, by default the process's (`bot.settings.current()`, since Rasa builds the channel itself)."""
+    if not credentials:
+        channel.raise_missing_credentials_exception()
+    assert credentials is not None  # raise_missing_credentials_exception raised otherwise
+    return credentials, settings or current()

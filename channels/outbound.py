@@ -91,36 +91,49 @@ class Outbound(Protocol):
         ...
 
 
-class WeChatOutbound:
+class _ProviderOutbound:
+    """An outbound that calls a provider over HTTP: an unreachable provider is refused with the service's name."""
+
+    channel: str
+    service: str  # how the operator calls the provider
+
+    async def _deliver(self, conversation: str, text: str) -> None:
+        raise NotImplementedError
+
+    async def send(self, conversation: str, text: str) -> None:
+        """Deliver the text through the provider."""
+        try:
+            await self._deliver(conversation, text)
+        except _TRANSPORT_ERRORS as error:
+            raise DeliveryRefused(f"连不上{self.service}（{type(error).__name__}），请稍后再试。") from None
+
+
+class WeChatOutbound(_ProviderOutbound):
     """Operator replies as WeChat customer-service messages."""
 
-    channel = "wechat"
+    channel, service = "wechat", "微信接口"
 
     def __init__(self, client: CustomerServiceClient) -> None:
         self.client = client
 
-    async def send(self, conversation: str, text: str) -> None:
-        """Send one customer-service text message."""
+    async def _deliver(self, conversation: str, text: str) -> None:
         try:
             await self.client.send_text(conversation, text)
         except CustomerServiceWindowClosed:
             raise WindowClosed() from None
         except WeChatApiError as error:
             raise DeliveryRefused(f"微信拒绝了这条客服消息（错误 {error.errcode}：{error.errmsg}）") from None
-        except _TRANSPORT_ERRORS as error:
-            raise DeliveryRefused(f"连不上微信接口（{type(error).__name__}），请稍后再试。") from None
 
 
-class SmsOutbound:
+class SmsOutbound(_ProviderOutbound):
     """Operator replies as one SMS each, never to a number that opted out."""
 
-    channel = "sms"
+    channel, service = "sms", "短信平台"
 
     def __init__(self, provider: SmsProvider, state: ChannelState) -> None:
         self.provider = OptOutGuard(provider, state)
 
-    async def send(self, conversation: str, text: str) -> None:
-        """Send one SMS through the provider."""
+    async def _deliver(self, conversation: str, text: str) -> None:
         try:
             await self.provider.send(conversation, text)
         except SmsOptedOut:
@@ -128,8 +141,6 @@ class SmsOutbound:
         except SmsSendError as error:
             code = f"（{error.code}）" if error.code else ""
             raise DeliveryRefused(f"短信平台没有发出这条短信{code}：{error}") from None
-        except _TRANSPORT_ERRORS as error:
-            raise DeliveryRefused(f"连不上短信平台（{type(error).__name__}），请稍后再试。") from None
 
 
 class RestOutbound:

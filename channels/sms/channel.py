@@ -23,8 +23,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.settings import Settings, current
-from channels._base import Intercept, MenuChannel, OnNewMessage, PushOutput, redact
-from channels._config import ChannelConfigError, check_values
+from channels._base import Intercept, MenuChannel, OnNewMessage, PushOutput, TurnRequest, redact
+from channels._config import ChannelConfigError, check_values, credentials_and_settings
 from channels._http import BodyTooLarge, client_session, close_client_session, read_body
 from channels._render import CollectingOutput, Reply
 from channels._state import OPTED_OUT, SUBSCRIBED, state_and_gate
@@ -73,10 +73,7 @@ class SmsInput(MenuChannel, InputChannel):
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None, *, settings: Settings | None = None) -> SmsInput:
         """The channel from credentials.yml; `settings` default to the process's (`bot.settings.current()`)."""
-        if not credentials:
-            cls.raise_missing_credentials_exception()
-        assert credentials is not None  # raise_missing_credentials_exception raised otherwise
-        settings = settings or current()
+        credentials, settings = credentials_and_settings(cls, credentials, settings)
         secret = credentials.get("webhook_secret")
         check_values(
             "sms", {"SMS_WEBHOOK_SECRET": secret}, required=("SMS_WEBHOOK_SECRET",), production=settings.production
@@ -180,14 +177,8 @@ class SmsInput(MenuChannel, InputChannel):
         try:
             if (status := await self._opt_out_or_in(sms)) is None:
                 started = time.monotonic()
-                reply = await self.converse(
-                    on_new_message,
-                    SmsOutput(),
-                    sms.phone,
-                    sms.text,
-                    message_id=sms.key,
-                    metadata={"sms_form": sms.form},
-                )
+                request = TurnRequest(sms.phone, sms.text, sms.key, {"sms_form": sms.form})
+                reply = await self.converse(on_new_message, SmsOutput(), request)
                 turn_ran = reply is not None  # from here a failure must not run the turn again
                 if reply is None:
                     status = "taken_over"

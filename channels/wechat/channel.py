@@ -28,9 +28,9 @@ from sanic.response import HTTPResponse
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.replies import TextReply
 
-from bot.settings import Settings, current
-from channels._base import Intercept, MenuChannel, OnNewMessage, PushOutput, redact
-from channels._config import ChannelConfigError, check_values
+from bot.settings import Settings
+from channels._base import Intercept, MenuChannel, OnNewMessage, PushOutput, TurnRequest, redact
+from channels._config import ChannelConfigError, check_values, credentials_and_settings
 from channels._http import BodyTooLarge, client_session, close_client_session, read_body
 from channels._render import CollectingOutput, Reply
 from channels._state import state_and_gate
@@ -88,10 +88,7 @@ class WeChatInput(MenuChannel, InputChannel):
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None, *, settings: Settings | None = None) -> WeChatInput:
         """The channel from credentials.yml; `settings` default to the process's (`bot.settings.current()`)."""
-        if not credentials:
-            cls.raise_missing_credentials_exception()
-        assert credentials is not None  # raise_missing_credentials_exception raised otherwise
-        settings = settings or current()
+        credentials, settings = credentials_and_settings(cls, credentials, settings)
         values = {
             "WECHAT_TOKEN": credentials.get("token"),
             "WECHAT_APP_ID": credentials.get("app_id"),
@@ -189,21 +186,24 @@ class WeChatInput(MenuChannel, InputChannel):
         started = time.monotonic()
         prefix = ""
         output = WeChatOutput()
-        turn_ids: dict[str, Any] = {"message_id": message.dedupe_key, "metadata": {"wechat_msg_type": message.kind}}
         reply: Reply | None
+
+        def request(text: str) -> TurnRequest:
+            return TurnRequest(message.openid, text, message.dedupe_key, {"wechat_msg_type": message.kind})
+
         if message.kind == "text" or (message.kind == "voice" and message.content):
             text = redact(message.content.strip())
             if not text:
                 return []
-            reply = await self.converse(on_new_message, output, message.openid, text, **turn_ids)
+            reply = await self.converse(on_new_message, output, request(text))
             if reply is None:
                 return []
         elif message.kind == "event" and message.event in ("subscribe", "subscribe_scan"):
             prefix = WELCOME
-            reply = await self.turn(on_new_message, output, message.openid, self.welcome_payload, **turn_ids)
+            reply = await self.turn(on_new_message, output, request(self.welcome_payload))
         elif message.kind == "event" and message.event == "click" and message.event_key.startswith("/"):
             # a custom-menu button whose key is an intent payload
-            reply = await self.turn(on_new_message, output, message.openid, message.event_key, **turn_ids)
+            reply = await self.turn(on_new_message, output, request(message.event_key))
         elif message.kind == "event":
             return []  # unsubscribe, scans, menu views...: nothing to answer
         else:

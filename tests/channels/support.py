@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Sanic
@@ -23,7 +24,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
 from channels._http import close_client_session
-from channels.sms.tencent import tc3_authorization
+from channels.sms.tencent import TencentSmsProvider, tc3_authorization
 
 
 class Gate:
@@ -95,6 +96,20 @@ def replies(*messages: dict) -> Script:
     async def script(message: UserMessage) -> None:
         for item in messages:
             await message.output_channel.send_response(message.sender_id, dict(item))
+
+    return script
+
+
+def menu_then_choice(question: str, options: list[tuple[str, str]], chosen: str) -> Script:
+    """A script that answers a payload ("/…") with `chosen` + the payload, and anything else with `question` and a
+    button per (title, payload) option."""
+
+    async def script(message: UserMessage) -> None:
+        if message.text.startswith("/"):
+            answer: dict[str, Any] = {"text": f"{chosen}{message.text}"}
+        else:
+            answer = {"text": question, "buttons": [{"title": t, "payload": p} for t, p in options]}
+        await message.output_channel.send_response(message.sender_id, answer)
 
     return script
 
@@ -295,6 +310,21 @@ class FakeTencentSms:
                 }
             }
         )
+
+
+def tencent_provider(
+    session: aiohttp.ClientSession, base: str, *, secret_key: str = "test-secret-key", template_id: str = "123456"
+) -> TencentSmsProvider:
+    """A `TencentSmsProvider` for `FakeTencentSms` at `base` (which accepts secret id AKIDtest with test-secret-key)."""
+    return TencentSmsProvider(
+        session,
+        secret_id="AKIDtest",
+        secret_key=secret_key,
+        sdk_app_id="1400000001",
+        sign_name="宁夏人社",
+        template_id=template_id,
+        api_base=base,
+    )
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from channels._base import MenuChannel, verify_equal
-from channels._render import Button, Reply
+from channels._base import MenuChannel, TurnRequest, verify_equal
+from channels._render import Button, CollectingOutput, Reply
 from channels._state import ChannelState
 from tests.channels.support import Gate, run_async
 
@@ -28,6 +28,12 @@ from tests.channels.support import Gate, run_async
 def test_verify_equal_is_exact_unless_told_the_value_is_a_hex_digest(given, exact, hex_digest):
     assert verify_equal("ab12cd", given) is exact
     assert verify_equal("ab12cd", given, hex_digest=True) is hex_digest
+
+
+class Output(CollectingOutput):
+    @classmethod
+    def name(cls) -> str:
+        return "test"
 
 
 class Channel(MenuChannel):
@@ -89,5 +95,26 @@ async def test_a_taken_over_conversation_stops_the_pipeline_before_the_turn(db_u
     async def never(message):  # the turn must not run
         raise AssertionError("the turn ran")
 
-    assert await channel.converse(never, None, "u1", "人呢", message_id="m1", metadata={}) is None
+    assert await channel.converse(never, Output(), TurnRequest("u1", "人呢", "m1")) is None
     assert gate.calls == [("test", "u1", "人呢")]
+
+
+@run_async
+async def test_converse_maps_the_menu_digit_runs_the_turn_and_remembers_the_new_menu(db_url):
+    gate = Gate()
+    channel = Channel(ChannelState(db_url), gate)
+    await channel.remember_menu("u1", Reply(buttons=[Button("落户", "/ask_hukou")]))
+    received = []
+
+    async def agent(message):
+        received.append(message)
+        await message.output_channel.send_response(
+            message.sender_id, {"text": "要办哪个？", "buttons": [{"title": "社保", "payload": "/ask_social"}]}
+        )
+
+    reply = await channel.converse(agent, Output(), TurnRequest("u1", "1", "m2", {"form": "x"}))
+    assert [(m.text, m.sender_id, m.message_id, m.input_channel, m.metadata) for m in received] == [
+        ("/ask_hukou", "u1", "m2", "test", {"form": "x"})
+    ]
+    assert reply is not None and reply.texts == ["要办哪个？"] and gate.calls == [("test", "u1", "1")]
+    assert await channel.menu_payload("u1", "1") == "/ask_social"

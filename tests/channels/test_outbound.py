@@ -21,8 +21,15 @@ from channels.outbound import (
     WindowClosed,
     outbound_for,
 )
-from channels.sms import TencentSmsProvider
-from tests.channels.support import APP_ID, FakeTencentSms, FakeWeChatApi, outbox_lines, run_async, serve_aiohttp
+from tests.channels.support import (
+    APP_ID,
+    FakeTencentSms,
+    FakeWeChatApi,
+    outbox_lines,
+    run_async,
+    serve_aiohttp,
+    tencent_provider,
+)
 
 PHONE = "13812341234"
 OPENID = "oOutbound_0123456789abcdefghij"
@@ -101,15 +108,7 @@ async def test_sms_provider_refusal_names_tencents_code(db_url):
         answer={"Response": {"SendStatusSet": [{"Code": "LimitExceeded.PhoneNumberDailyLimit", "Message": "limit"}]}}
     )
     async with serve_aiohttp(fake.app()) as base, aiohttp.ClientSession() as session:
-        provider = TencentSmsProvider(
-            session,
-            secret_id="AKIDtest",
-            secret_key="test-secret-key",
-            sdk_app_id="1400000001",
-            sign_name="宁夏人社",
-            template_id="1",
-            api_base=base,
-        )
+        provider = tencent_provider(session, base, template_id="1")
         with pytest.raises(DeliveryRefused, match="LimitExceeded.PhoneNumberDailyLimit"):
             await SmsOutbound(provider, ChannelState(db_url)).send(PHONE, "x")
     assert fake.requests[0]["valid"] is True

@@ -26,6 +26,7 @@ from channels.sms import (
 from tests.channels.support import (
     FakeAgent,
     Gate,
+    menu_then_choice,
     outbox_lines,
     replies,
     run_async,
@@ -219,22 +220,13 @@ async def test_long_reply_is_cut_to_three_clean_segments_with_the_source_last(db
 async def test_buttons_become_a_menu_and_digits_map_back_even_after_a_restart(db_url, tmp_path):
     outbox = tmp_path / "outbox.jsonl"
 
-    async def script(message):
-        if message.text.startswith("/"):
-            await message.output_channel.send_response(message.sender_id, {"text": f"好的：{message.text}"})
-        else:
-            await message.output_channel.send_response(
-                message.sender_id,
-                {
-                    "text": "您问哪个？",
-                    "buttons": [
-                        {"title": "失业保险金", "payload": "/ask_rule{\"rule\": \"unemployment\"}"},
-                        {"title": "养老保险", "payload": "/ask_rule{\"rule\": \"pension\"}"},
-                    ],
-                },
-            )
-
-    agent = FakeAgent(script)
+    agent = FakeAgent(
+        menu_then_choice(
+            "您问哪个？",
+            [("失业保险金", "/ask_rule{\"rule\": \"unemployment\"}"), ("养老保险", "/ask_rule{\"rule\": \"pension\"}")],
+            "好的：",
+        )
+    )
     async with serve_channel(make_channel(db_url, outbox), agent) as url, aiohttp.ClientSession() as session:
         await send_generic(session, url, sms("社保", "menu-1"))
     assert outbox_lines(outbox)[-1]["text"] == "您问哪个？\n回复1 失业保险金\n回复2 养老保险"

@@ -10,10 +10,9 @@ import pytest
 
 from channels.sms import (
     SmsSendError,
-    TencentSmsProvider,
     tc3_authorization,
 )
-from tests.channels.support import FakeTencentSms, run_async, serve_aiohttp
+from tests.channels.support import FakeTencentSms, run_async, serve_aiohttp, tencent_provider
 
 PHONE = "13812341234"
 
@@ -41,25 +40,9 @@ def test_tc3_signature_matches_tencents_documented_example():
 async def test_tencent_provider_sends_a_signed_sendsms_request():
     fake = FakeTencentSms()
     async with serve_aiohttp(fake.app()) as base, aiohttp.ClientSession() as session:
-        provider = TencentSmsProvider(
-            session,
-            secret_id="AKIDtest",
-            secret_key="test-secret-key",
-            sdk_app_id="1400000001",
-            sign_name="宁夏人社",
-            template_id="123456",
-            api_base=base,
-        )
+        provider = tencent_provider(session, base)
         await provider.send(PHONE, "您好，电话0951-12333")
-        wrong = TencentSmsProvider(
-            session,
-            secret_id="AKIDtest",
-            secret_key="wrong-key",
-            sdk_app_id="1400000001",
-            sign_name="宁夏人社",
-            template_id="123456",
-            api_base=base,
-        )
+        wrong = tencent_provider(session, base, secret_key="wrong-key")
         with pytest.raises(SmsSendError, match="SignatureFailure"):
             await wrong.send(PHONE, "x")
     first = fake.requests[0]
@@ -89,15 +72,7 @@ async def test_tencent_provider_reports_a_failed_send_status():
         }
     )
     async with serve_aiohttp(fake.app()) as base, aiohttp.ClientSession() as session:
-        provider = TencentSmsProvider(
-            session,
-            secret_id="AKIDtest",
-            secret_key="test-secret-key",
-            sdk_app_id="1400000001",
-            sign_name="宁夏人社",
-            template_id="1",
-            api_base=base,
-        )
+        provider = tencent_provider(session, base, template_id="1")
         with pytest.raises(SmsSendError) as error:
             await provider.send(PHONE, "x")
     assert error.value.code == "LimitExceeded.PhoneNumberDailyLimit"

@@ -32,6 +32,7 @@ from tests.channels.support import (
     encrypt_for_wechat,
     event_xml,
     media_xml,
+    menu_then_choice,
     replies,
     run_async,
     serve_aiohttp,
@@ -375,22 +376,13 @@ async def test_voice_with_speech_recognition_is_answered_as_text(db_url, gate):
 
 @run_async
 async def test_buttons_become_a_numbered_menu_and_digits_map_back_to_payloads(db_url, gate):
-    async def script(message):
-        if message.text.startswith("/"):
-            await message.output_channel.send_response(message.sender_id, {"text": f"选了 {message.text}"})
-        else:
-            await message.output_channel.send_response(
-                message.sender_id,
-                {
-                    "text": "您想问哪方面？",
-                    "buttons": [
-                        {"title": "创业担保贷款", "payload": "/ask_rule{\"rule\": \"loan\"}"},
-                        {"title": "宁岗贷", "payload": "/ask_rule{\"rule\": \"ninggang\"}"},
-                    ],
-                },
-            )
-
-    agent = FakeAgent(script)
+    agent = FakeAgent(
+        menu_then_choice(
+            "您想问哪方面？",
+            [("创业担保贷款", "/ask_rule{\"rule\": \"loan\"}"), ("宁岗贷", "/ask_rule{\"rule\": \"ninggang\"}")],
+            "选了 ",
+        )
+    )
     async with serve_channel(make_channel(db_url, gate), agent) as url, aiohttp.ClientSession() as session:
         menu = passive((await post(session, url, text_xml(OPENID, "贷款", 8001)))[1])["Content"]
         picked = passive((await post(session, url, text_xml(OPENID, " 2。", 8002)))[1])["Content"]
