@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-__all__ = ["Settings", "ROOT", "DEVELOPMENT_CHANNEL_ENV", "OPTIONAL_CHANNEL_ENV"]
+__all__ = ["Settings", "ROOT", "DEVELOPMENT_CHANNEL_ENV", "OPTIONAL_CHANNEL_ENV", "current"]
 
 # Stand-ins for the channels' secrets in development. credentials.yml reads them as ${VAR} and Rasa refuses to start
 # on an unset variable; outside production (NXA_ENV=production) an unset one takes these public, obviously fake
@@ -165,6 +165,18 @@ class Settings:
         text = self.endpoints.read_text(encoding="utf-8")
         environment = self.rasa_environment()
         return sorted({name for name in re.findall(r"\$\{(\w+)\}", text) if name not in environment})
+
+
+_current: Settings | None = None
+
+
+def current() -> Settings:
+    """The process's Settings, built from the environment on first call (for code Rasa instantiates itself, such as
+    the channels named in credentials.yml); every later call returns the same object."""
+    global _current
+    if _current is None:
+        _current = Settings.from_env()
+    return _current
 
 
 # Scaling out: the non-secret parts of endpoints.postgres.yml (PostgreSQL tracker store, Redis lock store). The

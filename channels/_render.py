@@ -2,7 +2,7 @@
 
 Shared by the WeChat and SMS channels; pure functions, no I/O.
 
-The contract with the dialogue (team brief): human-readable content is in text messages; the source citation is its
+The contract with the dialogue: human-readable content is in text messages; the source citation is its
 own text message starting with "来源："; machine-readable parts are `custom` messages, which these channels render as
 nothing; choices are buttons (title, payload), rendered as a numbered menu ("回复1 …") whose digits the channel maps
 back to the payload.
@@ -64,6 +64,7 @@ class Reply:
 
     @property
     def empty(self) -> bool:
+        """Nothing a user would read: no text, source line or button."""
         return not (self.texts or self.source_lines or self.buttons)
 
     def body_and_menu(self) -> str:
@@ -105,6 +106,7 @@ class CollectingOutput(OutputChannel):
             self.messages.append({"text": title, "buttons": element.get("buttons") or []})
 
     def reply(self) -> Reply:
+        """What the turn sent, sorted for rendering."""
         return collect_reply(self.messages)
 
 
@@ -145,6 +147,7 @@ def menu_number(text: str) -> int | None:
 
 
 def utf8_len(text: str) -> int:
+    """The length of `text` in UTF-8 bytes (WeChat's limits are in bytes)."""
     return len(text.encode("utf-8"))
 
 

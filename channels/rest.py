@@ -1,6 +1,7 @@
 """The REST channel (`/webhooks/rest/…`) with the operator takeover gate.
 
-Rasa's own `RestInput`, registered under the same name ("rest") in credentials.yml, with two changes:
+Rasa's own `RestInput`, registered under the same name ("rest") in credentials.yml; its `receive()` route runs
+unchanged, around a handler that adds the takeover gate:
 
 - every message first asks `bot.takeover.intercept`: while a 12333 operator has the conversation, Rasa does not see the
   message (the operator's console shows it) and the answer carries no assistant reply;
@@ -14,44 +15,42 @@ Rasa's own `RestInput`, registered under the same name ("rest") in credentials.y
       GET  /webhooks/rest/messages?sender=w1
       → [] (nothing new)
 
-Bad input (no JSON object, no sender, a message that is not text) gets a 400 with the reason instead of Rasa's 500;
-a turn that produced no reply gets `bot.safety_net`'s apology with 12333.
+Bad input (no JSON object, no sender, a message that is not text) gets a 400 with the reason instead of Rasa's 500
+(checked before Rasa's route runs); ID-card and bank-card numbers are masked before Rasa sees the text; a turn that
+produced no reply gets `bot.safety_net`'s apology with 12333.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
-import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import rasa.utils.endpoints
-import structlog
-from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.rest import QueueOutputChannel
 from rasa.core.channels.rest import RestInput as RasaRestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.privacy import redact_incoming
+from bot import takeover
+from bot.safety_net import with_safety_net
+from bot.store.cases import utcnow
+from channels._base import Intercept, OnNewMessage, redact
 
-__all__ = ["RestInput", "MAX_MESSAGE_CHARS", "MAX_SENDER_CHARS"]
+__all__ = ["BadRequest", "RestInput", "MAX_MESSAGE_CHARS", "MAX_SENDER_CHARS"]
 
-structlogger = structlog.get_logger()
+logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 2000
 MAX_SENDER_CHARS = 255
 
-Intercept = Callable[[str, str, str], Awaitable[bool]]
-PendingMessages = Callable[[str], Awaitable[list]]
+PendingMessages = Callable[[str], Awaitable[list[Any]]]
 
 
-async def _pending_from_store(sender_id: str) -> list:
-    from bot.store.cases import utcnow
-    from bot.takeover import default_service
-
-    return await asyncio.to_thread(default_service().take_pending_for_rest, sender_id, utcnow())
+async def _pending_from_store(sender_id: str) -> list[Any]:
+    return await asyncio.to_thread(takeover.default_service().take_pending_for_rest, sender_id, utcnow())
 
 
 class BadRequest(ValueError):
@@ -67,14 +66,11 @@ class RestInput(RasaRestInput):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> RestInput:
+        """The channel from credentials.yml (it takes no credentials)."""
         return cls()
 
     def __init__(self, *, intercept: Intercept | None = None, pending: PendingMessages | None = None) -> None:
-        if intercept is None:
-            from bot.takeover import intercept as takeover_intercept
-
-            intercept = takeover_intercept
-        self._intercept = intercept
+        self._intercept = intercept or takeover.intercept
         self._pending = pending or _pending_from_store
 
     async def operator_messages(self, sender_id: str) -> list[dict[str, str]]:
@@ -90,7 +86,7 @@ class RestInput(RasaRestInput):
         try:
             payload = request.json
         except Exception:  # sanic raises its own InvalidUsage for a body that is not JSON
-            raise BadRequest("the body must be JSON: {\"sender\": \"…\", \"message\": \"…\"}") from None
+            raise BadRequest('the body must be JSON: {"sender": "…", "message": "…"}') from None
         if not isinstance(payload, dict):
             raise BadRequest("the body must be a JSON object with sender and message")
         sender, text = payload.get("sender"), payload.get("message")
@@ -104,15 +100,50 @@ class RestInput(RasaRestInput):
             raise BadRequest(f"message is longer than {MAX_MESSAGE_CHARS} characters")
         return sender, text
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
-        from bot.safety_net import with_safety_net
+    # Rasa's receive() reads the request through these: the checked sender, the masked text.
 
-        on_new_message = with_safety_net(on_new_message)  # a turn that produced nothing still gets an answer
-        webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
+    async def _extract_sender(self, req: Request) -> str:
+        return self.parse(req)[0]
 
-        @webhook.route("/", methods=["GET"])
-        async def health(request: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+    def _extract_message(self, req: Request) -> str:
+        return redact(self.parse(req)[1])  # ID and bank card numbers never reach the tracker store
+
+    def gated(self, on_new_message: OnNewMessage) -> OnNewMessage:
+        """`on_new_message` behind the takeover gate: operator messages waiting for this conversation go first into
+        the message's output, then the turn runs unless an operator has the conversation."""
+
+        async def handle(message: UserMessage) -> None:
+            taken_over = await self._intercept(self.name(), message.sender_id, message.text)
+            try:
+                waiting = await self.operator_messages(message.sender_id)
+            except Exception as error:  # they stay pending for GET /messages; the worker still gets an answer
+                logger.error("rest: could not fetch operator messages: %s", type(error).__name__)
+                waiting = []
+            output = message.output_channel
+            if isinstance(output, QueueOutputChannel):  # ?stream=true: Rasa writes the queue out line by line
+                for item in waiting:
+                    await output.messages.put(item)
+            else:
+                output.messages.extend(waiting)
+            if not taken_over:
+                await on_new_message(message)
+
+        return handle
+
+    def blueprint(self, on_new_message: Callable[..., Awaitable[Any]]) -> Blueprint:
+        """Rasa's REST routes (`GET /`, `POST /webhook`) behind the gate, with request checks and `GET /messages`."""
+        # a turn that produced nothing still gets an answer
+        webhook = super().blueprint(self.gated(with_safety_net(on_new_message)))
+
+        @webhook.middleware("request")
+        async def refuse_bad_requests(request: Request) -> HTTPResponse | None:
+            route = request.route  # Rasa's own POST /webhook handler is named "receive"
+            if route is not None and route.name.endswith(f"{webhook.name}.receive"):
+                try:
+                    self.parse(request)
+                except BadRequest as bad:
+                    return response.json({"error": str(bad)}, status=400)
+            return None
 
         @webhook.route("/messages", methods=["GET"])
         async def messages(request: Request) -> HTTPResponse:
@@ -120,43 +151,5 @@ class RestInput(RasaRestInput):
             if not sender or len(sender) > MAX_SENDER_CHARS:
                 return response.json({"error": "sender is required: /webhooks/rest/messages?sender=<id>"}, status=400)
             return response.json(await self.operator_messages(sender))
-
-        @webhook.route("/webhook", methods=["POST"])
-        async def receive(request: Request) -> HTTPResponse:
-            try:
-                sender, text = self.parse(request)
-            except BadRequest as bad:
-                return response.json({"error": str(bad)}, status=400)
-            text = redact_incoming(text)  # ID and bank card numbers never reach the tracker store
-            stream = rasa.utils.endpoints.bool_arg(request, "stream", default=False)
-            taken_over = await self._intercept(self.name(), sender, text)
-            waiting = await self.operator_messages(sender)
-            if taken_over:
-                if stream:
-                    return response.text(
-                        "".join(json.dumps(m) + "\n" for m in waiting), content_type="text/event-stream"
-                    )
-                return response.json(waiting)
-            input_channel = self._extract_input_channel(request)
-            metadata = self.get_metadata(request)
-            if stream:
-                inner = self.stream_response(on_new_message, text, sender, input_channel, metadata)
-
-                async def stream_with_operator_messages(resp: Any) -> None:
-                    for message in waiting:
-                        await resp.write(json.dumps(message) + "\n")
-                    await inner(resp)
-
-                return response.stream(stream_with_operator_messages, content_type="text/event-stream")
-            collector = CollectingOutputChannel()
-            try:
-                await on_new_message(
-                    UserMessage(text, collector, sender, input_channel=input_channel, metadata=metadata)
-                )
-            except asyncio.CancelledError:
-                structlogger.error("rest.message.received.timeout", text=copy.deepcopy(text))
-            except Exception:
-                structlogger.exception("rest.message.received.failure", text=copy.deepcopy(text))
-            return response.json(waiting + collector.messages)
 
         return webhook

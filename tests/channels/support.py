@@ -1,5 +1,5 @@
 """Test support for the channels: a channel's blueprint served by a real Sanic server on 127.0.0.1 (mounted the way
-Rasa mounts it), a scripted stand-in for the agent, and local fake WeChat / Tencent Cloud APIs (aiohttp servers)."""
+Rasa mounts it), a scripted stand-in for the agent, and local fake WeChat / Tencent Cloud SMS APIs (aiohttp servers)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Sanic
@@ -22,6 +24,24 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
 from channels._http import close_client_session
+from channels.sms.tencent import TencentSmsProvider, tc3_authorization
+
+
+class Gate:
+    """A stand-in for `bot.takeover.intercept` that records its calls and takes over the listed senders."""
+
+    def __init__(self, taken_over: set[str] | None = None) -> None:
+        self.taken_over = taken_over or set()
+        self.calls: list[tuple[str, str, str]] = []
+
+    async def __call__(self, channel: str, sender_id: str, text: str) -> bool:
+        self.calls.append((channel, sender_id, text))
+        return sender_id in self.taken_over
+
+
+def outbox_lines(path: Path) -> list[dict]:
+    """The records an `OutboxProvider` wrote to `path` (none when it wrote nothing)."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
 
 
 def free_port() -> int:
@@ -76,6 +96,20 @@ def replies(*messages: dict) -> Script:
     async def script(message: UserMessage) -> None:
         for item in messages:
             await message.output_channel.send_response(message.sender_id, dict(item))
+
+    return script
+
+
+def menu_then_choice(question: str, options: list[tuple[str, str]], chosen: str) -> Script:
+    """A script that answers a payload ("/…") with `chosen` + the payload, and anything else with `question` and a
+    button per (title, payload) option."""
+
+    async def script(message: UserMessage) -> None:
+        if message.text.startswith("/"):
+            answer: dict[str, Any] = {"text": f"{chosen}{message.text}"}
+        else:
+            answer = {"text": question, "buttons": [{"title": t, "payload": p} for t, p in options]}
+        await message.output_channel.send_response(message.sender_id, answer)
 
     return script
 
@@ -227,6 +261,70 @@ class FakeWeChatApi:
         if self.message_arrived is not None:
             self.message_arrived.set()
         return web.json_response({"errcode": 0, "errmsg": "ok"})
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# A fake Tencent Cloud SMS API (SendSms)
+
+
+class FakeTencentSms:
+    """Tencent Cloud SMS `SendSms` on 127.0.0.1: checks the TC3 signature of each request against the secret key."""
+
+    def __init__(self, answer: dict | None = None) -> None:
+        self.requests: list[dict] = []
+        self.answer = answer
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/", self.handle)
+        return app
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        expected = tc3_authorization(
+            secret_id="AKIDtest",
+            secret_key="test-secret-key",
+            service="sms",
+            host=request.headers["Host"],
+            payload=body,
+            timestamp=int(request.headers["X-TC-Timestamp"]),
+        )
+        valid = request.headers.get("Authorization") == expected
+        self.requests.append({"headers": dict(request.headers), "body": json.loads(body), "valid": valid})
+        if not valid:
+            return web.json_response(
+                {
+                    "Response": {
+                        "Error": {"Code": "AuthFailure.SignatureFailure", "Message": "signature"},
+                        "RequestId": "r",
+                    }
+                }
+            )
+        if self.answer is not None:
+            return web.json_response(self.answer)
+        return web.json_response(
+            {
+                "Response": {
+                    "SendStatusSet": [{"Code": "Ok", "Message": "send success", "PhoneNumber": body and "+86"}],
+                    "RequestId": "r-1",
+                }
+            }
+        )
+
+
+def tencent_provider(
+    session: aiohttp.ClientSession, base: str, *, secret_key: str = "test-secret-key", template_id: str = "123456"
+) -> TencentSmsProvider:
+    """A `TencentSmsProvider` for `FakeTencentSms` at `base` (which accepts secret id AKIDtest with test-secret-key)."""
+    return TencentSmsProvider(
+        session,
+        secret_id="AKIDtest",
+        secret_key=secret_key,
+        sdk_app_id="1400000001",
+        sign_name="宁夏人社",
+        template_id=template_id,
+        api_base=base,
+    )
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:

@@ -139,7 +139,7 @@ def test_action_server_killed_gives_an_apology_with_12333_then_recovers(reliable
 
 
 def _uses_safety_net(channel: str) -> bool:
-    path = ROOT / "channels" / f"{channel}.py"
+    path = ROOT / "channels" / channel / "channel.py"
     return path.exists() and "with_safety_net" in path.read_text(encoding="utf-8")
 
 
@@ -174,7 +174,7 @@ def test_action_server_killed_gives_the_apology_on_wechat_and_sms_too(
 ):
     if not _uses_safety_net(channel):
         pytest.skip(
-            f"channels/{channel}.py does not wrap its handler in bot.safety_net.with_safety_net yet: "
+            f"channels/{channel}/channel.py does not wrap its handler in bot.safety_net.with_safety_net yet: "
             "a turn whose action server is down gets no reply at all"
         )
     assistant = reliable_assistant

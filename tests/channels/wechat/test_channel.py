@@ -1,4 +1,5 @@
-"""WeChat channel: real signed (and encrypted) pushes posted to the channel served by a real Sanic server."""
+"""channels/wechat/channel.py: real signed (and encrypted) pushes posted to the channel served by a real Sanic
+server; hostile input, the 5-second rule, events, media, menus, takeover, configuration."""
 
 from __future__ import annotations
 
@@ -12,15 +13,13 @@ import pytest
 from rasa.shared.exceptions import RasaException
 from wechatpy.crypto import WeChatCrypto
 
+from bot.settings import Settings
 from channels._http import close_client_session
 from channels.wechat import (
     PASSIVE_REPLY_MAX_BYTES,
     UNSUPPORTED_REPLIES,
     WELCOME,
-    CustomerServiceClient,
-    CustomerServiceWindowClosed,
     WeChatInput,
-    customer_service_from_env,
 )
 from tests.channels.support import (
     ACCOUNT,
@@ -29,9 +28,11 @@ from tests.channels.support import (
     TOKEN,
     FakeAgent,
     FakeWeChatApi,
+    Gate,
     encrypt_for_wechat,
     event_xml,
     media_xml,
+    menu_then_choice,
     replies,
     run_async,
     serve_aiohttp,
@@ -63,9 +64,6 @@ def passive(text: str) -> dict[str, str]:
     return {child.tag: child.text or "" for child in root}
 
 
-# -- server verification (GET) ---------------------------------------------------------------------------------------
-
-
 @run_async
 async def test_get_verification_echoes_echostr_only_with_a_valid_signature(db_url, gate):
     async with serve_channel(make_channel(db_url, gate), FakeAgent()) as url, aiohttp.ClientSession() as session:
@@ -79,9 +77,6 @@ async def test_get_verification_echoes_echostr_only_with_a_valid_signature(db_ur
             assert answer.status == 403
         async with session.get(f"{url}/") as answer:
             assert (await answer.json())["status"] == "ok"
-
-
-# -- plain and encrypted messages ------------------------------------------------------------------------------------
 
 
 @run_async
@@ -150,9 +145,6 @@ async def test_encrypted_message_without_a_configured_key_is_a_bad_request(db_ur
     assert agent.received == []
 
 
-# -- hostile requests ------------------------------------------------------------------------------------------------
-
-
 @run_async
 async def test_missing_or_forged_signature_is_refused_and_nothing_reaches_the_agent(db_url, gate):
     agent = FakeAgent()
@@ -173,9 +165,13 @@ BILLION_LAUGHS = """<?xml version="1.0"?>
 <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">]>
 <xml><ToUserName>gh</ToUserName><FromUserName>oUser</FromUserName><CreateTime>1</CreateTime>
 <MsgType>text</MsgType><Content>&lol4;</Content><MsgId>1</MsgId></xml>"""
+
+
 XXE = """<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
 <xml><ToUserName>gh</ToUserName><FromUserName>oUser</FromUserName><CreateTime>1</CreateTime>
 <MsgType>text</MsgType><Content>&xxe;</Content><MsgId>2</MsgId></xml>"""
+
+
 DTD_ONLY = """<?xml version="1.0"?><!DOCTYPE xml SYSTEM "http://attacker.example/x.dtd">
 <xml><ToUserName>gh</ToUserName><FromUserName>oUser</FromUserName><CreateTime>1</CreateTime>
 <MsgType>text</MsgType><Content>hi</Content><MsgId>3</MsgId></xml>"""
@@ -235,9 +231,6 @@ async def test_oversized_bodies_are_refused_with_413(db_url, gate):
         async with session.post(f"{url}/webhook", params=signed_query(), data=chunks()) as answer:  # no length
             assert answer.status == 413
     assert agent.received == []
-
-
-# -- the 5-second rule -----------------------------------------------------------------------------------------------
 
 
 @run_async
@@ -308,9 +301,6 @@ async def test_retry_within_the_deadline_gets_the_finished_reply(db_url, gate):
         first, retry = await asyncio.gather(post(session, url, body), post(session, url, body))
     assert passive(first[1])["Content"] == passive(retry[1])["Content"] == "稍等就好"
     assert len(agent.received) == 1
-
-
-# -- events and media ------------------------------------------------------------------------------------------------
 
 
 @run_async
@@ -384,27 +374,15 @@ async def test_voice_with_speech_recognition_is_answered_as_text(db_url, gate):
     assert agent.texts == ["欠工钱了咋办"]
 
 
-# -- rendering ---------------------------------------------------------------------------------------------------------
-
-
 @run_async
 async def test_buttons_become_a_numbered_menu_and_digits_map_back_to_payloads(db_url, gate):
-    async def script(message):
-        if message.text.startswith("/"):
-            await message.output_channel.send_response(message.sender_id, {"text": f"选了 {message.text}"})
-        else:
-            await message.output_channel.send_response(
-                message.sender_id,
-                {
-                    "text": "您想问哪方面？",
-                    "buttons": [
-                        {"title": "创业担保贷款", "payload": "/ask_rule{\"rule\": \"loan\"}"},
-                        {"title": "宁岗贷", "payload": "/ask_rule{\"rule\": \"ninggang\"}"},
-                    ],
-                },
-            )
-
-    agent = FakeAgent(script)
+    agent = FakeAgent(
+        menu_then_choice(
+            "您想问哪方面？",
+            [("创业担保贷款", "/ask_rule{\"rule\": \"loan\"}"), ("宁岗贷", "/ask_rule{\"rule\": \"ninggang\"}")],
+            "选了 ",
+        )
+    )
     async with serve_channel(make_channel(db_url, gate), agent) as url, aiohttp.ClientSession() as session:
         menu = passive((await post(session, url, text_xml(OPENID, "贷款", 8001)))[1])["Content"]
         picked = passive((await post(session, url, text_xml(OPENID, " 2。", 8002)))[1])["Content"]
@@ -459,7 +437,6 @@ async def test_long_reply_is_split_under_2000_bytes_with_the_rest_sent_through_c
 
 @run_async
 async def test_taken_over_conversation_gets_success_and_no_turn(db_url):
-    from tests.channels.conftest import Gate
 
     gate = Gate(taken_over={OPENID})
     agent = FakeAgent()
@@ -492,80 +469,13 @@ def test_message_contents_are_not_logged_at_info(db_url, gate, caplog):
     assert "我的私事" not in info and "秘密的回答" not in info  # ...never what was said
 
 
-# -- the customer-service client ---------------------------------------------------------------------------------------
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@run_async
-async def test_access_token_is_cached_refreshed_before_expiry_and_fetched_once_under_concurrency():
-    api = FakeWeChatApi(expires_in=7200, token_delay=0.2)
-    clock = Clock()
-    async with serve_aiohttp(api.app()) as api_base, aiohttp.ClientSession() as session:
-        client = CustomerServiceClient(session, APP_ID, "test-app-secret", api_base, clock=clock)
-        await asyncio.gather(*[client.send_text(f"o{n}", "你好") for n in range(5)])
-        assert len(api.token_requests) == 1
-        clock.now += 6800  # 400 s before expiry: still cached
-        await client.send_text("o1", "还在")
-        assert len(api.token_requests) == 1
-        clock.now += 150  # 250 s before expiry: refreshed ahead of time
-        await client.send_text("o1", "刷新")
-        assert len(api.token_requests) == 2
-        assert api.send_tokens[-1] == "TOKEN-2"
-    assert api.token_requests[0] == {
-        "grant_type": "client_credential",
-        "appid": APP_ID,
-        "secret": "test-app-secret",
-        "force_refresh": False,
-    }
-
-
-@run_async
-async def test_token_refused_by_wechat_is_fetched_again_once():
-    api = FakeWeChatApi(refuse_tokens={"TOKEN-1"})
-    async with serve_aiohttp(api.app()) as api_base, aiohttp.ClientSession() as session:
-        client = CustomerServiceClient(session, APP_ID, "test-app-secret", api_base)
-        await client.send_text("o1", "你好")
-    assert api.send_tokens == ["TOKEN-1", "TOKEN-2"] and len(api.sent) == 1
-
-
-@run_async
-async def test_expired_48_hour_window_raises_and_is_logged_clearly(caplog):
-    api = FakeWeChatApi(send_errcode=45015)
-    async with serve_aiohttp(api.app()) as api_base, aiohttp.ClientSession() as session:
-        client = CustomerServiceClient(session, APP_ID, "test-app-secret", api_base)
-        with caplog.at_level(logging.WARNING, logger="channels.wechat"):
-            with pytest.raises(CustomerServiceWindowClosed) as error:
-                await client.send_text("oOld", "太晚了")
-    assert error.value.errcode == 45015
-    assert any("45015" in r.getMessage() and "48 hours" in r.getMessage() for r in caplog.records)
-
-
-@run_async
-async def test_customer_service_from_env_uses_the_channel_environment(monkeypatch):
-    api = FakeWeChatApi()
-    async with serve_aiohttp(api.app()) as api_base, aiohttp.ClientSession() as session:
-        env = {"WECHAT_APP_ID": APP_ID, "WECHAT_APP_SECRET": "test-app-secret", "WECHAT_API_BASE": api_base}
-        client = customer_service_from_env(session, env)
-        await client.send_text(OPENID, "接线员的回复")
-    assert api.sent == [{"touser": OPENID, "msgtype": "text", "text": {"content": "接线员的回复"}}]
-
-
-# -- configuration -----------------------------------------------------------------------------------------------------
-
-
-def test_from_credentials_requires_credentials_and_refuses_development_values_in_production(monkeypatch, db_url):
-    monkeypatch.setenv("APP_DB_URL", db_url)
+def test_from_credentials_requires_credentials_and_refuses_development_values_in_production(db_url):
+    development_settings = Settings.from_env({"APP_DB_URL": db_url})
+    production_settings = Settings.from_env({"APP_DB_URL": db_url, "NXA_ENV": "production"})
     with pytest.raises(RasaException):
-        WeChatInput.from_credentials(None)
+        WeChatInput.from_credentials(None, settings=development_settings)
     with pytest.raises(RasaException, match="WECHAT_TOKEN"):
-        WeChatInput.from_credentials({"token": "", "app_id": APP_ID, "app_secret": "s"})
+        WeChatInput.from_credentials({"token": "", "app_id": APP_ID, "app_secret": "s"}, settings=development_settings)
     development = {
         "token": "dev-wechat-token",
         "app_id": "wxdev00000000000000",
@@ -573,15 +483,13 @@ def test_from_credentials_requires_credentials_and_refuses_development_values_in
         "encoding_aes_key": "",
         "api_base": "",
     }
-    monkeypatch.delenv("NXA_ENV", raising=False)
-    assert WeChatInput.from_credentials(development).token == "dev-wechat-token"
-    monkeypatch.setenv("NXA_ENV", "production")
+    assert WeChatInput.from_credentials(development, settings=development_settings).token == "dev-wechat-token"
     with pytest.raises(RasaException, match="development values"):
-        WeChatInput.from_credentials(development)
+        WeChatInput.from_credentials(development, settings=production_settings)
     real = {"token": "a-real-token", "app_id": APP_ID, "app_secret": "a-real-secret", "encoding_aes_key": AES_KEY}
-    assert WeChatInput.from_credentials(real).crypto is not None
+    assert WeChatInput.from_credentials(real, settings=production_settings).crypto is not None
     with pytest.raises(RasaException, match="43-character"):
-        WeChatInput.from_credentials({**real, "encoding_aes_key": "short"})
+        WeChatInput.from_credentials({**real, "encoding_aes_key": "short"}, settings=production_settings)
 
 
 @run_async

@@ -1,6 +1,6 @@
 """A real Sanic server with `channels.rest.RestInput` mounted where Rasa mounts it (/webhooks/rest), and a stand-in
-for Rasa's message handler that answers "机器人：<text>" (and nothing to "沉默"). Run by tests/console/test_rest_channel.py as
-`python -m tests.console.rest_channel_server PORT` with APP_DB_URL naming the app store."""
+for Rasa's message handler that answers "机器人：<text>" (and nothing to "沉默"). Run by tests/channels/test_rest.py as
+`python -m tests.channels.rest_channel_server PORT` with APP_DB_URL naming the app store."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ def rest_server(db_url, tmp_path_factory):
     port = free_port()
     log = (tmp_path / "sanic.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.console.rest_channel_server", str(port)],
+        [sys.executable, "-m", "tests.channels.rest_channel_server", str(port)],
         cwd=ROOT,
         env={**os.environ, "APP_DB_URL": db_url},
         stdout=log,

@@ -1,0 +1,58 @@
+"""SMS channel: inbound provider callbacks, outbound messages through a provider, opt-out honoured.
+
+Served at `/webhooks/sms/webhook`; registered in credentials.yml as `channels.sms.SmsInput` with `webhook_secret`
+(`SMS_WEBHOOK_SECRET`). Unauthenticated callbacks get 403, malformed ones 400, bodies over 16 KiB 413.
+
+- `providers`: the provider interface, the development outbox (a JSON line per message in var/sms-outbox.jsonl) and
+  `OptOutGuard`;
+- `tencent`: Tencent Cloud SMS `SendSms`, TC3-HMAC-SHA256 signed, over aiohttp;
+- `config`: the provider SMS_PROVIDER names, checked at start-up;
+- `inbound`: the generic signed JSON callback and Tencent's reply callback (URL token), parsed;
+- `render`: replies in at most 3 segments of 67 characters, the menu and source line kept;
+- `channel`: the Rasa input and output channels (claim, opt-out, takeover, menu, turn, send);
+- `__main__`: `python -m channels.sms callback-token` prints the Tencent callback URL's path.
+
+Replies: texts, a numbered menu for buttons (digit replies map back to the payload; menus kept 24 h in the app
+store), the source line last. Each segment is sent as its own message through the provider.
+"""
+
+from channels.sms.channel import SmsInput, SmsOutput, SmsPushOutput
+from channels.sms.config import check_provider_config, provider_for, provider_from_env
+from channels.sms.inbound import (
+    InboundSms,
+    MalformedSms,
+    normalize_phone,
+    parse_generic,
+    parse_tencent,
+    sign_body,
+    tencent_callback_token,
+)
+from channels.sms.providers import OptOutGuard, OutboxProvider, SmsOptedOut, SmsProvider, SmsSendError
+from channels.sms.render import OPT_IN_CONFIRMATION, OPT_OUT_CONFIRMATION, render_sms
+from channels.sms.tencent import TencentSmsProvider, tc3_authorization
+
+__all__ = [
+    "OPT_IN_CONFIRMATION",
+    "OPT_OUT_CONFIRMATION",
+    "InboundSms",
+    "MalformedSms",
+    "OptOutGuard",
+    "OutboxProvider",
+    "SmsInput",
+    "SmsOptedOut",
+    "SmsOutput",
+    "SmsProvider",
+    "SmsPushOutput",
+    "SmsSendError",
+    "TencentSmsProvider",
+    "check_provider_config",
+    "normalize_phone",
+    "parse_generic",
+    "parse_tencent",
+    "provider_for",
+    "provider_from_env",
+    "render_sms",
+    "sign_body",
+    "tc3_authorization",
+    "tencent_callback_token",
+]

@@ -1,0 +1,264 @@
+"""The Rasa input and output channels of SMS: `SmsInput`, `SmsOutput`, `SmsPushOutput`.
+
+The phone number is the sender id; logs show it masked. Each message is claimed in the app store before anything
+else, so a provider's retry — even after our restart — never runs a turn twice. 退订 / TD / STOP alone opt the number
+out: recorded durably, confirmed once, and from then on nothing reaches the assistant and nothing is sent; 订阅 /
+START alone opts back in (the user's explicit request, like a carrier's resubscribe keyword) with one confirmation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+from rasa.core.channels.channel import InputChannel
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.settings import Settings, current
+from channels._base import Intercept, MenuChannel, OnNewMessage, PushOutput, TurnRequest, redact
+from channels._config import ChannelConfigError, check_values, credentials_and_settings
+from channels._http import BodyTooLarge, client_session, close_client_session, read_body
+from channels._render import CollectingOutput, Reply
+from channels._state import OPTED_OUT, SUBSCRIBED, state_and_gate
+from channels.sms.config import check_provider_config, provider_for
+from channels.sms.inbound import OPT_IN_WORDS, OPT_OUT_WORDS, InboundSms, MalformedSms, authenticate, keyword, parse
+from channels.sms.providers import SmsProvider, SmsSendError
+from channels.sms.render import MAX_SEGMENTS, OPT_IN_CONFIRMATION, OPT_OUT_CONFIRMATION, SEGMENT_CHARS, render_sms
+from nlu.extract import mask_phone
+
+__all__ = ["SmsInput", "SmsOutput", "SmsPushOutput", "MAX_BODY_BYTES"]
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 16 * 1024
+MENU_TTL = timedelta(hours=24)  # SMS users answer a menu much later than chat users
+KEEP_MESSAGE_KEYS = timedelta(days=30)
+
+
+class SmsOutput(CollectingOutput):
+    """Collects one turn's messages; the channel renders them into SMS segments and sends them."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "sms"
+
+
+class SmsPushOutput(PushOutput):
+    """Sends each message at once (rendered and cut like a reply), never to a number that opted out: the output Rasa
+    uses outside a user's turn."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "sms"
+
+
+class SmsInput(MenuChannel, InputChannel):
+    """SMS input channel, served at `/webhooks/sms/` (see `channels.sms`)."""
+
+    log = logger
+    menu_ttl = MENU_TTL
+
+    @classmethod
+    def name(cls) -> str:
+        return "sms"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None, *, settings: Settings | None = None) -> SmsInput:
+        """The channel from credentials.yml; `settings` default to the process's (`bot.settings.current()`)."""
+        credentials, settings = credentials_and_settings(cls, credentials, settings)
+        secret = credentials.get("webhook_secret")
+        check_values(
+            "sms", {"SMS_WEBHOOK_SECRET": secret}, required=("SMS_WEBHOOK_SECRET",), production=settings.production
+        )
+        check_provider_config(settings)  # fail at start-up, not on the first message, when delivery is misconfigured
+        return cls(
+            str(secret),
+            settings=settings,
+            db_url=settings.app_db_url,
+            segment_chars=int(credentials.get("segment_chars") or SEGMENT_CHARS),
+        )
+
+    def __init__(
+        self,
+        webhook_secret: str,
+        *,
+        provider: SmsProvider | None = None,
+        settings: Settings | None = None,
+        db_url: str | None = None,
+        intercept: Intercept | None = None,
+        max_segments: int = MAX_SEGMENTS,
+        segment_chars: int = SEGMENT_CHARS,
+    ) -> None:
+        if not webhook_secret:
+            raise ChannelConfigError("the sms channel needs a webhook secret (SMS_WEBHOOK_SECRET)")
+        self._secret = webhook_secret
+        self._provider = provider
+        self._settings = settings
+        self.state, self.intercept = state_and_gate(db_url, intercept)
+        self.max_segments = max_segments
+        self.segment_chars = segment_chars
+
+    def get_output_channel(self) -> SmsPushOutput:
+        return SmsPushOutput(self)
+
+    def provider(self) -> SmsProvider:
+        """The outbound provider (built from the settings in the running loop on first use). Not guarded: the
+        channel checks opt-outs itself, and must reach an opted-out number once, with the confirmation."""
+        if self._provider is None:
+            self._provider = provider_for(self._settings or current(), client_session())
+        return self._provider
+
+    def log_id(self, sender_id: str) -> str:
+        """Phone numbers are personal data: logs show 138****1234."""
+        return mask_phone(sender_id)
+
+    # -- rendering and delivery --------------------------------------------------------------------------------
+
+    def render(self, reply: Reply) -> list[str]:
+        """The reply as SMS segments (see `render_sms`)."""
+        return render_sms(reply, max_segments=self.max_segments, segment_chars=self.segment_chars)
+
+    async def deliver(self, sender_id: str, parts: list[str]) -> int:
+        """Send segments through the provider; stops at the first failure (logged)."""
+        sent = 0
+        for part in parts:
+            try:
+                await self.provider().send(sender_id, part)
+            except (TimeoutError, SmsSendError, aiohttp.ClientError, OSError) as error:
+                logger.error("sms: sending to %s failed: %s", mask_phone(sender_id), error)
+                break
+            sent += 1
+        return sent
+
+    async def push(self, sender_id: str, reply: Reply) -> None:
+        """Send a message outside a turn, unless the number opted out."""
+        if await asyncio.to_thread(self.state.is_opted_out, sender_id):
+            logger.info("sms: message to opted-out %s not sent", mask_phone(sender_id))
+            return
+        await super().push(sender_id, reply)
+
+    # -- processing --------------------------------------------------------------------------------------------
+
+    async def _opt_out_or_in(self, sms: InboundSms) -> str | None:
+        """Handle the opt-out keywords and opted-out numbers; the status, or None when the message is for the
+        assistant."""
+        word, masked = keyword(sms.text), mask_phone(sms.phone)
+        if word in OPT_OUT_WORDS:
+            if await asyncio.to_thread(self.state.set_subscription, sms.phone, OPTED_OUT, word):
+                logger.info("sms: %s opted out (%s)", masked, word)
+                await self.deliver(sms.phone, [OPT_OUT_CONFIRMATION])
+            return "opted_out"
+        if not await asyncio.to_thread(self.state.is_opted_out, sms.phone):
+            return None
+        if word in OPT_IN_WORDS:
+            await asyncio.to_thread(self.state.set_subscription, sms.phone, SUBSCRIBED, word)
+            logger.info("sms: %s opted back in (%s)", masked, word)
+            await self.deliver(sms.phone, [OPT_IN_CONFIRMATION])
+            return "opted_in"
+        logger.info("sms: message from opted-out %s not answered", masked)
+        return "ignored_opted_out"
+
+    async def _process(self, sms: InboundSms, on_new_message: OnNewMessage) -> str:
+        """Handle one authenticated, parsed SMS exactly once; a status word for the response."""
+        sms = dataclasses.replace(sms, text=redact(sms.text))
+        masked = mask_phone(sms.phone)
+        if not await self.claim(sms.key):
+            logger.info("sms: duplicate delivery of %s from %s ignored", sms.key, masked)
+            return "duplicate"
+        turn_ran = False
+        try:
+            if (status := await self._opt_out_or_in(sms)) is None:
+                started = time.monotonic()
+                request = TurnRequest(sms.phone, sms.text, sms.key, {"sms_form": sms.form})
+                reply = await self.converse(on_new_message, SmsOutput(), request)
+                turn_ran = reply is not None  # from here a failure must not run the turn again
+                if reply is None:
+                    status = "taken_over"
+                else:
+                    segments = self.render(reply)
+                    if await asyncio.to_thread(self.state.is_opted_out, sms.phone):
+                        segments = []  # opted out while the turn ran
+                    sent = await self.deliver(sms.phone, segments)
+                    logger.info(
+                        "sms: turn %s for %s done in %.2f s; %d of %d segment(s) sent",
+                        sms.key,
+                        masked,
+                        time.monotonic() - started,
+                        sent,
+                        len(segments),
+                    )
+                    logger.debug("sms: reply to %s: %r", masked, segments)
+                    status = "answered"
+        except Exception:
+            if not turn_ran:  # let the provider's retry run it
+                await self.release(sms.key)
+            raise
+        await self.finish(sms.key)
+        return status
+
+    # -- HTTP --------------------------------------------------------------------------------------------------
+
+    def blueprint(self, on_new_message: Callable[..., Awaitable[Any]]) -> Blueprint:
+        """`GET /` health and `POST /webhook` for both callback forms."""
+        from bot.safety_net import with_safety_net
+
+        # a turn that produced nothing still gets an answer; one that raised is released for the provider's retry
+        on_new_message = with_safety_net(on_new_message, reraise=True)
+        sms_webhook = Blueprint("sms_webhook", __name__)
+
+        @sms_webhook.listener("before_server_start")
+        async def start(_app: Any, _loop: Any) -> None:
+            client_session()
+            try:
+                pruned = await asyncio.to_thread(self.state.prune_messages, KEEP_MESSAGE_KEYS)
+                if pruned:
+                    logger.info("sms: forgot %d processed-message keys older than %s", pruned, KEEP_MESSAGE_KEYS)
+            except Exception as error:  # the store may not be migrated yet in odd set-ups; messages will say so
+                logger.warning("sms: could not prune old message keys: %s", error)
+
+        @sms_webhook.listener("after_server_stop")
+        async def stop(_app: Any, _loop: Any) -> None:
+            await close_client_session()
+
+        @sms_webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @sms_webhook.route("/webhook", methods=["POST"], stream=True)
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                body = await read_body(request, MAX_BODY_BYTES)
+            except BodyTooLarge:
+                logger.warning("sms: body over %d bytes refused", MAX_BODY_BYTES)
+                return response.json({"error": "payload too large"}, status=413)
+            form = authenticate(self._secret, request.headers, request.args, body)
+            if form is None:
+                logger.warning("sms: unauthenticated callback refused")
+                return response.json({"error": "forbidden"}, status=403)
+            try:
+                sms = parse(form, body)
+            except MalformedSms as error:
+                logger.warning("sms: malformed %s callback refused: %s", form, error)
+                if form == "tencent":
+                    return response.json({"result": 1, "errmsg": str(error)}, status=400)
+                return response.json({"error": str(error)}, status=400)
+            try:
+                status = await self._process(sms, on_new_message)
+            except Exception:
+                logger.exception("sms: processing %s failed", sms.key)
+                if form == "tencent":
+                    return response.json({"result": 1, "errmsg": "internal error"}, status=500)
+                return response.json({"error": "internal error"}, status=500)
+            if form == "tencent":
+                return response.json({"result": 0, "errmsg": "OK"})
+            return response.json({"status": status})
+
+        return sms_webhook

@@ -1,0 +1,172 @@
+"""Inbound SMS callbacks: their authentication and parsing (pure functions).
+
+Two forms share the webhook URL, each authenticated before its body is parsed (constant-time comparisons):
+
+- **generic JSON** `{"from": "13800001234", "text": "…", "msg_id": "…"}` with header `X-Signature` = hex HMAC-SHA256
+  of the raw body, keyed with SMS_WEBHOOK_SECRET;
+- **Tencent Cloud SMS 上行 (reply) callback** `{"mobile", "nationcode", "text", "sign", "time", "extend"}`. Tencent
+  signs nothing in this callback, so the callback URL configured in Tencent's console carries a token:
+  `…/webhooks/sms/webhook?token=<tencent_callback_token(SMS_WEBHOOK_SECRET)>` (print it with
+  `python -m channels.sms callback-token`). The token is derived from the secret (HMAC of a fixed label), so a URL
+  that leaks through access logs does not reveal the key that signs the generic form. It has no message id: the
+  de-duplication key is a hash of number, time and text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from channels._base import verify_equal
+from nlu.text import to_half_width
+
+__all__ = [
+    "MAX_TEXT_CHARS",
+    "OPT_IN_WORDS",
+    "OPT_OUT_WORDS",
+    "InboundSms",
+    "MalformedSms",
+    "authenticate",
+    "keyword",
+    "normalize_phone",
+    "parse",
+    "parse_generic",
+    "parse_tencent",
+    "sign_body",
+    "tencent_callback_token",
+]
+
+MAX_TEXT_CHARS = 1000
+OPT_OUT_WORDS = {"退订", "TD", "STOP"}
+OPT_IN_WORDS = {"订阅", "START"}
+_TENCENT_TOKEN_LABEL = b"tencent-sms-callback"
+
+
+class MalformedSms(ValueError):
+    """The callback body is not a message we can read (answer 400)."""
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    """One inbound SMS: the sender's number (our sender id), the text, and the key that de-duplicates it."""
+
+    phone: str
+    text: str
+    key: str
+    form: str  # "generic" or "tencent"
+
+
+def sign_body(secret: str, body: bytes) -> str:
+    """Hex HMAC-SHA256 of a raw body with the webhook secret: the generic form's `X-Signature`."""
+    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def tencent_callback_token(secret: str) -> str:
+    """The `token` query parameter of the Tencent callback URL, derived from SMS_WEBHOOK_SECRET."""
+    return hmac.new(secret.encode("utf-8"), _TENCENT_TOKEN_LABEL, hashlib.sha256).hexdigest()[:40]
+
+
+def authenticate(secret: str, headers: Mapping[str, str], args: Mapping[str, Any], body: bytes) -> str | None:
+    """Which form an authenticated request uses ("generic" or "tencent"), or None. Both credentials are hex, written
+    by another system: compared ignoring case and surrounding spaces."""
+    if (signature := headers.get("x-signature")) is not None:
+        return "generic" if verify_equal(sign_body(secret, body), signature, hex_digest=True) else None
+    if (token := args.get("token")) is not None:
+        return "tencent" if verify_equal(tencent_callback_token(secret), token, hex_digest=True) else None
+    return None
+
+
+def normalize_phone(raw: Any, nationcode: Any = "86") -> str:
+    """The sender id for a number: 11 digits for a Chinese mobile (+86/0086/86 prefixes dropped), else
+    +<country code><number>. Raises `MalformedSms` for anything that is not a phone number."""
+    if not isinstance(raw, (str, int)) or not isinstance(nationcode, (str, int)):
+        raise MalformedSms("phone number must be a string")
+    digits = re.sub(r"[\s\-()]", "", str(raw))
+    code = re.sub(r"\D", "", str(nationcode)) or "86"
+    if digits.startswith("+"):
+        digits = digits[1:]
+        code = ""
+    elif digits.startswith("00"):
+        digits, code = digits[2:], ""
+    if not digits.isdigit():
+        raise MalformedSms("phone number has non-digits")
+    if not code:  # the number carries its own country code
+        if digits.startswith("86") and len(digits) == 13 and digits[2] == "1":
+            return digits[2:]
+        if not 6 <= len(digits) <= 15:
+            raise MalformedSms("phone number has a bad length")
+        return f"+{digits}"
+    if code == "86":
+        if len(digits) == 13 and digits.startswith("861"):
+            digits = digits[2:]
+        if len(digits) == 11 and digits.startswith("1"):
+            return digits
+        raise MalformedSms("not an 11-digit Chinese mobile number")
+    if not 4 <= len(digits) <= 13:
+        raise MalformedSms("phone number has a bad length")
+    return f"+{code}{digits}"
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise MalformedSms("text must be a string")
+    text = value.strip()
+    if not text:
+        raise MalformedSms("empty text")
+    if len(text) > MAX_TEXT_CHARS:
+        raise MalformedSms(f"text longer than {MAX_TEXT_CHARS} characters")
+    return text
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise MalformedSms("body is not UTF-8 JSON") from None
+    if not isinstance(data, dict):
+        raise MalformedSms("body is not a JSON object")
+    return data
+
+
+def parse_generic(body: bytes) -> InboundSms:
+    """`{"from", "text", "msg_id"}` → InboundSms (key: the msg_id)."""
+    data = _json_object(body)
+    msg_id = data.get("msg_id")
+    if (
+        not isinstance(msg_id, (str, int))
+        or isinstance(msg_id, bool)
+        or not str(msg_id).strip()
+        or len(str(msg_id)) > 100
+    ):
+        raise MalformedSms("msg_id must be a non-empty string of at most 100 characters")
+    return InboundSms(
+        normalize_phone(data.get("from")), _text(data.get("text")), f"generic:{str(msg_id).strip()}", "generic"
+    )
+
+
+def parse_tencent(body: bytes) -> InboundSms:
+    """Tencent's reply callback `{"mobile", "nationcode", "text", "sign", "time", "extend"}` → InboundSms (key: a hash
+    of country code, number, time and text, since the callback carries no message id)."""
+    data = _json_object(body)
+    phone = normalize_phone(data.get("mobile"), data.get("nationcode") or "86")
+    text = _text(data.get("text"))
+    sent_at = data.get("time")
+    if not isinstance(sent_at, int) or isinstance(sent_at, bool):
+        raise MalformedSms("time must be a UNIX timestamp")
+    digest = hashlib.sha256(f"{phone}|{sent_at}|{text}".encode()).hexdigest()[:40]
+    return InboundSms(phone, text, f"tencent:{digest}", "tencent")
+
+
+def parse(form: str, body: bytes) -> InboundSms:
+    """Parse an authenticated body of `form` ("generic" or "tencent")."""
+    return parse_generic(body) if form == "generic" else parse_tencent(body)
+
+
+def keyword(text: str) -> str:
+    """The text as a possible keyword (退订, TD, 订阅, ...): half-width, no spaces or trailing punctuation, upper case."""
+    return re.sub(r"[\s。.！!，,]", "", to_half_width(text)).upper()

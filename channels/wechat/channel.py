@@ -1,0 +1,333 @@
+"""The Rasa input and output channels of the WeChat Official Account (公众号): `WeChatInput`, `WeChatOutput`,
+`WeChatPushOutput`.
+
+A text message becomes a turn of the assistant with the user's OpenID as sender id. WeChat waits 5 s for the answer
+and retries up to twice, so the turn runs as a task: if it finishes within `reply_deadline` (4 s), its reply goes back
+passively in the HTTP response; otherwise the response is `success` and the reply follows through the customer-service
+API. Retries of one message (same MsgId; events: sender + CreateTime) never run the turn again: they get the finished
+reply if it is ready and was not already handed to the customer-service API, `success` otherwise. That memory is per
+process and kept 5 minutes (WeChat stops retrying after ~15 s); with several Rasa replicas behind one URL, route by
+OpenID so retries reach the same process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+from rasa.core.channels.channel import InputChannel
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.replies import TextReply
+
+from bot.settings import Settings
+from channels._base import Intercept, MenuChannel, OnNewMessage, PushOutput, TurnRequest, redact
+from channels._config import ChannelConfigError, check_values, credentials_and_settings
+from channels._http import BodyTooLarge, client_session, close_client_session, read_body
+from channels._render import CollectingOutput, Reply
+from channels._state import state_and_gate
+from channels.wechat.api import DEFAULT_API_BASE, CustomerServiceClient, CustomerServiceWindowClosed, WeChatApiError
+from channels.wechat.inbound import InboundMessage, MalformedMessage, decrypt, is_signed, parse_message, valid_aes_key
+from channels.wechat.render import TURN_FAILED_REPLY, WELCOME, render_reply, unsupported_reply, xml_safe
+
+__all__ = ["WeChatInput", "WeChatOutput", "WeChatPushOutput", "MAX_BODY_BYTES", "REPLY_DEADLINE_SECONDS"]
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024  # WeChat's pushes are a few hundred bytes; 64 KiB leaves room and stops abuse
+REPLY_DEADLINE_SECONDS = 4.0  # WeChat gives up at 5 s
+TURN_MEMORY_SECONDS = 300.0
+MENU_TTL = timedelta(minutes=30)
+WELCOME_PAYLOAD = "/ask_capabilities"  # the user "asks" what the assistant can do: its answer is the topic menu
+
+
+class WeChatOutput(CollectingOutput):
+    """Collects one turn's messages for the passive reply (or the customer-service messages that replace it)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "wechat"
+
+
+class WeChatPushOutput(PushOutput):
+    """Sends each message at once as customer-service messages: the output Rasa uses outside a user's turn."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "wechat"
+
+
+@dataclass
+class _Turn:
+    """One message's turn, shared by WeChat's retries of that message."""
+
+    task: asyncio.Future[list[str]]
+    started: float
+    async_delivery: bool = False  # the reply goes (went) out through the customer-service API
+    overflow_sent: bool = False
+
+
+class WeChatInput(MenuChannel, InputChannel):
+    """WeChat Official Account input channel, served at `/webhooks/wechat/` (see `channels.wechat`)."""
+
+    log = logger
+    menu_ttl = MENU_TTL
+
+    @classmethod
+    def name(cls) -> str:
+        return "wechat"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None, *, settings: Settings | None = None) -> WeChatInput:
+        """The channel from credentials.yml; `settings` default to the process's (`bot.settings.current()`)."""
+        credentials, settings = credentials_and_settings(cls, credentials, settings)
+        values = {
+            "WECHAT_TOKEN": credentials.get("token"),
+            "WECHAT_APP_ID": credentials.get("app_id"),
+            "WECHAT_APP_SECRET": credentials.get("app_secret"),
+        }
+        check_values("wechat", values, required=tuple(values), production=settings.production)
+        return cls(
+            token=str(values["WECHAT_TOKEN"]),
+            app_id=str(values["WECHAT_APP_ID"]),
+            app_secret=str(values["WECHAT_APP_SECRET"]),
+            encoding_aes_key=str(credentials.get("encoding_aes_key") or ""),
+            api_base=str(credentials.get("api_base") or DEFAULT_API_BASE),
+            reply_deadline=float(credentials.get("reply_deadline") or REPLY_DEADLINE_SECONDS),
+            db_url=settings.app_db_url,
+        )
+
+    def __init__(
+        self,
+        token: str,
+        app_id: str,
+        app_secret: str,
+        encoding_aes_key: str = "",
+        api_base: str = DEFAULT_API_BASE,
+        *,
+        reply_deadline: float = REPLY_DEADLINE_SECONDS,
+        db_url: str | None = None,
+        intercept: Intercept | None = None,
+        customer_service: CustomerServiceClient | None = None,
+        welcome_payload: str = WELCOME_PAYLOAD,
+    ) -> None:
+        if not token:
+            raise ChannelConfigError("the wechat channel needs a token (WECHAT_TOKEN)")
+        if encoding_aes_key and not valid_aes_key(encoding_aes_key):
+            raise ChannelConfigError("WECHAT_ENCODING_AES_KEY must be the 43-character EncodingAESKey of the account")
+        self.token = token
+        self.app_id = app_id
+        self.app_secret = app_secret
+        self.api_base = api_base
+        self.reply_deadline = reply_deadline
+        self.crypto = WeChatCrypto(token, encoding_aes_key, app_id) if encoding_aes_key else None
+        self.welcome_payload = welcome_payload
+        self.state, self.intercept = state_and_gate(db_url, intercept)
+        self._customer_service = customer_service
+        self._turns: dict[str, _Turn] = {}
+        self._background: set[asyncio.Future[Any]] = set()
+
+    # -- outbound ----------------------------------------------------------------------------------------------
+
+    def get_output_channel(self) -> WeChatPushOutput:
+        return WeChatPushOutput(self)
+
+    def customer_service(self) -> CustomerServiceClient:
+        """This process's customer-service client (created in the running loop on first use)."""
+        if self._customer_service is None:
+            self._customer_service = CustomerServiceClient(
+                client_session(), self.app_id, self.app_secret, self.api_base
+            )
+        return self._customer_service
+
+    def render(self, reply: Reply) -> list[str]:
+        """The reply as customer-service text messages (see `render_reply`)."""
+        return render_reply(reply)
+
+    async def deliver(self, sender_id: str, parts: list[str]) -> int:
+        """Send parts as customer-service messages; stops at the first refusal (the rest would be refused too)."""
+        sent = 0
+        for part in parts:
+            try:
+                await self.customer_service().send_text(sender_id, part)
+            except CustomerServiceWindowClosed:
+                break  # logged by the client
+            except (TimeoutError, WeChatApiError, aiohttp.ClientError) as error:
+                logger.error("wechat: customer-service message to %s failed: %s", sender_id, error)
+                break
+            sent += 1
+        return sent
+
+    def _spawn(self, coroutine: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- the turn ----------------------------------------------------------------------------------------------
+
+    async def _run_turn(self, message: InboundMessage, on_new_message: OnNewMessage) -> list[str]:
+        """Everything one message causes, run once per message: the chunks of the reply (empty: say nothing).
+        Never raises: WeChat's retries share this result, so a failure becomes an apology, not a 500 per retry."""
+        try:
+            return await self._turn_chunks(message, on_new_message)
+        except Exception:
+            logger.exception("wechat: the turn for %s failed", message.dedupe_key)
+            return [TURN_FAILED_REPLY]
+
+    async def _turn_chunks(self, message: InboundMessage, on_new_message: OnNewMessage) -> list[str]:
+        started = time.monotonic()
+        prefix = ""
+        output = WeChatOutput()
+        reply: Reply | None
+
+        def request(text: str) -> TurnRequest:
+            return TurnRequest(message.openid, text, message.dedupe_key, {"wechat_msg_type": message.kind})
+
+        if message.kind == "text" or (message.kind == "voice" and message.content):
+            text = redact(message.content.strip())
+            if not text:
+                return []
+            reply = await self.converse(on_new_message, output, request(text))
+            if reply is None:
+                return []
+        elif message.kind == "event" and message.event in ("subscribe", "subscribe_scan"):
+            prefix = WELCOME
+            reply = await self.turn(on_new_message, output, request(self.welcome_payload))
+        elif message.kind == "event" and message.event == "click" and message.event_key.startswith("/"):
+            # a custom-menu button whose key is an intent payload
+            reply = await self.turn(on_new_message, output, request(message.event_key))
+        elif message.kind == "event":
+            return []  # unsubscribe, scans, menu views...: nothing to answer
+        else:
+            if await self.taken_over(message.openid, f"[{message.kind}]"):
+                return []
+            return [unsupported_reply(message.kind)]
+        chunks = render_reply(reply, prefix=prefix)
+        logger.info(
+            "wechat: turn %s for %s done in %.2f s (%d part(s))",
+            message.dedupe_key,
+            message.openid,
+            time.monotonic() - started,
+            len(chunks),
+        )
+        logger.debug("wechat: reply to %s: %r", message.openid, chunks)
+        return chunks
+
+    def _forget_old_turns(self, now: float) -> None:
+        for key in [key for key, turn in self._turns.items() if now - turn.started > TURN_MEMORY_SECONDS]:
+            del self._turns[key]
+
+    async def _deliver_later(self, message: InboundMessage, turn: _Turn) -> None:
+        chunks = await turn.task
+        if chunks:
+            logger.info(
+                "wechat: turn %s missed the passive deadline; sending %d customer-service message(s)",
+                message.dedupe_key,
+                len(chunks),
+            )
+            await self.deliver(message.openid, chunks)
+
+    async def _answer(self, message: InboundMessage, on_new_message: OnNewMessage, received: float) -> str | None:
+        """The passive reply's text for this delivery of `message`, or None for `success`."""
+        now = time.monotonic()
+        self._forget_old_turns(now)
+        turn = self._turns.get(message.dedupe_key)  # the claim: one turn per message, shared by WeChat's retries
+        if turn is None:
+            turn = _Turn(asyncio.ensure_future(self._run_turn(message, on_new_message)), now)
+            self._turns[message.dedupe_key] = turn
+        else:
+            logger.info(
+                "wechat: repeated delivery of %s from %s; the turn runs once", message.dedupe_key, message.openid
+            )
+        if turn.async_delivery:
+            return None
+        remaining = self.reply_deadline - (time.monotonic() - received)
+        try:
+            chunks = await asyncio.wait_for(asyncio.shield(turn.task), timeout=max(remaining, 0))
+        except TimeoutError:
+            if not turn.async_delivery:
+                turn.async_delivery = True
+                self._spawn(self._deliver_later(message, turn))
+            return None
+        if turn.async_delivery or not chunks:
+            return None
+        if len(chunks) > 1 and not turn.overflow_sent:
+            turn.overflow_sent = True
+            self._spawn(self._send_overflow(message.openid, chunks[1:]))
+        return chunks[0]
+
+    async def _send_overflow(self, openid: str, chunks: list[str]) -> None:
+        await asyncio.sleep(0.5)  # let the passive part arrive first
+        await self.deliver(openid, chunks)
+
+    # -- HTTP --------------------------------------------------------------------------------------------------
+
+    def blueprint(self, on_new_message: Callable[..., Awaitable[Any]]) -> Blueprint:
+        """`GET /` health, `GET /webhook` WeChat's server check, `POST /webhook` pushed messages."""
+        from bot.safety_net import with_safety_net
+
+        on_new_message = with_safety_net(on_new_message)  # a turn that produced nothing still gets an answer
+        wechat_webhook = Blueprint("wechat_webhook", __name__)
+
+        @wechat_webhook.listener("before_server_start")
+        async def open_session(_app: Any, _loop: Any) -> None:
+            client_session()
+
+        @wechat_webhook.listener("after_server_stop")
+        async def close_session(_app: Any, _loop: Any) -> None:
+            await close_client_session()
+
+        @wechat_webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok", "encrypted_mode": self.crypto is not None})
+
+        @wechat_webhook.route("/webhook", methods=["GET"])
+        async def verify(request: Request) -> HTTPResponse:
+            """WeChat's server check: echo `echostr` when the signature is right."""
+            if not is_signed(self.token, request.args):
+                logger.warning("wechat: verification request with a bad signature")
+                return response.text("forbidden", status=403)
+            echostr = request.args.get("echostr")
+            if not echostr:
+                return response.text("echostr missing", status=400)
+            return response.text(echostr)
+
+        @wechat_webhook.route("/webhook", methods=["POST"], stream=True)
+        async def receive(request: Request) -> HTTPResponse:
+            received = time.monotonic()
+            if not is_signed(self.token, request.args):
+                logger.warning("wechat: message with a missing or bad signature refused")
+                return response.text("forbidden", status=403)
+            try:
+                body = await read_body(request, MAX_BODY_BYTES)
+            except BodyTooLarge:
+                logger.warning("wechat: body over %d bytes refused", MAX_BODY_BYTES)
+                return response.text("payload too large", status=413)
+            encrypted = request.args.get("encrypt_type", "raw") == "aes"
+            try:
+                xml = decrypt(self.crypto, self.token, request.args, body) if encrypted else body
+                message = parse_message(xml)
+            except PermissionError as error:
+                logger.warning("wechat: encrypted message refused: %s", error)
+                return response.text("forbidden", status=403)
+            except MalformedMessage as error:
+                logger.warning("wechat: malformed message refused: %s", error)
+                return response.text("bad request", status=400)
+            logger.info("wechat: %s %s from %s", message.kind, message.dedupe_key, message.openid)
+            text = await self._answer(message, on_new_message, received)
+            if text is None:
+                return response.text("success")
+            reply = TextReply(source=message.account, target=message.openid, content=xml_safe(text)).render()
+            if encrypted and self.crypto is not None:
+                reply = self.crypto.encrypt_message(reply, request.args.get("nonce"), request.args.get("timestamp"))
+            return response.text(reply, content_type="application/xml; charset=utf-8")
+
+        return wechat_webhook
