@@ -20,6 +20,8 @@ import functools
 import sys
 from typing import Any
 
+from bot.settings import Settings, use
+
 __all__ = ["install", "main"]
 
 _installed = False
@@ -80,7 +82,9 @@ def _cache_event_types() -> None:
 
 
 def main() -> None:
-    """`rasa` with the speed-ups: the same command line as the `rasa` script."""
+    """`rasa` with the speed-ups: the same command line as the `rasa` script. The process's Settings are built
+    here, once, for the channels and the takeover gate that Rasa loads."""
+    use(Settings.from_env())
     install()
     from rasa.__main__ import main as rasa_main
 

@@ -22,7 +22,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from bot.cases import CaseService
-from bot.store import Base, create_engine_for, migrate
+from bot.store import AppStore, Base, create_engine_for, migrate
 from bot.store import cases as case_models  # noqa: F401  (registers the tables on Base.metadata)
 from bot.store._base import MIGRATIONS_DIR
 from tests.cases.conftest import count_rows, make_submission
@@ -77,7 +77,7 @@ def test_migrate_creates_the_tables_on_an_empty_file(tmp_path):
         engine.dispose()
     assert _cases_revisions()[-1] in heads
     # The service works on it straight away.
-    case = CaseService.from_url(url).create_case(make_submission())
+    case = CaseService(AppStore(url)).create_case(make_submission())
     assert case.status == "新建"
 
 
@@ -193,7 +193,7 @@ def test_upgrade_keeps_rows_written_at_every_earlier_revision(tmp_path, revision
 
     migrate(url)
 
-    service = CaseService.from_url(url)
+    service = CaseService(AppStore(url))
     case = service.case_status("NX2601050003", "13995112233")
     assert case is not None
     expected = SAMPLE_ROWS["cases"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,26 +12,13 @@ from bot.cases import (
     CaseNotFound,
     CaseRecord,
     CaseService,
-    HandoffRecord,
     InvalidTransition,
     normalize_case_id,
 )
-from bot.store import create_engine_for, sessionmaker_for
+from bot.handoffs import HandoffRecord, HandoffService
+from bot.store import AppStore, create_engine_for
 from tests.cases.conftest import count_rows, make_submission
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta) -> None:
-        self.now += timedelta(**delta)
-
+from tests.support.clock import FakeClock
 
 # ------------------------------------------------------------------------------------------- creation
 
@@ -68,7 +55,7 @@ def test_records_are_frozen_plain_dataclasses(service, submission):
 def test_case_numbers_are_nx_china_date_and_a_daily_sequence(db_url):
     # 17:00 UTC on 28 November is already 29 November in Ningxia (UTC+8).
     clock = FakeClock(datetime(2026, 11, 28, 17, 0, tzinfo=UTC))
-    service = CaseService.from_url(db_url, clock=clock)
+    service = CaseService(AppStore(db_url), clock=clock)
     first = service.create_case(make_submission(dedupe_key="a"))
     second = service.create_case(make_submission(dedupe_key="b"))
     clock.advance(days=1)
@@ -79,7 +66,7 @@ def test_case_numbers_are_nx_china_date_and_a_daily_sequence(db_url):
 
 def test_the_sequence_grows_past_four_digits(db_url):
     clock = FakeClock(datetime(2026, 3, 1, 4, 0, tzinfo=UTC))
-    service = CaseService.from_url(db_url, clock=clock)
+    service = CaseService(AppStore(db_url), clock=clock)
     engine = create_engine_for(db_url)
     with engine.begin() as connection:  # a busy day: 9999 cases already
         connection.exec_driver_sql(
@@ -217,7 +204,7 @@ def test_case_numbers_are_read_with_spaces_dashes_and_full_width(service, submis
 
 def test_list_cases_filters_and_orders_newest_first(db_url):
     clock = FakeClock(datetime(2026, 5, 1, 2, 0, tzinfo=UTC))
-    service = CaseService.from_url(db_url, clock=clock)
+    service = CaseService(AppStore(db_url), clock=clock)
     made = []
     for index, (case_type, county) in enumerate(
         [("wage_arrears", "金凤区"), ("work_injury", "原州区"), ("wage_arrears", "原州区"), ("other", "金凤区")]
@@ -308,7 +295,7 @@ def test_change_status_errors(service, submission):
 
 def test_two_services_changing_the_same_case_cannot_both_win(db_url, submission):
     """The update is a compare-and-set on the old status: a stale writer is refused, not silently applied."""
-    one, two = CaseService.from_url(db_url), CaseService.from_url(db_url)
+    one, two = CaseService(AppStore(db_url)), CaseService(AppStore(db_url))
     case = one.create_case(submission)
     one.change_status(case.case_id, "处理中", actor="op-1")
     one.change_status(case.case_id, "已办结", actor="op-1")
@@ -317,9 +304,13 @@ def test_two_services_changing_the_same_case_cannot_both_win(db_url, submission)
     assert [e.actor for e in two.case_history(case.case_id)] == ["worker", "op-1", "op-1"]
 
 
-def test_a_service_can_be_built_from_a_sessionmaker(db_url, submission):
-    service = CaseService(sessionmaker_for(create_engine_for(db_url)))
-    assert service.create_case(submission).case_id.startswith("NX")
+def test_services_on_one_store_see_each_others_records(db_url, submission):
+    store = AppStore(db_url)
+    cases, handoffs = CaseService(store), HandoffService(store)
+    case = cases.create_case(submission)
+    handoff = handoffs.record_handoff("worker-1", "rest", "case_intake", reason="intake")
+    assert cases.get_case(case.case_id) == case and handoffs.get_handoff(handoff.id) == handoff
+    assert cases.list_handoffs() == [handoff]  # the case service's forwarding, during the move
 
 
 # ------------------------------------------------------------------------------------------- handoffs
@@ -327,7 +318,7 @@ def test_a_service_can_be_built_from_a_sessionmaker(db_url, submission):
 
 def test_record_and_read_handoffs(db_url):
     clock = FakeClock(datetime(2026, 5, 1, 2, 0, tzinfo=UTC))
-    service = CaseService.from_url(db_url, clock=clock)
+    service = CaseService(AppStore(db_url), clock=clock)
     first = service.record_handoff(
         "worker-1",
         "rest",

@@ -1,5 +1,5 @@
-"""Overview figures: per-day counts from the tracker store's events (read-only), answers per topic, the questions
-that ended in a fallback (grouped across spelling variants, PII masked), handoffs and cases per day."""
+"""Overview figures: per-day counts from the events Rasa's SQL event broker wrote (read-only), answers per topic, the
+questions that ended in a fallback (grouped across spelling variants, PII masked), handoffs and cases per day."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from bot.console._stats import LOCAL_TZ, read_tracker_events, summarize
+from rasa.core.brokers.sql import SQLEventBroker
+
+from bot.console import _stats
+from bot.console._stats import LOCAL_TZ, EventLog, summarize
+from bot.settings import Settings
+from bot.store import AppStore
 
 
 def local(day: int, hour: int) -> float:
@@ -62,25 +67,59 @@ def test_counts_per_local_day_topics_and_fallback_questions():
     assert count == 1 and "13812345678" not in masked and "老板跑了咋办" in masked
 
 
-def test_the_tracker_store_is_read_only_and_may_be_missing(tmp_path: Path):
-    assert read_tracker_events(tmp_path / "none.db", datetime(2026, 1, 1, tzinfo=UTC)) == ([], False)
-    path = tmp_path / "tracker.db"
-    with sqlite3.connect(path) as connection:
-        connection.execute(
-            "CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id TEXT, type_name TEXT, "
-            "timestamp REAL, intent_name TEXT, action_name TEXT, data TEXT)"
-        )
-        connection.executemany(
-            "INSERT INTO events (sender_id, type_name, timestamp, data) VALUES (?, ?, ?, ?)",
-            EVENTS + [("a", "action", local(27, 9), "{}")],
-        )
+def publish(path: Path, events) -> None:
+    """Write `events` as Rasa writes them: through Rasa's own SQLEventBroker (endpoints.yml `event_broker: SQL`)."""
+    broker = SQLEventBroker(db=str(path))
+    try:
+        for sender, _type_name, _at, data in events:
+            broker.publish({"sender_id": sender, **json.loads(data)})
+    finally:
+        broker.engine.dispose()
+
+
+def event_log(tmp_path: Path) -> EventLog:
+    settings = Settings.from_env({"NXA_VAR_DIR": str(tmp_path)})
+    assert settings.events_db_url == f"sqlite:///{tmp_path / 'events.db'}"  # its own file beside the app store
+    return EventLog.for_settings(settings, AppStore(settings.app_db_url))
+
+
+def test_the_broker_events_are_read_only_and_may_be_missing(tmp_path: Path):
+    since = datetime(2026, 11, 27, tzinfo=LOCAL_TZ)
+    log = event_log(tmp_path)
+    assert log.read(since) == ([], False)  # Rasa has not published yet: no file
+    path = tmp_path / "events.db"
+    publish(path, EVENTS + [("a", "action", local(27, 9), json.dumps({"event": "action", "timestamp": local(27, 9)}))])
     before = path.read_bytes()
-    rows, ok = read_tracker_events(path, datetime(2026, 11, 27, tzinfo=LOCAL_TZ))
-    assert ok and len(rows) == len(EVENTS) - 1 and all(row[1] in ("user", "bot") for row in rows)
+    rows, ok = log.read(since)
+    assert ok and [row[:3] for row in rows] == [row[:3] for row in EVENTS[:-1]]  # oldest first, users and bots only
     assert path.read_bytes() == before
-    empty = tmp_path / "empty.db"
-    sqlite3.connect(empty).close()
-    assert read_tracker_events(empty, datetime(2026, 1, 1, tzinfo=UTC)) == ([], False)
+    assert summarize(rows, first_day=date(2026, 11, 27), last_day=date(2026, 11, 29)).total("fallbacks") == 3
+    (tmp_path / "empty").mkdir()
+    sqlite3.connect(tmp_path / "empty" / "events.db").close()
+    assert event_log(tmp_path / "empty").read(since) == ([], False)  # a file without the broker's table
+
+
+def test_reading_stops_well_before_the_period_and_skips_unreadable_rows(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(_stats, "STOP_AFTER_OLD_ROWS", 20)
+    old = [user("old", f"问题{i}", local(1, 9)) for i in range(50)]  # weeks before the period
+    # a row of the period published before them (a clock far off) is not reached; a single late old one is skipped
+    publish(tmp_path / "events.db", [user("lost", "你好", local(27, 8))] + old + EVENTS[:2] + old[:1] + EVENTS[2:3])
+    with sqlite3.connect(tmp_path / "events.db") as connection:
+        connection.execute("INSERT INTO events (sender_id, data) VALUES ('x', 'not json')")
+    rows, ok = event_log(tmp_path).read(datetime(2026, 11, 27, tzinfo=LOCAL_TZ))
+    assert ok and [row[0] for row in rows] == ["a", "a", "a"]
+
+
+def test_the_app_stores_database_is_read_through_the_app_stores_engine(tmp_path: Path):
+    """Scaled out, the broker writes to the app store's (PostgreSQL) database: no second engine for it."""
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    settings = Settings.from_env({"NXA_VAR_DIR": str(tmp_path), "APP_DB_URL": url, "EVENTS_DB_URL": url})
+    store = AppStore(url)
+    publish(tmp_path / "app.db", EVENTS)
+    log = EventLog.for_settings(settings, store)
+    assert log._engine is store.engine
+    rows, ok = log.read(datetime(2026, 11, 27, tzinfo=LOCAL_TZ))
+    assert ok and len(rows) == len(EVENTS) - 1
 
 
 def test_an_empty_period():

@@ -22,6 +22,7 @@ import yaml
 
 from bot.launcher import _is_up, process_specs
 from bot.settings import ROOT
+from bot.store import AppStore
 from tests.reliability.services import ServiceError, services
 from tests.reliability.support import (
     HAS_INTAKE,
@@ -208,7 +209,7 @@ def test_an_intake_form_started_on_one_replica_is_finished_on_the_other_and_stor
     assert user_turns[0].startswith("/start_case") and len(user_turns) >= 8
     cases = [
         case
-        for case in CaseService.from_url(shared_stores.postgres.url("app")).list_cases()
+        for case in CaseService(AppStore(shared_stores.postgres.url("app"))).list_cases()
         if case.sender_id == sender
     ]
     assert [case.case_id for case in cases] == [created[0]["case_id"]]
