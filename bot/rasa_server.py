@@ -11,7 +11,7 @@ Rasa 3.6 itself that grow with every turn and do no useful work twice:
   read back from the tracker store: about 10 %. Here the walk's result is kept per type name; a name not found
   falls through to Rasa's own lookup, so an event class imported later is still found.
 
-Both keep Rasa's behaviour (tests/foundation/test_rasa_server.py) and apply only to this process.
+Both keep Rasa's behaviour (tests/bot/test_rasa_server.py) and apply only to this process.
 """
 
 from __future__ import annotations

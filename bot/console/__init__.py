@@ -10,8 +10,5 @@
 Layout: `web` (the services container, rendering: what views share), `_middleware` (security headers, sessions,
 CSRF, cookies), the `_*_views` modules, and `app` (`create_app`, which imports them all). `python -m bot.console
 serve` runs it (the launcher does, on CONSOLE_PORT); `python -m bot.console create-operator NAME` adds an operator.
+The package itself imports nothing, so importing `bot.console.web` loads no view.
 """
-
-from bot.console.app import create_app
-
-__all__ = ["create_app"]

@@ -6,6 +6,7 @@ app = create_app(settings, store=store, kb=kb, clock=clock)   # tests: their own
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -59,16 +60,12 @@ def create_app(
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=256 * 1024)
     app[CONSOLE] = console
 
-    async def open_http(app: web.Application) -> None:
-        console.http = aiohttp.ClientSession()
-
-    async def close_http(app: web.Application) -> None:
-        if console.http is not None:
-            await console.http.close()
+    async def http_session(app: web.Application) -> AsyncIterator[None]:
+        async with aiohttp.ClientSession() as console.http:
+            yield
         console.events.dispose()
 
-    app.on_startup.append(open_http)
-    app.on_cleanup.append(close_http)
+    app.cleanup_ctx.append(http_session)
     for view in VIEWS:
         app.add_routes(view.routes)
     app.router.add_static("/static/", Path(__file__).with_name("static"), name="static")

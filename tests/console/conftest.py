@@ -15,8 +15,8 @@ import requests
 from aiohttp import web
 
 from bot.cases import CaseService, CaseSubmission
-from bot.console import create_app
 from bot.console._security import LoginRateLimiter
+from bot.console.app import create_app
 from bot.console.web import CONSOLE
 from bot.settings import Settings
 from bot.store import AppStore, migrate

@@ -6,8 +6,8 @@ import html
 import re
 from pathlib import Path
 
+from tests.bot.console.test_stats import EVENTS, publish
 from tests.console.conftest import make_case
-from tests.console.test_stats import EVENTS, publish
 
 
 def test_overview_counts_and_charts(client, console, cases):

@@ -1,4 +1,4 @@
-"""CaseService on a real SQLite file: creation, idempotence, validation, lookups, status changes, handoffs."""
+"""CaseService on a real SQLite file: creation, idempotence, validation, lookups, status changes."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from bot.cases import (
     InvalidTransition,
     normalize_case_id,
 )
-from bot.handoffs import HandoffRecord, HandoffService
+from bot.handoffs import HandoffService
 from bot.store import AppStore, create_engine_for
 from tests.cases.conftest import count_rows, make_submission
 from tests.support.clock import FakeClock
@@ -311,53 +311,3 @@ def test_services_on_one_store_see_each_others_records(db_url, submission):
     handoff = handoffs.record_handoff("worker-1", "rest", "case_intake", reason="intake")
     assert cases.get_case(case.case_id) == case and handoffs.get_handoff(handoff.id) == handoff
     assert cases.list_handoffs() == [handoff]  # the case service's forwarding, during the move
-
-
-# ------------------------------------------------------------------------------------------- handoffs
-
-
-def test_record_and_read_handoffs(db_url):
-    clock = FakeClock(datetime(2026, 5, 1, 2, 0, tzinfo=UTC))
-    service = CaseService(AppStore(db_url), clock=clock)
-    first = service.record_handoff(
-        "worker-1",
-        "rest",
-        "12333",
-        summary={"topic": "insurance", "facts": {"years_paid": 12, "hukou": "rural"}, "last_question": "能领养老金吗"},
-        reason="decided_locally",
-    )
-    clock.advance(minutes=1)
-    second = service.record_handoff("wx-2", "wechat", "case_intake", summary={"topic": "labor_rights"}, reason="wages")
-    assert isinstance(first, HandoffRecord)
-    assert (first.sender_id, first.channel, first.target, first.topic) == ("worker-1", "rest", "12333", "insurance")
-    assert first.facts == {"years_paid": 12, "hukou": "rural"}
-    assert (first.last_question, first.reason) == ("能领养老金吗", "decided_locally")
-    assert (second.facts, second.last_question) == ({}, "")
-    assert service.list_handoffs() == [second, first]
-    assert service.list_handoffs(limit=1) == [second]
-    assert service.get_handoff(first.id) == first
-    assert service.get_handoff(999) is None
-
-
-def test_handoff_facts_are_stored_as_json(service):
-    handoff = service.record_handoff(
-        "w", "sms", "12333", summary={"facts": {"start": datetime(2026, 1, 2).date(), "amount": 1.5}}
-    )
-    assert service.get_handoff(handoff.id).facts == {"start": "2026-01-02", "amount": 1.5}
-
-
-@pytest.mark.parametrize(
-    "kwargs, message",
-    [
-        ({"target": "110"}, "target"),
-        ({"sender_id": ""}, "sender_id"),
-        ({"summary": {"topic": "x", "mood": "angry"}}, "summary"),
-        ({"summary": {"facts": {"x": float("nan")}}}, "JSON"),
-        ({"channel": "c" * 33}, "channel"),
-    ],
-)
-def test_bad_handoffs_are_refused(service, db_path, kwargs, message):
-    arguments = {"sender_id": "w", "channel": "rest", "target": "12333", "summary": {}, "reason": ""} | kwargs
-    with pytest.raises(ValueError, match=message):
-        service.record_handoff(**arguments)
-    assert count_rows(db_path, "handoffs") == 0
