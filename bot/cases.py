@@ -108,13 +108,8 @@ class InvalidTransition(ValueError):
 
 
 @dataclass(frozen=True)
-class CaseSubmission:
-    """What the intake form collected. `create_case` validates and normalises it.
-
-    `dedupe_key` identifies one submission: deliver the same key twice and you get the same case. When it is None,
-    the key is a hash of the sender, channel and every collected field, so an identical submission from the same
-    conversation is recorded once.
-    """
+class _CaseFields:
+    """What a worker tells about their case, and the conversation it came from."""
 
     case_type: str
     worker_name: str
@@ -127,6 +122,17 @@ class CaseSubmission:
     consent: bool
     sender_id: str
     channel: str
+
+
+@dataclass(frozen=True)
+class CaseSubmission(_CaseFields):
+    """What the intake form collected. `create_case` validates and normalises it.
+
+    `dedupe_key` identifies one submission: deliver the same key twice and you get the same case. When it is None,
+    the key is a hash of the sender, channel and every collected field, so an identical submission from the same
+    conversation is recorded once.
+    """
+
     dedupe_key: str | None = None
 
     def effective_dedupe_key(self) -> str:
@@ -150,22 +156,11 @@ class CaseSubmission:
 
 
 @dataclass(frozen=True)
-class CaseRecord:
+class CaseRecord(_CaseFields):
     """A recorded case as stored (phone in full: mask it with `phone_masked` wherever it is shown or logged)."""
 
     case_id: str
-    case_type: str
-    worker_name: str
-    phone: str
-    county: str
-    employer: str
-    amount_owed: int | None
-    owed_period: str | None
-    description: str
-    consent: bool
     status: str
-    sender_id: str
-    channel: str
     dedupe_key: str
     created_at: datetime
     updated_at: datetime

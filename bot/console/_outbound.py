@@ -15,6 +15,7 @@ development). A REST conversation has nothing to transmit: its client fetches op
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import aiohttp
@@ -58,34 +59,35 @@ class Outbound(Protocol):
     async def send(self, conversation: str, text: str) -> None: ...
 
 
-class WeChatOutbound:
-    channel = "wechat"
+class _ClientOutbound:
+    """A vendor client's send, with the client's own errors turned into the contract's."""
 
-    def __init__(self, client: CustomerServiceClient) -> None:
-        self._client = client
-
-    async def send(self, conversation: str, text: str) -> None:
-        try:
-            await self._client.send_text(conversation, text)
-        except CustomerServiceWindowClosed:
-            raise WindowClosed(WINDOW_CLOSED) from None
-        except Exception as error:
-            raise DeliveryRefused(f"{type(error).__name__}: {error}") from None
-
-
-class SmsOutbound:
-    channel = "sms"
-
-    def __init__(self, provider: SmsProvider) -> None:
-        self._provider = provider
+    def __init__(
+        self,
+        channel: str,
+        send: Callable[[str, str], Awaitable[None]],
+        known: dict[type[Exception], tuple[type[DeliveryError], str]],
+    ) -> None:
+        self.channel = channel
+        self._send = send
+        self._known = known
 
     async def send(self, conversation: str, text: str) -> None:
         try:
-            await self._provider.send(conversation, text)
-        except SmsOptedOut:
-            raise OptedOut(OPTED_OUT) from None
+            await self._send(conversation, text)
         except Exception as error:
+            for kind, (delivery_error, reason) in self._known.items():
+                if isinstance(error, kind):
+                    raise delivery_error(reason) from None
             raise DeliveryRefused(f"{type(error).__name__}: {error}") from None
+
+
+def _wechat(client: CustomerServiceClient) -> Outbound:
+    return _ClientOutbound("wechat", client.send_text, {CustomerServiceWindowClosed: (WindowClosed, WINDOW_CLOSED)})
+
+
+def _sms(provider: SmsProvider) -> Outbound:
+    return _ClientOutbound("sms", provider.send, {SmsOptedOut: (OptedOut, OPTED_OUT)})
 
 
 class RestOutbound:
@@ -105,9 +107,9 @@ def outbound_for(channel: str, *, settings: Settings, store: AppStore, session: 
     env = settings.env  # the channels read their configuration from the settings' environment
     try:
         if channel == "wechat":
-            return WeChatOutbound(customer_service_from_env(session, dict(env)))
+            return _wechat(customer_service_from_env(session, dict(env)))
         if channel == "sms":
-            return SmsOutbound(provider_from_env(session, env))
+            return _sms(provider_from_env(session, env))
     except Exception as error:  # missing credentials and the like: the channel says which
         raise DeliveryRefused(f"渠道未配置：{error}") from None
     if channel == "rest":
