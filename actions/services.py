@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import datetime
 import functools
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bot.cases import CaseService
-from bot.settings import Settings
+from bot.store import app_store
 from policies_kb import MIN_CONFIDENT_SCORE, TOPICS, EligibilityResult, FactSpec, KnowledgeBase, Rule, SearchHit
 
 __all__ = [
@@ -125,6 +124,5 @@ def policies() -> PolicyService:
 
 @functools.lru_cache(maxsize=1)
 def cases() -> CaseService:
-    """The process's CaseService on APP_DB_URL (the launcher has migrated the schema before starting us)."""
-    url = os.environ.get("APP_DB_URL") or Settings.from_env().app_db_url
-    return CaseService.from_url(url)
+    """The process's CaseService on its app store (`bot.settings.current()`; the launcher migrated it before)."""
+    return CaseService(app_store())

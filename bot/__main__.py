@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bot.settings import Settings
+from bot.settings import Settings, use
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--force", action="store_true", help="train even if the model is up to date")
     args = parser.parse_args(argv)
 
-    settings = Settings.from_env()
+    settings = use(Settings.from_env())
     if args.command == "train":
         from bot.train import ensure_model
 

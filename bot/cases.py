@@ -1,6 +1,6 @@
-"""The case store service: record a worker's case, look it up, move it through its statuses, record handoffs.
+"""The case store service: record a worker's case, look it up, move it through its statuses.
 
-    service = CaseService.from_url(settings.app_db_url)      # the schema must exist: `bot.store.migrate(url)` first
+    service = CaseService(app_store(settings))               # the schema must exist: `bot.store.migrate(url)` first
     case = service.create_case(CaseSubmission(...))          # idempotent on dedupe_key
     service.case_status(case.case_id, "13812345678")         # the phone number is the proof of ownership
 
@@ -9,14 +9,14 @@ after the 9999th case of a day), e.g. NX2611290007. Statuses are 新建 → 处�
 case back from 处理中 to 新建 (it goes back to the queue: someone else picks it up), and reopen a closed case
 (已办结 → 处理中); both backward steps need a note saying why. Every change appends a `case_events` row.
 
-Every storage failure (a locked SQLite file, a full disk, a lost PostgreSQL connection) raises `CaseStoreUnavailable`,
-which the actions turn into an apology; a case is written in one transaction, so nothing half-written remains.
-Records handed out are frozen dataclasses: no ORM object leaves this module.
+Every storage failure (a locked SQLite file, a full disk, a lost PostgreSQL connection) raises `CaseStoreUnavailable`
+(`bot.store.StoreUnavailable`), which the actions turn into an apology; a case is written in one transaction, so
+nothing half-written remains. Records handed out are frozen dataclasses: no ORM object leaves this module. Handoffs
+are `bot.handoffs.HandoffService`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -24,17 +24,19 @@ import random
 import re
 import time
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from bot.store import create_engine_for, session_scope, sessionmaker_for
-from bot.store.cases import Case, CaseEvent, Handoff, utcnow
+from bot.handoffs import HandoffRecord, HandoffService
+from bot.store import AppStore, StoreUnavailable, storage_errors
+from bot.store.cases import Case, CaseEvent
+from bot.store.types import to_record, utcnow
 from nlu.extract import mask_phone, parse_phone
 from nlu.places import counties
 
@@ -46,11 +48,9 @@ __all__ = [
     "STATUS_IN_PROGRESS",
     "STATUS_CLOSED",
     "TRANSITIONS",
-    "HANDOFF_TARGETS",
     "CaseSubmission",
     "CaseRecord",
     "CaseEventRecord",
-    "HandoffRecord",
     "CaseService",
     "CaseStoreUnavailable",
     "CaseNotFound",
@@ -82,8 +82,6 @@ TRANSITIONS: dict[tuple[str, str], bool] = {
     (STATUS_CLOSED, STATUS_IN_PROGRESS): True,
 }
 
-HANDOFF_TARGETS: tuple[str, ...] = ("12333", "case_intake")
-
 CASE_ID_PREFIX = "NX"
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 _CASE_ID_RE = re.compile(r"^NX\d{6}\d{4,}$")
@@ -97,11 +95,8 @@ MAX_DEDUPE_KEY = 128
 _CREATE_ATTEMPTS = 30
 
 
-class CaseStoreUnavailable(RuntimeError):
-    """The case store cannot be read or written right now (locked, full disk, lost connection); nothing was saved.
-
-    The caller apologises and offers 12333; retrying later is safe (creation is idempotent on the dedupe key).
-    """
+# The app store's own error under the name the actions and the console know it by.
+CaseStoreUnavailable = StoreUnavailable
 
 
 class CaseNotFound(LookupError):
@@ -113,13 +108,8 @@ class InvalidTransition(ValueError):
 
 
 @dataclass(frozen=True)
-class CaseSubmission:
-    """What the intake form collected. `create_case` validates and normalises it.
-
-    `dedupe_key` identifies one submission: deliver the same key twice and you get the same case. When it is None,
-    the key is a hash of the sender, channel and every collected field, so an identical submission from the same
-    conversation is recorded once.
-    """
+class _CaseFields:
+    """What a worker tells about their case, and the conversation it came from."""
 
     case_type: str
     worker_name: str
@@ -132,6 +122,17 @@ class CaseSubmission:
     consent: bool
     sender_id: str
     channel: str
+
+
+@dataclass(frozen=True)
+class CaseSubmission(_CaseFields):
+    """What the intake form collected. `create_case` validates and normalises it.
+
+    `dedupe_key` identifies one submission: deliver the same key twice and you get the same case. When it is None,
+    the key is a hash of the sender, channel and every collected field, so an identical submission from the same
+    conversation is recorded once.
+    """
+
     dedupe_key: str | None = None
 
     def effective_dedupe_key(self) -> str:
@@ -155,22 +156,11 @@ class CaseSubmission:
 
 
 @dataclass(frozen=True)
-class CaseRecord:
+class CaseRecord(_CaseFields):
     """A recorded case as stored (phone in full: mask it with `phone_masked` wherever it is shown or logged)."""
 
     case_id: str
-    case_type: str
-    worker_name: str
-    phone: str
-    county: str
-    employer: str
-    amount_owed: int | None
-    owed_period: str | None
-    description: str
-    consent: bool
     status: str
-    sender_id: str
-    channel: str
     dedupe_key: str
     created_at: datetime
     updated_at: datetime
@@ -198,21 +188,6 @@ class CaseEventRecord:
     actor: str
 
 
-@dataclass(frozen=True)
-class HandoffRecord:
-    """A recorded handoff with the conversation summary the operator sees."""
-
-    id: int
-    sender_id: str
-    channel: str
-    target: str
-    topic: str | None
-    facts: Mapping[str, Any] = field(hash=False)
-    last_question: str
-    reason: str
-    created_at: datetime
-
-
 def normalize_case_id(text: str) -> str:
     """A case number as typed ("nx 2611-29 0007", full-width digits) in canonical form ("NX2611290007")."""
     text = unicodedata.normalize("NFKC", text or "")
@@ -225,15 +200,16 @@ class CaseService:
     The schema must already exist (`bot.store.migrate(url)`, run by the launcher); the service never migrates.
     """
 
-    def __init__(self, session_factory: sessionmaker, *, clock: Callable[[], datetime] = utcnow) -> None:
-        self._sessions = session_factory
+    def __init__(self, store: AppStore, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self._store = store
         self._clock = clock
         self._county_names = frozenset(c.name for c in counties())
+        self._handoffs = HandoffService(store, clock=clock)
 
     @classmethod
     def from_url(cls, db_url: str, *, clock: Callable[[], datetime] = utcnow) -> CaseService:
-        """A service on its own engine for `db_url` (SQLite gets WAL and a busy timeout, see bot.store)."""
-        return cls(sessionmaker_for(create_engine_for(db_url)), clock=clock)
+        """A service on a store of its own: kept for the action and fault tests until they build an AppStore."""
+        return cls(AppStore(db_url), clock=clock)
 
     # ---------------------------------------------------------------- cases
 
@@ -248,13 +224,13 @@ class CaseService:
         values = self._validated(submission)
         dedupe_key = values["dedupe_key"]
         for attempt in range(_CREATE_ATTEMPTS):
-            with self._store():
+            with storage_errors():
                 existing = self._by_dedupe_key(dedupe_key)
                 if existing is not None:
                     return existing
                 now = self._clock()
                 try:
-                    with session_scope(self._sessions) as session:
+                    with self._store.begin() as session:
                         case_id = self._next_case_id(session, now)
                         case = Case(case_id=case_id, status=STATUS_NEW, created_at=now, updated_at=now, **values)
                         session.add(case)
@@ -262,7 +238,7 @@ class CaseService:
                         note = f"登记（{values['channel']}）"
                         session.add(CaseEvent(case_id=case_id, at=now, status=STATUS_NEW, note=note, actor="worker"))
                         session.flush()
-                        record = _case_record(case)
+                        record = to_record(CaseRecord, case)
                 except sa_exc.IntegrityError:
                     # Another writer took this case number or this dedupe key first: look again.
                     time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
@@ -279,9 +255,9 @@ class CaseService:
 
     def get_case(self, case_id: str) -> CaseRecord | None:
         """The case with this number (any spacing or case accepted), or None."""
-        with self._store(), session_scope(self._sessions) as session:
+        with storage_errors(), self._store.begin() as session:
             case = session.get(Case, normalize_case_id(case_id))
-            return _case_record(case) if case is not None else None
+            return to_record(CaseRecord, case) if case is not None else None
 
     def case_status(self, case_id: str, phone: str) -> CaseRecord | None:
         """The case only if both its number and its phone number match (the phone proves it is the worker's)."""
@@ -313,8 +289,8 @@ class CaseService:
         if county is not None:
             query = query.where(Case.county == county)
         query = query.order_by(Case.created_at.desc(), Case.case_id.desc()).limit(max(0, int(limit)))
-        with self._store(), session_scope(self._sessions) as session:
-            return [_case_record(case) for case in session.execute(query).scalars()]
+        with storage_errors(), self._store.begin() as session:
+            return [to_record(CaseRecord, case) for case in session.execute(query).scalars()]
 
     def change_status(self, case_id: str, status: str, actor: str, note: str = "") -> CaseRecord:
         """Move a case to `status` (see TRANSITIONS) and append a history row; returns the updated case.
@@ -328,7 +304,7 @@ class CaseService:
         if not actor:
             raise ValueError("actor is required (who changes the status)")
         note = (note or "").strip()
-        with self._store(), session_scope(self._sessions) as session:
+        with storage_errors(), self._store.begin() as session:
             case = session.get(Case, normalize_case_id(case_id))
             if case is None:
                 raise CaseNotFound(case_id)
@@ -350,7 +326,7 @@ class CaseService:
             session.add(CaseEvent(case_id=case.case_id, at=now, status=status, note=note, actor=actor))
             session.flush()
             session.expire(case)
-            record = _case_record(session.get(Case, case.case_id))
+            record = to_record(CaseRecord, session.get(Case, case.case_id))
         log.info("case %s: %s by %s", record.case_id, status, actor)
         return record
 
@@ -361,69 +337,21 @@ class CaseService:
             .where(CaseEvent.case_id == normalize_case_id(case_id))
             .order_by(CaseEvent.at, CaseEvent.id)
         )
-        with self._store(), session_scope(self._sessions) as session:
-            return [
-                CaseEventRecord(id=e.id, case_id=e.case_id, at=e.at, status=e.status, note=e.note, actor=e.actor)
-                for e in session.execute(query).scalars()
-            ]
+        with storage_errors(), self._store.begin() as session:
+            return [to_record(CaseEventRecord, event) for event in session.execute(query).scalars()]
 
-    # ---------------------------------------------------------------- handoffs
+    # ---------------------------------------------------------------- handoffs (moved to bot.handoffs)
+    # The action server's `actions.handoff` still records handoffs through the case service; these three forward to
+    # `HandoffService` on the same store until it calls that service itself.
 
-    def record_handoff(
-        self,
-        sender_id: str,
-        channel: str,
-        target: str,
-        summary: Mapping[str, Any] | None = None,
-        reason: str = "",
-    ) -> HandoffRecord:
-        """Record that a conversation goes to a person. `summary` holds topic, facts (a JSON-serialisable dict) and
-        last_question, each optional. Raises ValueError on a bad target or summary, CaseStoreUnavailable on storage
-        failure."""
-        if target not in HANDOFF_TARGETS:
-            raise ValueError(f"unknown handoff target {target!r}; expected one of {HANDOFF_TARGETS}")
-        if not (sender_id or "").strip() or not (channel or "").strip():
-            raise ValueError("sender_id and channel are required")
-        if len(sender_id) > 255 or len(channel) > 32:
-            raise ValueError("sender_id (at most 255 characters) or channel (at most 32) is too long")
-        summary = dict(summary or {})
-        unknown = set(summary) - {"topic", "facts", "last_question"}
-        if unknown:
-            raise ValueError(f"unknown summary keys {sorted(unknown)}; expected topic, facts, last_question")
-        facts = dict(summary.get("facts") or {})
-        try:
-            facts = json.loads(json.dumps(facts, ensure_ascii=False, default=str, allow_nan=False))
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"handoff facts are not JSON-serialisable: {error}") from None
-        topic = summary.get("topic") or None
-        handoff = Handoff(
-            sender_id=sender_id,
-            channel=channel,
-            target=target,
-            topic=str(topic)[:64] if topic else None,
-            facts=facts,
-            last_question=str(summary.get("last_question") or "")[:MAX_DESCRIPTION],
-            reason=(reason or "")[:255],
-            created_at=self._clock(),
-        )
-        with self._store(), session_scope(self._sessions) as session:
-            session.add(handoff)
-            session.flush()
-            record = _handoff_record(handoff)
-        log.info("handoff %s to %s recorded (%s)", record.id, target, reason)
-        return record
+    def record_handoff(self, *args: Any, **kwargs: Any) -> HandoffRecord:
+        return self._handoffs.record_handoff(*args, **kwargs)
 
     def list_handoffs(self, limit: int = 200) -> list[HandoffRecord]:
-        """Handoffs newest first."""
-        query = sa.select(Handoff).order_by(Handoff.created_at.desc(), Handoff.id.desc()).limit(max(0, int(limit)))
-        with self._store(), session_scope(self._sessions) as session:
-            return [_handoff_record(h) for h in session.execute(query).scalars()]
+        return self._handoffs.list_handoffs(limit)
 
     def get_handoff(self, handoff_id: int) -> HandoffRecord | None:
-        """The handoff with this id, or None."""
-        with self._store(), session_scope(self._sessions) as session:
-            handoff = session.get(Handoff, int(handoff_id))
-            return _handoff_record(handoff) if handoff is not None else None
+        return self._handoffs.get_handoff(handoff_id)
 
     # ---------------------------------------------------------------- internals
 
@@ -470,9 +398,9 @@ class CaseService:
         }
 
     def _by_dedupe_key(self, dedupe_key: str) -> CaseRecord | None:
-        with session_scope(self._sessions) as session:
+        with self._store.begin() as session:
             case = session.execute(sa.select(Case).where(Case.dedupe_key == dedupe_key)).scalar_one_or_none()
-            return _case_record(case) if case is not None else None
+            return to_record(CaseRecord, case) if case is not None else None
 
     @staticmethod
     def _next_case_id(session: Session, now: datetime) -> str:
@@ -486,33 +414,6 @@ class CaseService:
         sequence = int(last[len(prefix) :]) + 1 if last else 1
         return f"{prefix}{sequence:04d}"
 
-    @staticmethod
-    def _store():
-        return _storage_errors()
-
-
-@contextlib.contextmanager
-def _storage_errors() -> Iterator[None]:
-    """Turn driver-level failures into CaseStoreUnavailable; IntegrityError (handled by the caller) and programming
-    errors (bugs: they should be loud) pass through unchanged."""
-    try:
-        yield
-    except sa_exc.IntegrityError:
-        raise
-    except (
-        sa_exc.OperationalError,
-        sa_exc.InterfaceError,
-        sa_exc.InternalError,
-        sa_exc.DataError,
-        sa_exc.TimeoutError,
-    ) as error:
-        detail = str(getattr(error, "orig", None) or error).splitlines()[0]
-        log.warning("case store unavailable: %s", detail)
-        raise CaseStoreUnavailable(f"case store unavailable: {detail}") from error
-    except OSError as error:  # the SQLite file's folder cannot be created or read
-        log.warning("case store unavailable: %s", error)
-        raise CaseStoreUnavailable(f"case store unavailable: {error}") from error
-
 
 def _text(value: str | None, name: str, max_length: int, required: bool = False) -> str:
     text = (value or "").strip()
@@ -521,38 +422,3 @@ def _text(value: str | None, name: str, max_length: int, required: bool = False)
     if len(text) > max_length:
         raise ValueError(f"{name} is too long ({len(text)} characters, at most {max_length})")
     return text
-
-
-def _case_record(case: Case) -> CaseRecord:
-    return CaseRecord(
-        case_id=case.case_id,
-        case_type=case.case_type,
-        worker_name=case.worker_name,
-        phone=case.phone,
-        county=case.county,
-        employer=case.employer,
-        amount_owed=case.amount_owed,
-        owed_period=case.owed_period,
-        description=case.description,
-        consent=bool(case.consent),
-        status=case.status,
-        sender_id=case.sender_id,
-        channel=case.channel,
-        dedupe_key=case.dedupe_key,
-        created_at=case.created_at,
-        updated_at=case.updated_at,
-    )
-
-
-def _handoff_record(handoff: Handoff) -> HandoffRecord:
-    return HandoffRecord(
-        id=handoff.id,
-        sender_id=handoff.sender_id,
-        channel=handoff.channel,
-        target=handoff.target,
-        topic=handoff.topic,
-        facts=dict(handoff.facts or {}),
-        last_question=handoff.last_question,
-        reason=handoff.reason,
-        created_at=handoff.created_at,
-    )

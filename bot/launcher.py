@@ -1,7 +1,7 @@
 """Run the assistant's processes as one supervised group.
 
 `python -m bot run` (what `make run` calls) trains the model if it is stale, migrates the app store, then starts the
-action server, the Rasa server (with its channels) and, where it exists, the operator console. Each process's output
+action server, the Rasa server (with its channels) and the operator console. Each process's output
 is printed line by line behind its name; a process that exits on its own is reported and restarted (with a growing
 pause, and the whole group stops if one keeps crashing); Ctrl-C or SIGTERM stops every process, politely first.
 """
@@ -9,9 +9,10 @@ pause, and the whole group stops if one keeps crashing); Ctrl-C or SIGTERM stops
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-import secrets
 import signal
+import subprocess
 import sys
 import time
 import urllib.request
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.settings import Settings
+from bot.store import migrate
+from bot.train import ensure_model
 
 STOP_GRACE_SECONDS = 10
 MAX_RESTARTS_PER_MINUTE = 5
@@ -38,23 +41,11 @@ def _bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
-def rasa_auth_token(settings: Settings) -> str:
-    """The token that guards Rasa's HTTP API: `RASA_AUTH_TOKEN`, or one generated once and kept in var/."""
-    if token := settings.env.get("RASA_AUTH_TOKEN"):
-        return token
-    path = settings.var_dir / "rasa-auth-token"
-    if not path.exists():
-        settings.var_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(24))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
 def process_specs(settings: Settings, model: Path) -> list[ProcessSpec]:
     """The processes of the assistant, in start order."""
     env = settings.rasa_environment()
-    env["RASA_AUTH_TOKEN"] = rasa_auth_token(settings)
-    specs = [
+    env["RASA_AUTH_TOKEN"] = settings.rasa_auth_token()
+    return [
         ProcessSpec(
             "actions",
             [_bin("rasa"), "run", "actions", "--actions", "actions", "--port", str(settings.action_port)],
@@ -85,14 +76,8 @@ def process_specs(settings: Settings, model: Path) -> list[ProcessSpec]:
             f"{settings.rasa_url}/webhooks/rest/",
             env,
         ),
+        ProcessSpec("console", [sys.executable, "-m", "bot.console", "serve"], f"{settings.console_url}/healthz", env),
     ]
-    if (settings.root / "bot" / "console" / "__main__.py").exists():
-        specs.append(
-            ProcessSpec(
-                "console", [sys.executable, "-m", "bot.console", "serve"], f"{settings.console_url}/healthz", env
-            )
-        )
-    return specs
 
 
 def _is_up(url: str) -> bool:
@@ -131,6 +116,7 @@ class Supervisor:
             start_new_session=True,  # our own signal handling decides when children stop
         )
         self.processes[spec.name] = process
+        assert process.stdout is not None  # stdout=PIPE
         asyncio.ensure_future(self._pump(spec.name, process.stdout))
         return process
 
@@ -164,7 +150,7 @@ class Supervisor:
     async def _terminate_all(self) -> None:
         for process in self.processes.values():
             if process.returncode is None:
-                with _suppress_lookup():
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         for name, process in self.processes.items():
@@ -172,7 +158,7 @@ class Supervisor:
                 await asyncio.wait_for(process.wait(), max(0.1, deadline - time.monotonic()))
             except TimeoutError:
                 self.log(f"{name} did not stop in {STOP_GRACE_SECONDS} s; killing it")
-                with _suppress_lookup():
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 await process.wait()
             self.log(f"{name} stopped")
@@ -190,19 +176,8 @@ class Supervisor:
         return 1 if self.failed else 0
 
 
-class _suppress_lookup:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        return exc_type is ProcessLookupError
-
-
 def run(settings: Settings) -> int:
     """Train if needed, migrate the app store, and supervise every process until stopped."""
-    from bot.store import migrate
-    from bot.train import ensure_model
-
     if unset := settings.unset_endpoint_variables():  # scaling out: say so now rather than crash-loop Rasa
         print(
             f"[launcher] {settings.endpoints.name} needs these environment variables: {', '.join(unset)}",
@@ -221,10 +196,10 @@ def run(settings: Settings) -> int:
                 f"[launcher]   WeChat channel  {settings.rasa_url}/webhooks/wechat/webhook",
                 f"[launcher]   SMS channel     POST {settings.rasa_url}/webhooks/sms/webhook",
                 f"[launcher]   action server   {settings.action_url}",
-                f"[launcher]   console         {settings.console_url}/" if len(specs) > 2 else "",
+                f"[launcher]   console         {settings.console_url}/",
                 f"[launcher]   data            {settings.var_dir}",
             ]
-        ).replace("\n\n", "\n"),
+        ),
         flush=True,
     )
     return asyncio.run(Supervisor(specs, settings.root).run())
@@ -232,11 +207,6 @@ def run(settings: Settings) -> int:
 
 def chat(settings: Settings) -> int:
     """A terminal chat with the assistant (rasa shell) with the action server running beside it."""
-    import subprocess
-
-    from bot.store import migrate
-    from bot.train import ensure_model
-
     model = ensure_model(settings)
     migrate(settings.app_db_url)
     actions_spec = process_specs(settings, model)[0]

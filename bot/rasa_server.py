@@ -11,7 +11,7 @@ Rasa 3.6 itself that grow with every turn and do no useful work twice:
   read back from the tracker store: about 10 %. Here the walk's result is kept per type name; a name not found
   falls through to Rasa's own lookup, so an event class imported later is still found.
 
-Both keep Rasa's behaviour (tests/foundation/test_rasa_server.py) and apply only to this process.
+Both keep Rasa's behaviour (tests/bot/test_rasa_server.py) and apply only to this process.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from __future__ import annotations
 import functools
 import sys
 from typing import Any
+
+from bot.settings import Settings, use
 
 __all__ = ["install", "main"]
 
@@ -80,7 +82,9 @@ def _cache_event_types() -> None:
 
 
 def main() -> None:
-    """`rasa` with the speed-ups: the same command line as the `rasa` script."""
+    """`rasa` with the speed-ups: the same command line as the `rasa` script. The process's Settings are built
+    here, once, for the channels and the takeover gate that Rasa loads."""
+    use(Settings.from_env())
     install()
     from rasa.__main__ import main as rasa_main
 

@@ -1,8 +1,13 @@
-"""All configuration that is not Rasa's own, read from the environment once.
+"""All configuration that is not Rasa's own, read from the environment once per process.
 
 Rasa reads config.yml, domain.yml, credentials.yml and endpoints.yml itself; endpoints.yml and credentials.yml take
 their variable parts from environment variables that `Settings.rasa_environment()` fills in, so one place decides
 every port, path and URL. Nothing here has a secret default: credentials come only from the environment.
+
+Each entry point (the launcher, the Rasa server wrapper, the console, the CLIs) builds its Settings once with
+`use(Settings.from_env())` and passes them down; code that Rasa instantiates itself (channels from credentials.yml,
+the actions) asks `current()`, which returns that one (or builds it once from the environment). No other module
+reads `os.environ`.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-__all__ = ["Settings", "ROOT", "DEVELOPMENT_CHANNEL_ENV", "OPTIONAL_CHANNEL_ENV", "current"]
+__all__ = ["Settings", "ROOT", "DEVELOPMENT_CHANNEL_ENV", "OPTIONAL_CHANNEL_ENV", "current", "use"]
 
 # Stand-ins for the channels' secrets in development. credentials.yml reads them as ${VAR} and Rasa refuses to start
 # on an unset variable; outside production (NXA_ENV=production) an unset one takes these public, obviously fake
@@ -56,7 +61,9 @@ class Settings:
     console_port: int = 8080
     app_db_url: str = ""
     tracker_db: str = ""
-    lock_store: str = "in_memory"
+    # Where Rasa's SQL event broker writes every conversation event (the console's overview reads them): its own
+    # SQLite file next to the tracker's, or the app store's database when that is a server (PostgreSQL).
+    events_db_url: str = ""
     environment: str = "development"
     # Scaling out (RASA_ENDPOINTS=endpoints.postgres.yml): which Rasa endpoints file the Rasa server reads.
     endpoints: Path = ROOT / "endpoints.yml"
@@ -70,6 +77,10 @@ class Settings:
         environment = env.get("NXA_ENV", "").strip() or "development"
         if environment not in ("development", "production"):
             raise ValueError(f"NXA_ENV must be 'development' or 'production', got {environment!r}")
+        app_db_url = env.get("APP_DB_URL") or f"sqlite:///{var_dir / 'assistant.db'}"
+        events_db_url = env.get("EVENTS_DB_URL") or (
+            f"sqlite:///{var_dir / 'events.db'}" if app_db_url.startswith("sqlite") else app_db_url
+        )
         return cls(
             var_dir=var_dir,
             models_dir=Path(env.get("NXA_MODELS_DIR") or ROOT / "models").resolve(),
@@ -77,8 +88,9 @@ class Settings:
             rasa_port=_int(env, "RASA_PORT", 5005),
             action_port=_int(env, "ACTION_PORT", 5055),
             console_port=_int(env, "CONSOLE_PORT", 8080),
-            app_db_url=env.get("APP_DB_URL") or f"sqlite:///{var_dir / 'assistant.db'}",
+            app_db_url=app_db_url,
             tracker_db=env.get("TRACKER_DB") or str(var_dir / "tracker.db"),
+            events_db_url=events_db_url,
             environment=environment,
             endpoints=(ROOT / (env.get("RASA_ENDPOINTS") or "endpoints.yml")).resolve(),
             env=env,
@@ -124,17 +136,27 @@ class Settings:
             return key.encode()
         if self.production:
             raise ValueError("CONSOLE_SECRET_KEY must be set in production (at least 32 random characters)")
-        path = self.var_dir / "console-secret-key"
+        return self._generated_secret("console-secret-key", 48)
+
+    def rasa_auth_token(self) -> str:
+        """The token that guards Rasa's HTTP API: RASA_AUTH_TOKEN, or one generated once into var/rasa-auth-token
+        (mode 600) that the launcher hands to Rasa and the console reads."""
+        if token := self.env.get("RASA_AUTH_TOKEN"):
+            return token
+        return self._generated_secret("rasa-auth-token", 24).decode()
+
+    def _generated_secret(self, name: str, size: int) -> bytes:
+        path = self.var_dir / name
         if not path.exists():
             self.var_dir.mkdir(parents=True, exist_ok=True)
-            # O_EXCL: two processes starting together cannot both write a different key.
+            # O_EXCL: two processes starting together cannot both write a different secret.
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:
                 pass
             else:
                 with os.fdopen(fd, "w") as file:
-                    file.write(secrets.token_urlsafe(48))
+                    file.write(secrets.token_urlsafe(size))
         return path.read_text().strip().encode()
 
     def rasa_environment(self) -> dict[str, str]:
@@ -146,6 +168,7 @@ class Settings:
             NXA_VAR_DIR=str(self.var_dir),
             APP_DB_URL=self.app_db_url,
             TRACKER_DB=self.tracker_db,
+            EVENTS_DB_URL=self.events_db_url,
             ACTION_ENDPOINT_URL=self.action_url,
             RASA_TELEMETRY_ENABLED="false",
             PYTHONPATH=os.pathsep.join(filter(None, [str(self.root), env.get("PYTHONPATH", "")])),
@@ -167,18 +190,6 @@ class Settings:
         return sorted({name for name in re.findall(r"\$\{(\w+)\}", text) if name not in environment})
 
 
-_current: Settings | None = None
-
-
-def current() -> Settings:
-    """The process's Settings, built from the environment on first call (for code Rasa instantiates itself, such as
-    the channels named in credentials.yml); every later call returns the same object."""
-    global _current
-    if _current is None:
-        _current = Settings.from_env()
-    return _current
-
-
 # Scaling out: the non-secret parts of endpoints.postgres.yml (PostgreSQL tracker store, Redis lock store). The
 # database user and password (TRACKER_DB_USER, TRACKER_DB_PASSWORD) have no default; REDIS_PASSWORD may be empty.
 _SCALE_OUT_DEFAULTS = {
@@ -190,3 +201,18 @@ _SCALE_OUT_DEFAULTS = {
     "REDIS_DB": "0",
     "REDIS_PASSWORD": "",
 }
+
+
+_current: Settings | None = None
+
+
+def use(settings: Settings) -> Settings:
+    """Make `settings` the process's Settings (what `current()` returns); an entry point calls it once."""
+    global _current
+    _current = settings
+    return settings
+
+
+def current() -> Settings:
+    """The process's Settings: the ones the entry point passed to `use`, else built once from the environment."""
+    return _current if _current is not None else use(Settings.from_env())

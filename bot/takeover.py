@@ -21,11 +21,11 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from bot.store import create_engine_for, session_scope, sessionmaker_for
-from bot.store.cases import utcnow
+from bot.store import AppStore, app_store
 from bot.store.operators import Takeover, TakeoverMessage
+from bot.store.types import to_record, utcnow
 
 __all__ = [
     "TAKEOVER_IDLE_TIMEOUT",
@@ -97,7 +97,7 @@ class MessageRecord:
     delivery: str
     error: str | None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         return {
             "id": self.id,
             "direction": self.direction,
@@ -115,19 +115,20 @@ class TakeoverService:
     The schema must exist (`bot.store.migrate`). Every method that depends on the time takes `now` (aware UTC).
     """
 
-    def __init__(self, session_factory: sessionmaker, *, idle_timeout: timedelta = TAKEOVER_IDLE_TIMEOUT) -> None:
-        self._sessions = session_factory
+    def __init__(self, store: AppStore, *, idle_timeout: timedelta = TAKEOVER_IDLE_TIMEOUT) -> None:
+        self._store = store
         self.idle_timeout = idle_timeout
 
     @classmethod
-    def from_url(cls, db_url: str, **kwargs) -> TakeoverService:
-        return cls(sessionmaker_for(create_engine_for(db_url)), **kwargs)
+    def from_url(cls, db_url: str) -> TakeoverService:
+        """A service on a store of its own: kept for the REST channel's tests until they build an AppStore."""
+        return cls(AppStore(db_url))
 
     # -- the gate ---------------------------------------------------------------------------------------------
 
     def record_worker_message(self, channel: str, sender_id: str, text: str, now: datetime) -> bool:
         """The gate: True (and the message recorded for the operator) when an operator holds the conversation."""
-        with session_scope(self._sessions) as session:
+        with self._store.begin() as session:
             takeover = self._open(session, sender_id, now)
             if takeover is None:
                 return False
@@ -152,7 +153,7 @@ class TakeoverService:
         if not sender_id or not channel or not operator:
             raise ValueError("sender_id, channel and operator are required")
         try:
-            with session_scope(self._sessions) as session:
+            with self._store.begin() as session:
                 takeover = self._open(session, sender_id, now)
                 if takeover is not None:
                     if takeover.operator != operator:
@@ -181,7 +182,7 @@ class TakeoverService:
 
     def release(self, sender_id: str, operator: str, now: datetime) -> TakeoverRecord:
         """Hand the conversation back to the assistant. Raises NotTakenOver unless `operator` holds it."""
-        with session_scope(self._sessions) as session:
+        with self._store.begin() as session:
             takeover = self._open(session, sender_id, now)
             if takeover is None or takeover.operator != operator:
                 raise NotTakenOver(sender_id)
@@ -202,7 +203,7 @@ class TakeoverService:
             raise ValueError("回复内容不能为空")
         if len(text) > MAX_MESSAGE_CHARS:
             raise ValueError(f"回复太长（最多 {MAX_MESSAGE_CHARS} 字）")
-        with session_scope(self._sessions) as session:
+        with self._store.begin() as session:
             takeover = self._open(session, sender_id, now)
             if takeover is None or takeover.operator != operator:
                 raise NotTakenOver(sender_id)
@@ -219,16 +220,34 @@ class TakeoverService:
             )
             session.add(message)
             session.flush()
-            return _message_record(message)
+            return to_record(MessageRecord, message)
 
     def mark_delivery(self, message_id: int, delivery: str, now: datetime, error: str | None = None) -> None:
-        """Record how sending an operator message went ("sent" or "failed" with the error)."""
-        with session_scope(self._sessions) as session:
-            message = session.get(TakeoverMessage, message_id)
-            if message is not None:
-                message.delivery = delivery
-                message.error = error
-                message.delivered_at = now if delivery == "sent" else None
+        """Record how sending an operator message went ("sent", or "failed" with the error). Only a message still
+        "sending" changes: one the REST outbound queued for pickup stays "pending" until its client fetches it."""
+        with self._store.begin() as session:
+            session.execute(
+                sa.update(TakeoverMessage)
+                .where(TakeoverMessage.id == message_id, TakeoverMessage.delivery == "sending")
+                .values(delivery=delivery, error=error, delivered_at=now if delivery == "sent" else None)
+                .execution_options(synchronize_session=False)
+            )
+
+    def queue_for_rest(self, sender_id: str) -> int:
+        """Make the conversation's operator messages that are being sent pending for the REST client's pickup
+        (`take_pending_for_rest`); returns how many."""
+        with self._store.begin() as session:
+            result = session.execute(
+                sa.update(TakeoverMessage)
+                .where(
+                    TakeoverMessage.sender_id == sender_id,
+                    TakeoverMessage.direction == "operator",
+                    TakeoverMessage.delivery == "sending",
+                )
+                .values(delivery="pending")
+                .execution_options(synchronize_session=False)
+            )
+            return result.rowcount or 0
 
     def take_pending_for_rest(self, sender_id: str, now: datetime) -> list[MessageRecord]:
         """Operator messages of a REST conversation not yet fetched, oldest first; each is handed out once even when
@@ -243,7 +262,7 @@ class TakeoverService:
             .order_by(TakeoverMessage.id)
         )
         taken: list[MessageRecord] = []
-        with session_scope(self._sessions) as session:
+        with self._store.begin() as session:
             for message in session.execute(query).scalars().all():
                 claimed = session.execute(
                     sa.update(TakeoverMessage)
@@ -252,20 +271,20 @@ class TakeoverService:
                     .execution_options(synchronize_session=False)
                 ).rowcount
                 if claimed == 1:
-                    taken.append(_message_record(message))
+                    taken.append(to_record(MessageRecord, message))
         return taken
 
     # -- queries ----------------------------------------------------------------------------------------------
 
     def current(self, sender_id: str, now: datetime) -> TakeoverRecord | None:
         """The open takeover of this conversation (timing it out first if it is idle), or None."""
-        with session_scope(self._sessions) as session:
+        with self._store.begin() as session:
             takeover = self._open(session, sender_id, now)
             return self._record(takeover) if takeover is not None else None
 
     def latest(self, sender_id: str, now: datetime) -> TakeoverRecord | None:
         """The conversation's most recent takeover, open or closed (timing it out first if idle), or None."""
-        with session_scope(self._sessions) as session:
+        with self._store.begin() as session:
             self._open(session, sender_id, now)
             takeover = session.execute(
                 sa.select(Takeover).where(Takeover.sender_id == sender_id).order_by(Takeover.id.desc()).limit(1)
@@ -275,13 +294,13 @@ class TakeoverService:
     def open_takeovers(self, now: datetime) -> dict[str, TakeoverRecord]:
         """Every open takeover by sender id (idle ones are timed out first)."""
         self.expire_idle(now)
-        with session_scope(self._sessions) as session:
+        with self._store.begin() as session:
             rows = session.execute(sa.select(Takeover).where(Takeover.released_at.is_(None))).scalars()
             return {row.sender_id: self._record(row) for row in rows}
 
     def expire_idle(self, now: datetime) -> int:
         """Hand back every conversation idle for the timeout; returns how many."""
-        with session_scope(self._sessions) as session:
+        with self._store.begin() as session:
             rows = (
                 session.execute(
                     sa.select(Takeover).where(
@@ -303,8 +322,8 @@ class TakeoverService:
             .order_by(TakeoverMessage.id)
             .limit(limit)
         )
-        with session_scope(self._sessions) as session:
-            return [_message_record(m) for m in session.execute(query).scalars()]
+        with self._store.begin() as session:
+            return [to_record(MessageRecord, m) for m in session.execute(query).scalars()]
 
     # -- internals --------------------------------------------------------------------------------------------
 
@@ -329,31 +348,7 @@ class TakeoverService:
         )
 
     def _record(self, takeover: Takeover) -> TakeoverRecord:
-        return TakeoverRecord(
-            id=takeover.id,
-            sender_id=takeover.sender_id,
-            channel=takeover.channel,
-            operator=takeover.operator,
-            started_at=takeover.started_at,
-            last_operator_at=takeover.last_operator_at,
-            released_at=takeover.released_at,
-            release_reason=takeover.release_reason,
-            idle_timeout=self.idle_timeout,
-        )
-
-
-def _message_record(message: TakeoverMessage) -> MessageRecord:
-    return MessageRecord(
-        id=message.id,
-        sender_id=message.sender_id,
-        channel=message.channel,
-        direction=message.direction,
-        operator=message.operator,
-        text=message.text,
-        created_at=message.created_at,
-        delivery=message.delivery,
-        error=message.error,
-    )
+        return to_record(TakeoverRecord, takeover, idle_timeout=self.idle_timeout)
 
 
 def _short(sender_id: str) -> str:
@@ -363,17 +358,10 @@ def _short(sender_id: str) -> str:
 
 # -- the process-wide gate ------------------------------------------------------------------------------------
 
-_service: TakeoverService | None = None
-
 
 def default_service() -> TakeoverService:
-    """The process's service on the app store named by the environment (created on first use, not at import)."""
-    global _service
-    if _service is None:
-        from bot.settings import Settings
-
-        _service = TakeoverService.from_url(Settings.from_env().app_db_url)
-    return _service
+    """The service on the process's app store (`bot.store.app_store()`, built on first use, not at import)."""
+    return TakeoverService(app_store())
 
 
 async def intercept(channel: str, sender_id: str, text: str) -> bool:

@@ -7,7 +7,12 @@ import getpass
 import logging
 import sys
 
-from bot.settings import Settings
+from bot import privacy
+from bot.console._accounts import Accounts, OperatorExists
+from bot.console._security import PasswordPolicyError
+from bot.settings import Settings, use
+from bot.store import app_store, migrate
+from bot.store.types import utcnow
 
 
 def _read_password(username: str) -> str:
@@ -21,15 +26,10 @@ def _read_password(username: str) -> str:
 
 
 def create_operator(settings: Settings, username: str, password: str | None = None) -> int:
-    from bot.console._accounts import Accounts, OperatorExists
-    from bot.console._security import PasswordPolicyError
-    from bot.store import migrate
-    from bot.store.cases import utcnow
-
     migrate(settings.app_db_url)
     try:
         password = _read_password(username) if password is None else password
-        Accounts.from_url(settings.app_db_url).create_operator(username, password, utcnow())
+        Accounts(app_store(settings)).create_operator(username, password, utcnow())
     except (PasswordPolicyError, OperatorExists, ValueError) as error:
         print(f"没有创建：{error}", file=sys.stderr)
         return 1
@@ -40,11 +40,7 @@ def create_operator(settings: Settings, username: str, password: str | None = No
 def ensure_development_operator(settings: Settings) -> None:
     """In development: create the operator of CONSOLE_ADMIN_USER / CONSOLE_ADMIN_PASSWORD if both are set and it does
     not exist yet; without them and without any operator, say how to create one. There is no default password."""
-    from bot.console._accounts import Accounts, OperatorExists
-    from bot.console._security import PasswordPolicyError
-    from bot.store.cases import utcnow
-
-    accounts = Accounts.from_url(settings.app_db_url)
+    accounts = Accounts(app_store(settings))
     if settings.console_admin is not None:
         username, password = settings.console_admin
         if accounts.operator_exists(username):
@@ -66,9 +62,7 @@ def ensure_development_operator(settings: Settings) -> None:
 def serve(settings: Settings) -> int:
     from aiohttp import web
 
-    from bot import privacy
-    from bot.console._app import create_app
-    from bot.store import migrate
+    from bot.console.app import create_app  # the knowledge base and the web stack: only to serve
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     privacy.install()  # phone, ID and bank card numbers are masked in every log line
@@ -87,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     create = commands.add_parser("create-operator", help="add an operator (asks for the password)")
     create.add_argument("name", help="the operator's login name")
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
+    settings = use(Settings.from_env())
     if args.command == "create-operator":
         return create_operator(settings, args.name)
     return serve(settings)

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.orm import sessionmaker
 
 from bot.console._security import (
     check_password_policy,
@@ -22,8 +21,9 @@ from bot.console._security import (
     needs_rehash,
     verify_password,
 )
-from bot.store import create_engine_for, session_scope, sessionmaker_for
+from bot.store import AppStore
 from bot.store.operators import AuditEvent, Operator, OperatorSession
+from bot.store.types import to_record
 
 __all__ = ["SESSION_LIFETIME", "OperatorRecord", "AuditRecord", "Accounts", "OperatorExists"]
 
@@ -58,12 +58,8 @@ def _session_hash(session_id: str) -> str:
 class Accounts:
     """Create and authenticate operators; open, check and end their sessions; write and read the audit log."""
 
-    def __init__(self, session_factory: sessionmaker) -> None:
-        self._sessions = session_factory
-
-    @classmethod
-    def from_url(cls, db_url: str) -> Accounts:
-        return cls(sessionmaker_for(create_engine_for(db_url)))
+    def __init__(self, store: AppStore) -> None:
+        self._store = store
 
     # -- operators --------------------------------------------------------------------------------------------
 
@@ -72,39 +68,39 @@ class Accounts:
         username = check_username(username)
         check_password_policy(password)
         try:
-            with session_scope(self._sessions) as session:
+            with self._store.begin() as session:
                 operator = Operator(username=username, password_hash=hash_password(password), created_at=now)
                 session.add(operator)
                 session.flush()
-                record = OperatorRecord(operator.id, operator.username)
+                record = to_record(OperatorRecord, operator)
         except sa_exc.IntegrityError:
             raise OperatorExists(f"操作员 {username} 已存在") from None
         log.info("operator %s created", username)
         return record
 
     def operator_exists(self, username: str) -> bool:
-        with session_scope(self._sessions) as session:
+        with self._store.begin() as session:
             return (
                 session.execute(sa.select(Operator.id).where(Operator.username == username.strip())).first() is not None
             )
 
     def has_operators(self) -> bool:
-        with session_scope(self._sessions) as session:
+        with self._store.begin() as session:
             return session.execute(sa.select(Operator.id).limit(1)).first() is not None
 
     def authenticate(self, username: str, password: str) -> OperatorRecord | None:
         """The operator if the password matches (and the account is enabled), else None. Takes the same time for an
         unknown username; upgrades the hash when its parameters are outdated."""
-        with session_scope(self._sessions) as session:
+        with self._store.begin() as session:
             operator = session.execute(
                 sa.select(Operator).where(Operator.username == (username or "").strip())
             ).scalar_one_or_none()
             stored = operator.password_hash if operator is not None and not operator.disabled else None
-            if not verify_password(stored, password):
+            if not verify_password(stored, password) or operator is None or stored is None:
                 return None
             if needs_rehash(stored):
                 operator.password_hash = hash_password(password)
-            return OperatorRecord(operator.id, operator.username)
+            return to_record(OperatorRecord, operator)
 
     # -- sessions ---------------------------------------------------------------------------------------------
 
@@ -112,7 +108,7 @@ class Accounts:
         """A new session id (the cookie carries it; the store keeps only its hash) and its expiry."""
         session_id = secrets.token_urlsafe(32)
         expires_at = now + SESSION_LIFETIME
-        with session_scope(self._sessions) as session:
+        with self._store.begin() as session:
             session.add(
                 OperatorSession(
                     id_hash=_session_hash(session_id), operator_id=operator.id, created_at=now, expires_at=expires_at
@@ -124,7 +120,7 @@ class Accounts:
 
     def session_operator(self, session_id: str, now: datetime) -> OperatorRecord | None:
         """The operator of a live session (not expired, not ended, account enabled), else None."""
-        with session_scope(self._sessions) as session:
+        with self._store.begin() as session:
             row = session.execute(
                 sa.select(Operator.id, Operator.username)
                 .join(OperatorSession, OperatorSession.operator_id == Operator.id)
@@ -134,16 +130,16 @@ class Accounts:
                     Operator.disabled.is_(False),
                 )
             ).first()
-            return OperatorRecord(row.id, row.username) if row is not None else None
+            return to_record(OperatorRecord, row) if row is not None else None
 
     def end_session(self, session_id: str) -> None:
-        with session_scope(self._sessions) as session:
+        with self._store.begin() as session:
             session.execute(sa.delete(OperatorSession).where(OperatorSession.id_hash == _session_hash(session_id)))
 
     # -- audit ------------------------------------------------------------------------------------------------
 
     def audit(self, operator: str, action: str, subject: str, now: datetime, detail: str = "") -> None:
-        with session_scope(self._sessions) as session:
+        with self._store.begin() as session:
             session.add(AuditEvent(at=now, operator=operator, action=action, subject=subject, detail=detail))
 
     def audit_log(
@@ -155,7 +151,5 @@ class Accounts:
             query = query.where(AuditEvent.subject == subject)
         if action is not None:
             query = query.where(AuditEvent.action == action)
-        with session_scope(self._sessions) as session:
-            return [
-                AuditRecord(e.at, e.operator, e.action, e.subject, e.detail) for e in session.execute(query).scalars()
-            ]
+        with self._store.begin() as session:
+            return [to_record(AuditRecord, event) for event in session.execute(query).scalars()]

@@ -8,18 +8,15 @@ import math
 
 from aiohttp import web
 
-from bot.console._app import (
-    CONSOLE,
+from bot.console._middleware import (
     LOGIN_COOKIE,
     clear_session_cookie,
-    local_path,
     login_csrf_token,
     new_nonce,
-    redirect,
-    render,
     set_login_cookie,
     set_session_cookie,
 )
+from bot.console.web import CONSOLE, local_path, redirect, render
 
 routes = web.RouteTableDef()
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ import asyncio
 from aiohttp import web
 
 from bot.cases import CASE_TYPE_LABELS, STATUSES, TRANSITIONS, CaseNotFound, InvalidTransition
-from bot.console._app import CONSOLE, current_operator, redirect, render
+from bot.console.web import CONSOLE, current_operator, redirect, render
 from nlu.places import counties
 
 routes = web.RouteTableDef()

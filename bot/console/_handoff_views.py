@@ -7,10 +7,10 @@ import logging
 
 from aiohttp import web
 
-from bot.console._app import CONSOLE, current_operator, redirect, render
 from bot.console._labels import DELIVERY_LABELS, label
-from bot.console._replies import STORED_FOR_PICKUP, DeliveryError
+from bot.console._outbound import DeliveryError
 from bot.console._transcript import TranscriptUnavailable, fetch_tracker, turns_from_tracker
+from bot.console.web import CONSOLE, current_operator, redirect, render
 from bot.takeover import AlreadyTakenOver, NotTakenOver
 from nlu.extract import mask_phone
 
@@ -29,7 +29,7 @@ async def _handoff_or_404(request: web.Request):
         handoff_id = int(request.match_info["handoff_id"])
     except ValueError:
         raise web.HTTPNotFound() from None
-    handoff = await asyncio.to_thread(console.cases.get_handoff, handoff_id)
+    handoff = await asyncio.to_thread(console.handoffs.get_handoff, handoff_id)
     if handoff is None:
         raise web.HTTPNotFound()
     return handoff
@@ -58,7 +58,7 @@ async def handoff_queue(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
     now = console.now()
     handoffs, taken = await asyncio.gather(
-        asyncio.to_thread(console.cases.list_handoffs),
+        asyncio.to_thread(console.handoffs.list_handoffs),
         asyncio.to_thread(console.takeovers.open_takeovers, now),
     )
     rows = [
@@ -78,7 +78,7 @@ async def _handoff_page(request: web.Request, handoff, *, status: int = 200, err
     transcript_error = ""
     turns = []
     try:
-        tracker = await fetch_tracker(console.http, console.settings.rasa_url, console.rasa_token, handoff.sender_id)
+        tracker = await fetch_tracker(console.session, console.settings.rasa_url, console.rasa_token, handoff.sender_id)
         turns = turns_from_tracker(tracker)
     except TranscriptUnavailable as unavailable:
         transcript_error = f"读取对话记录失败：{unavailable}"
@@ -170,7 +170,6 @@ async def reply(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
     handoff = await _handoff_or_404(request)
     text = str((await request.post()).get("text", ""))
-    pickup = handoff.channel in STORED_FOR_PICKUP
     try:
         message = await asyncio.to_thread(
             console.takeovers.record_operator_message,
@@ -178,7 +177,7 @@ async def reply(request: web.Request) -> web.Response:
             current_operator(request).username,
             text,
             console.now(),
-            delivery="pending" if pickup else "sending",
+            delivery="sending",
         )
     except NotTakenOver:
         return await _handoff_page(
@@ -190,11 +189,13 @@ async def reply(request: web.Request) -> web.Response:
         )
     except ValueError as invalid:
         return await _handoff_page(request, handoff, status=400, draft=text, error=f"没有发出：{invalid}")
-    if not pickup:
-        try:
-            await console.delivery.send(handoff.channel, handoff.sender_id, message.text)
-        except DeliveryError as failed:
-            await asyncio.to_thread(console.takeovers.mark_delivery, message.id, "failed", console.now(), str(failed))
-            return await _handoff_page(request, handoff, status=502, error=str(failed))
-        await asyncio.to_thread(console.takeovers.mark_delivery, message.id, "sent", console.now())
+    try:
+        await console.outbound(handoff.channel).send(handoff.sender_id, message.text)
+    except DeliveryError as failed:
+        log.warning("operator reply over %s failed: %s", handoff.channel, type(failed).__name__)
+        error = f"发送失败：{failed.reason}"
+        await asyncio.to_thread(console.takeovers.mark_delivery, message.id, "failed", console.now(), error)
+        return await _handoff_page(request, handoff, status=502, error=error)
+    # A REST reply is now pending for its client's pickup; mark_delivery leaves it so.
+    await asyncio.to_thread(console.takeovers.mark_delivery, message.id, "sent", console.now())
     raise redirect(f"/handoffs/{handoff.id}#reply")

@@ -6,7 +6,7 @@ import time
 
 from aiohttp import web
 
-from bot.console._app import CONSOLE, render
+from bot.console.web import CONSOLE, render
 from policies_kb import MIN_CONFIDENT_SCORE, TOPICS
 
 routes = web.RouteTableDef()

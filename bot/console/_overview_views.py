@@ -9,9 +9,9 @@ from datetime import datetime, time, timedelta
 
 from aiohttp import web
 
-from bot.console._app import CONSOLE, render
 from bot.console._labels import TOPIC_LABELS, label
-from bot.console._stats import LOCAL_TZ, read_tracker_events, summarize
+from bot.console._stats import LOCAL_TZ, summarize
+from bot.console.web import CONSOLE, render
 
 routes = web.RouteTableDef()
 
@@ -78,9 +78,9 @@ async def overview(request: web.Request) -> web.Response:
     last_day = console.today()
     first_day = last_day - timedelta(days=period - 1)
     since = datetime.combine(first_day, time.min, LOCAL_TZ)
-    (events, tracker_ok), handoffs, cases = await asyncio.gather(
-        asyncio.to_thread(read_tracker_events, console.settings.tracker_db, since),
-        asyncio.to_thread(console.cases.list_handoffs, limit=MAX_RECORDS),
+    (events, events_ok), handoffs, cases = await asyncio.gather(
+        asyncio.to_thread(console.events.read, since),
+        asyncio.to_thread(console.handoffs.list_handoffs, limit=MAX_RECORDS),
         asyncio.to_thread(console.cases.list_cases, limit=MAX_RECORDS),
     )
     summary = await asyncio.to_thread(
@@ -113,5 +113,5 @@ async def overview(request: web.Request) -> web.Response:
         summary=summary,
         charts=charts,
         topics=topics,
-        tracker_ok=tracker_ok,
+        events_ok=events_ok,
     )

@@ -122,7 +122,11 @@ class Signer:
         return _b64(self._mac(purpose, subject.encode()))
 
     def check_token(self, purpose: str, subject: str, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(token.encode(), self.token(purpose, subject).encode())
+        return (
+            token is not None
+            and bool(token)
+            and hmac.compare_digest(token.encode(), self.token(purpose, subject).encode())
+        )
 
 
 class LoginRateLimiter:

@@ -1,27 +1,47 @@
-"""Figures for the overview page: what the assistant did per day, read from Rasa's SQL tracker store (read-only), and
-the handoffs and cases recorded in the app store.
+"""Figures for the overview page: what the assistant did per day, read from the events Rasa publishes through its SQL
+event broker, and the handoffs and cases recorded in the app store.
 
-The tracker store is Rasa's: the console opens the SQLite file read-only and never writes to it. Bot messages carry
-the machine-readable payloads of the chat contract (`{"kind": "answer", "topic": …}`, `{"kind": "fallback"}`), so
-answers and fallbacks are counted from those, and a fallback's question is the worker's message just before it.
+endpoints.yml (and endpoints.postgres.yml for replicas) configure Rasa's `SQLEventBroker`: every Rasa server writes
+each new conversation event as one row `(id, sender_id, data)` of a table `events`, `data` being the event's JSON,
+into `Settings.events_db_url` (its own SQLite file by default, the PostgreSQL app store's database when scaled out).
+Replicas all write to the same table, so the overview is the same on one machine and on several. The console only
+reads it (a SQLite file is opened read-only). Bot messages carry the machine-readable payloads of the chat contract
+(`{"kind": "answer", "topic": …}`, `{"kind": "fallback"}`), so answers and fallbacks are counted from those, and a
+fallback's question is the worker's message just before it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
-from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
 
 from bot.cases import CHINA_TZ
+from bot.settings import Settings
+from bot.store import AppStore
 from nlu.extract import mask_pii
 from nlu.text import normalize_keep_offsets
 
-__all__ = ["LOCAL_TZ", "DayCounts", "Overview", "read_tracker_events", "summarize"]
+__all__ = ["LOCAL_TZ", "DayCounts", "Overview", "EventLog", "summarize"]
+
+log = logging.getLogger(__name__)
+
+# The table of rasa.core.brokers.sql.SQLEventBroker (Rasa 3.6): id INTEGER, sender_id VARCHAR(255), data TEXT.
+_EVENTS = sa.text("SELECT id, sender_id, data FROM events ORDER BY id DESC")
+# Rows are in publishing order, which is time order up to a turn's length and the replicas' clock skew: reading
+# newest first stops after this many rows in a row from more than _ORDER_SLACK before the period's start.
+_ORDER_SLACK = timedelta(hours=1)
+STOP_AFTER_OLD_ROWS = 500
 
 # Ningxia is on China Standard Time; days are counted from local midnight (the case numbers' day, too).
 LOCAL_TZ = CHINA_TZ
@@ -53,31 +73,63 @@ class Overview:
         return sum(getattr(day, name) for day in self.days)
 
 
-def read_tracker_events(tracker_db: str | Path, since: datetime) -> tuple[list[tuple], bool]:
-    """(sender_id, type_name, timestamp, data) of user and bot events since `since`, in event order, and whether the
-    store could be read. The file is opened read-only (`mode=ro`): the console never writes Rasa's store."""
-    path = Path(tracker_db)
-    if not path.exists():
-        return [], False
-    uri = f"file:{path.resolve()}?mode=ro"
-    try:
-        connection = sqlite3.connect(uri, uri=True, timeout=5)
-    except sqlite3.Error:
-        return [], False
-    try:
-        rows = connection.execute(
-            "SELECT sender_id, type_name, timestamp, data FROM events "
-            "WHERE type_name IN ('user', 'bot') AND timestamp >= ? ORDER BY id",
-            (since.timestamp(),),
-        ).fetchall()
-    except sqlite3.Error:  # no events table yet: Rasa has not stored a conversation
-        return [], False
-    finally:
-        connection.close()
-    return rows, True
+class EventLog:
+    """The conversation events of Rasa's SQL event broker, read-only."""
+
+    def __init__(self, engine: Engine, *, owned: bool = True) -> None:
+        self._engine = engine
+        self._owned = owned
+
+    @classmethod
+    def for_settings(cls, settings: Settings, store: AppStore) -> EventLog:
+        """The broker's table at `settings.events_db_url`: through the app store's engine when it is the same
+        database, else a SQLite file opened read-only (a connection per read: the file appears when Rasa first
+        publishes) or its own engine for a server database."""
+        url = sa.engine.make_url(settings.events_db_url)
+        if settings.events_db_url == store.url:
+            return cls(store.engine, owned=False)
+        if url.get_backend_name() == "sqlite":
+            uri = f"file:{url.database}?mode=ro"
+            return cls(
+                sa.create_engine(
+                    "sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, timeout=5), poolclass=NullPool
+                )
+            )
+        return cls(sa.create_engine(url, future=True, pool_pre_ping=True))
+
+    def read(self, since: datetime) -> tuple[list[tuple[str, str, float, str]], bool]:
+        """(sender_id, type_name, timestamp, data) of the user and bot events since `since`, oldest first, and
+        whether the events could be read at all (False before Rasa has published anything, or when the database
+        cannot be reached)."""
+        start = since.timestamp()
+        stop = (since - _ORDER_SLACK).timestamp()
+        rows: list[tuple[str, str, float, str]] = []
+        old = 0
+        try:
+            with self._engine.connect() as connection:
+                for _, sender_id, raw in connection.execution_options(stream_results=True).execute(_EVENTS):
+                    try:
+                        event: dict[str, Any] = json.loads(raw or "{}")
+                        timestamp = float(event.get("timestamp") or 0)
+                    except (TypeError, ValueError):
+                        continue
+                    old = old + 1 if timestamp < stop else 0
+                    if old >= STOP_AFTER_OLD_ROWS:
+                        break
+                    if timestamp >= start and event.get("event") in ("user", "bot"):
+                        rows.append((sender_id, event["event"], timestamp, raw))
+        except sa.exc.SQLAlchemyError as error:  # no events table yet, or the database is unreachable
+            log.warning("conversation events unavailable: %s", type(getattr(error, "orig", None) or error).__name__)
+            return [], False
+        rows.reverse()
+        return rows, True
+
+    def dispose(self) -> None:
+        if self._owned:
+            self._engine.dispose()
 
 
-def _custom(data: dict) -> dict | None:
+def _custom(data: dict[str, Any]) -> dict[str, Any] | None:
     custom = (data.get("data") or {}).get("custom")
     return custom if isinstance(custom, dict) else None
 
@@ -87,7 +139,7 @@ def _question_key(text: str) -> str:
 
 
 def summarize(
-    events: Iterable[tuple],
+    events: Iterable[tuple[str, str, float, str]],
     *,
     first_day: date,
     last_day: date,

@@ -1,46 +1,18 @@
 """Tables of the case store: recorded cases, their history, and handoffs to a person.
 
-Models only: the queries live in `bot.cases.CaseService`, the schema's versions in the Alembic branch "cases"
-(migrations/versions/cases_*.py). Every datetime is stored as naive UTC and handed back timezone-aware.
+Models only: the queries live in `bot.cases.CaseService` and `bot.handoffs.HandoffService`, the schema's versions in
+the Alembic branch "cases" (migrations/versions/cases_*.py). Datetimes are `bot.store.types.UTCDateTime`.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import sqlalchemy as sa
-from sqlalchemy.types import TypeDecorator
 
 from bot.store._base import Base
+from bot.store.types import UTCDateTime, utcnow
 
-__all__ = ["UTCDateTime", "Case", "CaseEvent", "Handoff", "utcnow"]
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator):
-    """A DateTime stored as naive UTC on every backend and returned timezone-aware (UTC).
-
-    SQLite has no time zones; storing naive UTC everywhere keeps ordering and comparisons identical on PostgreSQL.
-    """
-
-    impl = sa.DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware datetime")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC)
+# utcnow stays importable from here while channels.rest (being reworked on the channels branch) imports it so.
+__all__ = ["Case", "CaseEvent", "Handoff", "utcnow"]
 
 
 class Case(Base):

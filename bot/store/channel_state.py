@@ -1,7 +1,8 @@
 """Tables of the channels' durable state: processed inbound messages, SMS opt-outs and the last numbered menu.
 
 Models only: the queries live in `channels._state.ChannelState`, the schema's versions in the Alembic branch
-"channels" (migrations/versions/channels_*.py). Datetimes are stored as naive UTC.
+"channels" (migrations/versions/channels_*.py). Datetimes are `bot.store.types.UTCDateTime` (naive UTC in the
+column, timezone-aware in Python).
 
 - `channel_messages`: one row per inbound message a channel has accepted (its provider message id, or a key derived
   from sender and time when the provider has none). SMS providers retry a callback for hours and across our restarts,
@@ -17,6 +18,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from bot.store._base import Base
+from bot.store.types import UTCDateTime
 
 __all__ = ["ChannelMessage", "SmsOptOut", "ChannelMenu"]
 
@@ -30,7 +32,7 @@ class ChannelMessage(Base):
     message_key = sa.Column(sa.String(128), primary_key=True)
     # "processing" while the turn runs, "done" once it ran; a failed turn deletes its row so the retry can run it.
     status = sa.Column(sa.String(16), nullable=False)
-    received_at = sa.Column(sa.DateTime, nullable=False, index=True)
+    received_at = sa.Column(UTCDateTime, nullable=False, index=True)
 
 
 class SmsOptOut(Base):
@@ -41,7 +43,7 @@ class SmsOptOut(Base):
     phone = sa.Column(sa.String(32), primary_key=True)
     status = sa.Column(sa.String(16), nullable=False)
     keyword = sa.Column(sa.String(16), nullable=False)  # the word that set the state: 退订, TD, STOP, 订阅, START
-    changed_at = sa.Column(sa.DateTime, nullable=False)
+    changed_at = sa.Column(UTCDateTime, nullable=False)
 
 
 class ChannelMenu(Base):
@@ -52,4 +54,4 @@ class ChannelMenu(Base):
     channel = sa.Column(sa.String(16), primary_key=True)
     sender_id = sa.Column(sa.String(128), primary_key=True)
     payloads = sa.Column(sa.Text, nullable=False)
-    expires_at = sa.Column(sa.DateTime, nullable=False)
+    expires_at = sa.Column(UTCDateTime, nullable=False)

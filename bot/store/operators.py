@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from bot.store._base import Base
-from bot.store.cases import UTCDateTime
+from bot.store.types import UTCDateTime
 
 __all__ = ["Operator", "OperatorSession", "Takeover", "TakeoverMessage", "AuditEvent"]
 
@@ -76,7 +76,8 @@ class Takeover(Base):
 
 class TakeoverMessage(Base):
     """A message of a taken-over conversation: the worker's (recorded instead of going to the assistant) or the
-    operator's reply with its delivery state ("pending" until the REST client fetches it, "sent", "failed")."""
+    operator's reply with its delivery state ("sending", then "sent" or "failed"; for REST "pending" until its client
+    fetches it)."""
 
     __tablename__ = "takeover_messages"
 
@@ -93,7 +94,9 @@ class TakeoverMessage(Base):
     operator = sa.Column(sa.String(64), nullable=True)
     text = sa.Column(sa.Text, nullable=False)
     created_at = sa.Column(UTCDateTime, nullable=False)
-    delivery = sa.Column(sa.String(16), nullable=False)  # worker: "received"; operator: "pending"/"sent"/"failed"
+    delivery = sa.Column(
+        sa.String(16), nullable=False
+    )  # worker: "received"; operator: "sending", "pending", "sent", "failed"
     error = sa.Column(sa.Text, nullable=True)
     delivered_at = sa.Column(UTCDateTime, nullable=True)
 

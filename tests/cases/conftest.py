@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.cases import CaseService, CaseSubmission
-from bot.store import migrate
+from bot.store import AppStore, migrate
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def db_url(db_path: Path) -> str:
 
 @pytest.fixture
 def service(db_url: str) -> CaseService:
-    return CaseService.from_url(db_url)
+    return CaseService(AppStore(db_url))
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from bot.cases import CaseService
+from bot.store import AppStore
 from tests.cases.conftest import count_rows, make_submission
 
 THREADS = 8
@@ -27,8 +28,8 @@ def _run_together(count: int, work):
 
 @pytest.mark.parametrize("shared_engine", [True, False], ids=["one-engine", "engine-per-thread"])
 def test_the_same_key_submitted_at_once_gives_one_case(db_url, db_path, shared_engine):
-    shared = CaseService.from_url(db_url)
-    services = [shared if shared_engine else CaseService.from_url(db_url) for _ in range(THREADS)]
+    shared = CaseService(AppStore(db_url))
+    services = [shared if shared_engine else CaseService(AppStore(db_url)) for _ in range(THREADS)]
     submission = make_submission(dedupe_key="wx-openid-9:intake:1")
 
     results = _run_together(THREADS, lambda index: services[index].create_case(submission))
@@ -42,8 +43,8 @@ def test_the_same_key_submitted_at_once_gives_one_case(db_url, db_path, shared_e
 @pytest.mark.parametrize("shared_engine", [True, False], ids=["one-engine", "engine-per-thread"])
 def test_case_numbers_stay_unique_and_dense_under_concurrency(db_url, db_path, shared_engine):
     per_thread = 5
-    shared = CaseService.from_url(db_url)
-    services = [shared if shared_engine else CaseService.from_url(db_url) for _ in range(THREADS)]
+    shared = CaseService(AppStore(db_url))
+    services = [shared if shared_engine else CaseService(AppStore(db_url)) for _ in range(THREADS)]
 
     def submit_several(index):
         return [
@@ -63,7 +64,7 @@ def test_case_numbers_stay_unique_and_dense_under_concurrency(db_url, db_path, s
 
 def test_duplicates_and_distinct_submissions_mixed(db_url, db_path):
     """Half the threads repeat one key, the others submit their own: 1 + THREADS/2 cases."""
-    service = CaseService.from_url(db_url)
+    service = CaseService(AppStore(db_url))
 
     def submit(index):
         key = "same" if index % 2 == 0 else f"own-{index}"
@@ -77,13 +78,13 @@ def test_duplicates_and_distinct_submissions_mixed(db_url, db_path):
 
 
 def test_concurrent_status_changes_one_wins(db_url, db_path):
-    service = CaseService.from_url(db_url)
+    service = CaseService(AppStore(db_url))
     case = service.create_case(make_submission())
     service.change_status(case.case_id, "处理中", actor="op-0")
 
     def close(index):
         try:
-            return CaseService.from_url(db_url).change_status(case.case_id, "已办结", actor=f"op-{index}")
+            return CaseService(AppStore(db_url)).change_status(case.case_id, "已办结", actor=f"op-{index}")
         except ValueError as error:  # InvalidTransition: someone else closed it first
             return error
 

@@ -11,13 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from bot.cases import CaseService, CaseStoreUnavailable
-from bot.store import create_engine_for, sessionmaker_for
+from bot.store import AppStore
 from tests.cases.conftest import count_rows, make_submission
 
 
 def _service_with_pragmas(db_url: str, *pragmas: str) -> CaseService:
     """A service whose connections run extra PRAGMAs after the store's own (listeners run in order)."""
-    engine = create_engine_for(db_url)
+    store = AppStore(db_url)
 
     def extra(dbapi_connection, _record):
         cursor = dbapi_connection.cursor()
@@ -25,8 +25,8 @@ def _service_with_pragmas(db_url: str, *pragmas: str) -> CaseService:
             cursor.execute(pragma)
         cursor.close()
 
-    event.listen(engine, "connect", extra)
-    return CaseService(sessionmaker_for(engine))
+    event.listen(store.engine, "connect", extra)
+    return CaseService(store)
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def exclusive_lock(db_path):
 
 def test_a_locked_database_gives_case_store_unavailable_in_bounded_time(db_url, db_path, exclusive_lock):
     """With the production engine settings (5 s busy timeout): an error after the wait, not a hang."""
-    service = CaseService.from_url(db_url)
+    service = CaseService(AppStore(db_url))
     started = time.monotonic()
     with pytest.raises(CaseStoreUnavailable, match="locked"):
         service.create_case(make_submission())
@@ -58,7 +58,7 @@ def test_a_locked_database_gives_case_store_unavailable_in_bounded_time(db_url, 
 
 
 def test_under_a_lock_every_write_fails_cleanly_and_reads_still_work(db_url, db_path):
-    service = CaseService.from_url(db_url)
+    service = CaseService(AppStore(db_url))
     existing = service.create_case(make_submission(dedupe_key="before"))
     fast = _service_with_pragmas(db_url, "PRAGMA busy_timeout=200")
     holder = sqlite3.connect(db_path, isolation_level=None, timeout=0)
@@ -83,7 +83,7 @@ def test_under_a_lock_every_write_fails_cleanly_and_reads_still_work(db_url, db_
 
 def test_a_full_disk_gives_case_store_unavailable_and_keeps_earlier_cases(db_url, db_path):
     """SQLite's SQLITE_FULL ("database or disk is full"), produced by capping the file's page count."""
-    service = CaseService.from_url(db_url)
+    service = CaseService(AppStore(db_url))
     confirmed = service.create_case(make_submission(dedupe_key="confirmed"))
     with sqlite3.connect(db_path) as connection:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -102,7 +102,7 @@ def test_a_full_disk_gives_case_store_unavailable_and_keeps_earlier_cases(db_url
 
 def test_an_io_error_after_the_case_row_leaves_no_half_written_case(db_url, db_path):
     """The case row and its first history row are one transaction: a failure on the second undoes the first."""
-    engine = create_engine_for(db_url)
+    store = AppStore(db_url)
     failures = []
 
     def fail_on_history(conn, cursor, statement, parameters, context, executemany):
@@ -111,8 +111,8 @@ def test_an_io_error_after_the_case_row_leaves_no_half_written_case(db_url, db_p
             # What SQLAlchemy raises when the driver reports SQLITE_IOERR on this statement.
             raise sa.exc.OperationalError(statement, parameters, sqlite3.OperationalError("disk I/O error"))
 
-    event.listen(engine, "before_cursor_execute", fail_on_history)
-    service = CaseService(sessionmaker_for(engine))
+    event.listen(store.engine, "before_cursor_execute", fail_on_history)
+    service = CaseService(store)
     with pytest.raises(CaseStoreUnavailable, match="disk I/O error"):
         service.create_case(make_submission())
     assert failures
@@ -123,7 +123,7 @@ def test_an_io_error_after_the_case_row_leaves_no_half_written_case(db_url, db_p
 def test_an_unreadable_store_gives_case_store_unavailable_on_reads_too(tmp_path):
     folder = tmp_path / "a-folder"
     folder.mkdir()
-    service = CaseService.from_url(f"sqlite:///{folder}")  # a directory, not a database file
+    service = CaseService(AppStore(f"sqlite:///{folder}"))  # a directory, not a database file
     with pytest.raises(CaseStoreUnavailable):
         service.get_case("NX2611290001")
     with pytest.raises(CaseStoreUnavailable):
@@ -132,7 +132,7 @@ def test_an_unreadable_store_gives_case_store_unavailable_on_reads_too(tmp_path)
 
 def test_a_store_that_was_never_migrated_is_unavailable_not_created(tmp_path):
     path = tmp_path / "not-migrated.db"
-    service = CaseService.from_url(f"sqlite:///{path}")
+    service = CaseService(AppStore(f"sqlite:///{path}"))
     with pytest.raises(CaseStoreUnavailable, match="no such table"):
         service.create_case(make_submission())
     engine = sa.create_engine(f"sqlite:///{path}")

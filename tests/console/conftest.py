@@ -7,7 +7,7 @@ import asyncio
 import re
 import shutil
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,28 +15,16 @@ import requests
 from aiohttp import web
 
 from bot.cases import CaseService, CaseSubmission
-from bot.console import create_app
-from bot.console._app import CONSOLE
 from bot.console._security import LoginRateLimiter
+from bot.console.app import create_app
+from bot.console.web import CONSOLE
 from bot.settings import Settings
-from bot.store import migrate
+from bot.store import AppStore, migrate
+from tests.support.clock import FakeClock
 
 OPERATOR = "operator1"
 PASSWORD = "correct-horse-battery"
 RASA_TOKEN = "test-token"
-
-
-class FakeClock:
-    """A clock the test moves by hand (aware UTC)."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta) -> None:
-        self.now += timedelta(**delta)
 
 
 class ServerThread:
@@ -156,8 +144,15 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def cases(db_url: str, clock: FakeClock) -> CaseService:
-    return CaseService.from_url(db_url, clock=clock)
+def store(db_url: str):
+    store = AppStore(db_url)
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def cases(store: AppStore, clock: FakeClock) -> CaseService:
+    return CaseService(store, clock=clock)
 
 
 @pytest.fixture
@@ -173,19 +168,18 @@ def servers():
 
 
 @pytest.fixture
-def console(tmp_path: Path, db_url: str, kb, cases: CaseService, clock: FakeClock, trackers, servers: ServerThread):
+def console(tmp_path: Path, store: AppStore, kb, clock: FakeClock, trackers, servers: ServerThread):
     """The console on a free port; `.client()` gives a fresh client, `.state` the app's services."""
     rasa_url = servers.serve(fake_rasa_app(trackers))
     settings = Settings.from_env(
         {
             "NXA_VAR_DIR": str(tmp_path / "var"),
-            "APP_DB_URL": db_url,
-            "TRACKER_DB": str(tmp_path / "tracker.db"),
+            "APP_DB_URL": store.url,
             "RASA_PORT": rasa_url.rsplit(":", 1)[1],
             "RASA_AUTH_TOKEN": RASA_TOKEN,
         }
     )
-    app = create_app(settings, kb=kb, cases=cases, clock=clock, limiter=LoginRateLimiter())
+    app = create_app(settings, store=store, kb=kb, clock=clock, limiter=LoginRateLimiter())
     state = app[CONSOLE]
     state.accounts.create_operator(OPERATOR, PASSWORD, clock())
     base = servers.serve(app)

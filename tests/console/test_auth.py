@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from bot.console._app import SESSION_COOKIE
+from bot.console._middleware import SESSION_COOKIE
 from bot.console._security import Signer
 from tests.console.conftest import OPERATOR, PASSWORD, make_case
 

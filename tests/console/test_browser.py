@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.settings import ROOT
+from bot.store import AppStore
 from tests.support.assistant import http_json
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -41,7 +42,7 @@ def console_url(assistant) -> str:
     from bot.console._accounts import Accounts
     from bot.store.cases import utcnow
 
-    accounts = Accounts.from_url(assistant.settings.app_db_url)
+    accounts = Accounts(AppStore(assistant.settings.app_db_url))
     if not accounts.operator_exists(OPERATOR):
         accounts.create_operator(OPERATOR, PASSWORD, utcnow())
     return assistant.settings.console_url
@@ -151,7 +152,7 @@ def test_move_a_case_to_in_progress(page, assistant):
     from bot.cases import CaseService
 
     case_id = intake_case(assistant, "browser-intake")  # a real REST conversation with the assistant
-    cases = CaseService.from_url(assistant.settings.app_db_url)
+    cases = CaseService(AppStore(assistant.settings.app_db_url))
     case = cases.get_case(case_id)
     assert (case.channel, case.sender_id, case.phone, case.county) == (
         "rest",
@@ -182,7 +183,7 @@ def test_take_over_a_handed_off_conversation_and_reply(page, assistant, console_
     handed = assistant.say(worker, "转人工")
     assert any(m.get("custom", {}).get("kind") == "handoff" for m in handed)
     [handoff] = [
-        h for h in CaseService.from_url(assistant.settings.app_db_url).list_handoffs() if h.sender_id == worker
+        h for h in CaseService(AppStore(assistant.settings.app_db_url)).list_handoffs() if h.sender_id == worker
     ]  # recorded by the dialogue's handoff action
     assert (handoff.channel, handoff.topic) == ("rest", "settlement")
 
@@ -214,13 +215,13 @@ def test_the_page_notices_when_the_conversation_goes_back(page, assistant):
     from bot.store.cases import utcnow
     from bot.takeover import TakeoverService
 
-    handoff = CaseService.from_url(assistant.settings.app_db_url).record_handoff(
+    handoff = CaseService(AppStore(assistant.settings.app_db_url)).record_handoff(
         "browser-worker-2", "rest", "12333", {"last_question": "咋办"}
     )
     page.goto(f"{assistant.settings.console_url}/handoffs/{handoff.id}")
     page.get_by_role("button", name="接管对话").click()
     page.get_by_text("您已接管这个对话").wait_for()
-    TakeoverService.from_url(assistant.settings.app_db_url).release("browser-worker-2", OPERATOR, utcnow())
+    TakeoverService(AppStore(assistant.settings.app_db_url)).release("browser-worker-2", OPERATOR, utcnow())
     page.get_by_text("对话已交还助手（已交还或 30 分钟没有回复）").wait_for(timeout=10_000)
     assert page.get_by_role("button", name="发送").is_disabled()
 

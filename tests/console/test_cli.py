@@ -9,6 +9,7 @@ import sys
 from bot.console.__main__ import ensure_development_operator
 from bot.console._accounts import Accounts
 from bot.settings import ROOT, Settings
+from bot.store import AppStore, migrate
 
 
 def create(tmp_path, name: str, stdin: str) -> subprocess.CompletedProcess:
@@ -28,7 +29,7 @@ def test_create_operator_reads_the_password_from_stdin(tmp_path):
     result = create(tmp_path, "wang.li", "a-long-password-1\n")
     assert result.returncode == 0, result.stderr
     assert "已创建操作员 wang.li" in result.stdout
-    accounts = Accounts.from_url(f"sqlite:///{tmp_path / 'app.db'}")
+    accounts = Accounts(AppStore(f"sqlite:///{tmp_path / 'app.db'}"))
     assert accounts.authenticate("wang.li", "a-long-password-1") is not None
     assert accounts.authenticate("wang.li", "a-long-password-2") is None
 
@@ -40,7 +41,6 @@ def test_create_operator_reads_the_password_from_stdin(tmp_path):
 
 
 def test_development_operator_from_the_environment(tmp_path, capsys):
-    from bot.store import migrate
 
     url = f"sqlite:///{tmp_path / 'app.db'}"
     migrate(url)
@@ -52,11 +52,11 @@ def test_development_operator_from_the_environment(tmp_path, capsys):
         Settings.from_env({**base, "CONSOLE_ADMIN_USER": "admin", "CONSOLE_ADMIN_PASSWORD": "dev-password-123"})
     )
     assert "created operator admin" in capsys.readouterr().out
-    assert Accounts.from_url(url).authenticate("admin", "dev-password-123") is not None
+    assert Accounts(AppStore(url)).authenticate("admin", "dev-password-123") is not None
     ensure_development_operator(
         Settings.from_env({**base, "CONSOLE_ADMIN_USER": "admin", "CONSOLE_ADMIN_PASSWORD": "changed-password-1"})
     )
-    assert Accounts.from_url(url).authenticate("admin", "dev-password-123") is not None  # never overwritten
+    assert Accounts(AppStore(url)).authenticate("admin", "dev-password-123") is not None  # never overwritten
     assert capsys.readouterr().out == ""
 
     ensure_development_operator(
@@ -69,7 +69,7 @@ def test_development_operator_from_the_environment(tmp_path, capsys):
             }
         )
     )
-    assert Accounts.from_url(url).authenticate("root", "prod-password-123") is None  # development only
+    assert Accounts(AppStore(url)).authenticate("root", "prod-password-123") is None  # development only
 
 
 def test_the_secret_key(tmp_path):

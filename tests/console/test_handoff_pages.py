@@ -4,6 +4,7 @@ API), polling for the worker's messages, release, and the 30-minute hand-back.""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 
@@ -206,7 +207,8 @@ def wechat_api(servers, console):
     app = web.Application()
     app.router.add_post("/cgi-bin/stable_token", token)
     app.router.add_post("/cgi-bin/message/custom/send", send)
-    console.state.delivery._env["WECHAT_API_BASE"] = servers.serve(app)
+    settings = console.state.settings  # the WeChat outbound is built at the first reply, from these settings
+    console.state.settings = dataclasses.replace(settings, env={**settings.env, "WECHAT_API_BASE": servers.serve(app)})
     return sent
 
 

@@ -1,26 +1,17 @@
-"""The overview page: charts and numbers from the tracker store and the case store, the fallback questions."""
+"""The overview page: charts and numbers from Rasa's event broker and the app store, the fallback questions."""
 
 from __future__ import annotations
 
 import html
 import re
-import sqlite3
+from pathlib import Path
 
+from tests.bot.console.test_stats import EVENTS, publish
 from tests.console.conftest import make_case
-from tests.console.test_stats import EVENTS
-
-
-def write_tracker(path, events) -> None:
-    with sqlite3.connect(path) as connection:
-        connection.execute(
-            "CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id TEXT, type_name TEXT, "
-            "timestamp REAL, intent_name TEXT, action_name TEXT, data TEXT)"
-        )
-        connection.executemany("INSERT INTO events (sender_id, type_name, timestamp, data) VALUES (?, ?, ?, ?)", events)
 
 
 def test_overview_counts_and_charts(client, console, cases):
-    write_tracker(console.settings.tracker_db, EVENTS)
+    publish(Path(console.settings.events_db_url.removeprefix("sqlite:///")), EVENTS)
     make_case(cases)
     cases.record_handoff("a", "rest", "12333", {})
     page = html.unescape(client.get("/overview", params={"days": 7}).text)
@@ -35,7 +26,7 @@ def test_overview_counts_and_charts(client, console, cases):
     assert "<th scope=\"row\">2026-11-28</th><td>2</td><td>1</td><td>2</td>" in page
 
 
-def test_overview_without_a_tracker_store(client):
+def test_overview_without_broker_events(client):
     page = client.get("/overview").text
     assert "读不到助手的对话库" in page and "最近 14 天" in page
     assert client.get("/overview", params={"days": "abc"}).status_code == 200

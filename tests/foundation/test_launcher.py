@@ -7,20 +7,9 @@ import time
 import pytest
 
 from tests.support.assistant import Assistant, texts
+from tests.support.processes import child_pids
 
 pytestmark = pytest.mark.e2e
-
-
-def _child_pids(assistant: Assistant) -> dict[str, int]:
-    import subprocess
-
-    out = subprocess.run(["pgrep", "-P", str(assistant.process.pid), "-a"], capture_output=True, text=True).stdout
-    pids = {}
-    for line in out.splitlines():
-        pid, *cmd = line.split()
-        cmd = " ".join(cmd)
-        pids["actions" if "run actions" in cmd else "console" if "bot.console" in cmd else "rasa"] = int(pid)
-    return pids
 
 
 def _alive(pid: int) -> bool:
@@ -35,7 +24,7 @@ def test_conversation_survives_a_restart_and_ctrl_c_stops_everything(trained_mod
     first = Assistant(tmp_path).start()
     try:
         first.say("restart-user", "你好")
-        children = _child_pids(first)
+        children = child_pids(first)
         assert {"actions", "rasa"} <= set(children)
     finally:
         assert first.stop() == 0
@@ -54,7 +43,7 @@ def test_conversation_survives_a_restart_and_ctrl_c_stops_everything(trained_mod
 def test_a_crashed_action_server_is_reported_and_restarted(trained_model, tmp_path):
     running = Assistant(tmp_path).start()
     try:
-        old = _child_pids(running)["actions"]
+        old = child_pids(running)["actions"]
         os.kill(old, signal.SIGKILL)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and "actions exited with code" not in running.log():
@@ -63,7 +52,7 @@ def test_a_crashed_action_server_is_reported_and_restarted(trained_model, tmp_pa
         while time.monotonic() < deadline and running.log().count("actions is up") < 2:
             time.sleep(0.5)
         assert running.log().count("actions is up") == 2, "the restarted action server never answered"
-        new = _child_pids(running).get("actions")
+        new = child_pids(running).get("actions")
         assert new and new != old
     finally:
         running.stop()

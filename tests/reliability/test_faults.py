@@ -19,7 +19,6 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
 import time
 
 import pytest
@@ -38,20 +37,11 @@ from tests.reliability.support import (
     wechat_post,
 )
 from tests.support.assistant import Assistant, customs, texts
+from tests.support.processes import child_pids
 
 pytestmark = pytest.mark.e2e
 
 needs_intake = pytest.mark.skipif(not HAS_INTAKE, reason="domain.yml has no case_intake_form yet")
-
-
-def _children(assistant: Assistant) -> dict[str, int]:
-    out = subprocess.run(["pgrep", "-P", str(assistant.process.pid), "-a"], capture_output=True, text=True).stdout
-    pids = {}
-    for line in out.splitlines():
-        pid, *cmd = line.split()
-        cmd = " ".join(cmd)
-        pids["actions" if "run actions" in cmd else "console" if "bot.console" in cmd else "rasa"] = int(pid)
-    return pids
 
 
 def _wait_for_log(assistant: Assistant, text: str, count: int, timeout: float = 420) -> None:
@@ -79,7 +69,7 @@ def test_rasa_killed_in_the_middle_of_an_intake_form_resumes_and_records_one_cas
     answer_until(assistant, sender, "employer")
     before = assistant.tracker(sender)
     crashes, starts = assistant.log().count("rasa exited with code -9"), assistant.log().count("rasa is up")
-    os.kill(_children(assistant)["rasa"], signal.SIGKILL)
+    os.kill(child_pids(assistant)["rasa"], signal.SIGKILL)
     _wait_for_log(assistant, "rasa exited with code -9", crashes + 1, 60)
     _wait_for_log(assistant, "rasa is up", starts + 1)
 
@@ -128,7 +118,7 @@ def test_action_server_killed_gives_an_apology_with_12333_then_recovers(reliable
     if message is None:
         pytest.skip("no message runs a custom action yet (dialogue work in progress)")
     starts = assistant.log().count("actions is up")
-    os.kill(_children(assistant)["actions"], signal.SIGKILL)
+    os.kill(child_pids(assistant)["actions"], signal.SIGKILL)
     reply = assistant.say("fault-actions-down", message)  # the launcher needs seconds to restart it
     assert APOLOGY in texts(reply) and "12333" in texts(reply), reply
     assert "Traceback" not in str(reply) and "Error" not in texts(reply)
@@ -182,7 +172,7 @@ def test_action_server_killed_gives_the_apology_on_wechat_and_sms_too(
     if message is None:
         pytest.skip("no message runs a custom action yet (dialogue work in progress)")
     starts = assistant.log().count("actions is up")
-    os.kill(_children(assistant)["actions"], signal.SIGKILL)
+    os.kill(child_pids(assistant)["actions"], signal.SIGKILL)
     reply = turn(assistant, channel_secrets, fake_wechat_api, user, message)
     assert "系统刚才出了点问题" in reply and "0951-12333" in reply and "Traceback" not in reply, reply
     _wait_for_log(assistant, "actions is up", starts + 1)

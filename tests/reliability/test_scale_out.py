@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import html
 import json
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -22,6 +24,8 @@ import yaml
 
 from bot.launcher import _is_up, process_specs
 from bot.settings import ROOT
+from bot.store import AppStore
+from tests.console.conftest import Client
 from tests.reliability.services import ServiceError, services
 from tests.reliability.support import (
     HAS_INTAKE,
@@ -208,11 +212,55 @@ def test_an_intake_form_started_on_one_replica_is_finished_on_the_other_and_stor
     assert user_turns[0].startswith("/start_case") and len(user_turns) >= 8
     cases = [
         case
-        for case in CaseService.from_url(shared_stores.postgres.url("app")).list_cases()
+        for case in CaseService(AppStore(shared_stores.postgres.url("app"))).list_cases()
         if case.sender_id == sender
     ]
     assert [case.case_id for case in cases] == [created[0]["case_id"]]
     assert cases[0].employer == INTAKE_ANSWERS["employer"] and cases[0].amount_owed == 12000
+
+
+def _overview_totals(client: Client) -> dict[str, int]:
+    response = client.get("/overview", params={"days": 7})
+    assert response.status_code == 200 and "读不到助手的对话库" not in response.text, response.text[:500]
+    page = html.unescape(response.text)
+    found = re.findall(r'data-chart="(\w+)">\s*<figcaption><strong>[^<]+</strong> 合计 <span class="total">(\d+)', page)
+    return {name: int(total) for name, total in found}
+
+
+def test_the_console_overview_counts_the_turns_of_both_replicas_from_the_event_broker(replicas, shared_stores):
+    """Both replicas publish their events to the SQL event broker's table in PostgreSQL; the console (beside replica
+    A) counts from that table, so a conversation served by A and B shows up whole, as on one machine."""
+    from bot.console._accounts import Accounts
+    from bot.store.types import utcnow
+
+    first, second = replicas
+    assert first.settings.events_db_url == shared_stores.postgres.url("app")  # the app store's database
+    accounts = Accounts(AppStore(first.settings.app_db_url))
+    accounts.create_operator("scale-out-operator", "scale-out-password-1", utcnow())
+    client = Client(first.settings.console_url)
+    assert client.login("scale-out-operator", "scale-out-password-1").status_code == 303
+    before = _overview_totals(client)
+    turns = [
+        (first, "scale-out-overview-1", "俺在县城打工 户口能落到县城不"),
+        (second, "scale-out-overview-1", "那要带什么材料?"),
+        (first, "scale-out-overview-1", "那个东西"),
+        (second, "scale-out-overview-2", "俺在县城打工 户口能落到县城不"),
+    ]
+    kinds = [c.get("kind") for replica, sender, message in turns for c in customs(replica.say(sender, message))]
+    assert kinds.count("answer") >= 2 and kinds.count("fallback") >= 1, kinds
+    after = _overview_totals(client)
+    assert after["conversations"] - before["conversations"] == 2
+    assert after["answers"] - before["answers"] == kinds.count("answer")
+    assert after["fallbacks"] - before["fallbacks"] == kinds.count("fallback")
+    engine = sa.create_engine(shared_stores.postgres.url("app"))
+    try:
+        with engine.connect() as connection:
+            published = connection.execute(
+                sa.text("SELECT count(*) FROM events WHERE sender_id LIKE 'scale-out-overview-%'")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert published >= 2 * len(turns)  # at least each turn's user and bot events, from both replicas
 
 
 # -- the documented load balancer (docs/nginx-scale-out.conf) in front of both replicas ---------------------------

@@ -6,6 +6,8 @@ from bot.store._base import Base, create_engine_for
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url")
+if not url:
+    raise RuntimeError("bot.store.migrate passes the database URL as sqlalchemy.url")
 engine = create_engine_for(url)
 with engine.connect() as connection:
     context.configure(

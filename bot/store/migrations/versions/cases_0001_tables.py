@@ -1,7 +1,7 @@
 """cases: the case store's first tables (cases, case_events, handoffs).
 
 Starts the "cases" branch from the root. Later revisions of the case store continue this branch linearly
-(`down_revision = "cases_0001"`); they must keep every recorded case (tests/cases/test_migrations.py checks that a
+(`down_revision = "cases_0001"`); they must keep every recorded case (tests/bot/store/test_migrations.py checks that a
 database written at each earlier revision keeps its rows).
 
 Revision ID: cases_0001

@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+import bot.settings
 import bot.takeover as takeover_module
-from bot.store import migrate
+from bot.settings import Settings
+from bot.store import AppStore, migrate
 from bot.takeover import AlreadyTakenOver, NotTakenOver, TakeoverService
 
 T0 = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
@@ -18,7 +20,7 @@ T0 = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
 
 @pytest.fixture
 def service(db_url) -> TakeoverService:
-    return TakeoverService.from_url(db_url)
+    return TakeoverService(AppStore(db_url))
 
 
 def test_nobody_holds_a_conversation_at_first(service):
@@ -89,11 +91,11 @@ def test_a_second_operator_cannot_take_a_held_conversation(service):
 
 
 def test_two_processes_on_one_file_agree(db_url):
-    console, rasa = TakeoverService.from_url(db_url), TakeoverService.from_url(db_url)
+    console, rasa = TakeoverService(AppStore(db_url)), TakeoverService(AppStore(db_url))
     console.take_over("w1", "wechat", "op1", T0)
     assert rasa.record_worker_message("wechat", "w1", "在吗", T0) is True
     with pytest.raises(AlreadyTakenOver):
-        TakeoverService.from_url(db_url).take_over("w1", "wechat", "op2", T0)
+        TakeoverService(AppStore(db_url)).take_over("w1", "wechat", "op2", T0)
     console.release("w1", "op1", T0)
     assert rasa.record_worker_message("wechat", "w1", "在吗", T0) is False
 
@@ -136,20 +138,23 @@ def test_rest_pickup_hands_each_operator_message_out_once(service):
     assert service.messages("w1", after_id=first.id)[0].text == "第二条"
 
 
-def test_intercept_uses_the_app_store_of_the_environment(tmp_path, monkeypatch):
+def process_settings(monkeypatch, url: str) -> None:
+    """What the Rasa process's entry point does: its Settings (here on `url`) become `bot.settings.current()`."""
+    monkeypatch.setattr(bot.settings, "_current", Settings.from_env({"APP_DB_URL": url}))
+
+
+def test_intercept_uses_the_processs_app_store(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'app.db'}"
     migrate(url)
-    monkeypatch.setenv("APP_DB_URL", url)
-    monkeypatch.setattr(takeover_module, "_service", None)
+    process_settings(monkeypatch, url)
     assert asyncio.run(takeover_module.intercept("rest", "w1", "你好")) is False
-    TakeoverService.from_url(url).take_over("w1", "rest", "op1", datetime.now(UTC))
+    TakeoverService(AppStore(url)).take_over("w1", "rest", "op1", datetime.now(UTC))
     assert asyncio.run(takeover_module.intercept("rest", "w1", "人呢")) is True
-    assert [m.text for m in TakeoverService.from_url(url).messages("w1")] == ["人呢"]
+    assert [m.text for m in TakeoverService(AppStore(url)).messages("w1")] == ["人呢"]
 
 
 def test_intercept_lets_the_assistant_answer_when_the_store_is_unreadable(tmp_path, monkeypatch, caplog):
-    monkeypatch.setenv("APP_DB_URL", f"sqlite:///{tmp_path / 'never-migrated.db'}")
-    monkeypatch.setattr(takeover_module, "_service", None)
+    process_settings(monkeypatch, f"sqlite:///{tmp_path / 'never-migrated.db'}")
     assert asyncio.run(takeover_module.intercept("sms", "13812345678", "你好")) is False
     assert "takeover gate unavailable" in caplog.text
     assert "13812345678" not in caplog.text  # the sender id of SMS is a phone number: only its end is logged

@@ -1,9 +1,9 @@
-"""CaseService on a real SQLite file: creation, idempotence, validation, lookups, status changes, handoffs."""
+"""CaseService on a real SQLite file: creation, idempotence, validation, lookups, status changes."""
 
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,26 +12,13 @@ from bot.cases import (
     CaseNotFound,
     CaseRecord,
     CaseService,
-    HandoffRecord,
     InvalidTransition,
     normalize_case_id,
 )
-from bot.store import create_engine_for, sessionmaker_for
+from bot.handoffs import HandoffService
+from bot.store import AppStore, create_engine_for
 from tests.cases.conftest import count_rows, make_submission
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta) -> None:
-        self.now += timedelta(**delta)
-
+from tests.support.clock import FakeClock
 
 # ------------------------------------------------------------------------------------------- creation
 
@@ -68,7 +55,7 @@ def test_records_are_frozen_plain_dataclasses(service, submission):
 def test_case_numbers_are_nx_china_date_and_a_daily_sequence(db_url):
     # 17:00 UTC on 28 November is already 29 November in Ningxia (UTC+8).
     clock = FakeClock(datetime(2026, 11, 28, 17, 0, tzinfo=UTC))
-    service = CaseService.from_url(db_url, clock=clock)
+    service = CaseService(AppStore(db_url), clock=clock)
     first = service.create_case(make_submission(dedupe_key="a"))
     second = service.create_case(make_submission(dedupe_key="b"))
     clock.advance(days=1)
@@ -79,7 +66,7 @@ def test_case_numbers_are_nx_china_date_and_a_daily_sequence(db_url):
 
 def test_the_sequence_grows_past_four_digits(db_url):
     clock = FakeClock(datetime(2026, 3, 1, 4, 0, tzinfo=UTC))
-    service = CaseService.from_url(db_url, clock=clock)
+    service = CaseService(AppStore(db_url), clock=clock)
     engine = create_engine_for(db_url)
     with engine.begin() as connection:  # a busy day: 9999 cases already
         connection.exec_driver_sql(
@@ -217,7 +204,7 @@ def test_case_numbers_are_read_with_spaces_dashes_and_full_width(service, submis
 
 def test_list_cases_filters_and_orders_newest_first(db_url):
     clock = FakeClock(datetime(2026, 5, 1, 2, 0, tzinfo=UTC))
-    service = CaseService.from_url(db_url, clock=clock)
+    service = CaseService(AppStore(db_url), clock=clock)
     made = []
     for index, (case_type, county) in enumerate(
         [("wage_arrears", "金凤区"), ("work_injury", "原州区"), ("wage_arrears", "原州区"), ("other", "金凤区")]
@@ -308,7 +295,7 @@ def test_change_status_errors(service, submission):
 
 def test_two_services_changing_the_same_case_cannot_both_win(db_url, submission):
     """The update is a compare-and-set on the old status: a stale writer is refused, not silently applied."""
-    one, two = CaseService.from_url(db_url), CaseService.from_url(db_url)
+    one, two = CaseService(AppStore(db_url)), CaseService(AppStore(db_url))
     case = one.create_case(submission)
     one.change_status(case.case_id, "处理中", actor="op-1")
     one.change_status(case.case_id, "已办结", actor="op-1")
@@ -317,56 +304,10 @@ def test_two_services_changing_the_same_case_cannot_both_win(db_url, submission)
     assert [e.actor for e in two.case_history(case.case_id)] == ["worker", "op-1", "op-1"]
 
 
-def test_a_service_can_be_built_from_a_sessionmaker(db_url, submission):
-    service = CaseService(sessionmaker_for(create_engine_for(db_url)))
-    assert service.create_case(submission).case_id.startswith("NX")
-
-
-# ------------------------------------------------------------------------------------------- handoffs
-
-
-def test_record_and_read_handoffs(db_url):
-    clock = FakeClock(datetime(2026, 5, 1, 2, 0, tzinfo=UTC))
-    service = CaseService.from_url(db_url, clock=clock)
-    first = service.record_handoff(
-        "worker-1",
-        "rest",
-        "12333",
-        summary={"topic": "insurance", "facts": {"years_paid": 12, "hukou": "rural"}, "last_question": "能领养老金吗"},
-        reason="decided_locally",
-    )
-    clock.advance(minutes=1)
-    second = service.record_handoff("wx-2", "wechat", "case_intake", summary={"topic": "labor_rights"}, reason="wages")
-    assert isinstance(first, HandoffRecord)
-    assert (first.sender_id, first.channel, first.target, first.topic) == ("worker-1", "rest", "12333", "insurance")
-    assert first.facts == {"years_paid": 12, "hukou": "rural"}
-    assert (first.last_question, first.reason) == ("能领养老金吗", "decided_locally")
-    assert (second.facts, second.last_question) == ({}, "")
-    assert service.list_handoffs() == [second, first]
-    assert service.list_handoffs(limit=1) == [second]
-    assert service.get_handoff(first.id) == first
-    assert service.get_handoff(999) is None
-
-
-def test_handoff_facts_are_stored_as_json(service):
-    handoff = service.record_handoff(
-        "w", "sms", "12333", summary={"facts": {"start": datetime(2026, 1, 2).date(), "amount": 1.5}}
-    )
-    assert service.get_handoff(handoff.id).facts == {"start": "2026-01-02", "amount": 1.5}
-
-
-@pytest.mark.parametrize(
-    "kwargs, message",
-    [
-        ({"target": "110"}, "target"),
-        ({"sender_id": ""}, "sender_id"),
-        ({"summary": {"topic": "x", "mood": "angry"}}, "summary"),
-        ({"summary": {"facts": {"x": float("nan")}}}, "JSON"),
-        ({"channel": "c" * 33}, "channel"),
-    ],
-)
-def test_bad_handoffs_are_refused(service, db_path, kwargs, message):
-    arguments = {"sender_id": "w", "channel": "rest", "target": "12333", "summary": {}, "reason": ""} | kwargs
-    with pytest.raises(ValueError, match=message):
-        service.record_handoff(**arguments)
-    assert count_rows(db_path, "handoffs") == 0
+def test_services_on_one_store_see_each_others_records(db_url, submission):
+    store = AppStore(db_url)
+    cases, handoffs = CaseService(store), HandoffService(store)
+    case = cases.create_case(submission)
+    handoff = handoffs.record_handoff("worker-1", "rest", "case_intake", reason="intake")
+    assert cases.get_case(case.case_id) == case and handoffs.get_handoff(handoff.id) == handoff
+    assert cases.list_handoffs() == [handoff]  # the case service's forwarding, during the move

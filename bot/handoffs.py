@@ -1,0 +1,109 @@
+"""Handoffs: conversations the assistant passed to a person (the 12333 hotline or case intake), with the summary the
+operator sees in the console's queue.
+
+    handoffs = HandoffService(app_store(settings))
+    handoffs.record_handoff(sender_id, "wechat", "12333", {"topic": …, "facts": {…}, "last_question": …}, reason)
+
+Storage failures raise `bot.store.StoreUnavailable` (`bot.cases.CaseStoreUnavailable`), as in the case service.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot.store import AppStore, storage_errors
+from bot.store.cases import Handoff
+from bot.store.types import to_record, utcnow
+
+__all__ = ["HANDOFF_TARGETS", "HandoffRecord", "HandoffService"]
+
+log = logging.getLogger(__name__)
+
+HANDOFF_TARGETS: tuple[str, ...] = ("12333", "case_intake")
+MAX_LAST_QUESTION = 2000
+
+
+@dataclass(frozen=True)
+class HandoffRecord:
+    """A recorded handoff with the conversation summary the operator sees."""
+
+    id: int
+    sender_id: str
+    channel: str
+    target: str
+    topic: str | None
+    facts: Mapping[str, Any] = field(hash=False)
+    last_question: str
+    reason: str
+    created_at: datetime
+
+
+class HandoffService:
+    """Record and list handoffs. Thread-safe: every call uses its own session and transaction."""
+
+    def __init__(self, store: AppStore, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self._store = store
+        self._clock = clock
+
+    def record_handoff(
+        self,
+        sender_id: str,
+        channel: str,
+        target: str,
+        summary: Mapping[str, Any] | None = None,
+        reason: str = "",
+    ) -> HandoffRecord:
+        """Record that a conversation goes to a person. `summary` holds topic, facts (a JSON-serialisable dict) and
+        last_question, each optional. Raises ValueError on a bad target or summary, StoreUnavailable on storage
+        failure."""
+        if target not in HANDOFF_TARGETS:
+            raise ValueError(f"unknown handoff target {target!r}; expected one of {HANDOFF_TARGETS}")
+        if not (sender_id or "").strip() or not (channel or "").strip():
+            raise ValueError("sender_id and channel are required")
+        if len(sender_id) > 255 or len(channel) > 32:
+            raise ValueError("sender_id (at most 255 characters) or channel (at most 32) is too long")
+        summary = dict(summary or {})
+        unknown = set(summary) - {"topic", "facts", "last_question"}
+        if unknown:
+            raise ValueError(f"unknown summary keys {sorted(unknown)}; expected topic, facts, last_question")
+        facts = dict(summary.get("facts") or {})
+        try:
+            facts = json.loads(json.dumps(facts, ensure_ascii=False, default=str, allow_nan=False))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"handoff facts are not JSON-serialisable: {error}") from None
+        topic = summary.get("topic") or None
+        handoff = Handoff(
+            sender_id=sender_id,
+            channel=channel,
+            target=target,
+            topic=str(topic)[:64] if topic else None,
+            facts=facts,
+            last_question=str(summary.get("last_question") or "")[:MAX_LAST_QUESTION],
+            reason=(reason or "")[:255],
+            created_at=self._clock(),
+        )
+        with storage_errors(), self._store.begin() as session:
+            session.add(handoff)
+            session.flush()
+            record = to_record(HandoffRecord, handoff)
+        log.info("handoff %s to %s recorded (%s)", record.id, target, reason)
+        return record
+
+    def list_handoffs(self, limit: int = 200) -> list[HandoffRecord]:
+        """Handoffs newest first."""
+        query = sa.select(Handoff).order_by(Handoff.created_at.desc(), Handoff.id.desc()).limit(max(0, int(limit)))
+        with storage_errors(), self._store.begin() as session:
+            return [to_record(HandoffRecord, handoff) for handoff in session.execute(query).scalars()]
+
+    def get_handoff(self, handoff_id: int) -> HandoffRecord | None:
+        """The handoff with this id, or None."""
+        with storage_errors(), self._store.begin() as session:
+            handoff = session.get(Handoff, int(handoff_id))
+            return to_record(HandoffRecord, handoff) if handoff is not None else None
