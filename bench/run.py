@@ -4,7 +4,7 @@
 
 Parts, each bounded in time, run one after the other so they do not compete for the cores:
 
-1. understanding: the other benchmarks of bench/ (nlu.py, dialogue.py, kb_search.py), each in a subprocess with a
+1. understanding: the other benchmarks of bench/ (nlu.py, dialogue.py, kb_search.py, console.py), each in a subprocess with a
    timeout, its own JSON results (bench/results/<name>.json) copied into the report; "not available" when absent;
    dialogue.py runs the held-out conversations (bench/conversations/, results in conversations.json) and the held-out
    single questions (dialogue.json) on one running assistant;
@@ -49,6 +49,7 @@ UNDERSTANDING: dict[str, tuple[list[str], tuple[str, ...], int]] = {
     # one assistant start for both: the held-out conversations (issue 12 §7), then the held-out single questions
     "dialogue": (["--conversations", "bench/conversations", "--single-turns"], ("conversations", "dialogue"), 900),
     "kb_search": ([], ("kb_search",), 120),
+    "console": ([], ("console",), 300),  # the operators' search page over HTTP (p50/p95/max)
 }
 P95_RATIO_TARGET = 1.5
 # issue 12 §7, on the held-out sets
