@@ -8,10 +8,10 @@ import logging
 from aiohttp import web
 
 from bot.console._labels import DELIVERY_LABELS, label
-from bot.console._outbound import DeliveryError
 from bot.console._transcript import TranscriptUnavailable, fetch_tracker, turns_from_tracker
 from bot.console.web import CONSOLE, current_operator, redirect, render
 from bot.takeover import AlreadyTakenOver, NotTakenOver
+from channels.outbound import DeliveryError
 from nlu.extract import mask_phone
 
 routes = web.RouteTableDef()

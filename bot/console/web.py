@@ -6,6 +6,7 @@ A leaf module: it imports services and templates, never a view, so every view im
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -27,13 +28,14 @@ from bot.console._labels import (
     TOPIC_LABELS,
     label,
 )
-from bot.console._outbound import Outbound, outbound_for
 from bot.console._security import LoginRateLimiter, Signer
 from bot.console._stats import LOCAL_TZ, EventLog
 from bot.handoffs import HandoffService
 from bot.settings import Settings
 from bot.store import AppStore
 from bot.takeover import TakeoverService
+from channels._config import ChannelConfigError
+from channels.outbound import DeliveryRefused, Outbound, outbound_for
 from policies_kb import KnowledgeBase
 
 __all__ = ["Console", "CONSOLE", "Clock", "render", "redirect", "current_operator", "local_path", "templates"]
@@ -76,12 +78,34 @@ class Console:
         return self.http
 
     def outbound(self, channel: str) -> Outbound:
-        """The channel's outbound, built on first use and kept (the WeChat client caches its access token)."""
+        """The channel's outbound (`channels.outbound`), built on first use and kept (the WeChat client caches its
+        access token); DeliveryRefused when the channel is not configured. For REST the console has recorded the
+        reply already, as for every channel, so its outbound only makes that reply pending for the REST client."""
         if channel not in self._outbounds:
-            self._outbounds[channel] = outbound_for(
-                channel, settings=self.settings, store=self.store, session=self.session
-            )
+            if channel == "rest":
+                self._outbounds[channel] = RestPickup(self.takeovers)
+            else:
+                try:
+                    self._outbounds[channel] = outbound_for(
+                        channel, settings=self.settings, store=self.store, session=self.session
+                    )
+                except ChannelConfigError as error:
+                    raise DeliveryRefused(f"渠道未配置：{error}") from None
         return self._outbounds[channel]
+
+
+class RestPickup:
+    """The REST outbound for a reply the console has recorded: sending makes it pending for
+    `GET /webhooks/rest/messages` (`channels.outbound.RestOutbound` records the text itself, for callers that have
+    not)."""
+
+    channel = "rest"
+
+    def __init__(self, takeovers: TakeoverService) -> None:
+        self._takeovers = takeovers
+
+    async def send(self, conversation: str, text: str) -> None:
+        await asyncio.to_thread(self._takeovers.queue_for_rest, conversation)
 
 
 CONSOLE = web.AppKey("console", Console)
