@@ -7,7 +7,8 @@ filters that one ranking in memory, and the branches are tried top to bottom:
 1. A rule chosen by a button is answered as is; a topic chosen by a button is searched within that topic.
 2. A follow-up that names no topic ("那在哪儿办理", "要带啥") is answered from the rule last answered: the facet it
    asks for (where, bring, how_long, cost, who, deadline) when that rule has it; then from the rules related to it
-   (the one with that facet, or a confident hit among them); then within the conversation's topic; a follow-up
+   (the one with that facet, or a confident hit among them); then the rule of its topic and subject whose title
+   answers that facet ("办失业登记要带啥材料" after 失业登记); then within the conversation's topic; a follow-up
    that still finds nothing is asked back with the topic's likeliest rules.
 3. Otherwise the whole base. A hit is answered when its score reaches MIN_CONFIDENT_SCORE and the topic of NLU's
    best intent agrees (two independent signals naming the same topic); with no topic from NLU at all, only a
