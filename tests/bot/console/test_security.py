@@ -3,7 +3,12 @@ policy and hashing, the login back-off, redirect targets and the client address 
 
 from __future__ import annotations
 
+from urllib.parse import urljoin, urlsplit
+
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from yarl import URL
 
 from bot.console._security import (
     Backoff,
@@ -128,3 +133,27 @@ def test_production_hashes_use_argon2id_with_the_recommended_parameters():
     from bot.console import _security
 
     assert _security._DUMMY_HASH.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+
+
+_TRICKY = st.sampled_from(
+    ["/", "\\", "\t", "\n", "\r", " ", ":", "@", "?", "#", "%", ".", "evil.example", "http", "\x00"]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=40),
+        st.lists(_TRICKY, max_size=12).map("".join),
+        st.lists(_TRICKY, max_size=4).map(lambda parts: "/" + "".join(parts) + "/evil.example"),
+    )
+)
+@example("/\t/evil.example")
+@example("/\r\n/evil.example")
+def test_a_redirect_target_that_local_path_keeps_never_leaves_the_site(target):
+    """Whatever `next` holds, the Location aiohttp builds from what local_path returns resolves on the console."""
+    kept = local_path(target, "/home")
+    assert kept == "/home" or kept == target
+    location = str(URL(kept))  # what aiohttp puts in the Location header (yarl drops TAB, CR and LF)
+    resolved = urlsplit(urljoin("https://console.example/login", location))
+    assert resolved.netloc == "console.example" and resolved.scheme == "https"
