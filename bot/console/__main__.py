@@ -100,6 +100,13 @@ def serve(settings: Settings) -> int:
     ensure_development_operator(settings)
     app = create_app(settings)
     print(f"[console] 12333 operator console on {settings.console_url}/", flush=True)
+    if settings.production and settings.host not in ("127.0.0.1", "::1", "localhost"):
+        print(
+            f"[console] WARNING: serving plain HTTP on {settings.host}; production cookies are Secure, so operators "
+            "must reach the console through the TLS proxy only (firewall this port to it, set "
+            "CONSOLE_TRUSTED_PROXIES to its address; see the README's security section)",
+            flush=True,
+        )
     web.run_app(app, host=settings.host, port=settings.console_port, print=None, access_log=None)
     return 0
 
