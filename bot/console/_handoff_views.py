@@ -8,7 +8,14 @@ import logging
 from aiohttp import web
 
 from bot.console._labels import DELIVERY_LABELS, label
-from bot.console._transcript import TranscriptUnavailable, fetch_tracker, turns_from_tracker
+from bot.console._transcript import (
+    REVEAL_ACTION,
+    TranscriptUnavailable,
+    fetch_tracker,
+    mask_message,
+    reveal_subject,
+    turns_from_tracker,
+)
 from bot.console.web import CONSOLE, current_operator, redirect, render
 from bot.takeover import AlreadyTakenOver, NotTakenOver
 from channels.outbound import DeliveryError
@@ -68,18 +75,24 @@ async def handoff_queue(request: web.Request) -> web.Response:
     return render(request, "handoffs.html", title="转人工队列", rows=rows)
 
 
-async def _handoff_page(request: web.Request, handoff, *, status: int = 200, error: str = "", draft: str = ""):
+async def _handoff_page(
+    request: web.Request, handoff, *, status: int = 200, error: str = "", draft: str = "", reveal: bool = False
+):
     console = request.app[CONSOLE]
     now = console.now()
-    takeover, messages = await asyncio.gather(
+    takeover, messages, reveals = await asyncio.gather(
         asyncio.to_thread(console.takeovers.latest, handoff.sender_id, now),
         asyncio.to_thread(console.takeovers.messages, handoff.sender_id),
+        asyncio.to_thread(
+            console.accounts.audit_log, subject=reveal_subject(handoff.id), action=REVEAL_ACTION, limit=20
+        ),
     )
+    messages = [mask_message(message, reveal) for message in messages]  # numbers masked until the audited reveal
     transcript_error = ""
     turns = []
     try:
         tracker = await fetch_tracker(console.session, console.settings.rasa_url, console.rasa_token, handoff.sender_id)
-        turns = turns_from_tracker(tracker)
+        turns = turns_from_tracker(tracker, reveal=reveal)
     except TranscriptUnavailable as unavailable:
         transcript_error = f"读取对话记录失败：{unavailable}"
     facts = shown_facts(console, handoff.facts)
@@ -100,6 +113,8 @@ async def _handoff_page(request: web.Request, handoff, *, status: int = 200, err
         last_message_id=messages[-1].id if messages else 0,
         error=error,
         draft=draft,
+        reveal=reveal,
+        reveals=reveals,
     )
 
 
@@ -125,7 +140,7 @@ async def handoff_messages(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "messages": [
-                {**message.to_json(), "delivery_label": label(DELIVERY_LABELS, message.delivery)}
+                {**mask_message(message).to_json(), "delivery_label": label(DELIVERY_LABELS, message.delivery)}
                 for message in messages
             ],
             "takeover": None

@@ -17,7 +17,7 @@ import jinja2
 from aiohttp import web
 
 from bot.cases import CaseService
-from bot.console._accounts import Accounts, OperatorRecord
+from bot.console._accounts import Accounts, LoginThrottle, OperatorRecord
 from bot.console._labels import (
     CHANNEL_LABELS,
     DELIVERY_LABELS,
@@ -28,7 +28,7 @@ from bot.console._labels import (
     TOPIC_LABELS,
     label,
 )
-from bot.console._security import LoginRateLimiter, Signer
+from bot.console._security import Network, Signer, local_path
 from bot.console._stats import LOCAL_TZ, EventLog
 from bot.handoffs import HandoffService
 from bot.settings import Settings
@@ -56,11 +56,13 @@ class Console:
     takeovers: TakeoverService
     events: EventLog
     signer: Signer
-    limiter: LoginRateLimiter
+    throttle: LoginThrottle
     clock: Clock
     rasa_token: str
     templates: jinja2.Environment
     http: aiohttp.ClientSession | None = None
+    # CONSOLE_TRUSTED_PROXIES: the reverse proxies whose X-Forwarded-For names the login's client address.
+    trusted_proxies: tuple[Network, ...] = ()
     _outbounds: dict[str, Outbound] = field(default_factory=dict, repr=False)
 
     def now(self) -> datetime:
@@ -158,10 +160,3 @@ def redirect(location: str) -> web.HTTPSeeOther:
 def current_operator(request: web.Request) -> OperatorRecord:
     operator: OperatorRecord = request["operator"]
     return operator
-
-
-def local_path(target: str | None, default: str = "/") -> str:
-    """`target` if it is a path on this site (no scheme, no host, no `//`), else `default`: no open redirects."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
