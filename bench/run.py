@@ -154,21 +154,18 @@ def measure_ours(quick: bool) -> dict:
             )
             _say(f"  {_line(report[key])}")
         report["memory_after_load_mib"] = cost.launcher_memory(assistant.process.pid)
-        if (REPO / "channels" / "wechat" / "channel.py").exists():
-            users, turns = loads["wechat"]
-            _say(f"ours: WeChat, {users} users × {turns} turns")
-            report["wechat"] = wechat_path.measure(
-                f"{assistant.settings.rasa_url}/webhooks/wechat/webhook",
-                wechat_token,
-                api_port,
-                users=users,
-                turns=turns,
-                messages=latency.OUR_MESSAGES,
-            )
-            w = report["wechat"]
-            _say(f"  passive within 4 s {w['passive_within_4s']}/{w['turns']}, reply p99 {w['reply_p99_ms']} ms")
-        else:
-            report["wechat"] = {"status": "not available", "reason": "channels/wechat/channel.py does not exist yet"}
+        users, turns = loads["wechat"]
+        _say(f"ours: WeChat, {users} users × {turns} turns")
+        report["wechat"] = wechat_path.measure(
+            f"{assistant.settings.rasa_url}/webhooks/wechat/webhook",
+            wechat_token,
+            api_port,
+            users=users,
+            turns=turns,
+            messages=latency.OUR_MESSAGES,
+        )
+        w = report["wechat"]
+        _say(f"  passive within 4 s {w['passive_within_4s']}/{w['turns']}, reply p99 {w['reply_p99_ms']} ms")
         log = assistant.log()
         report["log_errors"] = sum(1 for line in log.splitlines() if " ERROR " in line or "Traceback" in line)
     finally:

@@ -314,7 +314,7 @@ def test_nothing_found_offers_the_likeliest_topics(kb):
 
 @dataclasses.dataclass(frozen=True)
 class ContractRule(Rule):
-    """A rule with the kb-contract fields (facets, related, superseded_by, change_note), built in the test so the
+    """A rule with the time and context fields (facets, related, superseded_by, change_note), built in the test so the
     dialogue is tested whatever the shipped rule files carry yet."""
 
     facets: Mapping[str, str] = dataclasses.field(default_factory=dict)
@@ -332,7 +332,7 @@ def edited(rule, **fields):
 
 
 class EditedKB(services.PolicyService):
-    """The real knowledge base with some rules edited (kb-contract fields), counting its searches; `superseded` maps
+    """The real knowledge base with some rules edited (facets, related, superseded_by), counting its searches; `superseded` maps
     a question to (expired rule, successor): its hits come back as the successor with `superseded` set."""
 
     def __init__(self, real: services.PolicyService, *rules: Rule, superseded=None) -> None:
