@@ -208,8 +208,8 @@ def refuse_insecure(settings: Settings) -> int:
     for name in settings.stand_ins_used():
         print(
             f"[launcher] WARNING: {name} is not set; using the public development stand-in "
-            f"{DEVELOPMENT_CHANNEL_ENV[name]!r}: anyone can sign requests with it (only acceptable on a loopback "
-            "development host; set it for real use)",
+            f"{DEVELOPMENT_CHANNEL_ENV[name]!r}, which anyone can know (acceptable only for development on this "
+            "machine; set it for real use)",
             file=sys.stderr,
             flush=True,
         )

@@ -49,6 +49,9 @@ def install() -> None:
     _cache_action_response_validator()
     _cache_event_types()
     _harden_app()
+    from bot import privacy
+
+    privacy.install_rasa_anonymizer()  # before rasa.__main__ configures structlog
 
 
 def _harden_app() -> None:
