@@ -65,6 +65,11 @@ _PERSONAL_SLOT_VALUE = re.compile(
 )
 
 
+# The intake's confirmation summary as the bot sends it ("姓名：马小明\n对方：…\n情况：…", actions/intake.py
+# summary_text), which a channel may log at DEBUG as the reply it sends.
+_LABELLED_PERSONAL = re.compile(r"((?:姓名|名字|对方|单位|情况)[：:])([^\n\\'\"，；]+)")
+
+
 def _hide_slot_value(found: re.Match) -> str:
     value = found.group("value")
     return found.group() if value.strip() in ("", "None", "null", "''", '""') else f"{found.group('key')}***"
@@ -72,8 +77,9 @@ def _hide_slot_value(found: re.Match) -> str:
 
 def redact_personal_slots(text: str) -> str:
     """`text` with the value of every personal slot (PERSONAL_SLOTS) written as `name: value`, `'name': 'value'`,
-    `name=value` or `SlotSet(key: name, value: value)` replaced by ***."""
-    return _PERSONAL_SLOT_VALUE.sub(_hide_slot_value, text)
+    `name=value` or `SlotSet(key: name, value: value)` replaced by ***, and so the values of the intake summary's
+    personal lines ("姓名：***")."""
+    return _LABELLED_PERSONAL.sub(r"\1***", _PERSONAL_SLOT_VALUE.sub(_hide_slot_value, text))
 
 
 def redact_secrets(text: str) -> str:

@@ -94,9 +94,8 @@ def test_each_child_process_gets_only_the_secrets_it_needs(debug_assistant):
         assert NEEDS[name] <= set(env), f"{name} lacks {NEEDS[name] - set(env)}"
         leaked = NEVER[name] & set(env)
         assert not leaked, f"{name} was given {leaked}"
-        assert not {secret for secret in SECRETS.values() if secret in "\n".join(env.values())} - {
-            SECRETS[n] for n in NEEDS[name] if n in SECRETS
-        }
+        values = "\n".join(env.values())  # nor under another name
+        assert not [n for n in NEVER[name] if n in SECRETS and SECRETS[n] in values], f"{name} has a secret value"
 
 
 def test_no_token_is_on_any_command_line(debug_assistant):
@@ -198,6 +197,35 @@ def test_a_hand_made_tracker_without_the_token_creates_nothing(debug_assistant):
     status, body = _post(f"{url}?token={token}", _hand_made_call(sender, "13700001111"))
     assert status == 200, body
     assert [c.phone for c in _cases_of(debug_assistant, sender)] == ["13700001111"]
+
+
+def test_an_oversized_rest_body_is_refused_before_any_channel_reads_it(debug_assistant):
+    big = {"sender": "big-body", "message": "你好" * 40_000}  # about 240 KB of JSON; the cap is 64 KB
+    status, _ = _post_raw(debug_assistant.rest_url, json.dumps(big).encode())
+    assert status == 413
+    assert debug_assistant.say("big-body", "你好")  # a normal message from the same sender is answered
+
+
+def _post_raw(url: str, body: bytes) -> tuple[int, bytes]:
+    """POST `body`, reading the answer as soon as the server gives one (it may refuse before the body is sent)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    try:
+        connection.putrequest("POST", parts.path)
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders()
+        try:
+            connection.send(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed before reading it all: its answer is still readable
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
 
 
 @pytest.mark.skipif(not HAS_INTAKE, reason="domain.yml has no case_intake_form yet")
@@ -314,6 +342,34 @@ def test_sanic_loggers_that_do_not_propagate_are_masked_and_urls_lose_their_toke
     assert "s3cret" not in output and "tencent-url-token" not in output and "13912345678" not in output
     assert "tracker?token=***&x=1" in output and "139****5678" in output
     assert output.count("\n") == 3 and "evil\\n2026-12-02 INFO forged line" in output
+
+
+_STRUCTLOG_PROBE = """
+import logging, structlog
+from bot import privacy
+privacy.install_rasa_anonymizer()
+from rasa.utils.log_utils import configure_structlog
+configure_structlog(logging.DEBUG)
+privacy.install_everywhere()
+log = structlog.get_logger()
+log.debug("processor.slots.log", slot_values="\\tworker_name: 马小明\\n\\tcounty: 金凤区\\n\\tphone: 13912345678")
+log.debug("processor.message.parse", parse_data_text="我叫马小明", parse_data_intent={"name": "inform"})
+log.debug("action.submit", rasa_events=["SlotSet(key: worker_name, value: 马小明)"])
+logging.getLogger("rasa.core.actions.action").debug("Validating extracted slots: {'worker_name': '马小明'}")
+logging.getLogger("channels.sms").debug("sms: reply to %s: %r", "x", ["请核对一下：\\n姓名：马小明\\n对方：宁夏恒达"])
+"""
+
+
+def test_rasa_structlog_fields_and_slot_values_reach_the_log_without_names_or_numbers():
+    result = subprocess.run(
+        [sys.executable, "-c", _STRUCTLOG_PROBE], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "processor.slots.log" in output and "processor.message.parse" in output and "inform" in output
+    assert "county: " in output and "worker_name: ***" in output  # slot names stay, personal values do not
+    for secret in ("马小明", "13912345678", "宁夏恒达"):
+        assert secret not in output and json.dumps(secret)[1:-1] not in output, output  # nor JSON-escaped
 
 
 # -- retention ------------------------------------------------------------------------------------------------------
