@@ -16,6 +16,7 @@ import ipaddress
 import os
 import re
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,7 +242,11 @@ class Settings:
             else:
                 with os.fdopen(fd, "w") as file:
                     file.write(secrets.token_urlsafe(size))
-        return path.read_text().strip().encode()
+        for _ in range(100):  # another process may have created the file and not written it yet
+            if value := path.read_text().strip():
+                return value.encode()
+            time.sleep(0.02)
+        raise ValueError(f"{path} is empty: delete it to have a new secret generated")
 
     def rasa_environment(self) -> dict[str, str]:
         """Environment for the Rasa and action-server processes (fills the ${...} of endpoints/credentials)."""

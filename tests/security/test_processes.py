@@ -301,6 +301,25 @@ def test_settings_give_stand_ins_only_to_loopback_development():
         Settings.from_env({"NXA_HOST": "10.0.0.5"}).action_server_token()
 
 
+def test_var_is_created_mode_700_and_generated_secrets_0600_whatever_the_umask(tmp_path):
+    old_umask = os.umask(0o022)
+    try:
+        settings = Settings.from_env({"NXA_VAR_DIR": str(tmp_path / "new" / "var")})
+        token = settings.action_server_token()
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(settings.var_dir.stat().st_mode) == 0o700
+    path = settings.var_dir / "action-server-token"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.read_text() == token and len(token) >= 24
+    assert settings.action_server_token() == token  # generated once
+    assert (
+        Settings.from_env({"NXA_VAR_DIR": str(settings.var_dir), "ACTION_SERVER_TOKEN": "x" * 20}).action_server_token()
+        == "x" * 20
+    )
+    with pytest.raises(ValueError, match="at least 16"):
+        Settings.from_env({"ACTION_SERVER_TOKEN": "short"}).action_server_token()
+
+
 def test_the_action_server_refuses_to_listen_beyond_loopback_without_a_token(tmp_path):
     result = _launcher(
         {"NXA_HOST": "0.0.0.0", "NXA_VAR_DIR": str(tmp_path)},
