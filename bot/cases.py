@@ -283,16 +283,23 @@ class CaseService:
     The schema must already exist (`bot.store.migrate(url)`, run by the launcher); the service never migrates.
     """
 
-    def __init__(self, store: AppStore, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, store: AppStore, *, clock: Callable[[], datetime] = utcnow, legacy_case_ids: bool = False
+    ) -> None:
+        """`legacy_case_ids=True` issues numbers as before the check letters (NX + date + sequence): only for
+        seeding old-form cases (the dialogue benchmark's conversations, migration tests), never in the assistant."""
         self._store = store
         self._clock = clock
+        self._legacy_case_ids = legacy_case_ids
         self._county_names = frozenset(c.name for c in counties())
         self._handoffs = HandoffService(store, clock=clock)
 
     @classmethod
-    def from_url(cls, db_url: str, *, clock: Callable[[], datetime] = utcnow) -> CaseService:
+    def from_url(
+        cls, db_url: str, *, clock: Callable[[], datetime] = utcnow, legacy_case_ids: bool = False
+    ) -> CaseService:
         """A service on a store of its own: kept for the action and fault tests until they build an AppStore."""
-        return cls(AppStore(db_url), clock=clock)
+        return cls(AppStore(db_url), clock=clock, legacy_case_ids=legacy_case_ids)
 
     # ---------------------------------------------------------------- cases
 
@@ -314,7 +321,7 @@ class CaseService:
                 now = self._clock()
                 try:
                     with self._store.begin() as session:
-                        case_id = self._next_case_id(session, now)
+                        case_id = self._next_case_id(session, now, legacy=self._legacy_case_ids)
                         case = Case(case_id=case_id, status=STATUS_NEW, created_at=now, updated_at=now, **values)
                         session.add(case)
                         session.flush()
@@ -635,7 +642,7 @@ class CaseService:
             return to_record(CaseRecord, case) if case is not None else None
 
     @staticmethod
-    def _next_case_id(session: Session, now: datetime) -> str:
+    def _next_case_id(session: Session, now: datetime, *, legacy: bool = False) -> str:
         prefix = CASE_ID_PREFIX + now.astimezone(CHINA_TZ).strftime("%y%m%d")
         last = session.execute(
             sa.select(Case.case_id)
@@ -644,6 +651,8 @@ class CaseService:
             .limit(1)
         ).scalar_one_or_none()
         sequence = int(re.match(r"\d+", last[len(prefix) :]).group(0)) + 1 if last else 1  # type: ignore[union-attr]
+        if legacy:
+            return f"{prefix}{sequence:04d}"
         letters = "".join(secrets.choice(CASE_ID_LETTERS) for _ in range(CASE_ID_RANDOM_LETTERS))
         body = f"{prefix}{sequence:04d}{letters}"
         return body + case_id_check_letter(body)
