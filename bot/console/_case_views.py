@@ -133,15 +133,16 @@ async def change_status(request: web.Request) -> web.Response:
     case = await asyncio.to_thread(console.cases.get_case, request.match_info["case_id"])
     if case is None:
         return await _case_page(request)
-    kept = {"note": note, "worker_message": worker_message}
+
+    async def again(status: int, error: str) -> web.Response:  # the form again, with what the operator wrote
+        return await _case_page(request, status=status, note=note, worker_message=worker_message, error=error)
+
     if len(worker_message) > MAX_WORKER_MESSAGE:
-        return await _case_page(
-            request, status=400, **kept, error=f"没有保存：给工人的话最多 {MAX_WORKER_MESSAGE} 个字。"
-        )
+        return await again(400, f"没有保存：给工人的话最多 {MAX_WORKER_MESSAGE} 个字。")
     operator = current_operator(request).username
     if status == "":
         if not note and not worker_message:
-            return await _case_page(request, status=400, **kept, error="没有保存：请写备注或给工人的话。")
+            return await again(400, "没有保存：请写备注或给工人的话。")
         try:
             await asyncio.to_thread(
                 console.cases.add_note, case.case_id, operator, note=note, worker_message=worker_message
@@ -151,11 +152,9 @@ async def change_status(request: web.Request) -> web.Response:
         raise redirect(f"/cases/{case.case_id}?changed=note")
     needs_note = TRANSITIONS.get((case.status, status))
     if needs_note is None:
-        return await _case_page(request, status=409, **kept, error=f"状态没有改：不能从“{case.status}”改为“{status}”。")
+        return await again(409, f"状态没有改：不能从“{case.status}”改为“{status}”。")
     if needs_note and not note:
-        return await _case_page(
-            request, status=400, **kept, error="状态没有改：退回或重新打开案件，请在内部备注里写明原因。"
-        )
+        return await again(400, "状态没有改：退回或重新打开案件，请在内部备注里写明原因。")
     try:
         await asyncio.to_thread(
             console.cases.change_status,
@@ -166,7 +165,5 @@ async def change_status(request: web.Request) -> web.Response:
             worker_message=worker_message,
         )
     except (InvalidTransition, CaseNotFound):  # changed or removed between our read and the write
-        return await _case_page(
-            request, status=409, **kept, error="状态没有改：别人刚刚改过这个案件，请看最新状态后再试。"
-        )
+        return await again(409, "状态没有改：别人刚刚改过这个案件，请看最新状态后再试。")
     raise redirect(f"/cases/{case.case_id}?changed=1")
