@@ -268,6 +268,11 @@ def valid_case_id(case_id: str) -> bool:
     return case_id_check_letter(case_id[:-1]) == case_id[-1]
 
 
+def _sequence_part(case_id: str) -> str:
+    """NX + date + sequence: the case number without its letters."""
+    return case_id.rstrip(CASE_ID_LETTERS)
+
+
 def _key_hash(kind: str, key: str) -> str:
     return hashlib.sha256(f"{kind}:{key}".encode()).hexdigest()
 
@@ -322,7 +327,14 @@ class CaseService:
                 try:
                     with self._store.begin() as session:
                         case_id = self._next_case_id(session, now, legacy=self._legacy_case_ids)
-                        case = Case(case_id=case_id, status=STATUS_NEW, created_at=now, updated_at=now, **values)
+                        case = Case(
+                            case_id=case_id,
+                            sequence_id=_sequence_part(case_id),
+                            status=STATUS_NEW,
+                            created_at=now,
+                            updated_at=now,
+                            **values,
+                        )
                         session.add(case)
                         session.flush()
                         note = f"登记（{values['channel']}）"

@@ -24,6 +24,10 @@ class Case(Base):
     # one computed), e.g. NX2612020007K7FQ: short enough to read out over SMS, not guessable by stepping the sequence.
     # Numbers recorded before the check characters (NX2611290007) stay valid.
     case_id = sa.Column(sa.String(20), primary_key=True)
+    # The readable part (NX + date + sequence) on its own: UNIQUE, so two writers racing for the same sequence number
+    # cannot both win with different random letters.
+    # (Nullable only so the migration adds it without copying the table; every row has it.)
+    sequence_id = sa.Column(sa.String(20), nullable=True)
     case_type = sa.Column(sa.String(32), nullable=False, index=True)
     worker_name = sa.Column(sa.String(64), nullable=False)
     phone = sa.Column(sa.String(11), nullable=False, index=True)
@@ -43,6 +47,7 @@ class Case(Base):
     __table_args__ = (
         sa.CheckConstraint("consent", name="ck_cases_consent"),
         sa.UniqueConstraint("dedupe_key", name="uq_cases_dedupe_key"),
+        sa.Index("ux_cases_sequence_id", "sequence_id", unique=True),
     )
 
 

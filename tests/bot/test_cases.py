@@ -94,8 +94,9 @@ def test_the_sequence_grows_past_four_digits(db_url):
     engine = create_engine_for(db_url)
     with engine.begin() as connection:  # a busy day: 9999 cases already
         connection.exec_driver_sql(
-            "INSERT INTO cases (case_id, case_type, worker_name, phone, county, employer, description, consent, "
-            "status, sender_id, channel, dedupe_key, created_at, updated_at) VALUES ('NX2603019999', 'other', 'x', "
+            "INSERT INTO cases (case_id, sequence_id, case_type, worker_name, phone, county, employer, description, "
+            "consent, status, sender_id, channel, dedupe_key, created_at, updated_at) VALUES ('NX2603019999', "
+            "'NX2603019999', 'other', 'x', "
             "'13800000000', '兴庆区', 'y', '', 1, '新建', 's', 'rest', 'old', '2026-03-01 03:00:00', "
             "'2026-03-01 03:00:00')"
         )

@@ -3,6 +3,8 @@
 - `case_events.worker_message`: what the worker sees when looking the case up; `note` stays internal (existing
   notes are never shown to workers any more, since operators wrote them as internal notes).
 - `handoffs.updated_at` and `handoffs.requests`: a conversation asking again while its handoff waits updates it.
+- `cases.sequence_id`: the readable part of the case number (NX + date + sequence), a UNIQUE index, so that two writers
+  racing for one sequence number cannot both win with different random letters; existing rows get their case_id.
 - `case_lookup_failures`: failed case-status look-ups per sender, case number and phone (hashed), for the back-off.
 
 Every recorded case, event and handoff is kept (existing handoffs get requests = 1, updated_at NULL = created_at).
@@ -21,11 +23,14 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("case_events") as batch:
-        batch.add_column(sa.Column("worker_message", sa.Text, nullable=False, server_default=""))
-    with op.batch_alter_table("handoffs") as batch:
-        batch.add_column(sa.Column("updated_at", sa.DateTime, nullable=True))
-        batch.add_column(sa.Column("requests", sa.Integer, nullable=False, server_default="1"))
+    # Plain ADD COLUMN and CREATE INDEX only: a batch (table-copying) change of `cases` on SQLite would drop the old
+    # table, and its ON DELETE CASCADE would take every case's history with it.
+    op.add_column("cases", sa.Column("sequence_id", sa.String(20), nullable=True))
+    op.execute("UPDATE cases SET sequence_id = case_id")
+    op.create_index("ux_cases_sequence_id", "cases", ["sequence_id"], unique=True)
+    op.add_column("case_events", sa.Column("worker_message", sa.Text, nullable=False, server_default=""))
+    op.add_column("handoffs", sa.Column("updated_at", sa.DateTime, nullable=True))
+    op.add_column("handoffs", sa.Column("requests", sa.Integer, nullable=False, server_default="1"))
     op.create_index("ix_handoffs_updated_at", "handoffs", ["updated_at"])
     op.create_table(
         "case_lookup_failures",
@@ -44,8 +49,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("case_lookup_failures")
     op.drop_index("ix_handoffs_updated_at", table_name="handoffs")
-    with op.batch_alter_table("handoffs") as batch:
-        batch.drop_column("requests")
-        batch.drop_column("updated_at")
-    with op.batch_alter_table("case_events") as batch:
-        batch.drop_column("worker_message")
+    op.drop_column("handoffs", "requests")
+    op.drop_column("handoffs", "updated_at")
+    op.drop_column("case_events", "worker_message")
+    op.drop_index("ux_cases_sequence_id", table_name="cases")
+    op.drop_column("cases", "sequence_id")
