@@ -25,10 +25,10 @@ from html import unescape
 import pytest
 import requests
 
+import tests.support.assistant as assistant_support
 from bot.cases import CASE_ID_LETTERS, case_id_check_letter
 from bot.handoffs import HandoffService
 from bot.store import AppStore
-import tests.support.assistant as assistant_support
 from tests.reliability.support import INTAKE_ANSWERS, answer_until, start_intake, start_patiently
 from tests.support.assistant import Assistant, customs, texts
 
