@@ -223,7 +223,7 @@ def seed_cases(db_url: str, conversations: list[Conversation]) -> None:
             moment = datetime.datetime.strptime(day, "%y%m%d").replace(hour=10, tzinfo=CHINA_TZ)
         except ValueError:
             raise ConversationFormatError(f"seeded case {cases[0].case_id}: not NX + yymmdd + sequence") from None
-        service = CaseService.from_url(db_url, clock=functools.partial(_fixed, moment))
+        service = CaseService.from_url(db_url, clock=functools.partial(_fixed, moment), legacy_case_ids=True)
         for case in cases:
             record = service.create_case(
                 CaseSubmission(

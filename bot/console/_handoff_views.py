@@ -8,6 +8,7 @@ import logging
 from aiohttp import web
 
 from bot.console._labels import DELIVERY_LABELS, label
+from bot.console._paging import pager
 from bot.console._transcript import (
     REVEAL_ACTION,
     TranscriptUnavailable,
@@ -62,17 +63,21 @@ def shown_facts(console, facts: dict) -> list[tuple[str, str]]:
 
 @routes.get("/handoffs")
 async def handoff_queue(request: web.Request) -> web.Response:
+    """The queue, paged (50 a page), latest request first; ?waiting=1 shows only those nobody has taken over."""
     console = request.app[CONSOLE]
     now = console.now()
+    waiting = request.query.get("waiting") == "1"
+    total = await asyncio.to_thread(console.handoffs.count_handoffs, waiting=waiting)
+    pages = pager(request, total, {"waiting": "1" if waiting else ""})
     handoffs, taken = await asyncio.gather(
-        asyncio.to_thread(console.handoffs.list_handoffs),
+        asyncio.to_thread(console.handoffs.list_handoffs, pages.size, pages.offset, waiting=waiting),
         asyncio.to_thread(console.takeovers.open_takeovers, now),
     )
     rows = [
         {"handoff": h, "sender": shown_sender(h.channel, h.sender_id), "takeover": taken.get(h.sender_id)}
         for h in handoffs
     ]
-    return render(request, "handoffs.html", title="转人工队列", rows=rows)
+    return render(request, "handoffs.html", title="转人工队列", rows=rows, total=total, pager=pages, waiting=waiting)
 
 
 async def _handoff_page(
