@@ -74,7 +74,7 @@ def verify_equal(expected: str, given: str | None, *, hex_digest: bool = False) 
 SENDER_LIMIT_PER_MINUTE = 30
 """Messages per minute one sender may send (also the burst): a worker answering the intake form types far slower,
 a script does not. `WEBHOOK_SENDER_LIMIT` overrides it."""
-ADDRESS_LIMIT_PER_MINUTE = 600
+ADDRESS_LIMIT_PER_MINUTE = 1200
 """Requests per minute from one client address (also the burst): a backstop for a port exposed without nginx. WeChat's
 and the SMS provider's pushes come from a handful of their servers carrying every user, so this stays generous.
 Behind a proxy the app sees the proxy's address unless Sanic is told to trust it (`SANIC_PROXIES_COUNT=1`).
@@ -112,7 +112,8 @@ class TokenBuckets:
 
     A bucket holds `limit.capacity` tokens and refills at `limit.per_minute` a minute. At most `max_keys` buckets are
     kept: beyond that, full buckets (keys idle long enough to have refilled, so forgetting them changes nothing) go
-    first, then the least recently used. Thread-safe (a lock around a few float operations).
+    first, then the fullest ones, so a flooder's emptied bucket is the last to be forgotten. Thread-safe (a lock
+    around a few float operations).
     """
 
     def __init__(
@@ -141,10 +142,13 @@ class TokenBuckets:
             return allowed
 
     def _shrink(self, now: float) -> None:
-        for key in [key for key in self._buckets if self._tokens(key, now) >= self.limit.capacity]:
+        tokens = {key: self._tokens(key, now) for key in self._buckets}
+        for key in [key for key, left in tokens.items() if left >= self.limit.capacity]:
             del self._buckets[key]
-        while len(self._buckets) > self.max_keys:
-            self._buckets.popitem(last=False)
+        if len(self._buckets) > self.max_keys:  # then the fullest (forgetting an emptied bucket would reset it)
+            keep = max(1, int(self.max_keys * 0.9))  # shrink by a tenth at once: sorting stays rare
+            for key in sorted(self._buckets, key=lambda key: -tokens[key])[: len(self._buckets) - keep]:
+                del self._buckets[key]
 
 
 class WebhookLimits:
