@@ -74,7 +74,7 @@ def verify_equal(expected: str, given: str | None, *, hex_digest: bool = False) 
 SENDER_LIMIT_PER_MINUTE = 30
 """Messages per minute one sender may send (also the burst): a worker answering the intake form types far slower,
 a script does not. `WEBHOOK_SENDER_LIMIT` overrides it."""
-ADDRESS_LIMIT_PER_MINUTE = 1200
+ADDRESS_LIMIT_PER_MINUTE = 3000
 """Requests per minute from one client address (also the burst): a backstop for a port exposed without nginx. WeChat's
 and the SMS provider's pushes come from a handful of their servers carrying every user, so this stays generous.
 Behind a proxy the app sees the proxy's address unless Sanic is told to trust it (`SANIC_PROXIES_COUNT=1`).
