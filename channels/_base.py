@@ -4,8 +4,16 @@ The pipeline: **redact** the worker's text (ID-card and bank-card numbers never 
 (a provider's retry never runs a turn twice) → ask the operator **takeover** gate (while a 12333 operator has the
 conversation the assistant stays silent) → map a **menu digit** to the payload of the last menu shown → run the
 **turn** → **remember the menu** the reply shows → **send** it. `MenuChannel` owns the steps every channel shares;
-each channel keeps only what is its own: how it claims (SMS durably in the app store, WeChat per process for the
-retries of one push), what comes between claim and takeover (SMS opt-outs), how a reply is rendered and delivered.
+each channel keeps only what is its own: how it claims (both durably in the app store; WeChat also shares the running
+turn with the retries of one push in its process), what comes between claim and takeover (SMS opt-outs), how a reply
+is rendered and delivered.
+
+Before the claim, the **rate limit**: a token bucket per sender (OpenID, phone number, REST sender) and one per
+client address (`WebhookLimits`). The buckets are kept per process, on purpose: the check runs on every message, so a
+database round trip for it would add a write to the app store per message, which is what a flood is trying to cause;
+a bucket in memory costs nothing, and a flood spread over N replicas gets at most N times the limit, which is still
+a limit (nginx's `limit_req` in docs/nginx-scale-out.conf adds the shared per-address limit in front). The buckets
+forget full (idle) keys first, so their memory stays bounded whatever the number of senders.
 """
 
 from __future__ import annotations
@@ -14,6 +22,9 @@ import asyncio
 import dataclasses
 import hmac
 import logging
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -25,7 +36,21 @@ from bot.privacy import redact_incoming
 from channels._render import CollectingOutput, Reply, collect_reply, menu_number
 from channels._state import ChannelState
 
-__all__ = ["Intercept", "MenuChannel", "PushOutput", "OnNewMessage", "TurnRequest", "redact", "verify_equal"]
+__all__ = [
+    "ADDRESS_LIMIT_PER_MINUTE",
+    "Intercept",
+    "MenuChannel",
+    "OnNewMessage",
+    "PushOutput",
+    "RateLimit",
+    "SENDER_LIMIT_PER_MINUTE",
+    "TokenBuckets",
+    "TurnRequest",
+    "WebhookLimits",
+    "client_address",
+    "redact",
+    "verify_equal",
+]
 
 Intercept = Callable[[str, str, str], Awaitable[bool]]
 """The takeover gate `(channel, sender_id, text) -> True when an operator has the conversation`."""
@@ -44,6 +69,121 @@ def verify_equal(expected: str, given: str | None, *, hex_digest: bool = False) 
     """
     candidate = (given or "").strip().lower() if hex_digest else given or ""
     return hmac.compare_digest(expected.encode("utf-8"), candidate.encode("utf-8"))
+
+
+SENDER_LIMIT_PER_MINUTE = 30
+"""Messages per minute one sender may send (also the burst): a worker answering the intake form types far slower,
+a script does not. `WEBHOOK_SENDER_LIMIT` overrides it."""
+ADDRESS_LIMIT_PER_MINUTE = 3000
+"""Requests per minute from one client address (also the burst): a backstop for a port exposed without nginx. WeChat's
+and the SMS provider's pushes come from a handful of their servers carrying every user, so this stays generous.
+Behind a proxy the app sees the proxy's address unless Sanic is told to trust it (`SANIC_PROXIES_COUNT=1`).
+`WEBHOOK_ADDRESS_LIMIT` overrides it."""
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """`per_minute` requests per minute, in bursts of at most `burst` (default: as many as per minute)."""
+
+    per_minute: float
+    burst: float = 0.0
+
+    @property
+    def capacity(self) -> float:
+        return self.burst or self.per_minute
+
+    @classmethod
+    def from_setting(cls, raw: str | None, default: float) -> RateLimit:
+        """The limit a setting such as `WEBHOOK_SENDER_LIMIT=30` gives (requests per minute; empty: `default`)."""
+        text = (raw or "").strip()
+        if not text:
+            return cls(default)
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"a rate limit must be a number of requests per minute, not {text!r}") from None
+        if value <= 0:
+            raise ValueError(f"a rate limit must be positive, not {text!r}")
+        return cls(value)
+
+
+class TokenBuckets:
+    """One token bucket per key, in this process: `take(key)` spends a token, False when the key has none left.
+
+    A bucket holds `limit.capacity` tokens and refills at `limit.per_minute` a minute. At most `max_keys` buckets are
+    kept: beyond that, full buckets (keys idle long enough to have refilled, so forgetting them changes nothing) go
+    first, then the fullest ones, so a flooder's emptied bucket is the last to be forgotten. Thread-safe (a lock
+    around a few float operations).
+    """
+
+    def __init__(
+        self, limit: RateLimit, *, max_keys: int = 20_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limit = limit
+        self.max_keys = max_keys
+        self._clock = clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key -> (tokens, at)
+        self._lock = threading.Lock()
+
+    def _tokens(self, key: str, now: float) -> float:
+        tokens, at = self._buckets.get(key, (self.limit.capacity, now))
+        return min(self.limit.capacity, tokens + (now - at) * self.limit.per_minute / 60.0)
+
+    def take(self, key: str) -> bool:
+        """Spend one of `key`'s tokens; False (nothing spent) when it has none."""
+        with self._lock:
+            now = self._clock()
+            tokens = self._tokens(key, now)
+            allowed = tokens >= 1.0
+            self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
+            self._buckets.move_to_end(key)
+            if len(self._buckets) > self.max_keys:
+                self._shrink(now)
+            return allowed
+
+    def _shrink(self, now: float) -> None:
+        tokens = {key: self._tokens(key, now) for key in self._buckets}
+        for key in [key for key, left in tokens.items() if left >= self.limit.capacity]:
+            del self._buckets[key]
+        if len(self._buckets) > self.max_keys:  # then the fullest (forgetting an emptied bucket would reset it)
+            keep = max(1, int(self.max_keys * 0.9))  # shrink by a tenth at once: sorting stays rare
+            for key in sorted(self._buckets, key=lambda key: -tokens[key])[: len(self._buckets) - keep]:
+                del self._buckets[key]
+
+
+class WebhookLimits:
+    """The per-sender and per-address buckets of one public webhook (see the module's docstring)."""
+
+    def __init__(
+        self,
+        sender: RateLimit | None = None,
+        address: RateLimit | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.senders = TokenBuckets(sender or RateLimit(SENDER_LIMIT_PER_MINUTE), clock=clock)
+        self.addresses = TokenBuckets(address or RateLimit(ADDRESS_LIMIT_PER_MINUTE), clock=clock)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> WebhookLimits:
+        """The limits `WEBHOOK_SENDER_LIMIT` and `WEBHOOK_ADDRESS_LIMIT` (requests per minute) set, else the
+        defaults."""
+        return cls(
+            RateLimit.from_setting(env.get("WEBHOOK_SENDER_LIMIT"), SENDER_LIMIT_PER_MINUTE),
+            RateLimit.from_setting(env.get("WEBHOOK_ADDRESS_LIMIT"), ADDRESS_LIMIT_PER_MINUTE),
+        )
+
+    def sender_allowed(self, channel: str, sender_id: str) -> bool:
+        return self.senders.take(f"{channel}:{sender_id}")
+
+    def address_allowed(self, address: str) -> bool:
+        return self.addresses.take(address or "-")
+
+
+def client_address(request: Any) -> str:
+    """The client's address: the one a trusted proxy forwarded (Sanic's `remote_addr`, set only when the app is
+    told to trust the proxy, e.g. `SANIC_PROXIES_COUNT=1`), else the TCP peer. Never a header the client chose."""
+    return str(getattr(request, "remote_addr", "") or getattr(request, "ip", "") or "")
 
 
 @dataclass(frozen=True)
@@ -69,6 +209,7 @@ class MenuChannel:
     state: ChannelState
     intercept: Intercept
     menu_ttl: timedelta
+    limits: WebhookLimits
     log: logging.Logger = logging.getLogger(__name__)
 
     @classmethod
@@ -87,15 +228,32 @@ class MenuChannel:
         """Send rendered parts to `sender_id` in order; how many were sent (a failure is logged, the rest dropped)."""
         raise NotImplementedError
 
+    # -- rate limit ----------------------------------------------------------------------------------------------
+
+    def address_allowed(self, request: Any) -> bool:
+        """Spend a token of the request's client address; False (logged) when it has none left."""
+        address = client_address(request)
+        if self.limits.address_allowed(address):
+            return True
+        self.log.warning("%s: request from %r over the per-address limit refused", self.name(), address)
+        return False
+
+    def sender_allowed(self, sender_id: str) -> bool:
+        """Spend a token of the sender; False (logged) when the sender is over its limit."""
+        if self.limits.sender_allowed(self.name(), sender_id):
+            return True
+        self.log.warning("%s: message from %s over the per-sender limit refused", self.name(), self.log_id(sender_id))
+        return False
+
     # -- claim ---------------------------------------------------------------------------------------------------
 
     async def claim(self, key: str) -> bool:
         """Record message `key` as being processed; False when it already was (a duplicate delivery)."""
         return await asyncio.to_thread(self.state.claim_message, self.name(), key)
 
-    async def finish(self, key: str) -> None:
-        """Mark a claimed message as done: it never runs again."""
-        await asyncio.to_thread(self.state.finish_message, self.name(), key)
+    async def finish(self, key: str, reply: str | None = None) -> None:
+        """Mark a claimed message as done: it never runs again (`reply`: what a retry of it is answered)."""
+        await asyncio.to_thread(self.state.finish_message, self.name(), key, reply)
 
     async def release(self, key: str) -> None:
         """Forget a claim whose turn never ran, so the provider's retry runs it."""

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from bot.store import AppStore, app_store
-from bot.store.channel_state import ChannelMenu, ChannelMessage, SmsOptOut
+from bot.store.channel_state import ChannelMenu, ChannelMessage, ChannelNonce, SmsContact, SmsOptOut
 from bot.store.types import utcnow
 from bot.takeover import intercept as takeover_gate
 
@@ -29,7 +29,7 @@ Gate = Callable[[str, str, str], Awaitable[bool]]
 
 
 class ChannelState:
-    """Processed-message keys, SMS opt-outs and remembered menus in the app store."""
+    """Processed-message keys, signed nonces seen, SMS contacts and opt-outs, remembered menus in the app store."""
 
     def __init__(self, store: AppStore | str) -> None:
         # A database URL is accepted while channels.sms (being split into a package) still passes one.
@@ -48,12 +48,21 @@ class ChannelState:
         except IntegrityError:
             return False
 
-    def finish_message(self, channel: str, key: str) -> None:
-        """Mark a claimed message as done (it will never run again)."""
+    def finish_message(self, channel: str, key: str, reply: str | None = None) -> None:
+        """Mark a claimed message as done (it will never run again), with the passive reply a retry should get
+        (WeChat; None: "success")."""
         with self._store.begin() as session:
             row = session.get(ChannelMessage, (channel, key[:128]))
             if row is not None:
                 row.status = "done"
+                row.reply = reply
+
+    def message_outcome(self, channel: str, key: str) -> tuple[str, str | None] | None:
+        """(status, reply) of a claimed message: "processing" while its turn runs, "done" with the passive reply
+        (None: answer "success"); None when the message was never claimed (or its key was pruned)."""
+        with self._store.begin() as session:
+            row = session.get(ChannelMessage, (channel, key[:128]))
+            return None if row is None else (row.status, row.reply)
 
     def release_message(self, channel: str, key: str) -> None:
         """Forget a claim whose processing failed before the turn ran, so the provider's retry can run it."""
@@ -64,13 +73,50 @@ class ChannelState:
                 )
             )
 
-    def prune_messages(self, older_than: timedelta) -> int:
-        """Delete processed-message keys older than `older_than` (providers stop retrying long before)."""
+    def prune_messages(self, older_than: timedelta, channel: str | None = None) -> int:
+        """Delete processed-message keys older than `older_than` (providers stop retrying long before), of one
+        channel or of all."""
+        condition = ChannelMessage.received_at < utcnow() - older_than
+        if channel is not None:
+            condition = sa.and_(condition, ChannelMessage.channel == channel)
         with self._store.begin() as session:
-            result = session.execute(
-                sa.delete(ChannelMessage).where(ChannelMessage.received_at < utcnow() - older_than)
-            )
-            return result.rowcount or 0
+            return session.execute(sa.delete(ChannelMessage).where(condition)).rowcount or 0
+
+    # -- signed nonces ------------------------------------------------------------------------------------------
+
+    def remember_nonce(self, channel: str, nonce: str, signed_at: datetime) -> bool:
+        """Record a signed request's nonce; False when it was already seen (the request is a replay)."""
+        try:
+            with self._store.begin() as session:
+                session.add(ChannelNonce(channel=channel, nonce=nonce[:96], signed_at=signed_at))
+            return True
+        except IntegrityError:
+            return False
+
+    def prune_nonces(self, signed_before: datetime) -> int:
+        """Forget nonces signed before `signed_before` (their requests are refused as stale anyway)."""
+        with self._store.begin() as session:
+            return session.execute(sa.delete(ChannelNonce).where(ChannelNonce.signed_at < signed_before)).rowcount or 0
+
+    # -- SMS contacts -------------------------------------------------------------------------------------------
+
+    def record_contact(self, phone: str) -> None:
+        """Remember that `phone` wrote to the service (an authenticated callback from that number)."""
+        now = utcnow()
+        try:
+            with self._store.begin() as session:
+                row = session.get(SmsContact, phone)
+                if row is None:
+                    session.add(SmsContact(phone=phone, first_seen_at=now, last_seen_at=now))
+                else:
+                    row.last_seen_at = now
+        except IntegrityError:  # the number's first message was recorded concurrently: it is a contact
+            pass
+
+    def has_written(self, phone: str) -> bool:
+        """Whether `phone` ever wrote to the service (only those numbers may be sent SMS)."""
+        with self._store.begin() as session:
+            return session.get(SmsContact, phone) is not None
 
     # -- SMS opt-outs -------------------------------------------------------------------------------------------
 

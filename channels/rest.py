@@ -37,7 +37,7 @@ from sanic.response import HTTPResponse
 from bot import takeover
 from bot.safety_net import with_safety_net
 from bot.store.cases import utcnow
-from channels._base import Intercept, OnNewMessage, redact
+from channels._base import Intercept, OnNewMessage, WebhookLimits, client_address, redact
 
 __all__ = ["BadRequest", "RestInput", "MAX_MESSAGE_CHARS", "MAX_SENDER_CHARS"]
 
@@ -69,9 +69,20 @@ class RestInput(RasaRestInput):
         """The channel from credentials.yml (it takes no credentials)."""
         return cls()
 
-    def __init__(self, *, intercept: Intercept | None = None, pending: PendingMessages | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        intercept: Intercept | None = None,
+        pending: PendingMessages | None = None,
+        limits: WebhookLimits | None = None,
+    ) -> None:
         self._intercept = intercept or takeover.intercept
         self._pending = pending or _pending_from_store
+        if limits is None:
+            from bot.settings import current
+
+            limits = WebhookLimits.from_env(current().env)
+        self.limits = limits  # per-sender and per-address rate limits (429), see channels._base
 
     async def operator_messages(self, sender_id: str) -> list[dict[str, str]]:
         """Operator messages of this conversation not yet handed out, as REST messages (each handed out once)."""
@@ -138,11 +149,19 @@ class RestInput(RasaRestInput):
         @webhook.middleware("request")
         async def refuse_bad_requests(request: Request) -> HTTPResponse | None:
             route = request.route  # Rasa's own POST /webhook handler is named "receive"
-            if route is not None and route.name.endswith(f"{webhook.name}.receive"):
+            if route is None or f"{webhook.name}." not in route.name:
+                return None
+            if not self.limits.address_allowed(client_address(request)):
+                logger.warning("rest: request from %r over the per-address limit refused", client_address(request))
+                return response.json({"error": "too many requests"}, status=429)
+            if route.name.endswith(f"{webhook.name}.receive"):
                 try:
-                    self.parse(request)
+                    sender = self.parse(request)[0]
                 except BadRequest as bad:
                     return response.json({"error": str(bad)}, status=400)
+                if not self.limits.sender_allowed(self.name(), sender):
+                    logger.warning("rest: message from %r over the per-sender limit refused", sender[:64])
+                    return response.json({"error": "too many requests"}, status=429)
             return None
 
         @webhook.route("/messages", methods=["GET"])

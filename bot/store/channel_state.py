@@ -11,6 +11,14 @@ column, timezone-aware in Python).
   audit of consent rather than deleted.
 - `channel_menus`: the button payloads of the last numbered menu ("回复1 …") sent to a user, so that a digit reply maps
   back to the payload even after a restart; rows expire.
+- `channel_nonces`: the (timestamp, nonce) of every signed WeChat push of the last minutes: a signed query string is
+  accepted once, on whichever replica, even after a restart (a URL copied from an access log cannot be replayed);
+  pruned once its timestamp is outside the accepted window.
+- `sms_contacts`: the numbers that have written to the SMS channel (authenticated callbacks only): outbound SMS goes
+  only to them, so neither the console nor the Rasa API can make the service text a number that never wrote.
+
+`channel_messages.reply` keeps, for WeChat, the passive reply a message's turn gave, so that WeChat's retry of that
+message reaching another replica (or a restarted one) gets the same answer, never a second turn.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import sqlalchemy as sa
 from bot.store._base import Base
 from bot.store.types import UTCDateTime
 
-__all__ = ["ChannelMessage", "SmsOptOut", "ChannelMenu"]
+__all__ = ["ChannelMessage", "ChannelMenu", "ChannelNonce", "SmsContact", "SmsOptOut"]
 
 
 class ChannelMessage(Base):
@@ -33,6 +41,9 @@ class ChannelMessage(Base):
     # "processing" while the turn runs, "done" once it ran; a failed turn deletes its row so the retry can run it.
     status = sa.Column(sa.String(16), nullable=False)
     received_at = sa.Column(UTCDateTime, nullable=False, index=True)
+    # WeChat: the passive reply given to the first delivery (NULL: "success", the reply went or goes out
+    # asynchronously), for a retry that reaches another process.
+    reply = sa.Column(sa.Text, nullable=True)
 
 
 class SmsOptOut(Base):
@@ -55,3 +66,23 @@ class ChannelMenu(Base):
     sender_id = sa.Column(sa.String(128), primary_key=True)
     payloads = sa.Column(sa.Text, nullable=False)
     expires_at = sa.Column(UTCDateTime, nullable=False)
+
+
+class ChannelNonce(Base):
+    """A signed request's nonce (with its timestamp), seen once; a second request carrying it is a replay."""
+
+    __tablename__ = "channel_nonces"
+
+    channel = sa.Column(sa.String(16), primary_key=True)
+    nonce = sa.Column(sa.String(96), primary_key=True)  # "<timestamp>:<nonce>" as the request signed them
+    signed_at = sa.Column(UTCDateTime, nullable=False, index=True)  # the request's own timestamp (for pruning)
+
+
+class SmsContact(Base):
+    """A number that wrote to the SMS channel through an authenticated callback (outbound goes only to these)."""
+
+    __tablename__ = "sms_contacts"
+
+    phone = sa.Column(sa.String(32), primary_key=True)
+    first_seen_at = sa.Column(UTCDateTime, nullable=False)
+    last_seen_at = sa.Column(UTCDateTime, nullable=False)

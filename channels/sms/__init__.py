@@ -1,7 +1,8 @@
 """SMS channel: inbound provider callbacks, outbound messages through a provider, opt-out honoured.
 
 Served at `/webhooks/sms/webhook`; registered in credentials.yml as `channels.sms.SmsInput` with `webhook_secret`
-(`SMS_WEBHOOK_SECRET`). Unauthenticated callbacks get 403, malformed ones 400, bodies over 16 KiB 413.
+(`SMS_WEBHOOK_SECRET`). Unauthenticated or stale callbacks get 403, malformed ones 400, bodies over 16 KiB 413, a
+sender or address over its rate limit 429. Outbound SMS goes only to mainland mobiles that have written.
 
 - `providers`: the provider interface, the development outbox (a JSON line per message in var/sms-outbox.jsonl) and
   `OptOutGuard`;
@@ -21,13 +22,21 @@ from channels.sms.config import check_provider_config, provider_for, provider_fr
 from channels.sms.inbound import (
     InboundSms,
     MalformedSms,
+    mainland_mobile,
     normalize_phone,
     parse_generic,
     parse_tencent,
     sign_body,
     tencent_callback_token,
 )
-from channels.sms.providers import OptOutGuard, OutboxProvider, SmsOptedOut, SmsProvider, SmsSendError
+from channels.sms.providers import (
+    OptOutGuard,
+    OutboxProvider,
+    SmsOptedOut,
+    SmsProvider,
+    SmsRecipientRefused,
+    SmsSendError,
+)
 from channels.sms.render import OPT_IN_CONFIRMATION, OPT_OUT_CONFIRMATION, render_sms
 from channels.sms.tencent import TencentSmsProvider, tc3_authorization
 
@@ -43,9 +52,11 @@ __all__ = [
     "SmsOutput",
     "SmsProvider",
     "SmsPushOutput",
+    "SmsRecipientRefused",
     "SmsSendError",
     "TencentSmsProvider",
     "check_provider_config",
+    "mainland_mobile",
     "normalize_phone",
     "parse_generic",
     "parse_tencent",

@@ -4,6 +4,12 @@ The phone number is the sender id; logs show it masked. Each message is claimed 
 else, so a provider's retry — even after our restart — never runs a turn twice. 退订 / TD / STOP alone opt the number
 out: recorded durably, confirmed once, and from then on nothing reaches the assistant and nothing is sent; 订阅 /
 START alone opts back in (the user's explicit request, like a carrier's resubscribe keyword) with one confirmation.
+Only the number's own authenticated callback can do either: the keyword must be the whole text (another number's
+"退订 138…" is an ordinary message), and nothing else (REST, the console, the Rasa API) writes opt-outs.
+
+Every authenticated message records its number as a contact: the service texts only mainland mobile numbers
+(1[3-9]…) that have written (`channels.sms.providers.recipient_refusal`), in a turn, in a push and from the console.
+A sender over its rate limit, or an address over its own, gets 429 before anything is claimed or run.
 """
 
 from __future__ import annotations
@@ -23,14 +29,23 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.settings import Settings, current
-from channels._base import Intercept, MenuChannel, OnNewMessage, PushOutput, TurnRequest, redact
+from channels._base import Intercept, MenuChannel, OnNewMessage, PushOutput, TurnRequest, WebhookLimits, redact
 from channels._config import ChannelConfigError, check_values, credentials_and_settings
 from channels._http import BodyTooLarge, client_session, close_client_session, read_body
 from channels._render import CollectingOutput, Reply
 from channels._state import OPTED_OUT, SUBSCRIBED, state_and_gate
 from channels.sms.config import check_provider_config, provider_for
-from channels.sms.inbound import OPT_IN_WORDS, OPT_OUT_WORDS, InboundSms, MalformedSms, authenticate, keyword, parse
-from channels.sms.providers import SmsProvider, SmsSendError
+from channels.sms.inbound import (
+    OPT_IN_WORDS,
+    OPT_OUT_WORDS,
+    STALE,
+    InboundSms,
+    MalformedSms,
+    authenticate,
+    keyword,
+    parse,
+)
+from channels.sms.providers import SmsProvider, SmsSendError, recipient_refusal
 from channels.sms.render import MAX_SEGMENTS, OPT_IN_CONFIRMATION, OPT_OUT_CONFIRMATION, SEGMENT_CHARS, render_sms
 from nlu.extract import mask_phone
 
@@ -84,6 +99,7 @@ class SmsInput(MenuChannel, InputChannel):
             settings=settings,
             db_url=settings.app_db_url,
             segment_chars=int(credentials.get("segment_chars") or SEGMENT_CHARS),
+            limits=WebhookLimits.from_env(settings.env),
         )
 
     def __init__(
@@ -96,6 +112,8 @@ class SmsInput(MenuChannel, InputChannel):
         intercept: Intercept | None = None,
         max_segments: int = MAX_SEGMENTS,
         segment_chars: int = SEGMENT_CHARS,
+        limits: WebhookLimits | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if not webhook_secret:
             raise ChannelConfigError("the sms channel needs a webhook secret (SMS_WEBHOOK_SECRET)")
@@ -105,6 +123,8 @@ class SmsInput(MenuChannel, InputChannel):
         self.state, self.intercept = state_and_gate(db_url, intercept)
         self.max_segments = max_segments
         self.segment_chars = segment_chars
+        self.limits = limits or WebhookLimits()
+        self._clock = clock
 
     def get_output_channel(self) -> SmsPushOutput:
         return SmsPushOutput(self)
@@ -127,7 +147,11 @@ class SmsInput(MenuChannel, InputChannel):
         return render_sms(reply, max_segments=self.max_segments, segment_chars=self.segment_chars)
 
     async def deliver(self, sender_id: str, parts: list[str]) -> int:
-        """Send segments through the provider; stops at the first failure (logged)."""
+        """Send segments through the provider, only to a mainland mobile that has written (else nothing, logged);
+        stops at the first failure (logged)."""
+        if parts and (refusal := await asyncio.to_thread(recipient_refusal, sender_id, self.state)) is not None:
+            logger.warning("sms: nothing sent to %s: %s", mask_phone(sender_id), refusal)
+            return 0
         sent = 0
         for part in parts:
             try:
@@ -175,6 +199,7 @@ class SmsInput(MenuChannel, InputChannel):
             return "duplicate"
         turn_ran = False
         try:
+            await asyncio.to_thread(self.state.record_contact, sms.phone)
             if (status := await self._opt_out_or_in(sms)) is None:
                 started = time.monotonic()
                 request = TurnRequest(sms.phone, sms.text, sms.key, {"sms_form": sms.form})
@@ -234,15 +259,20 @@ class SmsInput(MenuChannel, InputChannel):
 
         @sms_webhook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
+            if not self.address_allowed(request):
+                return response.json({"error": "too many requests"}, status=429)
             try:
                 body = await read_body(request, MAX_BODY_BYTES)
             except BodyTooLarge:
                 logger.warning("sms: body over %d bytes refused", MAX_BODY_BYTES)
                 return response.json({"error": "payload too large"}, status=413)
-            form = authenticate(self._secret, request.headers, request.args, body)
+            form = authenticate(self._secret, request.headers, request.args, body, now=self._clock())
             if form is None:
                 logger.warning("sms: unauthenticated callback refused")
                 return response.json({"error": "forbidden"}, status=403)
+            if form == STALE:
+                logger.warning("sms: signed callback with a stale X-Timestamp (more than 5 minutes off) refused")
+                return response.json({"error": "stale timestamp"}, status=403)
             try:
                 sms = parse(form, body)
             except MalformedSms as error:
@@ -250,6 +280,10 @@ class SmsInput(MenuChannel, InputChannel):
                 if form == "tencent":
                     return response.json({"result": 1, "errmsg": str(error)}, status=400)
                 return response.json({"error": str(error)}, status=400)
+            if not self.sender_allowed(sms.phone):
+                if form == "tencent":
+                    return response.json({"result": 1, "errmsg": "too many requests"}, status=429)
+                return response.json({"error": "too many requests"}, status=429)
             try:
                 status = await self._process(sms, on_new_message)
             except Exception:

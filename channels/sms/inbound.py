@@ -2,14 +2,17 @@
 
 Two forms share the webhook URL, each authenticated before its body is parsed (constant-time comparisons):
 
-- **generic JSON** `{"from": "13800001234", "text": "…", "msg_id": "…"}` with header `X-Signature` = hex HMAC-SHA256
-  of the raw body, keyed with SMS_WEBHOOK_SECRET;
+- **generic JSON** `{"from": "13800001234", "text": "…", "msg_id": "…"}` with headers `X-Timestamp` (UNIX seconds)
+  and `X-Signature` = hex HMAC-SHA256, keyed with SMS_WEBHOOK_SECRET, of `"<X-Timestamp>."` followed by the raw body
+  (`sign_body`). A timestamp more than 5 minutes from our clock is refused (`STALE`), so a captured callback cannot
+  be replayed once its message key is forgotten;
 - **Tencent Cloud SMS 上行 (reply) callback** `{"mobile", "nationcode", "text", "sign", "time", "extend"}`. Tencent
   signs nothing in this callback, so the callback URL configured in Tencent's console carries a token:
   `…/webhooks/sms/webhook?token=<tencent_callback_token(SMS_WEBHOOK_SECRET)>` (print it with
   `python -m channels.sms callback-token`). The token is derived from the secret (HMAC of a fixed label), so a URL
-  that leaks through access logs does not reveal the key that signs the generic form. It has no message id: the
-  de-duplication key is a hash of number, time and text.
+  that leaks through access logs does not reveal the key that signs the generic form. It is a bearer credential,
+  so production also allows only Tencent's callback addresses at the proxy and keeps the token out of access logs
+  (docs/nginx-scale-out.conf). It has no message id: the de-duplication key is a hash of number, time and text.
 """
 
 from __future__ import annotations
@@ -26,13 +29,16 @@ from channels._base import verify_equal
 from nlu.text import to_half_width
 
 __all__ = [
+    "MAX_CLOCK_SKEW_SECONDS",
     "MAX_TEXT_CHARS",
     "OPT_IN_WORDS",
     "OPT_OUT_WORDS",
+    "STALE",
     "InboundSms",
     "MalformedSms",
     "authenticate",
     "keyword",
+    "mainland_mobile",
     "normalize_phone",
     "parse",
     "parse_generic",
@@ -42,6 +48,8 @@ __all__ = [
 ]
 
 MAX_TEXT_CHARS = 1000
+MAX_CLOCK_SKEW_SECONDS = 300
+STALE = "stale"  # what `authenticate` says of a correctly signed generic callback whose timestamp is too old (or new)
 OPT_OUT_WORDS = {"退订", "TD", "STOP"}
 OPT_IN_WORDS = {"订阅", "START"}
 _TENCENT_TOKEN_LABEL = b"tencent-sms-callback"
@@ -61,9 +69,10 @@ class InboundSms:
     form: str  # "generic" or "tencent"
 
 
-def sign_body(secret: str, body: bytes) -> str:
-    """Hex HMAC-SHA256 of a raw body with the webhook secret: the generic form's `X-Signature`."""
-    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+def sign_body(secret: str, body: bytes, timestamp: int | str) -> str:
+    """The generic form's `X-Signature`: hex HMAC-SHA256, keyed with the webhook secret, of `"<timestamp>."` and the
+    raw body (the timestamp is the request's `X-Timestamp`, UNIX seconds)."""
+    return hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
 def tencent_callback_token(secret: str) -> str:
@@ -71,11 +80,19 @@ def tencent_callback_token(secret: str) -> str:
     return hmac.new(secret.encode("utf-8"), _TENCENT_TOKEN_LABEL, hashlib.sha256).hexdigest()[:40]
 
 
-def authenticate(secret: str, headers: Mapping[str, str], args: Mapping[str, Any], body: bytes) -> str | None:
-    """Which form an authenticated request uses ("generic" or "tencent"), or None. Both credentials are hex, written
-    by another system: compared ignoring case and surrounding spaces."""
+def authenticate(
+    secret: str, headers: Mapping[str, str], args: Mapping[str, Any], body: bytes, *, now: float
+) -> str | None:
+    """Which form an authenticated request uses ("generic" or "tencent"), `STALE` for a correctly signed generic
+    callback whose `X-Timestamp` is more than 5 minutes from `now`, or None. Both credentials are hex, written by
+    another system: compared ignoring case and surrounding spaces."""
     if (signature := headers.get("x-signature")) is not None:
-        return "generic" if verify_equal(sign_body(secret, body), signature, hex_digest=True) else None
+        timestamp = (headers.get("x-timestamp") or "").strip()
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+            return None  # unsigned time: the old body-only signature is refused, or it could be replayed forever
+        if not verify_equal(sign_body(secret, body, timestamp), signature, hex_digest=True):
+            return None
+        return "generic" if abs(now - int(timestamp)) <= MAX_CLOCK_SKEW_SECONDS else STALE
     if (token := args.get("token")) is not None:
         return "tencent" if verify_equal(tencent_callback_token(secret), token, hex_digest=True) else None
     return None
@@ -110,6 +127,16 @@ def normalize_phone(raw: Any, nationcode: Any = "86") -> str:
     if not 4 <= len(digits) <= 13:
         raise MalformedSms("phone number has a bad length")
     return f"+{code}{digits}"
+
+
+_MAINLAND_MOBILE = re.compile(r"(?:\+?86)?(1[3-9]\d{9})")
+
+
+def mainland_mobile(number: str) -> str | None:
+    """The 11-digit form of a mainland China mobile number (1[3-9] and 9 digits, with or without +86), else None.
+    Outbound SMS goes only to these: no international numbers (SMS pumping), no landlines or service numbers."""
+    match = _MAINLAND_MOBILE.fullmatch(number.strip().removeprefix("sms:")) if isinstance(number, str) else None
+    return match.group(1) if match else None
 
 
 def _text(value: Any) -> str:

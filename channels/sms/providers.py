@@ -1,8 +1,13 @@
-"""Outbound SMS: the provider interface, the development outbox, and the guard that honours opt-outs.
+"""Outbound SMS: the provider interface, the development outbox, and the guard that decides who may be texted.
 
 A provider sends one SMS to a sender id of this channel (an 11-digit Chinese mobile, or +<country><number>).
 `OutboxProvider` appends what would be sent to a JSON-lines file (development and tests); the real provider is
 `channels.sms.tencent.TencentSmsProvider`; `channels.sms.config.provider_for` builds the one the settings name.
+
+`OptOutGuard` wraps a provider for every sender outside a worker's own turn (the console's operator replies, Rasa's
+pushes): it sends only to a mainland China mobile number (1[3-9]…) that has written to the service itself and has
+not opted out. So an operator reply to a forged "SMS" conversation, or any other path, cannot make the service text
+a number that never wrote, or an international one.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ from pathlib import Path
 from typing import Protocol
 
 from channels._state import ChannelState
+from channels.sms.inbound import mainland_mobile
 from nlu.extract import mask_phone
 
-__all__ = ["OptOutGuard", "OutboxProvider", "SmsOptedOut", "SmsProvider", "SmsSendError"]
+__all__ = ["OptOutGuard", "OutboxProvider", "SmsOptedOut", "SmsProvider", "SmsRecipientRefused", "SmsSendError"]
 
 
 class SmsSendError(Exception):
@@ -30,6 +36,24 @@ class SmsSendError(Exception):
 
 class SmsOptedOut(SmsSendError):
     """The number opted out (退订): nothing may be sent to it."""
+
+
+class SmsRecipientRefused(SmsSendError):
+    """The number may not be texted: not a mainland mobile, or it never wrote to the service."""
+
+
+NOT_MAINLAND = "只能给中国大陆手机号（1 开头的 11 位号码）发短信"
+NEVER_WROTE = "这个号码从没有给本服务发过短信，不能主动给它发"
+
+
+def recipient_refusal(to: str, state: ChannelState) -> str | None:
+    """Why `to` may not be texted (a short Chinese reason), or None when it may: a mainland mobile that wrote."""
+    phone = mainland_mobile(to)
+    if phone is None:
+        return NOT_MAINLAND
+    if not state.has_written(phone):
+        return NEVER_WROTE
+    return None
 
 
 class SmsProvider(Protocol):
@@ -60,14 +84,18 @@ class OutboxProvider:
 
 
 class OptOutGuard:
-    """Wraps a provider so that nothing is sent to a number that opted out (raises `SmsOptedOut`)."""
+    """Wraps a provider so that nothing is sent to a number that is not a mainland mobile or never wrote
+    (`SmsRecipientRefused`) or that opted out (`SmsOptedOut`)."""
 
     def __init__(self, provider: SmsProvider, state: ChannelState) -> None:
         self.provider = provider
         self.state = state
 
     async def send(self, to: str, text: str) -> None:
-        """Send through the wrapped provider unless `to` opted out."""
-        if await asyncio.to_thread(self.state.is_opted_out, to):
-            raise SmsOptedOut(f"{mask_phone(to)} opted out of SMS")
-        await self.provider.send(to, text)
+        """Send through the wrapped provider to the number's 11-digit form, unless it may not be texted."""
+        if (refusal := await asyncio.to_thread(recipient_refusal, to, self.state)) is not None:
+            raise SmsRecipientRefused(f"{refusal}（{mask_phone(str(to))}）")
+        phone = mainland_mobile(to) or to
+        if await asyncio.to_thread(self.state.is_opted_out, phone):
+            raise SmsOptedOut(f"{mask_phone(phone)} opted out of SMS")
+        await self.provider.send(phone, text)

@@ -4,10 +4,15 @@
 A text message becomes a turn of the assistant with the user's OpenID as sender id. WeChat waits 5 s for the answer
 and retries up to twice, so the turn runs as a task: if it finishes within `reply_deadline` (4 s), its reply goes back
 passively in the HTTP response; otherwise the response is `success` and the reply follows through the customer-service
-API. Retries of one message (same MsgId; events: sender + CreateTime) never run the turn again: they get the finished
-reply if it is ready and was not already handed to the customer-service API, `success` otherwise. That memory is per
-process and kept 5 minutes (WeChat stops retrying after ~15 s); with several Rasa replicas behind one URL, route by
-OpenID so retries reach the same process.
+API. Retries of one message (same MsgId; events: sender + CreateTime) never run the turn again: the message is claimed
+in the app store, so a retry reaching another replica, or this one after a restart, is answered from the store (the
+finished passive reply, or `success`); in the process that runs the turn, retries share the running task.
+
+Before anything is read, a push must be signed, its timestamp within ±5 minutes, its (timestamp, nonce) never seen
+before (remembered in the app store: a URL copied from an access log cannot be replayed, on any replica), and, when
+an EncodingAESKey is configured, encrypted (`encrypt_type=aes` with a valid `msg_signature`: plain pushes are
+refused, since the plain signature does not cover the body). Otherwise: 403. A sender over its rate limit gets a
+polite passive text (never an error, which WeChat would retry).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -29,14 +34,31 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.replies import TextReply
 
 from bot.settings import Settings
-from channels._base import Intercept, MenuChannel, OnNewMessage, PushOutput, TurnRequest, redact
+from channels._base import Intercept, MenuChannel, OnNewMessage, PushOutput, TurnRequest, WebhookLimits, redact
 from channels._config import ChannelConfigError, check_values, credentials_and_settings
 from channels._http import BodyTooLarge, client_session, close_client_session, read_body
 from channels._render import CollectingOutput, Reply
 from channels._state import state_and_gate
 from channels.wechat.api import DEFAULT_API_BASE, CustomerServiceClient, CustomerServiceWindowClosed, WeChatApiError
-from channels.wechat.inbound import InboundMessage, MalformedMessage, decrypt, is_signed, parse_message, valid_aes_key
-from channels.wechat.render import TURN_FAILED_REPLY, WELCOME, render_reply, unsupported_reply, xml_safe
+from channels.wechat.inbound import (
+    MAX_CLOCK_SKEW_SECONDS,
+    InboundMessage,
+    MalformedMessage,
+    decrypt,
+    is_fresh,
+    is_signed,
+    nonce_key,
+    parse_message,
+    valid_aes_key,
+)
+from channels.wechat.render import (
+    RATE_LIMITED_REPLY,
+    TURN_FAILED_REPLY,
+    WELCOME,
+    render_reply,
+    unsupported_reply,
+    xml_safe,
+)
 
 __all__ = ["WeChatInput", "WeChatOutput", "WeChatPushOutput", "MAX_BODY_BYTES", "REPLY_DEADLINE_SECONDS"]
 
@@ -46,6 +68,9 @@ MAX_BODY_BYTES = 64 * 1024  # WeChat's pushes are a few hundred bytes; 64 KiB le
 REPLY_DEADLINE_SECONDS = 4.0  # WeChat gives up at 5 s
 TURN_MEMORY_SECONDS = 300.0
 MENU_TTL = timedelta(minutes=30)
+KEEP_MESSAGE_KEYS = timedelta(hours=1)  # WeChat retries within ~15 s; a push older than 5 min is refused anyway
+PRUNE_EVERY_SECONDS = 60.0
+STORE_POLL_SECONDS = 0.2
 WELCOME_PAYLOAD = "/ask_capabilities"  # the user "asks" what the assistant can do: its answer is the topic menu
 
 
@@ -73,6 +98,7 @@ class _Turn:
     started: float
     async_delivery: bool = False  # the reply goes (went) out through the customer-service API
     overflow_sent: bool = False
+    recorded: bool = False  # the outcome (passive reply or "success") is in the app store for other processes
 
 
 class WeChatInput(MenuChannel, InputChannel):
@@ -103,6 +129,7 @@ class WeChatInput(MenuChannel, InputChannel):
             api_base=str(credentials.get("api_base") or DEFAULT_API_BASE),
             reply_deadline=float(credentials.get("reply_deadline") or REPLY_DEADLINE_SECONDS),
             db_url=settings.app_db_url,
+            limits=WebhookLimits.from_env(settings.env),
         )
 
     def __init__(
@@ -118,6 +145,8 @@ class WeChatInput(MenuChannel, InputChannel):
         intercept: Intercept | None = None,
         customer_service: CustomerServiceClient | None = None,
         welcome_payload: str = WELCOME_PAYLOAD,
+        limits: WebhookLimits | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if not token:
             raise ChannelConfigError("the wechat channel needs a token (WECHAT_TOKEN)")
@@ -132,8 +161,11 @@ class WeChatInput(MenuChannel, InputChannel):
         self.welcome_payload = welcome_payload
         self.state, self.intercept = state_and_gate(db_url, intercept)
         self._customer_service = customer_service
+        self.limits = limits or WebhookLimits()
+        self._clock = clock
         self._turns: dict[str, _Turn] = {}
         self._background: set[asyncio.Future[Any]] = set()
+        self._next_prune = 0.0
 
     # -- outbound ----------------------------------------------------------------------------------------------
 
@@ -239,7 +271,18 @@ class WeChatInput(MenuChannel, InputChannel):
         """The passive reply's text for this delivery of `message`, or None for `success`."""
         now = time.monotonic()
         self._forget_old_turns(now)
-        turn = self._turns.get(message.dedupe_key)  # the claim: one turn per message, shared by WeChat's retries
+        turn = self._turns.get(message.dedupe_key)  # retries in this process share the running turn
+        if turn is None:
+            if not self.sender_allowed(message.openid):
+                return RATE_LIMITED_REPLY
+            if not await self.claim(message.dedupe_key):  # another process ran it, or this one before a restart
+                logger.info(
+                    "wechat: repeated delivery of %s from %s, claimed elsewhere; the turn runs once",
+                    message.dedupe_key,
+                    message.openid,
+                )
+                return await self._answer_from_store(message, received)
+            turn = self._turns.get(message.dedupe_key)  # a retry may have claimed it while we waited for the store
         if turn is None:
             turn = _Turn(asyncio.ensure_future(self._run_turn(message, on_new_message)), now)
             self._turns[message.dedupe_key] = turn
@@ -256,13 +299,60 @@ class WeChatInput(MenuChannel, InputChannel):
             if not turn.async_delivery:
                 turn.async_delivery = True
                 self._spawn(self._deliver_later(message, turn))
+            await self._record(message, turn, None)
             return None
         if turn.async_delivery or not chunks:
+            await self._record(message, turn, None)
             return None
         if len(chunks) > 1 and not turn.overflow_sent:
             turn.overflow_sent = True
             self._spawn(self._send_overflow(message.openid, chunks[1:]))
+        await self._record(message, turn, chunks[0])
         return chunks[0]
+
+    async def _record(self, message: InboundMessage, turn: _Turn, reply: str | None) -> None:
+        """Store the message's outcome once, for retries that reach another process (a failure is logged: this
+        process still answers its own retries)."""
+        if turn.recorded:
+            return
+        turn.recorded = True
+        try:
+            await self.finish(message.dedupe_key, reply)
+        except Exception as error:
+            logger.error("wechat: could not record the outcome of %s: %s", message.dedupe_key, type(error).__name__)
+
+    async def _answer_from_store(self, message: InboundMessage, received: float) -> str | None:
+        """A retry of a message another process claimed: its stored passive reply once it has one, `success` when
+        the reply went out asynchronously or is not ready before our own deadline."""
+        while True:
+            outcome = await asyncio.to_thread(self.state.message_outcome, self.name(), message.dedupe_key)
+            if outcome is not None and outcome[0] != "processing":
+                return outcome[1]
+            if time.monotonic() - received + STORE_POLL_SECONDS >= self.reply_deadline:
+                return None
+            await asyncio.sleep(STORE_POLL_SECONDS)
+
+    def _prune_soon(self) -> None:
+        """Forget old nonces and message keys, at most once a minute per process, in the background."""
+        now = time.monotonic()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + PRUNE_EVERY_SECONDS
+        self._spawn(self._prune())
+
+    async def _prune(self) -> None:
+        signed_before = datetime.fromtimestamp(self._clock() - MAX_CLOCK_SKEW_SECONDS - 60, UTC)
+        try:
+            await asyncio.to_thread(self.state.prune_nonces, signed_before)
+            await asyncio.to_thread(self.state.prune_messages, KEEP_MESSAGE_KEYS, self.name())
+        except Exception as error:
+            logger.warning("wechat: could not prune old nonces and message keys: %s", type(error).__name__)
+
+    async def _first_use(self, args: Any) -> bool:
+        """Record the push's (timestamp, nonce); False when it was seen before (a replayed request)."""
+        self._prune_soon()
+        signed_at = datetime.fromtimestamp(int(args.get("timestamp")), UTC)
+        return await asyncio.to_thread(self.state.remember_nonce, self.name(), nonce_key(args), signed_at)
 
     async def _send_overflow(self, openid: str, chunks: list[str]) -> None:
         await asyncio.sleep(0.5)  # let the passive part arrive first
@@ -287,13 +377,15 @@ class WeChatInput(MenuChannel, InputChannel):
 
         @wechat_webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok", "encrypted_mode": self.crypto is not None})
+            return response.json({"status": "ok"})
 
         @wechat_webhook.route("/webhook", methods=["GET"])
         async def verify(request: Request) -> HTTPResponse:
-            """WeChat's server check: echo `echostr` when the signature is right."""
-            if not is_signed(self.token, request.args):
-                logger.warning("wechat: verification request with a bad signature")
+            """WeChat's server check: echo `echostr` when the signature is right and fresh."""
+            if not self.address_allowed(request):
+                return response.text("too many requests", status=429)
+            if not is_signed(self.token, request.args) or not is_fresh(request.args, self._clock()):
+                logger.warning("wechat: verification request with a bad or stale signature")
                 return response.text("forbidden", status=403)
             echostr = request.args.get("echostr")
             if not echostr:
@@ -303,15 +395,23 @@ class WeChatInput(MenuChannel, InputChannel):
         @wechat_webhook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
             received = time.monotonic()
+            if not self.address_allowed(request):
+                return response.text("success")  # an error would make WeChat retry into the same limit
             if not is_signed(self.token, request.args):
                 logger.warning("wechat: message with a missing or bad signature refused")
+                return response.text("forbidden", status=403)
+            if not is_fresh(request.args, self._clock()):
+                logger.warning("wechat: message with a stale timestamp refused (more than 5 minutes off)")
+                return response.text("forbidden", status=403)
+            encrypted = request.args.get("encrypt_type", "raw") == "aes"
+            if self.crypto is not None and not (encrypted and request.args.get("msg_signature")):
+                logger.warning("wechat: plain message refused: the account is in safe (AES) mode")
                 return response.text("forbidden", status=403)
             try:
                 body = await read_body(request, MAX_BODY_BYTES)
             except BodyTooLarge:
                 logger.warning("wechat: body over %d bytes refused", MAX_BODY_BYTES)
                 return response.text("payload too large", status=413)
-            encrypted = request.args.get("encrypt_type", "raw") == "aes"
             try:
                 xml = decrypt(self.crypto, self.token, request.args, body) if encrypted else body
                 message = parse_message(xml)
@@ -321,8 +421,20 @@ class WeChatInput(MenuChannel, InputChannel):
             except MalformedMessage as error:
                 logger.warning("wechat: malformed message refused: %s", error)
                 return response.text("bad request", status=400)
+            try:
+                first_use = await self._first_use(request.args)
+            except Exception as error:  # the app store is unreachable: WeChat's retry may find it back
+                logger.error("wechat: could not record the nonce of a push: %s", type(error).__name__)
+                return response.text("service unavailable", status=503)
+            if not first_use:
+                logger.warning("wechat: replayed push (timestamp and nonce already used) refused")
+                return response.text("forbidden", status=403)
             logger.info("wechat: %s %s from %s", message.kind, message.dedupe_key, message.openid)
-            text = await self._answer(message, on_new_message, received)
+            try:
+                text = await self._answer(message, on_new_message, received)
+            except Exception as error:  # the app store failed while claiming: no turn ran
+                logger.error("wechat: could not claim %s: %s", message.dedupe_key, type(error).__name__)
+                text = TURN_FAILED_REPLY
             if text is None:
                 return response.text("success")
             reply = TextReply(source=message.account, target=message.openid, content=xml_safe(text)).render()

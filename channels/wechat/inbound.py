@@ -1,8 +1,9 @@
 """What WeChat pushes, read safely: signatures, AES "safe mode" decryption, and the message itself (pure functions).
 
-Every request must carry a valid `signature` (SHA-1 of the sorted token, timestamp and nonce); AES messages also a
-valid `msg_signature` (the same over token, timestamp, nonce and the Encrypt value). Both are compared in constant
-time. XML goes through defusedxml first, which refuses DTDs and entities (billion laughs, XXE); only then does
+Every request must carry a valid `signature` (SHA-1 of the sorted token, timestamp and nonce) and a `timestamp` within
+±5 minutes of our clock (`is_fresh`); AES messages also a valid `msg_signature` (the same over token, timestamp, nonce
+and the Encrypt value). Both are compared in constant time. The signature does not cover a plain-mode body, so the
+channel also accepts each (timestamp, nonce) only once (`nonce_key`, remembered in the app store). XML goes through defusedxml first, which refuses DTDs and entities (billion laughs, XXE); only then does
 wechatpy turn it into a message.
 """
 
@@ -27,12 +28,18 @@ from channels._base import verify_equal
 __all__ = [
     "InboundMessage",
     "MalformedMessage",
+    "MAX_CLOCK_SKEW_SECONDS",
     "decrypt",
+    "is_fresh",
     "is_signed",
+    "nonce_key",
     "parse_message",
     "signature",
     "valid_aes_key",
 ]
+
+
+MAX_CLOCK_SKEW_SECONDS = 300  # a push signed more than 5 minutes before (or after) our clock is refused
 
 
 class MalformedMessage(ValueError):
@@ -69,6 +76,24 @@ def is_signed(token: str, args: Mapping[str, Any]) -> bool:
     """Whether the query `args` carry a valid `signature` of timestamp and nonce (exact, constant-time compare)."""
     timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
     return bool(timestamp and nonce) and verify_equal(signature(token, timestamp, nonce), args.get("signature"))
+
+
+def signed_time(args: Mapping[str, Any]) -> int | None:
+    """The request's `timestamp` as UNIX seconds, or None when it is missing or not a number."""
+    raw = str(args.get("timestamp", "") or "")
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 12 else None
+
+
+def is_fresh(args: Mapping[str, Any], now: float, window: float = MAX_CLOCK_SKEW_SECONDS) -> bool:
+    """Whether the request's `timestamp` is within `window` seconds of `now` (either side: clocks drift)."""
+    timestamp = signed_time(args)
+    return timestamp is not None and abs(now - timestamp) <= window
+
+
+def nonce_key(args: Mapping[str, Any]) -> str:
+    """What a signed request is remembered by: its timestamp and nonce, as signed (a retry of a push is signed
+    afresh by WeChat; the same pair again is a replay of one request)."""
+    return f"{args.get('timestamp', '')}:{args.get('nonce', '')}"
 
 
 def valid_aes_key(key: str) -> bool:

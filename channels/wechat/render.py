@@ -12,6 +12,7 @@ from channels._render import Reply, menu_lines, split_clean, utf8_len
 
 __all__ = [
     "PASSIVE_REPLY_MAX_BYTES",
+    "RATE_LIMITED_REPLY",
     "TURN_FAILED_REPLY",
     "UNSUPPORTED_REPLIES",
     "WELCOME",
@@ -29,6 +30,7 @@ UNSUPPORTED_REPLIES = {
     "location": "收到您的位置了。请用文字说说您想问哪方面的政策，比如落户、社保、讨要工钱。",
     "other": "这种消息我暂时看不了。请用文字说说您想问什么，也可以打 0951-12333 问人工。",
 }
+RATE_LIMITED_REPLY = "您发得太快了，请稍等一分钟再发。着急的话可以拨打 0951-12333 咨询。"
 TURN_FAILED_REPLY = "抱歉，系统出了点问题，请稍后再试，或拨打 0951-12333 咨询。"
 _MEDIA_TYPES = {"image": "image", "video": "image", "shortvideo": "image", "voice": "voice", "location": "location"}
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

@@ -172,8 +172,11 @@ def wechat_signature(*parts: str) -> str:
     return signer.signature
 
 
-def signed_query(token: str = TOKEN, timestamp: str | None = None, nonce: str = "nonce123") -> dict[str, str]:
+def signed_query(token: str = TOKEN, timestamp: str | None = None, nonce: str | None = None) -> dict[str, str]:
+    """The query WeChat signs each push with: now and a fresh random nonce unless given (WeChat signs every request,
+    retries included, afresh; the channel accepts a timestamp+nonce once)."""
     timestamp = timestamp or str(int(time.time()))
+    nonce = nonce or uuid.uuid4().hex[:10]
     return {"signature": wechat_signature(token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce}
 
 
@@ -202,10 +205,17 @@ def media_xml(openid: str, kind: str, msg_id: int, extra: str = "") -> str:
 
 
 def encrypt_for_wechat(
-    xml: str, *, token: str = TOKEN, aes_key: str = AES_KEY, app_id: str = APP_ID, nonce: str = "nonce456"
+    xml: str,
+    *,
+    token: str = TOKEN,
+    aes_key: str = AES_KEY,
+    app_id: str = APP_ID,
+    nonce: str | None = None,
+    timestamp: str | None = None,
 ) -> tuple[dict[str, str], str]:
     """(query, body) of an AES "safe mode" push, built with wechatpy the way WeChat's servers build it."""
-    timestamp = str(int(time.time()))
+    timestamp = timestamp or str(int(time.time()))
+    nonce = nonce or uuid.uuid4().hex[:10]
     envelope = WeChatCrypto(token, aes_key, app_id).encrypt_message(xml, nonce, timestamp)
     # WeChat's push carries ToUserName and Encrypt; msg_signature signs the Encrypt value.
     encrypt = envelope.split("<Encrypt><![CDATA[")[1].split("]]></Encrypt>")[0]

@@ -118,3 +118,44 @@ async def test_converse_maps_the_menu_digit_runs_the_turn_and_remembers_the_new_
     ]
     assert reply is not None and reply.texts == ["要办哪个？"] and gate.calls == [("test", "u1", "1")]
     assert await channel.menu_payload("u1", "1") == "/ask_social"
+
+
+# -- rate limits ------------------------------------------------------------------------------------------------------
+
+
+def test_token_buckets_allow_a_burst_then_refill_per_key():
+    from channels._base import RateLimit, TokenBuckets
+
+    now = [1000.0]
+    buckets = TokenBuckets(RateLimit(per_minute=6, burst=3), clock=lambda: now[0])
+    assert [buckets.take("a") for _ in range(4)] == [True, True, True, False]
+    assert buckets.take("b")  # another key has its own bucket
+    now[0] += 10  # 6 a minute: one token every 10 s
+    assert buckets.take("a") and not buckets.take("a")
+    now[0] += 3600
+    assert [buckets.take("a") for _ in range(4)] == [True, True, True, False]  # never more than the burst
+
+
+def test_token_buckets_forget_idle_keys_first_and_stay_bounded():
+    from channels._base import RateLimit, TokenBuckets
+
+    now = [0.0]
+    buckets = TokenBuckets(RateLimit(per_minute=1, burst=2), max_keys=10, clock=lambda: now[0])
+    assert buckets.take("flooder") and buckets.take("flooder") and not buckets.take("flooder")
+    for n in range(30):  # many one-off keys: the flooder's empty bucket is not the one forgotten
+        buckets.take(f"k{n}")
+        now[0] += 0.01
+    assert len(buckets._buckets) <= 10
+    assert not buckets.take("flooder")
+
+
+def test_webhook_limits_read_requests_per_minute_from_the_settings():
+    from channels._base import ADDRESS_LIMIT_PER_MINUTE, RateLimit, WebhookLimits
+
+    limits = WebhookLimits.from_env({"WEBHOOK_SENDER_LIMIT": "2"})
+    assert limits.senders.limit == RateLimit(2) and limits.addresses.limit == RateLimit(ADDRESS_LIMIT_PER_MINUTE)
+    assert [limits.sender_allowed("sms", "13800001111") for _ in range(3)] == [True, True, False]
+    assert limits.sender_allowed("wechat", "13800001111")  # per channel and sender
+    for bad in ("many", "0", "-3"):
+        with pytest.raises(ValueError, match="rate limit"):
+            WebhookLimits.from_env({"WEBHOOK_ADDRESS_LIMIT": bad})

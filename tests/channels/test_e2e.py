@@ -68,7 +68,13 @@ def test_sms_webhook_answers_through_the_outbox_and_honours_opt_out(assistant):
 
     def send(text: str, msg_id: str, secret: str = DEV_SECRET) -> tuple[int, dict]:
         body = json.dumps({"from": phone, "text": text, "msg_id": msg_id}, ensure_ascii=False).encode()
-        status, answer = http(url, body, {"Content-Type": "application/json", "X-Signature": sign_body(secret, body)})
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "X-Timestamp": str(timestamp),
+            "X-Signature": sign_body(secret, body, timestamp),
+        }
+        status, answer = http(url, body, headers)
         return status, json.loads(answer)
 
     def sent_to_phone() -> list[str]:

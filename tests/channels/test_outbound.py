@@ -90,10 +90,15 @@ async def test_wechat_unreachable_api_is_refused_not_crashed(db_url, tmp_path):
 
 @run_async
 async def test_sms_outbound_writes_the_outbox_and_refuses_opted_out_numbers(db_url, tmp_path):
-    ChannelState(db_url).set_subscription(PHONE, "opted_out", "退订")
+    state = ChannelState(db_url)
+    state.set_subscription(PHONE, "opted_out", "退订")
+    for number in (PHONE, "13900001111"):
+        state.record_contact(number)  # both wrote to the service
     async with aiohttp.ClientSession() as session:
         outbound = outbound_for("sms", settings=settings_for(db_url, tmp_path), store=AppStore(db_url), session=session)
         assert outbound.channel == "sms"
+        with pytest.raises(DeliveryRefused, match="从没有给本服务发过短信"):
+            await outbound.send("13700002222", "发给从没来过短信的号码")
         await outbound.send("13900001111", "接线员回复")
         with pytest.raises(OptedOut) as raised:
             await outbound.send(PHONE, "不该发出")
@@ -110,6 +115,7 @@ async def test_sms_provider_refusal_names_tencents_code(db_url):
     )
     async with serve_aiohttp(fake.app()) as base, aiohttp.ClientSession() as session:
         provider = tencent_provider(session, base, template_id="1")
+        ChannelState(db_url).record_contact(PHONE)
         with pytest.raises(DeliveryRefused, match="LimitExceeded.PhoneNumberDailyLimit"):
             await SmsOutbound(provider, ChannelState(db_url)).send(PHONE, "x")
     assert fake.requests[0]["valid"] is True

@@ -145,12 +145,14 @@ def wechat_post(base_url: str, token: str, openid: str, body: bytes | str, timeo
 
 
 def sms_post(base_url: str, secret: str, body: bytes, timeout: float = 30) -> tuple[int, bytes]:
-    """A generic-form SMS callback signed with the webhook secret (X-Signature: hex HMAC-SHA256 of the raw body)."""
-    signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    """A generic-form SMS callback signed with the webhook secret (X-Timestamp: now; X-Signature: hex HMAC-SHA256 of
+    "<timestamp>." and the raw body)."""
+    timestamp = str(int(time.time()))
+    signature = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return post(
         f"{base_url}/webhooks/sms/webhook",
         body,
-        {"Content-Type": "application/json", "X-Signature": signature},
+        {"Content-Type": "application/json", "X-Timestamp": timestamp, "X-Signature": signature},
         timeout,
     )
 

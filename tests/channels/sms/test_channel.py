@@ -8,6 +8,7 @@ import itertools
 import json
 import logging
 import re
+import time
 
 import aiohttp
 import pytest
@@ -41,11 +42,15 @@ def make_channel(db_url, outbox, gate=None) -> SmsInput:
     return SmsInput(SECRET, provider=OutboxProvider(outbox), db_url=db_url, intercept=gate or Gate())
 
 
-async def send_generic(session, url, payload, *, secret=SECRET, signature=None, raw: bytes | None = None):
+async def send_generic(
+    session, url, payload, *, secret=SECRET, signature=None, raw: bytes | None = None, timestamp: int | None = None
+):
     body = raw if raw is not None else json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    timestamp = int(time.time()) if timestamp is None else timestamp
     headers = {
         "Content-Type": "application/json",
-        "X-Signature": signature if signature is not None else sign_body(secret, body),
+        "X-Timestamp": str(timestamp),
+        "X-Signature": signature if signature is not None else sign_body(secret, body, timestamp),
     }
     async with session.post(f"{url}/webhook", data=body, headers=headers) as answer:
         return answer.status, await answer.json()
@@ -79,7 +84,7 @@ async def test_missing_or_bad_signature_is_refused_and_nothing_reaches_the_agent
         async with session.post(f"{url}/webhook", data=body) as answer:  # no signature, no token
             assert answer.status == 403
         assert (await send_generic(session, url, None, raw=body, secret="guessed"))[0] == 403
-        other = sign_body(SECRET, json.dumps(sms("别的", "m-3")).encode())
+        other = sign_body(SECRET, json.dumps(sms("别的", "m-3")).encode(), int(time.time()))
         assert (await send_generic(session, url, None, raw=body, signature=other))[0] == 403
         assert (await send_generic(session, url, None, raw=body, signature=""))[0] == 403
         assert (await send_generic(session, url, None, raw=body, signature="签名"))[0] == 403
@@ -356,6 +361,8 @@ async def test_output_channel_for_messages_outside_a_turn_respects_opt_out(db_ur
     channel = make_channel(db_url, outbox)
     output = channel.get_output_channel()
     assert output.name() == "sms"
+    await output.send_response(PHONE, {"text": "发给从没来过短信的号码"})  # refused: the number never wrote
+    ChannelState(db_url).record_contact(PHONE)
     await output.send_response(PHONE, {"text": "提醒：案件已受理", "custom": {"kind": "case_created"}})
     ChannelState(db_url).set_subscription(PHONE, "opted_out", "退订")
     await output.send_response(PHONE, {"text": "不该发出"})

@@ -54,7 +54,10 @@ async def test_provider_from_env_builds_the_configured_provider(db_url, tmp_path
 @run_async
 async def test_provider_from_env_refuses_to_send_to_opted_out_numbers(db_url, tmp_path):
     env = {"NXA_VAR_DIR": str(tmp_path), "APP_DB_URL": db_url}
-    ChannelState(db_url).set_subscription(PHONE, "opted_out", "退订")
+    state = ChannelState(db_url)
+    state.set_subscription(PHONE, "opted_out", "退订")
+    for number in (PHONE, "13900001111"):
+        state.record_contact(number)  # both wrote to the service
     async with aiohttp.ClientSession() as session:
         provider = provider_from_env(session, env)
         assert isinstance(provider, OptOutGuard)

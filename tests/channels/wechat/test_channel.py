@@ -10,10 +10,12 @@ import time
 import aiohttp
 import defusedxml.ElementTree as SafeET
 import pytest
+import sqlalchemy as sa
 from rasa.shared.exceptions import RasaException
 from wechatpy.crypto import WeChatCrypto
 
 from bot.settings import Settings
+from bot.store import migrate
 from channels._http import close_client_session
 from channels.wechat import (
     PASSIVE_REPLY_MAX_BYTES,
@@ -495,7 +497,11 @@ def test_from_credentials_requires_credentials_and_refuses_development_values_in
 @run_async
 async def test_without_the_menu_store_the_turn_still_answers(tmp_path, gate):
     agent = FakeAgent(replies({"text": "请选择", "buttons": [{"title": "落户", "payload": "/a"}]}))
-    channel = make_channel(f"sqlite:///{tmp_path / 'never-migrated.db'}", gate)
+    url = f"sqlite:///{tmp_path / 'no-menus.db'}"
+    migrate(url)
+    with sa.create_engine(url).begin() as connection:  # the menu table is lost; nonces and claims still work
+        connection.execute(sa.text("DROP TABLE channel_menus"))
+    channel = make_channel(url, gate)
     async with serve_channel(channel, agent) as url, aiohttp.ClientSession() as session:
         first = passive((await post(session, url, text_xml(OPENID, "你好", 9301)))[1])["Content"]
         await post(session, url, text_xml(OPENID, "1", 9302))
