@@ -77,6 +77,7 @@ CORROBORATED_SCORE = 0.25  # a weak hit this good, in the topic a very confident
 CLEAR_MARGIN = 0.05  # ... when it leads the topic's second hit by this much
 CLOSE_MARGIN = 0.1  # two hits of one topic closer than this are told apart by the terms their titles name
 FAR_AHEAD = 0.2  # a follow-up with no context whose first hit leads all others by this much names its subject
+COVERAGE_LEAD = 2  # a close rival whose title covers this many more characters of the question is taken instead
 MIN_ANCHOR = 2  # characters a title shares with the question (or a facet neighbour's with the last rule's) to count
 NAMED_TERM = 3  # ... and this many: the title names a term of the question ("公租房")
 MAX_CHOICES = 3
@@ -211,9 +212,9 @@ def _tell_apart(hits: list[Hit], text: str) -> Hit:
     住房公积金 rule the search ranks a little higher). Rules of different topics are left to the topic logic."""
     top = hits[0]
     question = normalize_keep_offsets(text or "")
-    if _common_length(question, normalize_keep_offsets(top.rule.title)) >= MIN_ANCHOR:
-        return top
     close = [hit for hit in hits[1:] if top.score - hit.score < CLOSE_MARGIN and hit.rule.topic == top.rule.topic]
+    if _common_length(question, normalize_keep_offsets(top.rule.title)) >= MIN_ANCHOR:
+        return _better_covered(top, close, question)
     named = [
         (_common_length(question, normalize_keep_offsets(hit.rule.title)), index) for index, hit in enumerate(close)
     ]
@@ -221,6 +222,33 @@ def _tell_apart(hits: list[Hit], text: str) -> Hit:
     if not named:
         return top
     return close[max(named, key=lambda pair: (pair[0], -pair[1]))[1]]
+
+
+def _better_covered(top: Hit, close: list[Hit], question: str) -> Hit:
+    """`top`, unless a close rival's title covers COVERAGE_LEAD more characters of the question (in pieces of at
+    least MIN_ANCHOR characters) than top's: "醫保換地方年限還算不算" names 医保 and 换地方, as the 医保 transfer rule's
+    title does, where the first hit's (失业保险换地方) names only 换地方."""
+    if COVERAGE_LEAD is None or not close:
+        return top
+    covered = [
+        (_coverage(question, normalize_keep_offsets(hit.rule.title)), -index, hit) for index, hit in enumerate(close)
+    ]
+    best, _, rival = max(covered, key=lambda item: (item[0], item[1]))
+    return rival if best >= _coverage(question, normalize_keep_offsets(top.rule.title)) + COVERAGE_LEAD else top
+
+
+def _coverage(question: str, title: str) -> int:
+    """How many characters of the question the title shares, in common pieces of at least MIN_ANCHOR characters
+    (the longest first, each piece of the question counted once)."""
+    total = 0
+    while True:
+        length = _common_length(question, title)
+        if length < MIN_ANCHOR:
+            return total
+        piece = next(question[i : i + length] for i in range(len(question)) if question[i : i + length] in title)
+        total += length
+        question = question.replace(piece, "\x00", 1)
+        title = title.replace(piece, "\x01", 1)
 
 
 def _far_ahead(chosen: Hit, hits: list[Hit]) -> bool:
