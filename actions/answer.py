@@ -411,11 +411,18 @@ def send_instead_of_repeating(dispatcher: CollectingDispatcher, service: PolicyS
 
 def _another_rule_clearly_fits(service: PolicyService, text: str, on: datetime.date, confidence: float) -> bool:
     """NLU hesitates to call this unpaid wages, and the knowledge base is sure of another rule ("老板不给开离职证明":
-    a termination certificate, not wages): then that question is answered as any other."""
-    if confidence >= CONFIDENT_INTENT or not text:
+    a termination certificate, not wages): then that question is answered as any other. An intent short of
+    VERY_CONFIDENT_INTENT gives way too when that rule also leads the wage-arrears rule by FAR_AHEAD ("公司倒了老板
+    跑了 政府能先垫点工钱不": the emergency advance, not a complaint)."""
+    if confidence >= VERY_CONFIDENT_INTENT or not text:
         return False
-    hits = service.search(text, on=on, limit=1)
-    return bool(hits) and hits[0].score >= STRONG_SCORE and hits[0].rule.id != WAGE_ARREARS_RULE
+    ranked = service.rank(text, on=on)
+    if not ranked or ranked[0].score < STRONG_SCORE or ranked[0].rule.id == WAGE_ARREARS_RULE:
+        return False
+    if confidence < CONFIDENT_INTENT:
+        return True
+    wage = next((hit.score for hit in ranked if hit.rule.id == WAGE_ARREARS_RULE), 0.0)
+    return ranked[0].score - wage >= FAR_AHEAD
 
 
 def named_check(service: PolicyService, text: str, on: datetime.date) -> str | None:

@@ -626,3 +626,28 @@ def test_coverage_counts_each_shared_piece_once():
     assert _coverage("工伤保险个人要出一分钱不", "工伤保险费谁交，个人要不要交") == 7  # 工伤保险 + 个人要
     assert _coverage("工伤工伤", "工伤") == 2  # the title's piece is used once
     assert _coverage("", "工伤") == 0
+
+
+def test_a_confident_but_not_sure_wage_intent_gives_way_only_to_a_rule_far_ahead(kb, domain):
+    from actions.answer import FAR_AHEAD, VERY_CONFIDENT_INTENT
+
+    question = "公司倒了老板跑了 政府能先垫点工钱不"
+    ranked = kb.rank(question, on=DAY)
+    wage = next((hit.score for hit in ranked if hit.rule.id == "labor_rights.wage_arrears_complaint"), 0.0)
+    assert ranked[0].rule.id == "labor_rights.emergency_wage_advance" and ranked[0].score - wage >= FAR_AHEAD
+    rule = kb.get("labor_rights.emergency_wage_advance")
+    events, messages = run(
+        ActionAnswerPolicy(), make_tracker(question, intent="report_wage_arrears", confidence=0.87), domain
+    )
+    assert customs(messages)[0] == answer_payload(rule)
+    assert SlotSet("last_rule_id", rule.id) in events and SlotSet("topic", "labor_rights") in events
+    _, messages = run(
+        ActionAnswerPolicy(),
+        make_tracker(question, intent="report_wage_arrears", confidence=VERY_CONFIDENT_INTENT),
+        domain,
+    )
+    assert customs(messages)[0]["rule_id"] == "labor_rights.wage_arrears_complaint"  # NLU sure: unpaid wages
+    # the knowledge base puts the complaint rule first too: the intent stands
+    close = "老闆欠薪不給怎麼辦"
+    _, messages = run(ActionAnswerPolicy(), make_tracker(close, intent="report_wage_arrears", confidence=0.85), domain)
+    assert customs(messages)[0]["rule_id"] == "labor_rights.wage_arrears_complaint"
