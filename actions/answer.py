@@ -78,6 +78,7 @@ CLEAR_MARGIN = 0.05  # ... when it leads the topic's second hit by this much
 CLOSE_MARGIN = 0.1  # two hits of one topic closer than this are told apart by the terms their titles name
 FAR_AHEAD = 0.2  # a follow-up with no context whose first hit leads all others by this much names its subject
 COVERAGE_LEAD = 2  # a close rival whose title covers this many more characters of the question is taken instead
+QUESTION_WORDS = set("能不可以吗呢啥咋么怎样的了是有没要会还")  # a shared piece made only of these covers nothing
 MIN_ANCHOR = 2  # characters a title shares with the question (or a facet neighbour's with the last rule's) to count
 NAMED_TERM = 3  # ... and this many: the title names a term of the question ("公租房")
 MAX_CHOICES = 3
@@ -239,14 +240,15 @@ def _better_covered(top: Hit, close: list[Hit], question: str) -> Hit:
 
 def _coverage(question: str, title: str) -> int:
     """How many characters of the question the title shares, in common pieces of at least MIN_ANCHOR characters
-    (the longest first, each piece of the question counted once)."""
+    (the longest first, each piece of the question counted once; pieces of QUESTION_WORDS alone count nothing)."""
     total = 0
     while True:
         length = _common_length(question, title)
         if length < MIN_ANCHOR:
             return total
         piece = next(question[i : i + length] for i in range(len(question)) if question[i : i + length] in title)
-        total += length
+        if not set(piece) <= QUESTION_WORDS:  # "能不能", "是不是" say nothing of the subject
+            total += length
         question = question.replace(piece, "\x00", 1)
         title = title.replace(piece, "\x01", 1)
 

@@ -651,3 +651,12 @@ def test_a_confident_but_not_sure_wage_intent_gives_way_only_to_a_rule_far_ahead
     close = "老闆欠薪不給怎麼辦"
     _, messages = run(ActionAnswerPolicy(), make_tracker(close, intent="report_wage_arrears", confidence=0.85), domain)
     assert customs(messages)[0]["rule_id"] == "labor_rights.wage_arrears_complaint"
+
+
+def test_coverage_ignores_pieces_made_only_of_question_words():
+    from actions.answer import _coverage
+
+    assert (
+        _coverage("打零工的社保能不能不经过单位直接交", "农民工能不能参加社保") == 2
+    )  # 社保; 能不能 asks, names nothing
+    assert _coverage("打零工的社保能不能不经过单位直接交", "灵活就业的社保去哪交") == 3  # 的社保
