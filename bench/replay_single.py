@@ -96,7 +96,7 @@ def reply_payloads(parse: dict, on: datetime.date | None = None) -> tuple[list[d
     dispatcher = CollectingDispatcher()
     action = answer.ActionAnswerPolicy()
     if on is not None:
-        action.today = staticmethod(lambda: on)  # type: ignore[method-assign]
+        action.today = staticmethod(lambda: on)
     whys: list[str] = []
     original = answer.decide
 
@@ -105,11 +105,11 @@ def reply_payloads(parse: dict, on: datetime.date | None = None) -> tuple[list[d
         whys.append(decision.why)
         return decision
 
-    answer.decide = recording  # type: ignore[assignment]
+    answer.decide = recording
     try:
         asyncio.run(action.run(dispatcher, tracker, {}))
     finally:
-        answer.decide = original  # type: ignore[assignment]
+        answer.decide = original
     payloads = [m["custom"] for m in dispatcher.messages if m.get("custom")]
     return payloads, ", ".join(whys)
 
