@@ -77,6 +77,8 @@ CORROBORATED_SCORE = 0.25  # a weak hit this good, in the topic a very confident
 CLEAR_MARGIN = 0.05  # ... when it leads the topic's second hit by this much
 CLOSE_MARGIN = 0.1  # two hits of one topic closer than this are told apart by the terms their titles name
 FAR_AHEAD = 0.2  # a follow-up with no context whose first hit leads all others by this much names its subject
+COVERAGE_LEAD = 2  # a close rival whose title covers this many more characters of the question is taken instead
+QUESTION_WORDS = set("能不可以吗呢啥咋么怎样的了是有没要会还")  # a shared piece made only of these covers nothing
 MIN_ANCHOR = 2  # characters a title shares with the question (or a facet neighbour's with the last rule's) to count
 NAMED_TERM = 3  # ... and this many: the title names a term of the question ("公租房")
 MAX_CHOICES = 3
@@ -211,9 +213,9 @@ def _tell_apart(hits: list[Hit], text: str) -> Hit:
     住房公积金 rule the search ranks a little higher). Rules of different topics are left to the topic logic."""
     top = hits[0]
     question = normalize_keep_offsets(text or "")
-    if _common_length(question, normalize_keep_offsets(top.rule.title)) >= MIN_ANCHOR:
-        return top
     close = [hit for hit in hits[1:] if top.score - hit.score < CLOSE_MARGIN and hit.rule.topic == top.rule.topic]
+    if _common_length(question, normalize_keep_offsets(top.rule.title)) >= MIN_ANCHOR:
+        return _better_covered(top, close, question)
     named = [
         (_common_length(question, normalize_keep_offsets(hit.rule.title)), index) for index, hit in enumerate(close)
     ]
@@ -221,6 +223,34 @@ def _tell_apart(hits: list[Hit], text: str) -> Hit:
     if not named:
         return top
     return close[max(named, key=lambda pair: (pair[0], -pair[1]))[1]]
+
+
+def _better_covered(top: Hit, close: list[Hit], question: str) -> Hit:
+    """`top`, unless a close rival's title covers COVERAGE_LEAD more characters of the question (in pieces of at
+    least MIN_ANCHOR characters) than top's: "醫保換地方年限還算不算" names 医保 and 换地方, as the 医保 transfer rule's
+    title does, where the first hit's (失业保险换地方) names only 换地方."""
+    if COVERAGE_LEAD is None or not close:
+        return top
+    covered = [
+        (_coverage(question, normalize_keep_offsets(hit.rule.title)), -index, hit) for index, hit in enumerate(close)
+    ]
+    best, _, rival = max(covered, key=lambda item: (item[0], item[1]))
+    return rival if best >= _coverage(question, normalize_keep_offsets(top.rule.title)) + COVERAGE_LEAD else top
+
+
+def _coverage(question: str, title: str) -> int:
+    """How many characters of the question the title shares, in common pieces of at least MIN_ANCHOR characters
+    (the longest first, each piece of the question counted once; pieces of QUESTION_WORDS alone count nothing)."""
+    total = 0
+    while True:
+        length = _common_length(question, title)
+        if length < MIN_ANCHOR:
+            return total
+        piece = next(question[i : i + length] for i in range(len(question)) if question[i : i + length] in title)
+        if not set(piece) <= QUESTION_WORDS:  # "能不能", "是不是" say nothing of the subject
+            total += length
+        question = question.replace(piece, "\x00", 1)
+        title = title.replace(piece, "\x01", 1)
 
 
 def _far_ahead(chosen: Hit, hits: list[Hit]) -> bool:
@@ -383,11 +413,18 @@ def send_instead_of_repeating(dispatcher: CollectingDispatcher, service: PolicyS
 
 def _another_rule_clearly_fits(service: PolicyService, text: str, on: datetime.date, confidence: float) -> bool:
     """NLU hesitates to call this unpaid wages, and the knowledge base is sure of another rule ("老板不给开离职证明":
-    a termination certificate, not wages): then that question is answered as any other."""
-    if confidence >= CONFIDENT_INTENT or not text:
+    a termination certificate, not wages): then that question is answered as any other. An intent short of
+    VERY_CONFIDENT_INTENT gives way too when that rule also leads the wage-arrears rule by FAR_AHEAD ("公司倒了老板
+    跑了 政府能先垫点工钱不": the emergency advance, not a complaint)."""
+    if confidence >= VERY_CONFIDENT_INTENT or not text:
         return False
-    hits = service.search(text, on=on, limit=1)
-    return bool(hits) and hits[0].score >= STRONG_SCORE and hits[0].rule.id != WAGE_ARREARS_RULE
+    ranked = service.rank(text, on=on)
+    if not ranked or ranked[0].score < STRONG_SCORE or ranked[0].rule.id == WAGE_ARREARS_RULE:
+        return False
+    if confidence < CONFIDENT_INTENT:
+        return True
+    wage = next((hit.score for hit in ranked if hit.rule.id == WAGE_ARREARS_RULE), 0.0)
+    return ranked[0].score - wage >= FAR_AHEAD
 
 
 def named_check(service: PolicyService, text: str, on: datetime.date) -> str | None:

@@ -76,6 +76,7 @@ def kb_questions(folder: Path = REPO / "bench" / "kb_questions") -> list[dict]:
                 and "expect_rule" in item
                 and not item.get("topic")
                 and not item.get("on")
+                and True not in item  # YAML 1.1 reads a bare `on:` key as the boolean True
             ):
                 items.append(item)
     return items

@@ -585,3 +585,78 @@ def test_a_facet_follow_up_is_answered_by_the_last_rules_facet_else_by_a_neighbo
         context_rule_id=PUBLIC_RENTAL,
     )
     assert decision.rule.id == "housing.how_to_apply"  # the neighbour whose title answers it: 公租房去哪申请
+
+
+def test_a_close_rival_whose_title_covers_more_of_the_question_is_answered(kb, domain):
+    """ "醫保換地方": the search ranks 失业保险换地方 a little first (both titles name 换地方), the 医保 transfer rule's
+    title names 医保 too: COVERAGE_LEAD more characters of the question, so that rule is answered."""
+    rule = kb.get("insurance.medical_transfer")
+    tracker = make_tracker("醫保換地方年限還算不算", intent="ask_insurance", confidence=0.99)
+    events, messages = run(ActionAnswerPolicy(), tracker, domain)
+    assert customs(messages) == [answer_payload(rule)]
+    assert texts(messages)[0] == rule.answer
+    assert events == [
+        SlotSet("topic", "insurance"),
+        SlotSet("last_rule_id", "insurance.medical_transfer"),
+        SlotSet("last_facet", None),
+        SlotSet("offered_check", None),
+        SlotSet("last_question", "醫保換地方年限還算不算"),
+        SlotSet("pending_question", None),
+        SlotSet("miss_count", 0),
+    ]
+
+
+def test_coverage_decides_only_between_close_rules_of_one_topic(kb, monkeypatch):
+    from actions import answer
+
+    ranked = kb.rank("工伤保险个人要出一分钱不", on=DAY)
+    assert ranked[0].rule.id == "insurance.project_based_injury"  # what the search alone would answer
+    decision = decide(kb, "工伤保险个人要出一分钱不", on=DAY, intent="ask_insurance", confidence=0.99)
+    assert (decision.rule.id, decision.why) == ("insurance.work_injury_who_pays", "agreed")
+    monkeypatch.setattr(answer, "COVERAGE_LEAD", None)
+    decision = decide(kb, "工伤保险个人要出一分钱不", on=DAY, intent="ask_insurance", confidence=0.99)
+    assert decision.rule.id == "insurance.project_based_injury"
+
+
+def test_coverage_counts_each_shared_piece_once():
+    from actions.answer import _coverage
+
+    assert _coverage("医保换地方年限还算不算", "换地方干活，医保能转吗") == 5  # 换地方 + 医保
+    assert _coverage("医保换地方年限还算不算", "失业保险换地方能接着算吗") == 3  # 换地方 (算: one character)
+    assert _coverage("工伤保险个人要出一分钱不", "工伤保险费谁交，个人要不要交") == 7  # 工伤保险 + 个人要
+    assert _coverage("工伤工伤", "工伤") == 2  # the title's piece is used once
+    assert _coverage("", "工伤") == 0
+
+
+def test_a_confident_but_not_sure_wage_intent_gives_way_only_to_a_rule_far_ahead(kb, domain):
+    from actions.answer import FAR_AHEAD, VERY_CONFIDENT_INTENT
+
+    question = "公司倒了老板跑了 政府能先垫点工钱不"
+    ranked = kb.rank(question, on=DAY)
+    wage = next((hit.score for hit in ranked if hit.rule.id == "labor_rights.wage_arrears_complaint"), 0.0)
+    assert ranked[0].rule.id == "labor_rights.emergency_wage_advance" and ranked[0].score - wage >= FAR_AHEAD
+    rule = kb.get("labor_rights.emergency_wage_advance")
+    events, messages = run(
+        ActionAnswerPolicy(), make_tracker(question, intent="report_wage_arrears", confidence=0.87), domain
+    )
+    assert customs(messages)[0] == answer_payload(rule)
+    assert SlotSet("last_rule_id", rule.id) in events and SlotSet("topic", "labor_rights") in events
+    _, messages = run(
+        ActionAnswerPolicy(),
+        make_tracker(question, intent="report_wage_arrears", confidence=VERY_CONFIDENT_INTENT),
+        domain,
+    )
+    assert customs(messages)[0]["rule_id"] == "labor_rights.wage_arrears_complaint"  # NLU sure: unpaid wages
+    # the knowledge base puts the complaint rule first too: the intent stands
+    close = "老闆欠薪不給怎麼辦"
+    _, messages = run(ActionAnswerPolicy(), make_tracker(close, intent="report_wage_arrears", confidence=0.85), domain)
+    assert customs(messages)[0]["rule_id"] == "labor_rights.wage_arrears_complaint"
+
+
+def test_coverage_ignores_pieces_made_only_of_question_words():
+    from actions.answer import _coverage
+
+    assert (
+        _coverage("打零工的社保能不能不经过单位直接交", "农民工能不能参加社保") == 2
+    )  # 社保; 能不能 asks, names nothing
+    assert _coverage("打零工的社保能不能不经过单位直接交", "灵活就业的社保去哪交") == 3  # 的社保
