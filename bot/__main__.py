@@ -1,4 +1,5 @@
-"""`python -m bot run | chat | train [--force]`: the assistant's entry points (called by the Makefile)."""
+"""`python -m bot run | chat | train [--force] | migrate-conversation-ids`: the assistant's entry points (called by
+the Makefile)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,22 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("chat", help="chat with the assistant in this terminal")
     train = commands.add_parser("train", help="train the model if the training inputs changed")
     train.add_argument("--force", action="store_true", help="train even if the model is up to date")
+    ids = commands.add_parser(
+        "migrate-conversation-ids", help="one-shot: scope stored conversation ids by channel (sms:…, wechat:…, rest:…)"
+    )
+    ids.add_argument("--tracker-url", help="the tracker store's SQLAlchemy URL (default: sqlite of TRACKER_DB)")
+    ids.add_argument("--events-url", help="the SQL event broker's URL (default: EVENTS_DB_URL)")
+    ids.add_argument("--dry-run", action="store_true", help="only report what would change")
     args = parser.parse_args(argv)
 
     settings = use(Settings.from_env())
+    if args.command == "migrate-conversation-ids":
+        from bot.conversation_migration import run
+
+        reports = run(settings, tracker_url=args.tracker_url, events_url=args.events_url, dry_run=args.dry_run)
+        for report in reports:
+            print("\n".join(report.lines()))
+        return 0
     if args.command == "train":
         from bot.train import ensure_model
 

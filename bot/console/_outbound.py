@@ -20,6 +20,7 @@ from typing import Protocol
 
 import aiohttp
 
+from bot.conversation_ids import ConversationIdError, address
 from bot.settings import Settings
 from bot.store import AppStore
 from bot.takeover import TakeoverService
@@ -73,8 +74,12 @@ class _ClientOutbound:
         self._known = known
 
     async def send(self, conversation: str, text: str) -> None:
+        try:  # the address (OpenID, phone) comes from the conversation's own id, e.g. sms:+8613812345678
+            to = address(self.channel, conversation)
+        except ConversationIdError:
+            raise DeliveryRefused(f"这个对话不是{self.channel}渠道的对话，消息没有发出。") from None
         try:
-            await self._send(conversation, text)
+            await self._send(to, text)
         except Exception as error:
             for kind, (delivery_error, reason) in self._known.items():
                 if isinstance(error, kind):

@@ -34,18 +34,18 @@ def setup(db_url, tmp_path):
 def test_the_rest_outbound_makes_the_reply_pending_for_the_rest_client(setup):
     settings, store = setup
     takeovers = TakeoverService(store)
-    takeovers.take_over("w1", "rest", "op1", NOW)
-    message = takeovers.record_operator_message("w1", "op1", "您好", NOW, delivery="sending")
-    assert takeovers.take_pending_for_rest("w1", NOW) == []  # not yet handed to the outbound
-    send("rest", settings, store, "w1", "您好")
+    takeovers.take_over("rest:w1", "rest", "op1", NOW)
+    message = takeovers.record_operator_message("rest:w1", "op1", "您好", NOW, delivery="sending")
+    assert takeovers.take_pending_for_rest("rest:w1", NOW) == []  # not yet handed to the outbound
+    send("rest", settings, store, "rest:w1", "您好")
     takeovers.mark_delivery(message.id, "sent", NOW)  # what the console does after any send: leaves it pending
-    assert [m.text for m in takeovers.take_pending_for_rest("w1", NOW)] == ["您好"]
-    assert [m.delivery for m in takeovers.messages("w1")] == ["sent"]  # fetched once, then sent
+    assert [m.text for m in takeovers.take_pending_for_rest("rest:w1", NOW)] == ["您好"]
+    assert [m.delivery for m in takeovers.messages("rest:w1")] == ["sent"]  # fetched once, then sent
 
 
 def test_sms_goes_to_the_outbox_in_development(setup, tmp_path):
     settings, store = setup
-    send("sms", settings, store, "13812345678", "请带上合同")
+    send("sms", settings, store, "sms:13812345678", "请带上合同")
     [line] = (tmp_path / "sms-outbox.jsonl").read_text().splitlines()
     assert json.loads(line)["to"] == "13812345678" and json.loads(line)["text"] == "请带上合同"
 
