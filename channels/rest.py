@@ -235,7 +235,8 @@ class RestInput(RasaRestInput):
                 return response.json({"error": f"sender must be a string of at most {MAX_SENDER_CHARS}"}, 400)
             if not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 < ttl <= MAX_TOKEN_TTL:
                 return response.json({"error": f"ttl must be 1 to {MAX_TOKEN_TTL} seconds"}, status=400)
-            minted = mint_token(secret, principal.client, sender, ttl=ttl)
-            return response.json({"token": minted, "sender": sender, "expires_at": int(time.time()) + ttl})
+            now = time.time()
+            minted = mint_token(secret, principal.client, sender, ttl=ttl, now=now)
+            return response.json({"token": minted, "sender": sender, "expires_at": int(now + ttl)})
 
         return webhook

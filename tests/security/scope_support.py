@@ -26,7 +26,6 @@ from tests.reliability.support import (
     FakeWeChatApi,
     passive_content,
     sms_post,
-    start_patiently,
     text_message,
     wechat_post,
 )
@@ -41,9 +40,15 @@ _lock = threading.Lock()
 _running: dict[str, object] = {}
 
 
+START_SECONDS = 1500  # Rasa alone has taken over 7 minutes to load the model on the shared 2-core machine
+
+
 def running() -> tuple[Assistant, FakeWeChatApi, dict[str, str]]:
-    """(assistant, fake WeChat API, its secrets), started on the first call of the process."""
+    """(assistant, fake WeChat API, its secrets), started on the first call of the process (a failed start is not
+    retried by every test: the same error is raised again)."""
     with _lock:
+        if "error" in _running:
+            raise RuntimeError("the assistant did not start (see the first test's error)")
         if not _running:
             api = FakeWeChatApi().start()
             env = {
@@ -61,7 +66,17 @@ def running() -> tuple[Assistant, FakeWeChatApi, dict[str, str]]:
             from pathlib import Path
 
             var = Path(tempfile.mkdtemp(prefix="sec-scope-var-"))
-            assistant = start_patiently(Assistant(var, extra_env=env))
+            import tests.support.assistant as assistant_support
+
+            saved, assistant_support.START_TIMEOUT_SECONDS = assistant_support.START_TIMEOUT_SECONDS, START_SECONDS
+            try:
+                assistant = Assistant(var, extra_env=env).start()
+            except BaseException:
+                _running["error"] = True
+                api.stop()
+                raise
+            finally:
+                assistant_support.START_TIMEOUT_SECONDS = saved
             atexit.register(assistant.stop)
             atexit.register(api.stop)
             _running.update(assistant=assistant, api=api, env=env)
