@@ -189,10 +189,10 @@ class RestAuth:
                 raise InvalidToken("the token's client is not configured")
             return Principal(client, sender)
         # one dictionary look-up by hash: the time taken does not depend on how much of a key is right
-        client = self.clients.get(hash_key(credential))
-        if client is None:
+        known = self.clients.get(hash_key(credential))
+        if known is None:
             raise Unauthorized("unknown client key")
-        return Principal(client)
+        return Principal(known)
 
     def client_sender(self, conversation: str) -> str:
         """The sender id a client used for `conversation` (what it sees as `recipient_id`)."""
