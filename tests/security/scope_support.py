@@ -120,7 +120,7 @@ def pending(assistant: Assistant, sender: str, credential: str | None) -> tuple[
 
 
 def tracker(assistant: Assistant, conversation: str) -> dict:
-    url = f"{assistant.settings.rasa_url}/conversations/{urllib.parse.quote(conversation, safe='')}/tracker"
+    url = f"{assistant.settings.rasa_url}/conversations/{urllib.parse.quote(conversation, safe=':')}/tracker"
     status, body = request(f"{url}?token=test-token")
     assert status == 200, body
     return body  # type: ignore[return-value]

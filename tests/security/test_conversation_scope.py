@@ -92,6 +92,9 @@ def test_rest_messages_as_the_worker_do_not_reach_a_taken_over_sms_conversation(
     handoff = _handoff_id(assistant, f"sms:{phone}")
     assert app_rows(assistant, "SELECT channel FROM handoffs WHERE id = ?", handoff) == [("sms",)]
     operator = ConsoleOperator(assistant)
+    page = operator.get(f"/handoffs/{handoff}")
+    assert "读取对话记录失败" not in page and "转人工" in page  # the console reads the SMS conversation's transcript
+    assert phone not in page  # with the number masked
     operator.take_over(handoff)
     try:
         rest(assistant, phone, "我换号了，把我的案子撤了", SHOP_KEY)

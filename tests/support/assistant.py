@@ -96,7 +96,7 @@ class Assistant:
         (its conversation is `rest:<sender>` on the open development channel) or a scoped id (`sms:…`)."""
         conversation = sender if is_scoped(sender) else f"rest:{sender}"
         return http_json(
-            f"{self.settings.rasa_url}/conversations/{urllib.parse.quote(conversation, safe='')}/tracker?token=test-token"
+            f"{self.settings.rasa_url}/conversations/{urllib.parse.quote(conversation, safe=':')}/tracker?token=test-token"
         )
 
 
