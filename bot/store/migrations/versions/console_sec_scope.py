@@ -19,7 +19,9 @@ from alembic import op
 revision = "console_sec_scope"
 down_revision = "console_0001"
 branch_labels = None
-depends_on = ("cases_0001", "channels_0001")  # it rewrites those branches' tables too
+# It rewrites the cases and channels branches' tables too, but needs no depends_on: a table that does not exist yet
+# (a fresh database) has no rows to rewrite, and a depends_on would stop those branches' revisions being heads.
+depends_on = None
 
 CHANNELS = ("wechat", "sms", "rest")
 # (table, the sender column, the channel column)
