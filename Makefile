@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 REQUIREMENTS := requirements/base.txt requirements/constraints.txt requirements/extra.txt
 
-.PHONY: install system-deps train run chat test bench soak clean
+.PHONY: install system-deps train run chat lint test bench soak clean
 
 install: .venv/.installed
 
@@ -21,7 +21,13 @@ run: install
 chat: install
 	$(PY) -m bot chat
 
-test: install system-deps
+# ruff (lint and format) and mypy, settings in pyproject.toml; `make test` runs it first.
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+
+test: install system-deps lint
 	bash scripts/test.sh
 
 # Figures, not a gate: bench/results/latest.json and latest.md (see bench/README.md), with the held-out conversations

@@ -55,7 +55,7 @@ def active_form(tracker: Tracker) -> str | None:
 
 # -- what a message asks for, read from its words (the NLU's intents do not carry these) -------------------------
 
-# The facets of a rule (kb-contract.md) and the worker's words that ask for each, most specific first.
+# The facets of a rule (policies_kb/SCHEMA.md) and the worker's words that ask for each, most specific first.
 FACET_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "deadline",

@@ -27,7 +27,7 @@ def answer_payload(
 ) -> dict[str, Any]:
     """{"kind": "answer", "topic", "rule_id", "facet", "superseded", "sources": [{"title","doc_no","issuer","date",
     "url"}], "valid_on"}: `facet` when only that facet's text was given, `superseded` the expired rule's id when the
-    question matched an expired rule and its current successor answered (kb-contract.md)."""
+    question matched an expired rule and its current successor answered (policies_kb/SCHEMA.md: superseded_by)."""
     return {
         "kind": "answer",
         "topic": rule.topic,

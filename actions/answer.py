@@ -7,16 +7,17 @@ filters that one ranking in memory, and the branches are tried top to bottom:
 1. A rule chosen by a button is answered as is; a topic chosen by a button is searched within that topic.
 2. A follow-up that names no topic ("那在哪儿办理", "要带啥") is answered from the rule last answered: the facet it
    asks for (where, bring, how_long, cost, who, deadline) when that rule has it; then from the rules related to it
-   (the one with that facet, or a confident hit among them); then within the conversation's topic; a follow-up
+   (the one with that facet, or a confident hit among them); then the rule of its topic and subject whose title
+   answers that facet ("办失业登记要带啥材料" after 失业登记); then within the conversation's topic; a follow-up
    that still finds nothing is asked back with the topic's likeliest rules.
 3. Otherwise the whole base. A hit is answered when its score reaches MIN_CONFIDENT_SCORE and the topic of NLU's
    best intent agrees (two independent signals naming the same topic); with no topic from NLU at all, only a
-   strong hit (STRONG_SCORE) is answered. When NLU and the knowledge base disagree, a very confident intent with a
-   confident rule in its own topic wins, a strong hit with nothing confident in the intent's topic wins, and
-   anything else is asked back with both candidates. Two rules of one topic that score within CLOSE_MARGIN of each
-   other are told apart by the words of the question their titles name ("公租房外地人能申请吗": 公租房, not
-   住房公积金); when neither title names the question's words, the worker is asked which one (a wrong rule said
-   confidently is worse than asking back).
+   strong hit (STRONG_SCORE) is answered (for a "follow-up" with no context, only one FAR_AHEAD of every other
+   rule: "居柱证在哪办" names its subject, "要带啥材料" does not). When NLU and the knowledge base disagree, a very
+   confident intent with a confident rule in its own topic wins, a strong hit with nothing confident in the
+   intent's topic wins, and anything else is asked back with both candidates (a wrong rule said confidently is
+   worse than asking back). When the first hit's title names nothing of the question and a close second of its
+   topic names a term of it, the second is taken ("公租房外地人能申请吗": 公租房, not 住房公积金).
 4. A weak match alone is never answered: the worker gets two or three buttons (the likeliest rules, or topics), and
    a second non-answer in a row offers 12333 instead (actions/handoff.py). The one exception is corroboration: a
    hit a little below the bar (CORROBORATED_SCORE) that clearly leads its topic (CLEAR_MARGIN) in the topic a very
@@ -74,8 +75,10 @@ CONFIDENT_INTENT = 0.8  # an NLU topic intent this sure counts as the question's
 VERY_CONFIDENT_INTENT = 0.9  # ... and this sure, it wins a disagreement with the knowledge base
 CORROBORATED_SCORE = 0.25  # a weak hit this good, in the topic a very confident intent names, is answered
 CLEAR_MARGIN = 0.05  # ... when it leads the topic's second hit by this much
-CLOSE_MARGIN = 0.1  # two hits closer than this are told apart by their titles, or asked back
-MIN_ANCHOR = 2  # characters of the question a title must name to tell two close hits apart
+CLOSE_MARGIN = 0.1  # two hits of one topic closer than this are told apart by the terms their titles name
+FAR_AHEAD = 0.2  # a follow-up with no context whose first hit leads all others by this much names its subject
+MIN_ANCHOR = 2  # characters a title shares with the question (or a facet neighbour's with the last rule's) to count
+NAMED_TERM = 3  # ... and this many: the title names a term of the question ("公租房")
 MAX_CHOICES = 3
 MIN_CANDIDATE_SCORE = 0.1  # below this a rule is no likely candidate for a clarifying button
 
@@ -157,7 +160,7 @@ def decide(
         # 3. the conversation's topic
         in_context = of_topic(context_topic)
         if in_context and in_context[0].score >= MIN_CONFIDENT_SCORE:
-            return _answer(_tell_apart(in_context, text) or in_context[0], "follow-up in context", facet)
+            return _answer(_tell_apart(in_context, text), "follow-up in context", facet)
         if intent == "ask_followup":
             return Decision(
                 rules=_candidates(in_context) or _menu(service, context_topic, on), why="follow-up, unclear in context"
@@ -168,12 +171,10 @@ def decide(
     top = hits[0] if hits else None
     if top is not None and top.score >= MIN_CONFIDENT_SCORE:
         chosen = _tell_apart(hits, text)
-        if chosen is None:
-            return Decision(rules=_candidates(hits), why="two close rules, neither named")
         if nlu_topic == chosen.rule.topic:
             return _answer(chosen, "agreed", facet)
         if intent_topic is None:
-            if chosen.score >= STRONG_SCORE and intent != "ask_followup":
+            if chosen.score >= STRONG_SCORE and (intent != "ask_followup" or _far_ahead(chosen, hits)):
                 return _answer(chosen, "strong hit", facet)
             return Decision(rules=_candidates(hits), why="no topic intent, hit not strong")
         in_topic = of_topic(intent_topic)
@@ -203,27 +204,30 @@ def decide(
     return Decision(topics=_likely_topics(ranking or [], context_topic), why="nothing found")
 
 
-def _tell_apart(hits: list[Hit], text: str) -> Hit | None:
-    """The first hit, unless another of its topic scores within CLOSE_MARGIN: then the one whose title names the
-    longest piece of the question (at least MIN_ANCHOR characters, and strictly longer than the others'); when the
-    titles do not tell them apart, the first hit if it is strong, else None (ask back). Rules of different topics are
-    left to the topic logic."""
-    if not hits:
-        return None
+def _tell_apart(hits: list[Hit], text: str) -> Hit:
+    """The first hit, unless another of its topic scores within CLOSE_MARGIN and its title names a term of the
+    question (at least NAMED_TERM characters: "公租房") while the first hit's title names none of it (at most
+    MIN_ANCHOR - 1 characters in common): then that one ("公租房外地人能申请吗" is about 公租房, not the
+    住房公积金 rule the search ranks a little higher). Rules of different topics are left to the topic logic."""
     top = hits[0]
-    close = [top] + [
-        hit for hit in hits[1:] if top.score - hit.score < CLOSE_MARGIN and hit.rule.topic == top.rule.topic
-    ]
-    if len(close) == 1:
-        return top
     question = normalize_keep_offsets(text or "")
-    anchors = [_common_length(question, normalize_keep_offsets(hit.rule.title)) for hit in close]
-    best = max(anchors)
-    if best >= MIN_ANCHOR and anchors.count(best) == 1:
-        return close[anchors.index(best)]
-    if best >= MIN_ANCHOR and anchors[0] == best:
-        return top  # the titles name the question equally well: the ranking decides
-    return top if top.score >= STRONG_SCORE else None
+    if _common_length(question, normalize_keep_offsets(top.rule.title)) >= MIN_ANCHOR:
+        return top
+    close = [hit for hit in hits[1:] if top.score - hit.score < CLOSE_MARGIN and hit.rule.topic == top.rule.topic]
+    named = [
+        (_common_length(question, normalize_keep_offsets(hit.rule.title)), index) for index, hit in enumerate(close)
+    ]
+    named = [(length, index) for length, index in named if length >= NAMED_TERM]
+    if not named:
+        return top
+    return close[max(named, key=lambda pair: (pair[0], -pair[1]))[1]]
+
+
+def _far_ahead(chosen: Hit, hits: list[Hit]) -> bool:
+    """A "follow-up" with no context that still names its subject ("居柱证在哪办"): its hit leads every other rule
+    by FAR_AHEAD, so the question is no bare "要带啥材料"."""
+    others = [hit.score for hit in hits if hit.rule != chosen.rule]
+    return chosen.score - max(others, default=0.0) >= FAR_AHEAD
 
 
 def _facet_neighbour(service: PolicyService, rule: Rule, facet: str, on: datetime.date) -> Rule | None:

@@ -1,4 +1,8 @@
-"""Looking a case up: its number and the phone number it was recorded with (the phone proves it is the worker's)."""
+"""Looking a case up: its number and the phone number it was recorded with (the phone proves it is the worker's).
+
+The look-up is `CaseService.look_up`: failed look-ups back off per conversation, case number and phone (then the
+answer is "please call 0951-12333" without checking), and only the operators' message to the worker is shown, never
+their internal note."""
 
 from __future__ import annotations
 
@@ -24,10 +28,11 @@ log = logging.getLogger(__name__)
 
 FORM = "case_status_form"
 SLOTS = ("lookup_case_id", "lookup_phone")
-# NX and ten digits (YYMMDD and a four-digit count), single spaces, dashes or underscores allowed between them.
-_CASE_ID = re.compile(r"(?<![a-z])nx[\s\-_]*\d(?:[\s\-_]?\d){9}(?![0-9])", re.IGNORECASE)
+# NX, ten digits (YYMMDD and a four-digit count) and four letters (numbers recorded before the letters have none),
+# single spaces, dashes or underscores allowed between them.
+_CASE_ID = re.compile(r"(?<![a-z])nx[\s\-_]*\d(?:[\s\-_]?\d){9}(?:[\s\-_]?[a-z]{4})?(?![0-9a-z])", re.IGNORECASE)
 _ASKED_AGAIN = {
-    "lookup_case_id": "案件号是NX开头加10位数字，请再发一次。",
+    "lookup_case_id": "案件号是NX开头加10位数字和4个字母，请再发一次。",
     "lookup_phone": "手机号是11位、1开头的，请再发一次。",
 }
 
@@ -91,7 +96,7 @@ class ValidateCaseStatusForm(FormValidator):
 
 
 class ActionCaseStatus(Action):
-    """The case's status and latest note, only when number and phone match."""
+    """The case's status and the operators' latest message to the worker, only when number and phone match."""
 
     def name(self) -> str:
         return "action_case_status"
@@ -100,13 +105,16 @@ class ActionCaseStatus(Action):
         case_id, phone = tracker.get_slot("lookup_case_id"), tracker.get_slot("lookup_phone")
         reset = [SlotSet(slot, None) for slot in SLOTS]
         try:
-            case = services.cases().case_status(case_id or "", phone or "")
-            history = services.cases().case_history(case.case_id) if case else []
+            lookup = services.cases().look_up(case_id or "", phone or "", tracker.sender_id)
         except CaseStoreUnavailable as error:
             log.error("case lookup failed: %s", error)
             dispatcher.utter_message(text=f"对不起，现在查不了，请过一会儿再试，或者打 {HOTLINE} 问。")
             dispatcher.utter_message(json_message=handoff_payload("12333"))
             return reset
+        if lookup.refused:
+            dispatcher.utter_message(text=f"查询失败的次数太多，现在不能再查。请打{HOTLINE}，工作人员帮您查。")
+            return reset
+        case = lookup.case
         if case is None:
             dispatcher.utter_message(text=f"没查到。请核对案件号和登记时留的手机号；也可以打 {HOTLINE} 问。")
             return reset
@@ -114,8 +122,7 @@ class ActionCaseStatus(Action):
             f"案件 {case.case_id}（{case.case_type_label}，{case.county}）现在的状态是：{case.status}。",
             f"最近更新：{case.updated_at:%Y-%m-%d}。",
         ]
-        notes = [event.note for event in history if event.actor != "worker" and event.note]
-        if notes:
-            lines.append(f"处理说明：{notes[-1]}")
+        if lookup.worker_message:
+            lines.append(f"工作人员留言：{lookup.worker_message}")
         dispatcher.utter_message(text="\n".join(lines))
         return reset

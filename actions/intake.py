@@ -435,13 +435,22 @@ class ActionOfferCaseIntake(Action):
 
 
 class ActionSubmitCase(Action):
-    """Store the confirmed case (idempotent) and give the case number; explain when nothing is stored."""
+    """Store the confirmed case (idempotent) and give the case number; explain when nothing is stored.
+
+    Once the case is stored the intake slots are reset (name, phone, employer, amount, description… live on in the
+    case store only, not in the conversation's tracker); `case_id` stays, so a confirmation delivered again is told
+    the number instead of starting over."""
 
     def name(self) -> str:
         return "action_submit_case"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         values = {slot: tracker.get_slot(slot) for slot in SLOTS}
+        recorded = tracker.get_slot("case_id")
+        if recorded and all(value is None for value in values.values()):
+            # The slots were reset when this case was stored: the same confirmation, delivered again.
+            dispatcher.utter_message(text=f"这件事已经登记过了，案件号是 {recorded}，不用再登记。")
+            return []
         if values.get("consent") is False:
             dispatcher.utter_message(
                 text=f"没有您的同意，就不能转给人社部门，这次先不登记。您也可以自己打 {HOTLINE}，或者到干活所在地的县（区）人社局投诉。"
@@ -487,4 +496,9 @@ class ActionSubmitCase(Action):
                 f" {record.phone_masked} 联系您。查进度就说“查案件”。"
             )
         dispatcher.utter_message(json_message=case_created_payload(record.case_id))
-        return [SlotSet("case_id", record.case_id)]
+        return [SlotSet("case_id", record.case_id), *cleared_intake_slots()]
+
+
+def cleared_intake_slots() -> list[EventType]:
+    """Reset every intake slot: the worker's details stay in the case store, not in the tracker."""
+    return [SlotSet(slot, None) for slot in SLOTS]

@@ -7,7 +7,7 @@ Starts the real assistant (tests/support/assistant.py: launcher, Rasa, action se
 the current model, trained first if stale) and sends each question from a fresh conversation:
 
 - bench/kb_questions/*.yaml with an expected rule: the share whose reply carries an `answer` payload of the expected
-  rule's topic (the figure of issue 3, target 0.9); also the share with the exact rule (the answer's rule_id, or its
+  rule's topic (target 0.95, wrong topic 0); also the share with the exact rule (the answer's rule_id, or its
   `superseded` rule when the expected rule has expired and the current rule answers for it), the share asked back
   with a clarifying question (a fallback and no answer), the share answered with another topic, and the share
   answered confidently with a wrong rule (an answer whose rule is not the expected one, whatever its topic: issue 12
@@ -223,7 +223,7 @@ def seed_cases(db_url: str, conversations: list[Conversation]) -> None:
             moment = datetime.datetime.strptime(day, "%y%m%d").replace(hour=10, tzinfo=CHINA_TZ)
         except ValueError:
             raise ConversationFormatError(f"seeded case {cases[0].case_id}: not NX + yymmdd + sequence") from None
-        service = CaseService.from_url(db_url, clock=functools.partial(_fixed, moment))
+        service = CaseService.from_url(db_url, clock=functools.partial(_fixed, moment), legacy_case_ids=True)
         for case in cases:
             record = service.create_case(
                 CaseSubmission(

@@ -5,7 +5,20 @@
     service.case_status(case.case_id, "13812345678")         # the phone number is the proof of ownership
 
 Case numbers read well over SMS: "NX" + yymmdd (China time, UTC+8) + a per-day sequence of four digits (more only
-after the 9999th case of a day), e.g. NX2611290007. Statuses are 新建 → 处理中 → 已办结; an operator may also put a
+after the 9999th case of a day) + three random letters and a check letter, e.g. NX2612020007KQFT. The letters make a
+number unguessable by stepping the sequence (23³ possibilities per case) and the check letter lets a mistyped or
+made-up number be refused before any database look-up (`valid_case_id`). Numbers recorded before the letters
+(NX2611290007, dated up to LEGACY_CASE_IDS_UNTIL) are still found.
+
+Case-status look-ups (`look_up`) are guarded against guessing: every failed look-up is counted in the app store
+against the conversation that asked, the case number tried and the phone tried (`case_lookup_failures`, keys hashed);
+after a failure a key backs off exponentially (1 s, 2 s, 4 s, 8 s) and after LOOKUP_LIMIT failures in 24 hours the
+look-up is refused without checking anything. A refused key does not lock out the worker: a look-up from the
+conversation that recorded the case, with its number and phone, is still answered. `lookup_failure_summary` is the
+console's alert line.
+
+A status change (or a note without one) carries two texts: `note`, internal to operators, and `worker_message`, the
+only text a worker's look-up shows (the newest non-empty one). Statuses are 新建 → 处理中 → 已办结; an operator may also put a
 case back from 处理中 to 新建 (it goes back to the queue: someone else picks it up), and reopen a closed case
 (已办结 → 处理中); both backward steps need a note saying why. Every change appends a `case_events` row.
 
@@ -22,11 +35,13 @@ import json
 import logging
 import random
 import re
+import secrets
 import time
 import unicodedata
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,7 +50,7 @@ from sqlalchemy.orm import Session
 
 from bot.handoffs import HandoffRecord, HandoffService
 from bot.store import AppStore, StoreUnavailable, storage_errors
-from bot.store.cases import Case, CaseEvent
+from bot.store.cases import Case, CaseEvent, CaseLookupFailure
 from bot.store.types import to_record, utcnow
 from nlu.extract import mask_phone, parse_phone
 from nlu.places import counties
@@ -51,11 +66,15 @@ __all__ = [
     "CaseSubmission",
     "CaseRecord",
     "CaseEventRecord",
+    "CaseLookup",
+    "LookupFailureSummary",
     "CaseService",
     "CaseStoreUnavailable",
     "CaseNotFound",
     "InvalidTransition",
     "normalize_case_id",
+    "valid_case_id",
+    "case_id_check_letter",
 ]
 
 log = logging.getLogger(__name__)
@@ -84,7 +103,20 @@ TRANSITIONS: dict[tuple[str, str], bool] = {
 
 CASE_ID_PREFIX = "NX"
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
-_CASE_ID_RE = re.compile(r"^NX\d{6}\d{4,}$")
+# Letters that cannot be misread for a digit or each other over SMS or the phone (no I, L, O).
+CASE_ID_LETTERS = "ABCDEFGHJKMNPQRSTUVWXYZ"
+CASE_ID_RANDOM_LETTERS = 3
+_CASE_ID_RE = re.compile(r"^NX(\d{6})(\d{4,})([A-Z]{4})?$")
+# The day the check letters came in: a number without them dated later was never issued.
+LEGACY_CASE_IDS_UNTIL = "261202"
+_CHECK_VALUES = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+# Guessing case look-ups: per key (sender, case number, phone) at most LOOKUP_LIMIT failures per LOOKUP_WINDOW, and
+# after the n-th failure the key waits LOOKUP_BACKOFF * 2^(n-1) before the next look-up is checked.
+LOOKUP_LIMIT = 5
+LOOKUP_WINDOW = timedelta(hours=24)
+LOOKUP_BACKOFF = timedelta(seconds=1)
+LOOKUP_KINDS = ("sender", "case", "phone")
 
 MAX_NAME = 64
 MAX_EMPLOYER = 200
@@ -92,6 +124,7 @@ MAX_PERIOD = 100
 MAX_DESCRIPTION = 2000
 MAX_AMOUNT = 100_000_000
 MAX_DEDUPE_KEY = 128
+MAX_WORKER_MESSAGE = 500
 _CREATE_ATTEMPTS = 30
 
 
@@ -184,14 +217,69 @@ class CaseEventRecord:
     case_id: str
     at: datetime
     status: str
-    note: str
+    note: str  # internal: operators only
     actor: str
+    worker_message: str = ""  # shown to the worker who looks the case up
+
+
+@dataclass(frozen=True)
+class CaseLookup:
+    """The answer to a worker's look-up. `refused`: backing off, nothing was checked (say "call 12333").
+    `case` is set only when number and phone matched; `worker_message` is the newest message to the worker."""
+
+    case: CaseRecord | None
+    worker_message: str = ""
+    refused: bool = False
+
+
+@dataclass(frozen=True)
+class LookupFailureSummary:
+    """Failed look-ups in the window and the keys with the most of them: (kind, label, count)."""
+
+    failures: int
+    top_keys: list[tuple[str, str, int]]
+    since: datetime
 
 
 def normalize_case_id(text: str) -> str:
-    """A case number as typed ("nx 2611-29 0007", full-width digits) in canonical form ("NX2611290007")."""
+    """A case number as typed ("nx 2611-29 0007 kqft", full-width digits) in canonical form ("NX2611290007KQFT")."""
     text = unicodedata.normalize("NFKC", text or "")
     return re.sub(r"[\s\-_]", "", text).upper()
+
+
+def case_id_check_letter(body: str) -> str:
+    """The check letter of a case number's first part (NX, date, sequence, random letters): a weighted sum modulo 23
+    (a prime), so one wrong character or two swapped neighbours change it."""
+    total = sum((position + 1) * _CHECK_VALUES.index(char) for position, char in enumerate(body.upper()))
+    return CASE_ID_LETTERS[total % len(CASE_ID_LETTERS)]
+
+
+def valid_case_id(case_id: str) -> bool:
+    """Whether a canonical case number could have been issued: new numbers need their check letter, old ones (no
+    letters) a date up to LEGACY_CASE_IDS_UNTIL. Checked before any database look-up."""
+    match = _CASE_ID_RE.match(case_id or "")
+    if match is None:
+        return False
+    letters = match.group(3)
+    if letters is None:
+        return match.group(1) <= LEGACY_CASE_IDS_UNTIL
+    if any(char not in CASE_ID_LETTERS for char in letters):
+        return False
+    return case_id_check_letter(case_id[:-1]) == case_id[-1]
+
+
+def _sequence_part(case_id: str) -> str:
+    """NX + date + sequence: the case number without its letters."""
+    return case_id.rstrip(CASE_ID_LETTERS)
+
+
+def _key_hash(kind: str, key: str) -> str:
+    return hashlib.sha256(f"{kind}:{key}".encode()).hexdigest()
+
+
+def _sender_label(sender_id: str) -> str:
+    masked = mask_phone(sender_id) if parse_phone(sender_id) else sender_id
+    return masked if len(masked) <= 24 else masked[:23] + "…"
 
 
 class CaseService:
@@ -200,16 +288,23 @@ class CaseService:
     The schema must already exist (`bot.store.migrate(url)`, run by the launcher); the service never migrates.
     """
 
-    def __init__(self, store: AppStore, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, store: AppStore, *, clock: Callable[[], datetime] = utcnow, legacy_case_ids: bool = False
+    ) -> None:
+        """`legacy_case_ids=True` issues numbers as before the check letters (NX + date + sequence): only for
+        seeding old-form cases (the dialogue benchmark's conversations, migration tests), never in the assistant."""
         self._store = store
         self._clock = clock
+        self._legacy_case_ids = legacy_case_ids
         self._county_names = frozenset(c.name for c in counties())
         self._handoffs = HandoffService(store, clock=clock)
 
     @classmethod
-    def from_url(cls, db_url: str, *, clock: Callable[[], datetime] = utcnow) -> CaseService:
+    def from_url(
+        cls, db_url: str, *, clock: Callable[[], datetime] = utcnow, legacy_case_ids: bool = False
+    ) -> CaseService:
         """A service on a store of its own: kept for the action and fault tests until they build an AppStore."""
-        return cls(AppStore(db_url), clock=clock)
+        return cls(AppStore(db_url), clock=clock, legacy_case_ids=legacy_case_ids)
 
     # ---------------------------------------------------------------- cases
 
@@ -231,8 +326,15 @@ class CaseService:
                 now = self._clock()
                 try:
                     with self._store.begin() as session:
-                        case_id = self._next_case_id(session, now)
-                        case = Case(case_id=case_id, status=STATUS_NEW, created_at=now, updated_at=now, **values)
+                        case_id = self._next_case_id(session, now, legacy=self._legacy_case_ids)
+                        case = Case(
+                            case_id=case_id,
+                            sequence_id=_sequence_part(case_id),
+                            status=STATUS_NEW,
+                            created_at=now,
+                            updated_at=now,
+                            **values,
+                        )
                         session.add(case)
                         session.flush()
                         note = f"登记（{values['channel']}）"
@@ -260,7 +362,9 @@ class CaseService:
             return to_record(CaseRecord, case) if case is not None else None
 
     def case_status(self, case_id: str, phone: str) -> CaseRecord | None:
-        """The case only if both its number and its phone number match (the phone proves it is the worker's)."""
+        """The case only if both its number and its phone number match (the phone proves it is the worker's).
+
+        Not guarded against guessing: a worker's look-up goes through `look_up`."""
         canonical_phone = parse_phone(phone or "")
         if canonical_phone is None:
             return None
@@ -269,31 +373,149 @@ class CaseService:
             return None
         return case
 
+    def look_up(self, case_id: str, phone: str, sender_id: str) -> CaseLookup:
+        """A worker's look-up from conversation `sender_id`, guarded against guessing (see the module's docstring).
+
+        The attempt is counted first (one row per key, in the transaction that decides), so parallel guesses cannot
+        all slip under the limit; a successful look-up removes its rows again. Raises CaseStoreUnavailable.
+        """
+        now = self._clock()
+        canonical_id = normalize_case_id(case_id or "")[:32]
+        canonical_phone = parse_phone(phone or "")
+        sender = (sender_id or "").strip()
+        keys = [("sender", sender, _sender_label(sender))]
+        if canonical_id:
+            keys.append(("case", canonical_id, canonical_id[:24]))
+        if canonical_phone:
+            keys.append(("phone", canonical_phone, mask_phone(canonical_phone)))
+        attempt = uuid.uuid4().hex
+        with storage_errors(), self._store.begin() as session:
+            # Write first: on SQLite this takes the write lock, so concurrent look-ups decide one after another.
+            for kind, key, label in keys:
+                session.add(
+                    CaseLookupFailure(at=now, kind=kind, key_hash=_key_hash(kind, key), label=label, attempt=attempt)
+                )
+            session.flush()
+            blocked = {kind for kind, key, _label in keys if self._backing_off(session, kind, key, attempt, now)}
+            if "sender" in blocked:
+                self._forget(session, attempt)
+                log.warning("case look-up refused: backing off (%s)", ", ".join(sorted(blocked)))
+                return CaseLookup(None, refused=True)
+            if canonical_phone is None or not valid_case_id(canonical_id):
+                return CaseLookup(None)  # counted: a made-up or mistyped number never reaches the cases table
+            case = session.get(Case, canonical_id)
+            matched = case is not None and case.phone == canonical_phone
+            if blocked:
+                # The number or the phone is under attack: only the conversation that recorded the case is answered,
+                # and every other asker gets the same refusal whether or not the guess was right.
+                if matched and case.sender_id == sender:
+                    self._forget(session, attempt)
+                    return self._found(session, case)
+                session.execute(
+                    sa.delete(CaseLookupFailure).where(
+                        CaseLookupFailure.attempt == attempt, CaseLookupFailure.kind != "sender"
+                    )
+                )
+                log.warning("case look-up refused: backing off (%s)", ", ".join(sorted(blocked)))
+                return CaseLookup(None, refused=True)
+            if not matched:
+                return CaseLookup(None)
+            self._forget(session, attempt)
+            return self._found(session, case)
+
+    def lookup_failure_summary(self, top: int = 5) -> LookupFailureSummary:
+        """Failed look-ups in the last LOOKUP_WINDOW and the `top` keys with the most (for the console's alert)."""
+        since = self._clock() - LOOKUP_WINDOW
+        recent = CaseLookupFailure.at >= since
+        count = sa.func.count().label("n")
+        with storage_errors(), self._store.begin() as session:
+            failures = session.execute(
+                sa.select(sa.func.count()).where(recent, CaseLookupFailure.kind == "sender")
+            ).scalar_one()
+            rows = session.execute(
+                sa.select(
+                    CaseLookupFailure.kind, CaseLookupFailure.key_hash, sa.func.max(CaseLookupFailure.label), count
+                )
+                .where(recent)
+                .group_by(CaseLookupFailure.kind, CaseLookupFailure.key_hash)
+                .order_by(count.desc())
+                .limit(max(0, int(top)))
+            ).all()
+        return LookupFailureSummary(int(failures), [(kind, label, int(n)) for kind, _hash, label, n in rows], since)
+
+    def _backing_off(self, session: Session, kind: str, key: str, attempt: str, now: datetime) -> bool:
+        earlier = session.execute(
+            sa.select(sa.func.count(), sa.func.max(CaseLookupFailure.at)).where(
+                CaseLookupFailure.kind == kind,
+                CaseLookupFailure.key_hash == _key_hash(kind, key),
+                CaseLookupFailure.at > now - LOOKUP_WINDOW,
+                CaseLookupFailure.attempt != attempt,
+            )
+        ).one()
+        failures, last = int(earlier[0]), earlier[1]
+        if failures >= LOOKUP_LIMIT:
+            return True
+        if failures == 0 or last is None:
+            return False
+        if last.tzinfo is None:  # aggregates bypass the column type
+            last = last.replace(tzinfo=UTC)
+        return now < last + LOOKUP_BACKOFF * 2 ** (failures - 1)
+
+    @staticmethod
+    def _forget(session: Session, attempt: str) -> None:
+        session.execute(sa.delete(CaseLookupFailure).where(CaseLookupFailure.attempt == attempt))
+
+    @staticmethod
+    def _found(session: Session, case: Case) -> CaseLookup:
+        message = session.execute(
+            sa.select(CaseEvent.worker_message)
+            .where(CaseEvent.case_id == case.case_id, CaseEvent.worker_message != "")
+            .order_by(CaseEvent.at.desc(), CaseEvent.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        return CaseLookup(to_record(CaseRecord, case), worker_message=message or "")
+
     def list_cases(
         self,
         status: str | None = None,
         case_type: str | None = None,
         county: str | None = None,
         limit: int = 200,
+        offset: int = 0,
     ) -> list[CaseRecord]:
-        """Cases newest first, filtered by status, case type and county (full name); unknown filter values raise."""
+        """Cases newest first, filtered by status, case type and county (full name); unknown filter values raise.
+        `limit` and `offset` page through them (the waiting ones are status 新建: nobody has taken them on)."""
+        query = self._filtered(sa.select(Case), status, case_type, county)
+        query = query.order_by(Case.created_at.desc(), Case.case_id.desc())
+        query = query.limit(max(0, int(limit))).offset(max(0, int(offset)))
+        with storage_errors(), self._store.begin() as session:
+            return [to_record(CaseRecord, case) for case in session.execute(query).scalars()]
+
+    def count_cases(self, status: str | None = None, case_type: str | None = None, county: str | None = None) -> int:
+        """How many cases `list_cases` pages through with these filters."""
+        query = self._filtered(sa.select(sa.func.count()).select_from(Case), status, case_type, county)
+        with storage_errors(), self._store.begin() as session:
+            return int(session.execute(query).scalar_one())
+
+    @staticmethod
+    def _filtered(query: Any, status: str | None, case_type: str | None, county: str | None) -> Any:
         if status is not None and status not in STATUSES:
             raise ValueError(f"unknown status {status!r}; expected one of {STATUSES}")
         if case_type is not None and case_type not in CASE_TYPES:
             raise ValueError(f"unknown case_type {case_type!r}; expected one of {CASE_TYPES}")
-        query = sa.select(Case)
         if status is not None:
             query = query.where(Case.status == status)
         if case_type is not None:
             query = query.where(Case.case_type == case_type)
         if county is not None:
             query = query.where(Case.county == county)
-        query = query.order_by(Case.created_at.desc(), Case.case_id.desc()).limit(max(0, int(limit)))
-        with storage_errors(), self._store.begin() as session:
-            return [to_record(CaseRecord, case) for case in session.execute(query).scalars()]
+        return query
 
-    def change_status(self, case_id: str, status: str, actor: str, note: str = "") -> CaseRecord:
-        """Move a case to `status` (see TRANSITIONS) and append a history row; returns the updated case.
+    def change_status(
+        self, case_id: str, status: str, actor: str, note: str = "", worker_message: str = ""
+    ) -> CaseRecord:
+        """Move a case to `status` (see TRANSITIONS) and append a history row; returns the updated case. `note` is
+        internal; `worker_message` is what the worker's look-up shows from now on (when not empty).
 
         Raises CaseNotFound, InvalidTransition (not allowed, same status, or a backward step without a note),
         ValueError (empty actor) or CaseStoreUnavailable.
@@ -304,6 +526,7 @@ class CaseService:
         if not actor:
             raise ValueError("actor is required (who changes the status)")
         note = (note or "").strip()
+        worker_message = _text(worker_message, "worker_message", MAX_WORKER_MESSAGE)
         with storage_errors(), self._store.begin() as session:
             case = session.get(Case, normalize_case_id(case_id))
             if case is None:
@@ -323,11 +546,39 @@ class CaseService:
             ).rowcount
             if updated != 1:
                 raise InvalidTransition(f"case {case.case_id} changed meanwhile; reload it and try again")
-            session.add(CaseEvent(case_id=case.case_id, at=now, status=status, note=note, actor=actor))
+            session.add(
+                CaseEvent(
+                    case_id=case.case_id, at=now, status=status, note=note, actor=actor, worker_message=worker_message
+                )
+            )
             session.flush()
             session.expire(case)
             record = to_record(CaseRecord, session.get(Case, case.case_id))
         log.info("case %s: %s by %s", record.case_id, status, actor)
+        return record
+
+    def add_note(self, case_id: str, actor: str, note: str = "", worker_message: str = "") -> CaseEventRecord:
+        """A history row without a status change: an internal note, a new message to the worker, or both."""
+        actor = (actor or "").strip()
+        if not actor:
+            raise ValueError("actor is required (who writes the note)")
+        note = (note or "").strip()
+        worker_message = _text(worker_message, "worker_message", MAX_WORKER_MESSAGE)
+        if not note and not worker_message:
+            raise ValueError("a note or a message to the worker is required")
+        with storage_errors(), self._store.begin() as session:
+            case = session.get(Case, normalize_case_id(case_id))
+            if case is None:
+                raise CaseNotFound(case_id)
+            now = self._clock()
+            event = CaseEvent(
+                case_id=case.case_id, at=now, status=case.status, note=note, actor=actor, worker_message=worker_message
+            )
+            session.add(event)
+            case.updated_at = now
+            session.flush()
+            record = to_record(CaseEventRecord, event)
+        log.info("case %s: note by %s", record.case_id, actor)
         return record
 
     def case_history(self, case_id: str) -> list[CaseEventRecord]:
@@ -347,8 +598,8 @@ class CaseService:
     def record_handoff(self, *args: Any, **kwargs: Any) -> HandoffRecord:
         return self._handoffs.record_handoff(*args, **kwargs)
 
-    def list_handoffs(self, limit: int = 200) -> list[HandoffRecord]:
-        return self._handoffs.list_handoffs(limit)
+    def list_handoffs(self, limit: int = 200, offset: int = 0, *, waiting: bool = False) -> list[HandoffRecord]:
+        return self._handoffs.list_handoffs(limit, offset, waiting=waiting)
 
     def get_handoff(self, handoff_id: int) -> HandoffRecord | None:
         return self._handoffs.get_handoff(handoff_id)
@@ -403,7 +654,7 @@ class CaseService:
             return to_record(CaseRecord, case) if case is not None else None
 
     @staticmethod
-    def _next_case_id(session: Session, now: datetime) -> str:
+    def _next_case_id(session: Session, now: datetime, *, legacy: bool = False) -> str:
         prefix = CASE_ID_PREFIX + now.astimezone(CHINA_TZ).strftime("%y%m%d")
         last = session.execute(
             sa.select(Case.case_id)
@@ -411,8 +662,12 @@ class CaseService:
             .order_by(sa.func.length(Case.case_id).desc(), Case.case_id.desc())
             .limit(1)
         ).scalar_one_or_none()
-        sequence = int(last[len(prefix) :]) + 1 if last else 1
-        return f"{prefix}{sequence:04d}"
+        sequence = int(re.match(r"\d+", last[len(prefix) :]).group(0)) + 1 if last else 1  # type: ignore[union-attr]
+        if legacy:
+            return f"{prefix}{sequence:04d}"
+        letters = "".join(secrets.choice(CASE_ID_LETTERS) for _ in range(CASE_ID_RANDOM_LETTERS))
+        body = f"{prefix}{sequence:04d}{letters}"
+        return body + case_id_check_letter(body)
 
 
 def _text(value: str | None, name: str, max_length: int, required: bool = False) -> str:

@@ -19,7 +19,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.settings import Settings
+from bot.settings import DEVELOPMENT_CHANNEL_ENV, Settings
 from bot.store import migrate
 from bot.train import ensure_model
 
@@ -42,15 +42,32 @@ def _bin(name: str) -> str:
 
 
 def process_specs(settings: Settings, model: Path) -> list[ProcessSpec]:
-    """The processes of the assistant, in start order."""
-    env = settings.rasa_environment()
-    env["RASA_AUTH_TOKEN"] = settings.rasa_auth_token()
+    """The processes of the assistant, in start order, each with only the environment it needs
+    (`Settings.process_environment`). No secret is on a command line: Rasa's API token reaches bot.rasa_server
+    through its environment."""
+    auth = {"RASA_AUTH_TOKEN": settings.rasa_auth_token(), "ACTION_SERVER_TOKEN": settings.action_server_token()}
+
+    def env(process: str) -> dict[str, str]:
+        return settings.process_environment(process) | {
+            name: value for name, value in auth.items() if settings.process_may_see(process, name)
+        }
+
     return [
         ProcessSpec(
             "actions",
-            [_bin("rasa"), "run", "actions", "--actions", "actions", "--port", str(settings.action_port)],
+            [
+                sys.executable,
+                "-m",
+                "bot.action_server",
+                "run",
+                "actions",
+                "--actions",
+                "actions",
+                "--port",
+                str(settings.action_port),
+            ],
             f"http://{settings.host}:{settings.action_port}/health",
-            env,
+            env("actions"),
         ),
         ProcessSpec(
             "rasa",
@@ -69,14 +86,14 @@ def process_specs(settings: Settings, model: Path) -> list[ProcessSpec]:
                 settings.host,
                 "--port",
                 str(settings.rasa_port),
-                "--enable-api",
-                "--auth-token",
-                env["RASA_AUTH_TOKEN"],
+                "--enable-api",  # guarded by RASA_AUTH_TOKEN, which bot.rasa_server passes to Rasa in-process
             ],
             f"{settings.rasa_url}/webhooks/rest/",
-            env,
+            env("rasa"),
         ),
-        ProcessSpec("console", [sys.executable, "-m", "bot.console", "serve"], f"{settings.console_url}/healthz", env),
+        ProcessSpec(
+            "console", [sys.executable, "-m", "bot.console", "serve"], f"{settings.console_url}/healthz", env("console")
+        ),
     ]
 
 
@@ -176,8 +193,40 @@ class Supervisor:
         return 1 if self.failed else 0
 
 
+def refuse_insecure(settings: Settings) -> int:
+    """0 when `settings` may start; else print what to set and return 2. Development stand-ins (public values) are
+    only for a loopback host in development, and each one in use gets a warning."""
+    if missing := settings.missing_secrets():
+        where = "NXA_ENV=production" if settings.production else f"NXA_HOST={settings.host} is beyond loopback"
+        print(
+            f"[launcher] refusing to start: {where}, so these must be set to real secrets: {', '.join(missing)} "
+            "(development stand-ins serve only NXA_HOST=127.0.0.1 outside production)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 2
+    for name in settings.stand_ins_used():
+        print(
+            f"[launcher] WARNING: {name} is not set; using the public development stand-in "
+            f"{DEVELOPMENT_CHANNEL_ENV[name]!r}, which anyone can know (acceptable only for development on this "
+            "machine; set it for real use)",
+            file=sys.stderr,
+            flush=True,
+        )
+    return 0
+
+
 def run(settings: Settings) -> int:
-    """Train if needed, migrate the app store, and supervise every process until stopped."""
+    """Refuse an insecure configuration, train if needed, migrate the app store, and supervise every process until
+    stopped."""
+    try:
+        if code := refuse_insecure(settings):
+            return code
+        settings.ensure_var_dir()
+        settings.action_server_token()  # generated now (loopback) before the children race for it
+    except ValueError as error:
+        print(f"[launcher] {error}", file=sys.stderr, flush=True)
+        return 2
     if unset := settings.unset_endpoint_variables():  # scaling out: say so now rather than crash-loop Rasa
         print(
             f"[launcher] {settings.endpoints.name} needs these environment variables: {', '.join(unset)}",
@@ -207,6 +256,7 @@ def run(settings: Settings) -> int:
 
 def chat(settings: Settings) -> int:
     """A terminal chat with the assistant (rasa shell) with the action server running beside it."""
+    settings.ensure_var_dir()
     model = ensure_model(settings)
     migrate(settings.app_db_url)
     actions_spec = process_specs(settings, model)[0]
@@ -230,7 +280,7 @@ def chat(settings: Settings) -> int:
                 str(settings.rasa_port),
             ],
             cwd=settings.root,
-            env=actions_spec.env,
+            env=process_specs(settings, model)[1].env,
         )
     finally:
         actions.terminate()

@@ -12,17 +12,30 @@ Rasa 3.6 itself that grow with every turn and do no useful work twice:
   falls through to Rasa's own lookup, so an event class imported later is still found.
 
 Both keep Rasa's behaviour (tests/bot/test_rasa_server.py) and apply only to this process.
+
+It also hardens the server (tests/security/test_processes.py):
+
+- Rasa's HTTP API token comes from the environment (RASA_AUTH_TOKEN), never from the command line, so `ps` and
+  /proc/<pid>/cmdline do not show it; `main` hands it to Rasa's argument parser in-process. Rasa 3.6 accepts the
+  plain token only as the query parameter `?token=` (rasa/server.py `requires_auth`), so callers (the console)
+  still send it in the URL; the log filter redacts `token=` from every logged URL.
+- Logs are masked (bot.privacy) on the root logger's handlers and on Sanic's loggers, which Rasa configures with
+  `propagate=False` after the app is built: installed when the app is built and again before the server starts.
+- Request bodies are capped at MAX_BODY_BYTES (Sanic's default is 100 MB, buffered before any channel sees it).
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from typing import Any
 
 from bot.settings import Settings, use
 
-__all__ = ["install", "main"]
+__all__ = ["MAX_BODY_BYTES", "install", "main"]
+
+MAX_BODY_BYTES = 64 * 1024  # a chat message, a WeChat push or an SMS callback is a few KB at most
 
 _installed = False
 
@@ -35,6 +48,30 @@ def install() -> None:
     _installed = True
     _cache_action_response_validator()
     _cache_event_types()
+    _harden_app()
+    from bot import privacy
+
+    privacy.install_rasa_anonymizer()  # before rasa.__main__ configures structlog
+
+
+def _harden_app() -> None:
+    """Wrap rasa.core.run.configure_app: every app it builds gets the body cap and the log masking."""
+    import rasa.core.run
+
+    from bot import privacy
+
+    configure_app = rasa.core.run.configure_app
+
+    @functools.wraps(configure_app)
+    def hardened(*args: Any, **kwargs: Any):
+        app = configure_app(*args, **kwargs)
+        app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
+        privacy.install_everywhere()
+        # serve_application configures Sanic's loggers after building the app: mask them again at start
+        app.register_listener(lambda *_: privacy.install_everywhere(), "before_server_start")
+        return app
+
+    rasa.core.run.configure_app = hardened
 
 
 def _cache_action_response_validator() -> None:
@@ -89,7 +126,20 @@ def main() -> None:
     from rasa.__main__ import main as rasa_main
 
     sys.argv[0] = "rasa"
+    sys.argv[1:] = with_auth_token(sys.argv[1:], os.environ.get("RASA_AUTH_TOKEN", ""))
     rasa_main()
+
+
+def with_auth_token(argv: list[str], token: str) -> list[str]:
+    """`argv` with `--auth-token <token>` added for a server with `--enable-api` (the token from the environment,
+    so it is never on the process's real command line); a token already on `argv` wins."""
+    if (
+        not token
+        or "--enable-api" not in argv
+        or any(a == "--auth-token" or a.startswith("--auth-token=") for a in argv)
+    ):
+        return argv
+    return [*argv, "--auth-token", token]
 
 
 if __name__ == "__main__":

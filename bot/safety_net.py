@@ -50,7 +50,7 @@ def _count_replies(output: OutputChannel) -> list[int]:
 
 async def _apologise(message: UserMessage, reason: str) -> None:
     logger.error(
-        "turn of %s on %s produced no reply (%s); sending the apology", message.sender_id, message.input_channel, reason
+        "turn of %r on %r produced no reply (%s); sending the apology", message.sender_id, message.input_channel, reason
     )
     output = message.output_channel
     try:
@@ -59,7 +59,7 @@ async def _apologise(message: UserMessage, reason: str) -> None:
         if type(output).send_custom_json is not OutputChannel.send_custom_json:
             await output.send_custom_json(message.sender_id, dict(APOLOGY_PAYLOAD))
     except Exception:  # the channel itself is broken: nothing more we can do here, but say so
-        logger.exception("could not send the apology to %s on %s", message.sender_id, message.input_channel)
+        logger.exception("could not send the apology to %r on %r", message.sender_id, message.input_channel)
 
 
 def with_safety_net(on_new_message: Handler, *, reraise: bool = False) -> Handler:
@@ -77,7 +77,7 @@ def with_safety_net(on_new_message: Handler, *, reraise: bool = False) -> Handle
         except Exception as error:
             if reraise:
                 raise
-            logger.exception("turn of %s on %s failed", message.sender_id, message.input_channel)
+            logger.exception("turn of %r on %r failed", message.sender_id, message.input_channel)
             if sent[0] == 0:
                 await _apologise(message, f"{type(error).__name__}")
             return None

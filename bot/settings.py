@@ -12,21 +12,34 @@ reads `os.environ`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-__all__ = ["Settings", "ROOT", "DEVELOPMENT_CHANNEL_ENV", "OPTIONAL_CHANNEL_ENV", "current", "use"]
+__all__ = [
+    "Settings",
+    "ROOT",
+    "DEVELOPMENT_CHANNEL_ENV",
+    "OPTIONAL_CHANNEL_ENV",
+    "PROCESS_SECRETS",
+    "current",
+    "is_loopback",
+    "use",
+]
 
 # Stand-ins for the channels' secrets in development. credentials.yml reads them as ${VAR} and Rasa refuses to start
-# on an unset variable; outside production (NXA_ENV=production) an unset one takes these public, obviously fake
-# values, so `make run` serves the WeChat and SMS webhooks with no account. Production never gets them: Rasa then
-# stops naming the missing variable, and the channels refuse these values if someone sets them by hand.
+# on an unset variable; in development (NXA_ENV unset or "development") on a loopback NXA_HOST an unset one takes
+# these public, obviously fake values, so `make run` serves the WeChat and SMS webhooks with no account (the
+# launcher prints a warning for each). Production, and any host beyond loopback, never gets them: the launcher
+# refuses to start naming the missing variables (`Settings.missing_secrets()`), and the channels refuse these
+# values if someone sets them by hand.
 DEVELOPMENT_CHANNEL_ENV = {
     "WECHAT_TOKEN": "dev-wechat-token",
     "WECHAT_APP_ID": "wxdev00000000000000",
@@ -36,6 +49,44 @@ DEVELOPMENT_CHANNEL_ENV = {
 }
 # Optional channel settings, filled in every environment: plain-mode WeChat only, the real WeChat API.
 OPTIONAL_CHANNEL_ENV = {"WECHAT_ENCODING_AES_KEY": "", "WECHAT_API_BASE": "https://api.weixin.qq.com"}
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address (or `localhost`) that only this machine can reach; "0.0.0.0", "::" and any real
+    address are not."""
+    host = host.strip().strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# Least privilege (each child process of the launcher gets only the secrets it needs): a variable whose name is
+# listed here, or starts with a listed prefix ending in "_", reaches only the processes named; the first match
+# wins. Every other variable (ports, paths, PATH, LANG, LOG_LEVEL, ...) reaches every process.
+PROCESS_SECRETS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("CONSOLE_", frozenset({"console"})),  # the cookie key, the admin bootstrap, trusted proxies
+    ("RASA_AUTH_TOKEN", frozenset({"rasa", "console"})),  # Rasa's HTTP API: the console reads transcripts there
+    ("ACTION_SERVER_TOKEN", frozenset({"rasa", "actions"})),  # Rasa -> action server
+    ("REST_", frozenset({"rasa"})),  # REST client keys and token secrets: only the REST channel checks them
+    ("WECHAT_TOKEN", frozenset({"rasa"})),  # inbound signatures: only the webhooks check them
+    ("WECHAT_ENCODING_AES_KEY", frozenset({"rasa"})),
+    ("SMS_WEBHOOK_SECRET", frozenset({"rasa"})),
+    ("WECHAT_", frozenset({"rasa", "console"})),  # outbound (customer-service API): the channel and operator replies
+    ("SMS_", frozenset({"rasa", "console"})),  # outbound SMS provider
+    ("TRACKER_DB_", frozenset({"rasa"})),  # the PostgreSQL tracker store's address and credentials
+    ("REDIS_", frozenset({"rasa"})),  # the lock store
+    ("EVENTS_DB_URL", frozenset({"rasa", "console"})),  # the event broker (the console's overview reads it)
+)
+
+
+def _process_may_see(process: str, name: str) -> bool:
+    for pattern, processes in PROCESS_SECRETS:
+        if name == pattern or (pattern.endswith("_") and name.startswith(pattern)):
+            return process in processes
+    return True
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -101,6 +152,16 @@ class Settings:
         return self.environment == "production"
 
     @property
+    def loopback(self) -> bool:
+        """NXA_HOST is reachable only from this machine (the default 127.0.0.1)."""
+        return is_loopback(self.host)
+
+    @property
+    def stand_ins_allowed(self) -> bool:
+        """Public development stand-ins may fill unset secrets: development on a loopback host only."""
+        return not self.production and self.loopback
+
+    @property
     def rasa_url(self) -> str:
         return f"http://{self.host}:{self.rasa_port}"
 
@@ -161,10 +222,34 @@ class Settings:
             return token
         return self._generated_secret("rasa-auth-token", 24).decode()
 
+    def action_server_token(self) -> str:
+        """The shared secret Rasa sends the action server (endpoints*.yml `action_endpoint.token`, a query
+        parameter): ACTION_SERVER_TOKEN, required beyond loopback (every replica must share it); on a loopback host
+        without it, one generated once into var/action-server-token (mode 600), so that no other local user can
+        call the actions either."""
+        if token := self.env.get("ACTION_SERVER_TOKEN", "").strip():
+            if len(token) < 16:
+                raise ValueError("ACTION_SERVER_TOKEN must be at least 16 characters")
+            return token
+        if not self.loopback:
+            raise ValueError(
+                f"ACTION_SERVER_TOKEN must be set when NXA_HOST ({self.host}) is beyond loopback "
+                "(the action server would otherwise accept any caller)"
+            )
+        return self._generated_secret("action-server-token", 24).decode()
+
+    def ensure_var_dir(self) -> Path:
+        """var/ (NXA_VAR_DIR), created mode 700 (conversations, cases and secrets live there); an existing one is
+        narrowed to 700 as well."""
+        self.var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self.var_dir.stat().st_mode & 0o077:
+            self.var_dir.chmod(0o700)
+        return self.var_dir
+
     def _generated_secret(self, name: str, size: int) -> bytes:
         path = self.var_dir / name
         if not path.exists():
-            self.var_dir.mkdir(parents=True, exist_ok=True)
+            self.ensure_var_dir()
             # O_EXCL: two processes starting together cannot both write a different secret.
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -173,19 +258,27 @@ class Settings:
             else:
                 with os.fdopen(fd, "w") as file:
                     file.write(secrets.token_urlsafe(size))
-        return path.read_text().strip().encode()
+        for _ in range(100):  # another process may have created the file and not written it yet
+            if value := path.read_text().strip():
+                return value.encode()
+            time.sleep(0.02)
+        raise ValueError(f"{path} is empty: delete it to have a new secret generated")
 
     def rasa_environment(self) -> dict[str, str]:
         """Environment for the Rasa and action-server processes (fills the ${...} of endpoints/credentials)."""
         env = dict(self.env)
-        defaults = {**OPTIONAL_CHANNEL_ENV, **({} if self.production else DEVELOPMENT_CHANNEL_ENV)}
+        defaults = {**OPTIONAL_CHANNEL_ENV, **(DEVELOPMENT_CHANNEL_ENV if self.stand_ins_allowed else {})}
         env.update({name: value for name, value in defaults.items() if not env.get(name)})
         env.update(
+            NXA_HOST=self.host,
+            SANIC_HOST=self.host,  # rasa-sdk's action server binds here (its own default is 0.0.0.0)
             NXA_VAR_DIR=str(self.var_dir),
             APP_DB_URL=self.app_db_url,
             TRACKER_DB=self.tracker_db,
             EVENTS_DB_URL=self.events_db_url,
             ACTION_ENDPOINT_URL=self.action_url,
+            # endpoints*.yml's action_endpoint.token; empty only beyond loopback without it (the launcher refuses)
+            ACTION_SERVER_TOKEN=self.action_server_token() if self.loopback or env.get("ACTION_SERVER_TOKEN") else "",
             RASA_TELEMETRY_ENABLED="false",
             PYTHONPATH=os.pathsep.join(filter(None, [str(self.root), env.get("PYTHONPATH", "")])),
             # TensorFlow would otherwise print pages of CPU-feature notices on every start.
@@ -198,6 +291,39 @@ class Settings:
         for name, default in _SCALE_OUT_DEFAULTS.items():
             env.setdefault(name, default)
         return env
+
+    def process_environment(self, process: str) -> dict[str, str]:
+        """`rasa_environment()` narrowed to what the launcher's child `process` ("rasa", "actions" or "console")
+        needs (PROCESS_SECRETS): no console secrets outside the console, no channel secrets in the action server."""
+        return {name: value for name, value in self.rasa_environment().items() if _process_may_see(process, name)}
+
+    @staticmethod
+    def process_may_see(process: str, name: str) -> bool:
+        """Whether the launcher's child `process` gets the variable `name` (PROCESS_SECRETS)."""
+        return _process_may_see(process, name)
+
+    def stand_ins_used(self) -> list[str]:
+        """The secrets that take a public development stand-in now (the launcher warns about each)."""
+        if not self.stand_ins_allowed:
+            return []
+        return sorted(name for name in DEVELOPMENT_CHANNEL_ENV if name != "SMS_PROVIDER" and not self.env.get(name))
+
+    def missing_secrets(self) -> list[str]:
+        """The variables that must be set before the assistant may start: none in development on a loopback host
+        (stand-ins fill them); in production or beyond loopback every channel secret (a value equal to its public
+        stand-in counts as unset), the console's cookie key, and beyond loopback the action server's token."""
+        if self.stand_ins_allowed:
+            return []
+        missing = [
+            name
+            for name, stand_in in DEVELOPMENT_CHANNEL_ENV.items()
+            if not self.env.get(name, "").strip() or (name != "SMS_PROVIDER" and self.env.get(name) == stand_in)
+        ]
+        if not self.env.get("CONSOLE_SECRET_KEY", "").strip():
+            missing.append("CONSOLE_SECRET_KEY")
+        if not self.loopback and not self.env.get("ACTION_SERVER_TOKEN", "").strip():
+            missing.append("ACTION_SERVER_TOKEN")
+        return missing
 
     def unset_endpoint_variables(self) -> list[str]:
         """The ${VAR}s of the endpoints file that the Rasa environment leaves unset (Rasa would refuse to start)."""

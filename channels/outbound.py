@@ -22,12 +22,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 import aiohttp
 
 from bot.conversation_ids import ConversationIdError, address
 from bot.settings import Settings
+from bot.store import AppStore
 from bot.store.cases import utcnow
 from bot.takeover import TakeoverService
 from channels._config import ChannelConfigError
@@ -174,25 +175,13 @@ class RestOutbound:
         await asyncio.to_thread(self._queue, conversation, text)
 
 
-# The app-store services the outbound channels use. Until `bot.store.AppStore` lands (botstore branch) they are built
-# on `settings.app_db_url`; then these two become `ChannelState(store)` and `TakeoverService(store)`.
-
-
-def _channel_state(settings: Settings, store: Any) -> ChannelState:
-    return ChannelState(settings.app_db_url)
-
-
-def _takeovers(settings: Settings, store: Any) -> TakeoverService:
-    return TakeoverService.from_url(settings.app_db_url)
-
-
-def outbound_for(channel: str, *, settings: Settings, store: Any, session: aiohttp.ClientSession) -> Outbound:
+def outbound_for(channel: str, *, settings: Settings, store: AppStore, session: aiohttp.ClientSession) -> Outbound:
     """The outbound of `channel` ("wechat", "sms" or "rest"), configured from `settings`; build it once per process
     (the WeChat one caches its access token). Raises `ChannelConfigError` for an unknown or unconfigured channel."""
     if channel == "wechat":
         return WeChatOutbound(customer_service_for(settings, session))
     if channel == "sms":
-        return SmsOutbound(provider_for(settings, session), _channel_state(settings, store))
+        return SmsOutbound(provider_for(settings, session), ChannelState(store))
     if channel == "rest":
-        return RestOutbound(_takeovers(settings, store))
+        return RestOutbound(TakeoverService(store))
     raise ChannelConfigError(f"no outbound channel {channel!r} (one of {', '.join(CHANNELS)})")

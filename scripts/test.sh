@@ -10,9 +10,7 @@ if ! .venv/bin/rasa data validate --domain domain.yml --data data --config confi
   echo "[test] rasa data validate failed (full output: var/validate.log)"
   exit 1
 fi
-if [ -f policies_kb/__main__.py ]; then
-  echo "[test] python -m policies_kb check"
-  .venv/bin/python -m policies_kb check
-fi
+echo "[test] python -m policies_kb check"
+.venv/bin/python -m policies_kb check
 echo "[test] pytest"
 exec .venv/bin/python -m pytest "$@"

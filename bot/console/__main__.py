@@ -1,4 +1,6 @@
-"""`python -m bot.console serve | create-operator NAME`: run the console, or add an operator account."""
+"""`python -m bot.console serve | create-operator NAME | disable-operator NAME | enable-operator NAME |
+reset-password NAME`: run the console, or manage operator accounts (disabling an account or resetting its password
+ends its sessions at once)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import logging
 import sys
 
 from bot import privacy
-from bot.console._accounts import Accounts, OperatorExists
+from bot.console._accounts import Accounts, LoginThrottle, NoSuchOperator, OperatorExists
 from bot.console._security import PasswordPolicyError
 from bot.settings import Settings, use
 from bot.store import app_store, migrate
@@ -34,6 +36,34 @@ def create_operator(settings: Settings, username: str, password: str | None = No
         print(f"没有创建：{error}", file=sys.stderr)
         return 1
     print(f"已创建操作员 {username.strip()}")
+    return 0
+
+
+def disable_operator(settings: Settings, username: str, *, enable: bool = False) -> int:
+    migrate(settings.app_db_url)
+    try:
+        ended = Accounts(app_store(settings)).set_disabled(username, not enable)
+    except NoSuchOperator as error:
+        print(f"没有改：{error}", file=sys.stderr)
+        return 1
+    if enable:
+        print(f"已启用操作员 {username.strip()}")
+    else:
+        print(f"已停用操作员 {username.strip()}，结束了 {ended} 个登录会话")
+    return 0
+
+
+def reset_password(settings: Settings, username: str, password: str | None = None) -> int:
+    migrate(settings.app_db_url)
+    store = app_store(settings)
+    try:
+        password = _read_password(username) if password is None else password
+        ended = Accounts(store).reset_password(username, password)
+    except (PasswordPolicyError, NoSuchOperator, ValueError) as error:
+        print(f"没有改：{error}", file=sys.stderr)
+        return 1
+    LoginThrottle(store).clear(username)  # the operator may log in with the new password right away
+    print(f"已重设操作员 {username.strip()} 的密码，结束了 {ended} 个登录会话")
     return 0
 
 
@@ -70,6 +100,13 @@ def serve(settings: Settings) -> int:
     ensure_development_operator(settings)
     app = create_app(settings)
     print(f"[console] 12333 operator console on {settings.console_url}/", flush=True)
+    if settings.production and settings.host not in ("127.0.0.1", "::1", "localhost"):
+        print(
+            f"[console] WARNING: serving plain HTTP on {settings.host}; production cookies are Secure, so operators "
+            "must reach the console through the TLS proxy only (firewall this port to it, set "
+            "CONSOLE_TRUSTED_PROXIES to its address; see the README's security section)",
+            flush=True,
+        )
     web.run_app(app, host=settings.host, port=settings.console_port, print=None, access_log=None)
     return 0
 
@@ -80,10 +117,20 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("serve", help="run the console on CONSOLE_PORT (default 8080)")
     create = commands.add_parser("create-operator", help="add an operator (asks for the password)")
     create.add_argument("name", help="the operator's login name")
+    disable = commands.add_parser("disable-operator", help="disable an operator and end their sessions at once")
+    disable.add_argument("name")
+    enable = commands.add_parser("enable-operator", help="let a disabled operator log in again")
+    enable.add_argument("name")
+    reset = commands.add_parser("reset-password", help="set a new password (asked, or stdin) and end all sessions")
+    reset.add_argument("name")
     args = parser.parse_args(argv)
     settings = use(Settings.from_env())
     if args.command == "create-operator":
         return create_operator(settings, args.name)
+    if args.command in ("disable-operator", "enable-operator"):
+        return disable_operator(settings, args.name, enable=args.command == "enable-operator")
+    if args.command == "reset-password":
+        return reset_password(settings, args.name)
     return serve(settings)
 
 

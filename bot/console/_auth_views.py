@@ -9,14 +9,15 @@ import math
 from aiohttp import web
 
 from bot.console._middleware import (
-    LOGIN_COOKIE,
     clear_session_cookie,
     login_csrf_token,
+    login_nonce,
     new_nonce,
     set_login_cookie,
     set_session_cookie,
 )
-from bot.console.web import CONSOLE, local_path, redirect, render
+from bot.console._security import client_address, local_path
+from bot.console.web import CONSOLE, redirect, render
 
 routes = web.RouteTableDef()
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ async def home(request: web.Request) -> web.Response:
 
 def _login_page(request: web.Request, *, status: int = 200, error: str = "", username: str = "") -> web.Response:
     console = request.app[CONSOLE]
-    nonce = request.cookies.get(LOGIN_COOKIE) or new_nonce()
+    nonce = login_nonce(request) or new_nonce()  # only a nonce this console minted (and signed) is reused
     response = render(
         request,
         "login.html",
@@ -65,9 +66,11 @@ async def login(request: web.Request) -> web.Response:
     username = str(form.get("username", "")).strip()[:64]
     password = str(form.get("password", ""))
     target = local_path(str(form.get("next", "")), HOME)
-    address = request.remote or "?"
+    address = client_address(request.remote, request.headers.getall("X-Forwarded-For", []), console.trusted_proxies)
     now = console.now()
-    wait = console.limiter.retry_after(username, address, now.timestamp())
+    # Reserved before the (slow) password check, atomically in the app store: a burst of parallel guesses, in one
+    # console process or several, gets only the attempts the throttle has left.
+    wait = await asyncio.to_thread(console.throttle.reserve, username, address, now.timestamp())
     if wait > 0:
         minutes = max(1, math.ceil(wait / 60))
         response = _login_page(
@@ -77,10 +80,9 @@ async def login(request: web.Request) -> web.Response:
         return response
     operator = await asyncio.to_thread(console.accounts.authenticate, username, password)
     if operator is None:
-        console.limiter.failure(username, address, now.timestamp())
         log.info("failed console login for %r from %s", username, address)
         return _login_page(request, status=401, username=username, error="用户名或密码不对。")
-    console.limiter.success(username)
+    await asyncio.to_thread(console.throttle.succeeded, username, address)
     session_id, expires = await asyncio.to_thread(console.accounts.open_session, operator, now)
     log.info("operator %s logged in from %s", operator.username, address)
     response = redirect(target)
@@ -93,5 +95,5 @@ async def logout(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
     await asyncio.to_thread(console.accounts.end_session, request["session_id"])
     response = redirect("/login")
-    clear_session_cookie(response)
+    clear_session_cookie(response, console)
     raise response

@@ -1,4 +1,6 @@
-"""Intake cases: the filtered list, a case's details and history, revealing the phone (logged), status changes."""
+"""Intake cases: the filtered, paged list (with the "waiting" filter: status 新建, nobody has taken it on, and the
+alert line about failed look-ups), a case's details and history, revealing the phone (logged), status changes with an
+internal note and a separate message to the worker (the only text a worker's look-up shows)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,16 @@ import asyncio
 
 from aiohttp import web
 
-from bot.cases import CASE_TYPE_LABELS, STATUSES, TRANSITIONS, CaseNotFound, InvalidTransition
+from bot.cases import (
+    CASE_TYPE_LABELS,
+    MAX_WORKER_MESSAGE,
+    STATUS_NEW,
+    STATUSES,
+    TRANSITIONS,
+    CaseNotFound,
+    InvalidTransition,
+)
+from bot.console._paging import pager
 from bot.console.web import CONSOLE, current_operator, redirect, render
 from nlu.places import counties
 
@@ -30,14 +41,25 @@ async def case_list(request: web.Request) -> web.Response:
     if filters["county"] not in (None, *county_names):
         errors.append(f"没有“{filters['county']}”这个县区")
         filters["county"] = None
-    cases = await asyncio.to_thread(
-        console.cases.list_cases, status=filters["status"], case_type=filters["type"], county=filters["county"]
+    waiting = request.query.get("waiting") == "1"
+    status = STATUS_NEW if waiting else filters["status"]
+    selection = {"status": status, "case_type": filters["type"], "county": filters["county"]}
+    total, lookup_alert = await asyncio.gather(
+        asyncio.to_thread(console.cases.count_cases, **selection),
+        asyncio.to_thread(console.cases.lookup_failure_summary),
     )
+    params = {name: value or "" for name, value in filters.items()}
+    pages = pager(request, total, {**params, "waiting": "1" if waiting else ""})
+    cases = await asyncio.to_thread(console.cases.list_cases, **selection, limit=pages.size, offset=pages.offset)
     return render(
         request,
         "cases.html",
         title="案件",
         cases=cases,
+        total=total,
+        pager=pages,
+        waiting=waiting,
+        lookup_alert=lookup_alert,
         filters=filters,
         statuses=STATUSES,
         case_types=CASE_TYPE_LABELS,
@@ -47,7 +69,13 @@ async def case_list(request: web.Request) -> web.Response:
 
 
 async def _case_page(
-    request: web.Request, *, status: int = 200, reveal: bool = False, error: str = "", note: str = ""
+    request: web.Request,
+    *,
+    status: int = 200,
+    reveal: bool = False,
+    error: str = "",
+    note: str = "",
+    worker_message: str = "",
 ) -> web.Response:
     console = request.app[CONSOLE]
     case_id = request.match_info["case_id"]
@@ -71,7 +99,9 @@ async def _case_page(
         next_statuses=next_statuses,
         error=error,
         note=note,
-        changed=request.query.get("changed") == "1",
+        worker_message=worker_message,
+        max_worker_message=MAX_WORKER_MESSAGE,
+        changed=request.query.get("changed"),
     )
 
 
@@ -95,27 +125,45 @@ async def reveal_phone(request: web.Request) -> web.Response:
 
 @routes.post("/cases/{case_id}/status")
 async def change_status(request: web.Request) -> web.Response:
+    """Change the status (or, with status "", only add a note / a message to the worker)."""
     console = request.app[CONSOLE]
     form = await request.post()
     status, note = str(form.get("status", "")), str(form.get("note", "")).strip()
+    worker_message = str(form.get("worker_message", "")).strip()
     case = await asyncio.to_thread(console.cases.get_case, request.match_info["case_id"])
     if case is None:
         return await _case_page(request)
+
+    async def again(status: int, error: str) -> web.Response:  # the form again, with what the operator wrote
+        return await _case_page(request, status=status, note=note, worker_message=worker_message, error=error)
+
+    if len(worker_message) > MAX_WORKER_MESSAGE:
+        return await again(400, f"没有保存：给工人的话最多 {MAX_WORKER_MESSAGE} 个字。")
+    operator = current_operator(request).username
+    if status == "":
+        if not note and not worker_message:
+            return await again(400, "没有保存：请写备注或给工人的话。")
+        try:
+            await asyncio.to_thread(
+                console.cases.add_note, case.case_id, operator, note=note, worker_message=worker_message
+            )
+        except CaseNotFound:
+            return await _case_page(request)
+        raise redirect(f"/cases/{case.case_id}?changed=note")
     needs_note = TRANSITIONS.get((case.status, status))
     if needs_note is None:
-        return await _case_page(
-            request, status=409, note=note, error=f"状态没有改：不能从“{case.status}”改为“{status}”。"
-        )
+        return await again(409, f"状态没有改：不能从“{case.status}”改为“{status}”。")
     if needs_note and not note:
-        return await _case_page(
-            request, status=400, note=note, error="状态没有改：退回或重新打开案件，请在备注里写明原因。"
-        )
+        return await again(400, "状态没有改：退回或重新打开案件，请在内部备注里写明原因。")
     try:
         await asyncio.to_thread(
-            console.cases.change_status, case.case_id, status, actor=current_operator(request).username, note=note
+            console.cases.change_status,
+            case.case_id,
+            status,
+            actor=operator,
+            note=note,
+            worker_message=worker_message,
         )
     except (InvalidTransition, CaseNotFound):  # changed or removed between our read and the write
-        return await _case_page(
-            request, status=409, note=note, error="状态没有改：别人刚刚改过这个案件，请看最新状态后再试。"
-        )
+        return await again(409, "状态没有改：别人刚刚改过这个案件，请看最新状态后再试。")
     raise redirect(f"/cases/{case.case_id}?changed=1")

@@ -8,11 +8,19 @@ import logging
 from aiohttp import web
 
 from bot.console._labels import DELIVERY_LABELS, label
-from bot.console._outbound import DeliveryError
-from bot.console._transcript import TranscriptUnavailable, fetch_tracker, turns_from_tracker
+from bot.console._paging import pager
+from bot.console._transcript import (
+    REVEAL_ACTION,
+    TranscriptUnavailable,
+    fetch_tracker,
+    mask_message,
+    reveal_subject,
+    turns_from_tracker,
+)
 from bot.console.web import CONSOLE, current_operator, redirect, render
 from bot.conversation_ids import address, channel_of
 from bot.takeover import AlreadyTakenOver, NotTakenOver
+from channels.outbound import DeliveryError
 from nlu.extract import mask_phone
 
 routes = web.RouteTableDef()
@@ -58,31 +66,41 @@ def shown_facts(console, facts: dict) -> list[tuple[str, str]]:
 
 @routes.get("/handoffs")
 async def handoff_queue(request: web.Request) -> web.Response:
+    """The queue, paged (50 a page), latest request first; ?waiting=1 shows only those nobody has taken over."""
     console = request.app[CONSOLE]
     now = console.now()
+    waiting = request.query.get("waiting") == "1"
+    total = await asyncio.to_thread(console.handoffs.count_handoffs, waiting=waiting)
+    pages = pager(request, total, {"waiting": "1" if waiting else ""})
     handoffs, taken = await asyncio.gather(
-        asyncio.to_thread(console.handoffs.list_handoffs),
+        asyncio.to_thread(console.handoffs.list_handoffs, pages.size, pages.offset, waiting=waiting),
         asyncio.to_thread(console.takeovers.open_takeovers, now),
     )
     rows = [
         {"handoff": h, "sender": shown_sender(h.channel, h.sender_id), "takeover": taken.get(h.sender_id)}
         for h in handoffs
     ]
-    return render(request, "handoffs.html", title="转人工队列", rows=rows)
+    return render(request, "handoffs.html", title="转人工队列", rows=rows, total=total, pager=pages, waiting=waiting)
 
 
-async def _handoff_page(request: web.Request, handoff, *, status: int = 200, error: str = "", draft: str = ""):
+async def _handoff_page(
+    request: web.Request, handoff, *, status: int = 200, error: str = "", draft: str = "", reveal: bool = False
+):
     console = request.app[CONSOLE]
     now = console.now()
-    takeover, messages = await asyncio.gather(
+    takeover, messages, reveals = await asyncio.gather(
         asyncio.to_thread(console.takeovers.latest, handoff.sender_id, now),
         asyncio.to_thread(console.takeovers.messages, handoff.sender_id),
+        asyncio.to_thread(
+            console.accounts.audit_log, subject=reveal_subject(handoff.id), action=REVEAL_ACTION, limit=20
+        ),
     )
+    messages = [mask_message(message, reveal) for message in messages]  # numbers masked until the audited reveal
     transcript_error = ""
     turns = []
     try:
         tracker = await fetch_tracker(console.session, console.settings.rasa_url, console.rasa_token, handoff.sender_id)
-        turns = turns_from_tracker(tracker)
+        turns = turns_from_tracker(tracker, reveal=reveal)
     except TranscriptUnavailable as unavailable:
         transcript_error = f"读取对话记录失败：{unavailable}"
     facts = shown_facts(console, handoff.facts)
@@ -103,6 +121,8 @@ async def _handoff_page(request: web.Request, handoff, *, status: int = 200, err
         last_message_id=messages[-1].id if messages else 0,
         error=error,
         draft=draft,
+        reveal=reveal,
+        reveals=reveals,
     )
 
 
@@ -128,7 +148,7 @@ async def handoff_messages(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "messages": [
-                {**message.to_json(), "delivery_label": label(DELIVERY_LABELS, message.delivery)}
+                {**mask_message(message).to_json(), "delivery_label": label(DELIVERY_LABELS, message.delivery)}
                 for message in messages
             ],
             "takeover": None

@@ -78,10 +78,11 @@ async def overview(request: web.Request) -> web.Response:
     last_day = console.today()
     first_day = last_day - timedelta(days=period - 1)
     since = datetime.combine(first_day, time.min, LOCAL_TZ)
-    (events, events_ok), handoffs, cases = await asyncio.gather(
+    (events, events_ok), handoffs, cases, lookup_alert = await asyncio.gather(
         asyncio.to_thread(console.events.read, since),
         asyncio.to_thread(console.handoffs.list_handoffs, limit=MAX_RECORDS),
         asyncio.to_thread(console.cases.list_cases, limit=MAX_RECORDS),
+        asyncio.to_thread(console.cases.lookup_failure_summary),
     )
     summary = await asyncio.to_thread(
         summarize,
@@ -114,4 +115,5 @@ async def overview(request: web.Request) -> web.Response:
         charts=charts,
         topics=topics,
         events_ok=events_ok,
+        lookup_alert=lookup_alert,
     )

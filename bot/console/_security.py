@@ -1,17 +1,18 @@
-"""The console's security primitives, free of any web framework: password hashes, signed values, CSRF tokens, and
-the login rate limiter. Pure functions and small classes, each with the time passed in."""
+"""The console's security primitives, free of any web framework: password hashes, signed values, CSRF tokens, the
+login back-off, the client address behind a trusted proxy, and the check of a redirect target. Pure functions and
+small classes, each with the time passed in."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import re
 import secrets
-import threading
-from collections import OrderedDict, deque
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -25,7 +26,13 @@ __all__ = [
     "verify_password",
     "needs_rehash",
     "Signer",
-    "LoginRateLimiter",
+    "Backoff",
+    "Network",
+    "USER_BACKOFF",
+    "ADDRESS_BACKOFF",
+    "parse_trusted_proxies",
+    "client_address",
+    "local_path",
 ]
 
 MIN_PASSWORD_CHARS = 10
@@ -129,58 +136,87 @@ class Signer:
         )
 
 
-class LoginRateLimiter:
-    """Failed logins per username and per client address within a sliding window.
+@dataclass(frozen=True)
+class Backoff:
+    """How long a login key (a username, a client address) must wait after `failures` attempts: nothing for the
+    first `free - 1`, then `base` seconds doubling with each further attempt, never more than `cap` — a slow-down,
+    never a ban, so the real operator can always log in once the delay has passed. A key quiet for `forget` seconds
+    after its delay ended starts over."""
 
-    `retry_after()` says how many seconds a login must wait (0: go ahead); it is asked before the password is even
-    checked, so a flood of guesses costs no hashing. Memory is bounded: at most `max_keys` usernames and addresses
-    are tracked (the least recently failed are forgotten first), each with at most its limit of timestamps.
-    """
+    free: int
+    base: float
+    cap: float
+    forget: float
 
-    def __init__(
-        self, *, per_user: int = 5, per_address: int = 20, window_seconds: float = 15 * 60, max_keys: int = 10_000
-    ) -> None:
-        self.per_user = per_user
-        self.per_address = per_address
-        self.window = window_seconds
-        self.max_keys = max_keys
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def _keys(username: str, address: str) -> tuple[str, str]:
-        return "u:" + (username or "").strip().casefold(), "a:" + (address or "?")
-
-    def _wait(self, key: str, limit: int, now: float) -> float:
-        times = self._failures.get(key)
-        if not times:
+    def delay(self, failures: int) -> float:
+        """The wait before the attempt after `failures` attempts (0 while `failures` < `free`)."""
+        if failures < self.free:
             return 0.0
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        if len(times) < limit:
-            return 0.0
-        return max(0.0, times[0] + self.window - now)
+        return float(min(self.cap, self.base * 2 ** min(failures - self.free, 32)))
 
-    def retry_after(self, username: str, address: str, now: float) -> float:
-        user_key, address_key = self._keys(username, address)
-        with self._lock:
-            return max(self._wait(user_key, self.per_user, now), self._wait(address_key, self.per_address, now))
 
-    def failure(self, username: str, address: str, now: float) -> None:
-        user_key, address_key = self._keys(username, address)
-        with self._lock:
-            for key, limit in ((user_key, self.per_user), (address_key, self.per_address)):
-                times = self._failures.pop(key, None) or deque(maxlen=limit)
-                times.append(now)
-                self._failures[key] = times  # re-inserted last: the most recently failed key
-            while len(self._failures) > self.max_keys:
-                self._failures.popitem(last=False)
+# 5 guesses per username, then 30 s, 1 min, 2 min, … at most 15 min between guesses; 20 per address, then likewise.
+USER_BACKOFF = Backoff(free=5, base=30, cap=15 * 60, forget=15 * 60)
+ADDRESS_BACKOFF = Backoff(free=20, base=60, cap=15 * 60, forget=15 * 60)
 
-    def success(self, username: str) -> None:
-        """A successful login clears the username's failures (not the address's: one address may try many names)."""
-        user_key, _ = self._keys(username, "")
-        with self._lock:
-            self._failures.pop(user_key, None)
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-    def __len__(self) -> int:
-        return len(self._failures)
+
+def parse_trusted_proxies(text: str | None) -> tuple[Network, ...]:
+    """CONSOLE_TRUSTED_PROXIES ("127.0.0.1, 10.0.0.0/8, ::1"): the proxies whose X-Forwarded-For is believed.
+    Raises ValueError naming an entry that is neither an address nor a CIDR."""
+    networks = []
+    for entry in re.split(r"[\s,]+", text or ""):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"CONSOLE_TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR") from None
+    return tuple(networks)
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+def _trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None, trusted: tuple[Network, ...]) -> bool:
+    return address is not None and any(address.version == net.version and address in net for net in trusted)
+
+
+def client_address(peer: str | None, forwarded_for: list[str], trusted: tuple[Network, ...]) -> str:
+    """The login's client: the TCP peer, unless the peer is a trusted proxy; then the right-most X-Forwarded-For
+    entry that is not itself a trusted proxy (entries to its left were written by the client and prove nothing). A
+    malformed entry reached that way means a misconfigured proxy: the peer is used."""
+    peer = peer or "?"
+    if not trusted or not _trusted(_ip(peer), trusted):
+        return peer
+    hops = [hop.strip() for header in forwarded_for for hop in header.split(",") if hop.strip()]
+    chosen = peer
+    for hop in reversed(hops):
+        address = _ip(hop)
+        if address is None:
+            return peer
+        chosen = str(address)
+        if not _trusted(address, trusted):
+            return chosen
+    return chosen
+
+
+def local_path(target: str | None, default: str = "/") -> str:
+    """`target` if it is a path on this site, else `default`: no open redirects. A path starts with exactly one "/",
+    has no backslash, no control character or whitespace (browsers and yarl drop a TAB or newline, so "/<TAB>/evil"
+    would become "//evil"), and no scheme or host."""
+    if not target or not isinstance(target, str) or len(target) > 2048:
+        return default
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    if any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return default
+    return target

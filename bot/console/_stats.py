@@ -18,7 +18,7 @@ import re
 import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -66,8 +66,6 @@ class Overview:
     days: list[DayCounts]
     answers_by_topic: dict[str, int]
     top_fallback_questions: list[tuple[str, int]]
-    tracker_available: bool = True
-    notes: list[str] = field(default_factory=list)
 
     def total(self, name: str) -> int:
         return sum(getattr(day, name) for day in self.days)

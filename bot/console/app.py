@@ -13,10 +13,17 @@ import aiohttp
 from aiohttp import web
 
 from bot.cases import CaseService
-from bot.console import _auth_views, _case_views, _handoff_views, _lookup_views, _overview_views
-from bot.console._accounts import Accounts
+from bot.console import (
+    _auth_views,
+    _case_views,
+    _handoff_views,
+    _lookup_views,
+    _overview_views,
+    _transcript_views,
+)
+from bot.console._accounts import Accounts, LoginThrottle
 from bot.console._middleware import MIDDLEWARES
-from bot.console._security import LoginRateLimiter, Signer
+from bot.console._security import Signer, parse_trusted_proxies
 from bot.console._stats import EventLog
 from bot.console.web import CONSOLE, Clock, Console, templates
 from bot.handoffs import HandoffService
@@ -28,7 +35,7 @@ from policies_kb import KnowledgeBase
 
 __all__ = ["create_app"]
 
-VIEWS = (_auth_views, _lookup_views, _handoff_views, _case_views, _overview_views)
+VIEWS = (_auth_views, _lookup_views, _handoff_views, _transcript_views, _case_views, _overview_views)
 
 
 def create_app(
@@ -37,7 +44,7 @@ def create_app(
     store: AppStore | None = None,
     kb: KnowledgeBase | None = None,
     clock: Clock = utcnow,
-    limiter: LoginRateLimiter | None = None,
+    throttle: LoginThrottle | None = None,
 ) -> web.Application:
     """The console on `store` (default: the process's app store for `settings`) and `kb` (default: the knowledge
     base, loaded now)."""
@@ -52,10 +59,11 @@ def create_app(
         takeovers=TakeoverService(store),
         events=EventLog.for_settings(settings, store),
         signer=Signer(settings.console_secret_key()),
-        limiter=limiter or LoginRateLimiter(),
+        throttle=throttle or LoginThrottle(store),
         clock=clock,
         rasa_token=settings.rasa_auth_token(),
         templates=templates(),
+        trusted_proxies=parse_trusted_proxies(settings.env.get("CONSOLE_TRUSTED_PROXIES")),
     )
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=256 * 1024)
     app[CONSOLE] = console

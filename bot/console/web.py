@@ -6,6 +6,7 @@ A leaf module: it imports services and templates, never a view, so every view im
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -16,7 +17,7 @@ import jinja2
 from aiohttp import web
 
 from bot.cases import CaseService
-from bot.console._accounts import Accounts, OperatorRecord
+from bot.console._accounts import Accounts, LoginThrottle, OperatorRecord
 from bot.console._labels import (
     CHANNEL_LABELS,
     DELIVERY_LABELS,
@@ -27,13 +28,14 @@ from bot.console._labels import (
     TOPIC_LABELS,
     label,
 )
-from bot.console._outbound import Outbound, outbound_for
-from bot.console._security import LoginRateLimiter, Signer
+from bot.console._security import Network, Signer, local_path
 from bot.console._stats import LOCAL_TZ, EventLog
 from bot.handoffs import HandoffService
 from bot.settings import Settings
 from bot.store import AppStore
 from bot.takeover import TakeoverService
+from channels._config import ChannelConfigError
+from channels.outbound import DeliveryRefused, Outbound, outbound_for
 from policies_kb import KnowledgeBase
 
 __all__ = ["Console", "CONSOLE", "Clock", "render", "redirect", "current_operator", "local_path", "templates"]
@@ -54,11 +56,13 @@ class Console:
     takeovers: TakeoverService
     events: EventLog
     signer: Signer
-    limiter: LoginRateLimiter
+    throttle: LoginThrottle
     clock: Clock
     rasa_token: str
     templates: jinja2.Environment
     http: aiohttp.ClientSession | None = None
+    # CONSOLE_TRUSTED_PROXIES: the reverse proxies whose X-Forwarded-For names the login's client address.
+    trusted_proxies: tuple[Network, ...] = ()
     _outbounds: dict[str, Outbound] = field(default_factory=dict, repr=False)
 
     def now(self) -> datetime:
@@ -76,12 +80,34 @@ class Console:
         return self.http
 
     def outbound(self, channel: str) -> Outbound:
-        """The channel's outbound, built on first use and kept (the WeChat client caches its access token)."""
+        """The channel's outbound (`channels.outbound`), built on first use and kept (the WeChat client caches its
+        access token); DeliveryRefused when the channel is not configured. For REST the console has recorded the
+        reply already, as for every channel, so its outbound only makes that reply pending for the REST client."""
         if channel not in self._outbounds:
-            self._outbounds[channel] = outbound_for(
-                channel, settings=self.settings, store=self.store, session=self.session
-            )
+            if channel == "rest":
+                self._outbounds[channel] = RestPickup(self.takeovers)
+            else:
+                try:
+                    self._outbounds[channel] = outbound_for(
+                        channel, settings=self.settings, store=self.store, session=self.session
+                    )
+                except ChannelConfigError as error:
+                    raise DeliveryRefused(f"渠道未配置：{error}") from None
         return self._outbounds[channel]
+
+
+class RestPickup:
+    """The REST outbound for a reply the console has recorded: sending makes it pending for
+    `GET /webhooks/rest/messages` (`channels.outbound.RestOutbound` records the text itself, for callers that have
+    not)."""
+
+    channel = "rest"
+
+    def __init__(self, takeovers: TakeoverService) -> None:
+        self._takeovers = takeovers
+
+    async def send(self, conversation: str, text: str) -> None:
+        await asyncio.to_thread(self._takeovers.queue_for_rest, conversation)
 
 
 CONSOLE = web.AppKey("console", Console)
@@ -134,10 +160,3 @@ def redirect(location: str) -> web.HTTPSeeOther:
 def current_operator(request: web.Request) -> OperatorRecord:
     operator: OperatorRecord = request["operator"]
     return operator
-
-
-def local_path(target: str | None, default: str = "/") -> str:
-    """`target` if it is a path on this site (no scheme, no host, no `//`), else `default`: no open redirects."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default

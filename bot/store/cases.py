@@ -12,7 +12,7 @@ from bot.store._base import Base
 from bot.store.types import UTCDateTime, utcnow
 
 # utcnow stays importable from here while channels.rest (being reworked on the channels branch) imports it so.
-__all__ = ["Case", "CaseEvent", "Handoff", "utcnow"]
+__all__ = ["Case", "CaseEvent", "CaseLookupFailure", "Handoff", "utcnow"]
 
 
 class Case(Base):
@@ -20,8 +20,14 @@ class Case(Base):
 
     __tablename__ = "cases"
 
-    # NX + yymmdd (China time) + a per-day sequence of at least four digits: short enough to read out over SMS.
+    # NX + yymmdd (China time) + a per-day sequence of at least four digits + four check characters (three random,
+    # one computed), e.g. NX2612020007K7FQ: short enough to read out over SMS, not guessable by stepping the sequence.
+    # Numbers recorded before the check characters (NX2611290007) stay valid.
     case_id = sa.Column(sa.String(20), primary_key=True)
+    # The readable part (NX + date + sequence) on its own: UNIQUE, so two writers racing for the same sequence number
+    # cannot both win with different random letters.
+    # (Nullable only so the migration adds it without copying the table; every row has it.)
+    sequence_id = sa.Column(sa.String(20), nullable=True)
     case_type = sa.Column(sa.String(32), nullable=False, index=True)
     worker_name = sa.Column(sa.String(64), nullable=False)
     phone = sa.Column(sa.String(11), nullable=False, index=True)
@@ -41,6 +47,7 @@ class Case(Base):
     __table_args__ = (
         sa.CheckConstraint("consent", name="ck_cases_consent"),
         sa.UniqueConstraint("dedupe_key", name="uq_cases_dedupe_key"),
+        sa.Index("ux_cases_sequence_id", "sequence_id", unique=True),
     )
 
 
@@ -58,8 +65,10 @@ class CaseEvent(Base):
     )
     at = sa.Column(UTCDateTime, nullable=False)
     status = sa.Column(sa.String(8), nullable=False)
-    note = sa.Column(sa.Text, nullable=False, default="")
+    note = sa.Column(sa.Text, nullable=False, default="")  # internal: operators only, never shown to the worker
     actor = sa.Column(sa.String(64), nullable=False)
+    # What the worker sees when they look the case up (the newest non-empty one is shown).
+    worker_message = sa.Column(sa.Text, nullable=False, default="", server_default="")
 
 
 class Handoff(Base):
@@ -76,3 +85,27 @@ class Handoff(Base):
     last_question = sa.Column(sa.Text, nullable=False, default="")
     reason = sa.Column(sa.String(255), nullable=False, default="")
     created_at = sa.Column(UTCDateTime, nullable=False, index=True)
+    # A conversation asking again while its handoff still waits updates that handoff (newest summary, one more
+    # request) instead of adding a row: a flood from one conversation is one line in the queue.
+    updated_at = sa.Column(UTCDateTime, nullable=True, index=True)  # NULL on rows older than the column: created_at
+    requests = sa.Column(sa.Integer, nullable=False, default=1, server_default="1")
+
+
+class CaseLookupFailure(Base):
+    """One failed (or not yet confirmed) case-status look-up, counted against one key: the conversation that asked
+    ("sender"), the case number tried ("case") or the phone number tried ("phone").
+
+    `key_hash` is a SHA-256 of the key, so the table holds no phone number; `label` is what the console shows
+    (a masked phone, a shortened sender id, the case number). Rows older than the counting window are not read.
+    """
+
+    __tablename__ = "case_lookup_failures"
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    at = sa.Column(UTCDateTime, nullable=False, index=True)
+    kind = sa.Column(sa.String(8), nullable=False)  # "sender" | "case" | "phone"
+    key_hash = sa.Column(sa.String(64), nullable=False)
+    label = sa.Column(sa.String(64), nullable=False)
+    attempt = sa.Column(sa.String(32), nullable=False, index=True)  # groups the rows of one look-up
+
+    __table_args__ = (sa.Index("ix_case_lookup_failures_key", "kind", "key_hash", "at"),)

@@ -1,5 +1,5 @@
 """Tables of the operator console: operator accounts and sessions, conversation takeovers and their messages, and
-the audit log of sensitive actions (revealing a worker's phone number).
+the audit log of sensitive actions (revealing a worker's phone number), and the login throttle's counters.
 
 Models only: the takeover queries live in `bot.takeover`, the account and session queries in `bot.console._accounts`;
 the schema's versions are the Alembic branch "console" (migrations/versions/console_*.py).
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from bot.store._base import Base
 from bot.store.types import UTCDateTime
 
-__all__ = ["Operator", "OperatorSession", "Takeover", "TakeoverMessage", "AuditEvent"]
+__all__ = ["Operator", "OperatorSession", "Takeover", "TakeoverMessage", "AuditEvent", "LoginThrottleRow"]
 
 
 class Operator(Base):
@@ -112,3 +112,18 @@ class AuditEvent(Base):
     action = sa.Column(sa.String(32), nullable=False)
     subject = sa.Column(sa.String(255), nullable=False)
     detail = sa.Column(sa.Text, nullable=False, default="")
+
+
+class LoginThrottleRow(Base):
+    """Login attempts of one username ("u:<name>") or one client address ("a:<address>"), shared by every console
+    process. `failures` counts attempts reserved since the key was last quiet (a successful login deletes a
+    username's row); no attempt is let through before `not_before` (epoch seconds, the back-off). `version` changes on
+    every write, so that the reservation is a compare-and-set that two processes cannot both win."""
+
+    __tablename__ = "console_login_throttle"
+
+    key = sa.Column(sa.String(160), primary_key=True)
+    failures = sa.Column(sa.Integer, nullable=False)
+    not_before = sa.Column(sa.Float, nullable=False)
+    last_at = sa.Column(sa.Float, nullable=False)
+    version = sa.Column(sa.Integer, nullable=False)

@@ -314,7 +314,7 @@ def test_nothing_found_offers_the_likeliest_topics(kb):
 
 @dataclasses.dataclass(frozen=True)
 class ContractRule(Rule):
-    """A rule with the kb-contract fields (facets, related, superseded_by, change_note), built in the test so the
+    """A rule with the time and context fields (facets, related, superseded_by, change_note), built in the test so the
     dialogue is tested whatever the shipped rule files carry yet."""
 
     facets: Mapping[str, str] = dataclasses.field(default_factory=dict)
@@ -332,7 +332,7 @@ def edited(rule, **fields):
 
 
 class EditedKB(services.PolicyService):
-    """The real knowledge base with some rules edited (kb-contract fields), counting its searches; `superseded` maps
+    """The real knowledge base with some rules edited (facets, related, superseded_by), counting its searches; `superseded` maps
     a question to (expired rule, successor): its hits come back as the successor with `superseded` set."""
 
     def __init__(self, real: services.PolicyService, *rules: Rule, superseded=None) -> None:
@@ -538,15 +538,19 @@ def test_a_fact_about_another_topic_is_that_topics_question_not_the_offered_chec
     assert SlotSet("facts", {"has_local_housing": True}) not in events
 
 
-def test_without_facet_texts_a_neighbour_whose_title_answers_the_facet_is_answered(kb, domain):
+def test_a_facet_follow_up_is_answered_by_the_last_rules_facet_else_by_a_neighbour_whose_title_answers_it(kb, domain):
     tracker = make_tracker(
         "得带啥",
         intent="ask_followup",
         slots={"topic": "employment", "last_rule_id": "employment.unemployment_registration"},
     )
     events, messages = run(ActionAnswerPolicy(), tracker, domain)
-    assert customs(messages)[0]["rule_id"] == "employment.unemployment_registration_materials"
-    assert customs(messages)[0]["facet"] is None  # the neighbour's whole answer: it is all about that facet
+    # the rule now has its own `bring` facet (what to bring to register), so that facet answers first
+    assert (customs(messages)[0]["rule_id"], customs(messages)[0]["facet"]) == (
+        "employment.unemployment_registration",
+        "bring",
+    )
+    assert kb.get("employment.unemployment_registration").facets["bring"] in texts(messages)[0]
     decision = decide(
         kb,
         "那在哪儿办理",
@@ -556,4 +560,28 @@ def test_without_facet_texts_a_neighbour_whose_title_answers_the_facet_is_answer
         context_topic="housing",
         context_rule_id=PUBLIC_RENTAL,
     )
-    assert decision.rule.id == "housing.how_to_apply"  # 公租房去哪申请、要带啥材料
+    assert (decision.rule.id, decision.facet) == (PUBLIC_RENTAL, "where")  # the rule's own `where` facet
+
+    class WithoutFacets:
+        """The same knowledge base, except that the conversation's last rule has no facet texts."""
+
+        def __init__(self, service):
+            self._service = service
+
+        def __getattr__(self, name):
+            return getattr(self._service, name)
+
+        def rule(self, rule_id, *, on):
+            found = self._service.rule(rule_id, on=on)
+            return dataclasses.replace(found, facets={}) if found and rule_id == PUBLIC_RENTAL else found
+
+    decision = decide(
+        WithoutFacets(kb),
+        "那在哪儿办理",
+        on=DAY,
+        intent="ask_followup",
+        confidence=0.9,
+        context_topic="housing",
+        context_rule_id=PUBLIC_RENTAL,
+    )
+    assert decision.rule.id == "housing.how_to_apply"  # the neighbour whose title answers it: 公租房去哪申请

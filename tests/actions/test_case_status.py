@@ -19,6 +19,10 @@ def recorded(case_service):
 
 def test_case_numbers_are_read_however_typed():
     assert find_case_id("我的案件号是nx 2611-29 0007") == "NX2611290007"
+    assert find_case_id("我的案件号是nx 2612-02 0007 kqft") == "NX2612020007KQFT"
+    assert find_case_id("查案件NX2612020007KQFT 13895123456") == "NX2612020007KQFT"
+    assert find_case_id("查案件ＮＸ２６１２０２０００７ＫＱＦＴ") == "NX2612020007KQFT"
+    assert find_case_id("NX2612020007KQF") is None  # a letter missing: asked again, not looked up as another case
     assert find_case_id("查一下ＮＸ２６１１２９０００７") == "NX2611290007"
     assert find_case_id("查一下我的案子") is None
 
@@ -40,7 +44,7 @@ def test_a_missing_detail_is_asked_and_a_wrong_one_asked_again(domain):
         "13709561234", intent="inform", active_loop="case_status_form", slots={"requested_slot": "lookup_case_id"}
     )
     events, messages = run(ValidateCaseStatusForm(), tracker, domain)
-    assert messages == [message("案件号是NX开头加10位数字，请再发一次。")]
+    assert messages == [message("案件号是NX开头加10位数字和4个字母，请再发一次。")]
     assert events == [
         SlotSet("lookup_case_id", None),
         SlotSet("lookup_phone", "13709561234"),
@@ -50,14 +54,21 @@ def test_a_missing_detail_is_asked_and_a_wrong_one_asked_again(domain):
 
 def test_the_status_is_told_only_when_number_and_phone_match(domain, case_service):
     case_id = recorded(case_service)
-    case_service.change_status(case_id, "处理中", actor="operator-1", note="已转金凤区劳动监察大队")
+    case_service.change_status(
+        case_id,
+        "处理中",
+        actor="operator-1",
+        note="老板说工人闹事，先别告诉他",
+        worker_message="已转金凤区劳动监察大队",
+    )
     tracker = make_tracker("", slots={"lookup_case_id": case_id, "lookup_phone": "138 9501 2345"})
     events, messages = run(ActionCaseStatus(), tracker, domain)
+    # Only the message to the worker is shown, never the internal note.
     assert messages == [
         message(
             f"案件 {case_id}（拖欠工资，金凤区）现在的状态是：处理中。\n"
             f"最近更新：{case_service.get_case(case_id).updated_at:%Y-%m-%d}。\n"
-            "处理说明：已转金凤区劳动监察大队"
+            "工作人员留言：已转金凤区劳动监察大队"
         )
     ]
     assert events == [SlotSet("lookup_case_id", None), SlotSet("lookup_phone", None)]

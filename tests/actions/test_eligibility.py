@@ -84,13 +84,24 @@ def test_an_unclear_request_leaves_the_choice_to_the_menu(domain):
 
 def test_the_question_is_the_knowledge_bases_own_with_yes_no_buttons(domain):
     kb = services.policies()
-    _, messages = run(ActionAskFactAnswer(), in_form(""), domain)
+    settlement = "settlement.county_town_settlement"
+    _, messages = run(ActionAskFactAnswer(), in_form("", rule=settlement), domain)
     assert messages == [
         message(
-            kb.fact("reached_retirement_age").question,
+            kb.fact("has_stable_residence").question,
             buttons=[{"title": "是", "payload": "是"}, {"title": "不是", "payload": "不是"}],
         ),
-        message(custom={"kind": "check_question", "rule_id": PENSION, "fact": "reached_retirement_age"}),
+        message(custom={"kind": "check_question", "rule_id": settlement, "fact": "has_stable_residence"}),
+    ]
+
+
+def test_the_pension_check_first_asks_the_birth_month_in_free_text(domain):
+    # the 2024 decision's retirement age depends on the birth month (and sex): no buttons, the worker says it
+    kb = services.policies()
+    _, messages = run(ActionAskFactAnswer(), in_form(""), domain)
+    assert messages == [
+        message(kb.fact("birth_month").question),
+        message(custom={"kind": "check_question", "rule_id": PENSION, "fact": "birth_month"}),
     ]
 
 
@@ -135,8 +146,15 @@ def test_an_answer_that_nlu_took_for_a_question_is_still_an_answer(domain):
 
 
 def test_an_unreadable_answer_is_asked_again_briefly(domain):
-    events, messages = run(ValidateEligibilityForm(), in_form("说不准", intent="nlu_fallback", confidence=0.3), domain)
+    tracker = in_form("说不准", intent="nlu_fallback", confidence=0.3, rule="settlement.county_town_settlement")
+    events, messages = run(ValidateEligibilityForm(), tracker, domain)
     assert messages == [message("没太听明白。请回答“是”或者“不是”。")]
+    assert events == [SlotSet("fact_answer", None), SlotSet("fact_retries", 1)]
+
+
+def test_an_unreadable_birth_month_is_asked_again_with_an_example(domain):
+    events, messages = run(ValidateEligibilityForm(), in_form("说不准", intent="nlu_fallback", confidence=0.3), domain)
+    assert messages == [message("没太听明白。请说年份和月份，比如“1975年3月”。")]
     assert events == [SlotSet("fact_answer", None), SlotSet("fact_retries", 1)]
 
 
@@ -226,6 +244,7 @@ def test_a_locally_decided_result_says_so_and_offers_12333(domain):
             "outcome": "eligible",
             "rule_ids": ["startup_loan.guarantee_loan_eligibility"],
             "facts": {
+                "business_location": "yinchuan",
                 "applicant_type": "individual",
                 "is_priority_group": True,
                 "has_business_license": True,

@@ -219,7 +219,8 @@ def test_submission_stores_the_case_and_gives_its_number(domain, case_service):
         ),
         message(custom={"kind": "case_created", "case_id": case.case_id}),
     ]
-    assert events == [SlotSet("case_id", case.case_id)]
+    # Stored: the intake slots are reset, so the worker's details do not stay in the tracker.
+    assert events == [SlotSet("case_id", case.case_id)] + [SlotSet(slot, None) for slot in SLOTS]
     assert (
         case.worker_name,
         case.phone,

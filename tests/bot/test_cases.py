@@ -13,7 +13,9 @@ from bot.cases import (
     CaseRecord,
     CaseService,
     InvalidTransition,
+    case_id_check_letter,
     normalize_case_id,
+    valid_case_id,
 )
 from bot.handoffs import HandoffService
 from bot.store import AppStore, create_engine_for
@@ -60,8 +62,30 @@ def test_case_numbers_are_nx_china_date_and_a_daily_sequence(db_url):
     second = service.create_case(make_submission(dedupe_key="b"))
     clock.advance(days=1)
     next_day = service.create_case(make_submission(dedupe_key="c"))
-    assert [first.case_id, second.case_id, next_day.case_id] == ["NX2611290001", "NX2611290002", "NX2611300001"]
-    assert len(first.case_id) == 12
+    # The readable part, then three random letters and a check letter.
+    assert [first.case_id[:12], second.case_id[:12], next_day.case_id[:12]] == [
+        "NX2611290001",
+        "NX2611290002",
+        "NX2611300001",
+    ]
+    assert all(len(case.case_id) == 16 and valid_case_id(case.case_id) for case in (first, second, next_day))
+    assert all(char in "ABCDEFGHJKMNPQRSTUVWXYZ" for char in first.case_id[12:])
+
+
+def test_case_numbers_carry_random_letters_and_a_check_letter(db_url):
+    clock = FakeClock(datetime(2026, 12, 2, 4, 0, tzinfo=UTC))
+    service = CaseService(AppStore(db_url), clock=clock)
+    numbers = [service.create_case(make_submission(dedupe_key=f"k{i}")).case_id for i in range(12)]
+    assert len({number[12:15] for number in numbers}) > 6  # random, not derived from the sequence
+    for number in numbers:
+        assert case_id_check_letter(number[:-1]) == number[-1]
+        wrong = number[:-1] + next(c for c in "ABCD" if c != number[-1])
+        assert not valid_case_id(wrong)
+        swapped = number[:13] + number[14] + number[13] + number[15:]
+        assert swapped == number or not valid_case_id(swapped)
+    # Numbers issued before the letters stay valid; a letterless number dated after the change was never issued.
+    assert valid_case_id("NX2611290007") and not valid_case_id("NX2612030007")
+    assert not valid_case_id("NX2612020007KQF") and not valid_case_id("NX2612020007KQFI")
 
 
 def test_the_sequence_grows_past_four_digits(db_url):
@@ -70,14 +94,15 @@ def test_the_sequence_grows_past_four_digits(db_url):
     engine = create_engine_for(db_url)
     with engine.begin() as connection:  # a busy day: 9999 cases already
         connection.exec_driver_sql(
-            "INSERT INTO cases (case_id, case_type, worker_name, phone, county, employer, description, consent, "
-            "status, sender_id, channel, dedupe_key, created_at, updated_at) VALUES ('NX2603019999', 'other', 'x', "
+            "INSERT INTO cases (case_id, sequence_id, case_type, worker_name, phone, county, employer, description, "
+            "consent, status, sender_id, channel, dedupe_key, created_at, updated_at) VALUES ('NX2603019999', "
+            "'NX2603019999', 'other', 'x', "
             "'13800000000', '兴庆区', 'y', '', 1, '新建', 's', 'rest', 'old', '2026-03-01 03:00:00', "
             "'2026-03-01 03:00:00')"
         )
     engine.dispose()
-    assert service.create_case(make_submission(dedupe_key="n1")).case_id == "NX26030110000"
-    assert service.create_case(make_submission(dedupe_key="n2")).case_id == "NX26030110001"
+    assert service.create_case(make_submission(dedupe_key="n1")).case_id[:13] == "NX26030110000"
+    assert service.create_case(make_submission(dedupe_key="n2")).case_id[:13] == "NX26030110001"
 
 
 def test_the_same_dedupe_key_gives_the_same_case(service, db_path, submission):
@@ -311,3 +336,58 @@ def test_services_on_one_store_see_each_others_records(db_url, submission):
     handoff = handoffs.record_handoff("worker-1", "rest", "case_intake", reason="intake")
     assert cases.get_case(case.case_id) == case and handoffs.get_handoff(handoff.id) == handoff
     assert cases.list_handoffs() == [handoff]  # the case service's forwarding, during the move
+
+
+# ------------------------------------------------------------------------------------------- guarded look-ups
+
+
+def _guarded(db_url):
+    clock = FakeClock(datetime(2026, 12, 2, 4, 0, tzinfo=UTC))
+    service = CaseService(AppStore(db_url), clock=clock)
+    case = service.create_case(make_submission(dedupe_key="real"))
+    return service, clock, case
+
+
+def test_a_look_up_shows_the_message_to_the_worker_never_the_internal_note(db_url):
+    service, clock, case = _guarded(db_url)
+    service.change_status(case.case_id, "处理中", "op", note="内部：用人单位有背景", worker_message="已受理，请等电话")
+    clock.advance(minutes=1)
+    service.add_note(case.case_id, "op", note="内部：再催一次")
+    found = service.look_up(case.case_id, case.phone, "worker-1")
+    assert found.case == service.get_case(case.case_id) and not found.refused
+    assert found.worker_message == "已受理，请等电话"
+    clock.advance(minutes=1)
+    service.add_note(case.case_id, "op", worker_message="下周一上午到金凤区人社局")
+    assert service.look_up(case.case_id, case.phone, "worker-1").worker_message == "下周一上午到金凤区人社局"
+    assert [e.worker_message for e in service.case_history(case.case_id)][-1] == "下周一上午到金凤区人社局"
+    with pytest.raises(ValueError):
+        service.add_note(case.case_id, "op")
+
+
+def test_failed_look_ups_back_off_exponentially_then_stop_for_the_day(db_url):
+    service, clock, case = _guarded(db_url)
+    wrong = case.case_id[:-1] + ("A" if case.case_id[-1] != "A" else "B")
+    assert service.look_up(wrong, case.phone, "attacker").case is None
+    # Straight away: backing off (1 s), nothing checked, not even the right number.
+    assert service.look_up(case.case_id, case.phone, "attacker").refused
+    for failures in range(1, 5):
+        clock.advance(seconds=2 ** (failures - 1))
+        outcome = service.look_up(f"NX261202{failures:04d}", case.phone, "attacker")
+        assert outcome.case is None and not outcome.refused
+    assert service.lookup_failure_summary().failures == 5
+    clock.advance(hours=1)
+    assert service.look_up(case.case_id, case.phone, "attacker").refused  # 5 failures today: refused unchecked
+    # Another conversation guessing with the same phone is refused too (the phone key is blocked) ...
+    assert service.look_up(case.case_id, case.phone, "attacker-2").refused
+    # ... but the worker's own conversation still gets the answer.
+    assert service.look_up(case.case_id, case.phone, "worker-1").case is not None
+    summary = service.lookup_failure_summary()
+    assert ("phone", "138****5678", 5) in summary.top_keys
+    clock.advance(hours=24)
+    assert service.look_up(case.case_id, case.phone, "attacker").case is not None  # the window has passed
+
+
+def test_a_guessed_case_number_is_refused_before_the_database(db_url):
+    service, _clock, case = _guarded(db_url)
+    assert service.look_up(case.case_id[:12], case.phone, "worker-1").case is None  # letters left off
+    assert service.lookup_failure_summary().failures == 1

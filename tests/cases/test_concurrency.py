@@ -59,7 +59,7 @@ def test_case_numbers_stay_unique_and_dense_under_concurrency(db_url, db_path, s
     assert count_rows(db_path, "cases") == THREADS * per_thread
     # One day's sequence, with no gaps (they all fall on the same day unless the test straddles midnight in China).
     if len({case_id[:8] for case_id in ids}) == 1:
-        assert [int(case_id[8:]) for case_id in ids] == list(range(1, THREADS * per_thread + 1))
+        assert [int(case_id[8:12]) for case_id in ids] == list(range(1, THREADS * per_thread + 1))
 
 
 def test_duplicates_and_distinct_submissions_mixed(db_url, db_path):

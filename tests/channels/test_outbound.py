@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from bot.settings import Settings
+from bot.store import AppStore
 from bot.takeover import TakeoverService
 from channels._config import ChannelConfigError
 from channels._state import ChannelState
@@ -91,7 +92,7 @@ async def test_wechat_unreachable_api_is_refused_not_crashed(db_url, tmp_path):
 async def test_sms_outbound_writes_the_outbox_and_refuses_opted_out_numbers(db_url, tmp_path):
     ChannelState(db_url).set_subscription(PHONE, "opted_out", "退订")
     async with aiohttp.ClientSession() as session:
-        outbound = outbound_for("sms", settings=settings_for(db_url, tmp_path), store=None, session=session)
+        outbound = outbound_for("sms", settings=settings_for(db_url, tmp_path), store=AppStore(db_url), session=session)
         assert outbound.channel == "sms"
         await outbound.send("sms:13900001111", "接线员回复")
         with pytest.raises(OptedOut) as raised:
@@ -122,7 +123,9 @@ async def test_rest_outbound_queues_the_text_for_the_rest_client(db_url, tmp_pat
     takeovers = TakeoverService.from_url(db_url)
     takeovers.take_over("w1", "rest", "op1", datetime.now(UTC))
     async with aiohttp.ClientSession() as session:
-        outbound = outbound_for("rest", settings=settings_for(db_url, tmp_path), store=None, session=session)
+        outbound = outbound_for(
+            "rest", settings=settings_for(db_url, tmp_path), store=AppStore(db_url), session=session
+        )
     assert outbound.channel == "rest"
     await outbound.send("w1", "您好，我是12333的小王")
     pending = takeovers.take_pending_for_rest("w1", datetime.now(UTC))

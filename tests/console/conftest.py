@@ -15,7 +15,6 @@ import requests
 from aiohttp import web
 
 from bot.cases import CaseService, CaseSubmission
-from bot.console._security import LoginRateLimiter
 from bot.console.app import create_app
 from bot.console.web import CONSOLE
 from bot.settings import Settings
@@ -179,7 +178,7 @@ def console(tmp_path: Path, store: AppStore, kb, clock: FakeClock, trackers, ser
             "RASA_AUTH_TOKEN": RASA_TOKEN,
         }
     )
-    app = create_app(settings, store=store, kb=kb, clock=clock, limiter=LoginRateLimiter())
+    app = create_app(settings, store=store, kb=kb, clock=clock)
     state = app[CONSOLE]
     state.accounts.create_operator(OPERATOR, PASSWORD, clock())
     base = servers.serve(app)

@@ -40,7 +40,7 @@ PHONE = {"width": 375, "height": 740}
 def console_url(assistant) -> str:
     """The console of the shared assistant, with an operator account for the browser."""
     from bot.console._accounts import Accounts
-    from bot.store.cases import utcnow
+    from bot.store.types import utcnow
 
     accounts = Accounts(AppStore(assistant.settings.app_db_url))
     if not accounts.operator_exists(OPERATOR):
@@ -214,7 +214,7 @@ def test_take_over_a_handed_off_conversation_and_reply(page, assistant, console_
 def test_the_page_notices_when_the_conversation_goes_back(page, assistant):
     """Released elsewhere (another operator's console process, or the 30-minute timeout noticed by the gate)."""
     from bot.cases import CaseService
-    from bot.store.cases import utcnow
+    from bot.store.types import utcnow
     from bot.takeover import TakeoverService
 
     handoff = CaseService(AppStore(assistant.settings.app_db_url)).record_handoff(

@@ -9,7 +9,7 @@ from tests.console.conftest import OPERATOR, make_case
 
 
 def case_ids(page: str) -> list[str]:
-    return re.findall(r'<a href="/cases/(NX\d+)">', page)
+    return re.findall(r'<a href="/cases/(NX\d+[A-Z]*)">', page)
 
 
 def test_list_and_filters(client, cases):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import re
-import time
 from datetime import UTC, date
 
 from bot.console._lookup_views import copy_text
@@ -86,15 +85,3 @@ def test_a_rule_out_of_force_says_so(client, kb, clock):
     else:
         clock.now = datetime(rule.effective_until.year + 1, 1, 1, tzinfo=UTC)
     assert "不在有效期内" in client.get(f"/rules/{rule.id}").text
-
-
-def test_search_is_fast(client):
-    """The whole answer (HTTP, session check, search, rendering) well under a second; the search itself is shown."""
-    client.get("/search", params={"q": "落户"})  # warm up
-    timings = []
-    for question in ("落户", "娃娃上学要啥材料", "老板不给工钱咋办", "创业贷款能贷多少", "失业了去哪登记"):
-        started = time.perf_counter()
-        response = client.get("/search", params={"q": question})
-        timings.append(time.perf_counter() - started)
-        assert response.status_code == 200 and "data-elapsed-ms" in response.text
-    assert max(timings) < 0.5, timings

@@ -1,4 +1,4 @@
-"""Every flow of issue 3 end to end: the real launcher, Rasa and action server, over the REST channel.
+"""Every flow of the assistant end to end (README "What the assistant does"): the real launcher, Rasa and action server, over the REST channel.
 
 Intake tests read the case rows straight from the assistant's own SQLite app store.
 """

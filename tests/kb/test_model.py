@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import datetime
-import time
 from pathlib import Path
 
-from policies_kb import KnowledgeBase, Rule
+from policies_kb import Rule
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -69,14 +68,6 @@ def test_citation_is_one_short_line(fixture_kb):
 def test_facts_are_exposed(fixture_kb):
     spec = fixture_kb.facts["applicant_type"]
     assert (spec.type, spec.choices["small_firm"]) == ("choice", "小微企业")
-
-
-def test_load_of_shipped_kb_is_fast():
-    # ~0.5 s on an idle core (most of it the search index's segmentation); the bound leaves room for the shared,
-    # busy CI machine (load average ~9 on 2 cores measured 1.6-3.5 s) while still catching an order-of-magnitude slip.
-    started = time.perf_counter()
-    KnowledgeBase.load()
-    assert time.perf_counter() - started < 5.0
 
 
 def test_package_does_not_import_rasa_or_sqlalchemy_or_look_up_today():

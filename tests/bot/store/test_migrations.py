@@ -116,6 +116,7 @@ def test_a_second_migrate_is_a_no_op(db_path, db_url, service):
 SAMPLE_ROWS = {
     "cases": {
         "case_id": "NX2601050003",
+        "sequence_id": "NX2601050003",
         "case_type": "wage_arrears",
         "worker_name": "李秀兰",
         "phone": "13995112233",
@@ -222,6 +223,10 @@ def test_upgrade_keeps_rows_written_at_every_earlier_revision(tmp_path, revision
     assert [(event.status, event.actor) for event in history] == [("新建", "worker"), ("处理中", "op-zhang")]
     [handoff] = service.list_handoffs()
     assert (handoff.target, handoff.topic, handoff.facts) == ("12333", "insurance", {"years_paid": 12})
+    assert (handoff.requests, handoff.last_requested_at) == (1, handoff.created_at)
+    # Notes written before the message to the worker existed were internal: a worker's look-up shows none of them.
+    lookup = service.look_up("NX2601050003", "13995112233", "wx-openid-1")
+    assert lookup.case is not None and lookup.worker_message == ""
     # The upgraded store keeps working: the old case moves on, and the same dedupe key still finds it.
     assert service.change_status("NX2601050003", "已办结", actor="op-zhang").status == "已办结"
     again = service.create_case(make_submission(dedupe_key="wx-openid-1:intake:7"))
