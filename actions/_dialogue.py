@@ -7,6 +7,7 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
+from bot.conversation_ids import channel_of
 from nlu.text import normalize_keep_offsets
 from policies_kb.topics import INTENT_TOPICS as REGISTRY_INTENT_TOPICS
 from policies_kb.topics import TOPIC_INTENTS as TOPIC_INTENTS  # re-exported: topic → its intent
@@ -42,8 +43,9 @@ def entities(tracker: Tracker, name: str) -> list[Any]:
 
 
 def channel(tracker: Tracker) -> str:
-    """The input channel of the latest message ("rest", "wechat", "sms")."""
-    return tracker.get_latest_input_channel() or "unknown"
+    """The conversation's channel ("rest", "wechat", "sms"): the prefix of its scoped id (`bot.conversation_ids`),
+    never a client's claim; the latest input channel only for a legacy, unscoped id."""
+    return channel_of(tracker.sender_id) or tracker.get_latest_input_channel() or "unknown"
 
 
 def active_form(tracker: Tracker) -> str | None:

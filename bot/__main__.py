@@ -1,5 +1,6 @@
-"""`python -m bot run [--debug] | chat | train [--force] | purge --older-than 180d [--dry-run]`: the assistant's entry
-points (called by the Makefile; `purge` is the retention job, bot/retention.py, for cron)."""
+"""`python -m bot run [--debug] | chat | train [--force] | purge --older-than 180d [--dry-run] |
+migrate-conversation-ids [--dry-run]`: the assistant's entry points (called by the Makefile; `purge` is the retention
+job, bot/retention.py, for cron; `migrate-conversation-ids` the one-shot id migration, bot/conversation_migration.py)."""
 
 from __future__ import annotations
 
@@ -21,12 +22,25 @@ def main(argv: list[str] | None = None) -> int:
     purge = commands.add_parser("purge", help="retention: remove old conversations and closed cases' personal data")
     purge.add_argument("--older-than", required=True, metavar="AGE", help="e.g. 180d (days), 26w (weeks), 12h (hours)")
     purge.add_argument("--dry-run", action="store_true", help="count what would be removed; change nothing")
+    ids = commands.add_parser(
+        "migrate-conversation-ids", help="one-shot: scope stored conversation ids by channel (sms:…, wechat:…, rest:…)"
+    )
+    ids.add_argument("--tracker-url", help="the tracker store's SQLAlchemy URL (default: sqlite of TRACKER_DB)")
+    ids.add_argument("--events-url", help="the SQL event broker's URL (default: EVENTS_DB_URL)")
+    ids.add_argument("--dry-run", action="store_true", help="only report what would change")
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
     if getattr(args, "debug", False):  # every child process reads LOG_LEVEL (Rasa itself, bot.action_server)
         settings = dataclasses.replace(settings, env={**settings.env, "LOG_LEVEL": "DEBUG"})
     use(settings)
+    if args.command == "migrate-conversation-ids":
+        from bot.conversation_migration import run as migrate_ids
+
+        reports = migrate_ids(settings, tracker_url=args.tracker_url, events_url=args.events_url, dry_run=args.dry_run)
+        for report in reports:
+            print("\n".join(report.lines()))
+        return 0
     if args.command == "purge":
         from bot.retention import parse_age
         from bot.retention import purge as run_purge

@@ -24,6 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot.conversation_ids import channel_of
 from bot.store import AppStore, storage_errors
 from bot.store.cases import Handoff
 from bot.store.operators import Takeover
@@ -75,7 +76,9 @@ class HandoffService:
     ) -> HandoffRecord:
         """Record that a conversation goes to a person. `summary` holds topic, facts (a JSON-serialisable dict) and
         last_question, each optional. Raises ValueError on a bad target or summary, StoreUnavailable on storage
-        failure."""
+        failure. The channel of a scoped conversation id (`sms:…`) is its prefix, whatever `channel` says: the
+        console sends the operator's replies over it."""
+        channel = channel_of(sender_id or "") or channel
         if target not in HANDOFF_TARGETS:
             raise ValueError(f"unknown handoff target {target!r}; expected one of {HANDOFF_TARGETS}")
         if not (sender_id or "").strip() or not (channel or "").strip():

@@ -199,6 +199,22 @@ class Settings:
             raise ValueError("CONSOLE_SECRET_KEY must be set in production (at least 32 random characters)")
         return self._generated_secret("console-secret-key", 48)
 
+    # -- REST channel clients (channels/rest_auth.py) -------------------------------------------------------------
+
+    @property
+    def rest_client_keys(self) -> str:
+        """REST_CLIENT_KEYS: `name=<sha256 hex of the key>,…`, one entry per REST client (parsed by channels.rest_auth)."""
+        return self.env.get("REST_CLIENT_KEYS", "").strip()
+
+    def rest_token_secret(self) -> bytes | None:
+        """The key that signs widgets' conversation tokens: REST_TOKEN_SECRET (at least 32 characters), or in
+        development one generated once into var/rest-token-secret; None in production without it (tokens off)."""
+        if secret := self.env.get("REST_TOKEN_SECRET", "").strip():
+            if len(secret) < 32:
+                raise ValueError("REST_TOKEN_SECRET must be at least 32 characters")
+            return secret.encode()
+        return None if self.production else self._generated_secret("rest-token-secret", 32)
+
     def rasa_auth_token(self) -> str:
         """The token that guards Rasa's HTTP API: RASA_AUTH_TOKEN, or one generated once into var/rasa-auth-token
         (mode 600) that the launcher hands to Rasa and the console reads."""

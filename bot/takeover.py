@@ -1,6 +1,8 @@
 """Operator takeover: while a hotline operator has a conversation, the assistant stays silent in it.
 
-Every input channel (REST, WeChat, SMS) asks `intercept()` before handing a user's message to Rasa. When an operator
+Every input channel (REST, WeChat, SMS) asks `intercept()` before handing a user's message to Rasa. Conversations are
+keyed by their channel-scoped id (`bot.conversation_ids`: `sms:+8613…`, `wechat:<openid>`, `rest:<client>:<id>`), so
+a REST caller can neither read nor write an SMS or WeChat conversation's takeover or pending messages. When an operator
 has taken the conversation over, the message is recorded for the operator's console and the channel answers nothing
 itself; when the conversation is released, or after 30 minutes without an operator message, the assistant answers
 again.
@@ -23,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
+from bot.conversation_ids import channel_of
 from bot.store import AppStore, app_store
 from bot.store.operators import Takeover, TakeoverMessage
 from bot.store.types import to_record, utcnow
@@ -127,7 +130,14 @@ class TakeoverService:
     # -- the gate ---------------------------------------------------------------------------------------------
 
     def record_worker_message(self, channel: str, sender_id: str, text: str, now: datetime) -> bool:
-        """The gate: True (and the message recorded for the operator) when an operator holds the conversation."""
+        """The gate: True (and the message recorded for the operator) when an operator holds the conversation.
+
+        A channel only ever asks about its own conversations (`sms:…` from SMS): a question about another channel's
+        conversation is answered False and records nothing."""
+        owner = channel_of(sender_id)
+        if owner is not None and owner != channel:
+            log.warning("takeover gate: %s asked about a %s conversation; refused", channel, owner)
+            return False
         with self._store.begin() as session:
             takeover = self._open(session, sender_id, now)
             if takeover is None:
@@ -149,7 +159,9 @@ class TakeoverService:
 
     def take_over(self, sender_id: str, channel: str, operator: str, now: datetime) -> TakeoverRecord:
         """Give `operator` the conversation. Taking one you already hold is a no-op; raises AlreadyTakenOver when
-        another operator holds it."""
+        another operator holds it. The channel of a scoped conversation id is its prefix (`sms:…` is SMS, whatever
+        `channel` says): replies go back where the conversation came from."""
+        channel = channel_of(sender_id) or channel
         if not sender_id or not channel or not operator:
             raise ValueError("sender_id, channel and operator are required")
         try:
@@ -352,8 +364,9 @@ class TakeoverService:
 
 
 def _short(sender_id: str) -> str:
-    """A sender id for logs: SMS sender ids are phone numbers, so only the last four characters are shown."""
-    return f"…{sender_id[-4:]}" if len(sender_id) > 4 else sender_id
+    """A conversation id for logs: its channel and the last four characters (an SMS one ends in a phone number)."""
+    prefix = f"{channel_of(sender_id)}:" if channel_of(sender_id) else ""
+    return f"{prefix}…{sender_id[-4:]}" if len(sender_id) - len(prefix) > 4 else sender_id
 
 
 # -- the process-wide gate ------------------------------------------------------------------------------------

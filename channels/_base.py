@@ -188,7 +188,10 @@ def client_address(request: Any) -> str:
 
 @dataclass(frozen=True)
 class TurnRequest:
-    """What one turn is asked: who, what (already redacted), the message's id and the metadata Rasa stores with it."""
+    """What one turn is asked: who, what (already redacted), the message's id and the metadata Rasa stores with it.
+
+    `sender_id` is the conversation's channel-scoped id (`bot.conversation_ids`: `wechat:<openid>`, `sms:<phone>`),
+    formed by the channel from what it authenticated; `deliver()` takes the same id and finds the address in it."""
 
     sender_id: str
     text: str

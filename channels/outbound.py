@@ -3,7 +3,7 @@ channel. One interface for every channel, and exceptions that say what the opera
 
     outbound = outbound_for("wechat", settings=settings, store=store, session=session)   # once per process
     try:
-        await outbound.send(conversation, text)       # conversation: the conversation's sender id
+        await outbound.send(conversation, text)       # conversation: its scoped id, e.g. "sms:+8613812345678"
     except DeliveryError as failed:
         show(failed.reason)                           # a short Chinese text for the operator
 
@@ -26,6 +26,7 @@ from typing import Protocol
 
 import aiohttp
 
+from bot.conversation_ids import ConversationIdError, address
 from bot.settings import Settings
 from bot.store import AppStore
 from bot.store.cases import utcnow
@@ -102,9 +103,14 @@ class _ProviderOutbound:
         raise NotImplementedError
 
     async def send(self, conversation: str, text: str) -> None:
-        """Deliver the text through the provider."""
+        """Deliver the text through the provider to the address in the conversation's id (`sms:<phone>`,
+        `wechat:<openid>`): never to one named anywhere else."""
         try:
-            await self._deliver(conversation, text)
+            to = address(self.channel, conversation)
+        except ConversationIdError:
+            raise DeliveryRefused(f"这个对话不是{self.channel}渠道的对话，消息没有发出。") from None
+        try:
+            await self._deliver(to, text)
         except _TRANSPORT_ERRORS as error:
             raise DeliveryRefused(f"连不上{self.service}（{type(error).__name__}），请稍后再试。") from None
 

@@ -18,6 +18,7 @@ from bot.console._transcript import (
     turns_from_tracker,
 )
 from bot.console.web import CONSOLE, current_operator, redirect, render
+from bot.conversation_ids import address, channel_of
 from bot.takeover import AlreadyTakenOver, NotTakenOver
 from channels.outbound import DeliveryError
 from nlu.extract import mask_phone
@@ -27,7 +28,9 @@ log = logging.getLogger(__name__)
 
 
 def shown_sender(channel: str, sender_id: str) -> str:
-    """The sender id as the operator sees it: an SMS sender id is a phone number, so it is masked."""
+    """The conversation id as the operator sees it: an SMS conversation is a phone number, so it is masked."""
+    if channel_of(sender_id) == "sms":
+        return f"sms:{mask_phone(address('sms', sender_id))}"
     return mask_phone(sender_id) if channel == "sms" else sender_id
 
 
@@ -209,10 +212,16 @@ async def reply(request: web.Request) -> web.Response:
         )
     except ValueError as invalid:
         return await _handoff_page(request, handoff, status=400, draft=text, error=f"没有发出：{invalid}")
+    # The channel is the conversation's own (the prefix of its id), never what a client once claimed it was.
+    channel = channel_of(handoff.sender_id)
     try:
-        await console.outbound(handoff.channel).send(handoff.sender_id, message.text)
+        if channel is None:
+            raise DeliveryError(
+                "这个对话的编号是旧格式，无法确定渠道（请先运行 python -m bot migrate-conversation-ids）。"
+            )
+        await console.outbound(channel).send(handoff.sender_id, message.text)
     except DeliveryError as failed:
-        log.warning("operator reply over %s failed: %s", handoff.channel, type(failed).__name__)
+        log.warning("operator reply over %s failed: %s", channel, type(failed).__name__)
         error = f"发送失败：{failed.reason}"
         await asyncio.to_thread(console.takeovers.mark_delivery, message.id, "failed", console.now(), error)
         return await _handoff_page(request, handoff, status=502, error=error)

@@ -102,7 +102,8 @@ def turns_from_tracker(tracker: dict, *, reveal: bool = False) -> list[Turn]:
 
 async def fetch_tracker(session: aiohttp.ClientSession, rasa_url: str, token: str, sender_id: str) -> dict:
     """The conversation's tracker from Rasa's HTTP API; raises TranscriptUnavailable with a readable reason."""
-    url = f"{rasa_url}/conversations/{quote(sender_id, safe='')}/tracker"
+    # ":" stays as it is: conversation ids are channel-scoped (sms:…) and Rasa's router does not unquote "%3A"
+    url = f"{rasa_url}/conversations/{quote(sender_id, safe=':')}/tracker"
     try:
         async with session.get(
             url, params={"token": token}, timeout=aiohttp.ClientTimeout(total=FETCH_TIMEOUT_SECONDS)

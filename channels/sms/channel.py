@@ -1,6 +1,6 @@
 """The Rasa input and output channels of SMS: `SmsInput`, `SmsOutput`, `SmsPushOutput`.
 
-The phone number is the sender id; logs show it masked. Each message is claimed in the app store before anything
+The conversation is `sms:<phone number>` (`bot.conversation_ids`); logs show the number masked. Each message is claimed in the app store before anything
 else, so a provider's retry — even after our restart — never runs a turn twice. 退订 / TD / STOP alone opt the number
 out: recorded durably, confirmed once, and from then on nothing reaches the assistant and nothing is sent; 订阅 /
 START alone opts back in (the user's explicit request, like a carrier's resubscribe keyword) with one confirmation.
@@ -28,6 +28,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.conversation_ids import ConversationIdError, address, conversation_id
 from bot.settings import Settings, current
 from channels._base import Intercept, MenuChannel, OnNewMessage, PushOutput, TurnRequest, WebhookLimits, redact
 from channels._config import ChannelConfigError, check_values, credentials_and_settings
@@ -138,7 +139,10 @@ class SmsInput(MenuChannel, InputChannel):
 
     def log_id(self, sender_id: str) -> str:
         """Phone numbers are personal data: logs show 138****1234."""
-        return mask_phone(sender_id)
+        try:
+            return mask_phone(address("sms", sender_id))
+        except ConversationIdError:
+            return mask_phone(sender_id)
 
     # -- rendering and delivery --------------------------------------------------------------------------------
 
@@ -147,25 +151,27 @@ class SmsInput(MenuChannel, InputChannel):
         return render_sms(reply, max_segments=self.max_segments, segment_chars=self.segment_chars)
 
     async def deliver(self, sender_id: str, parts: list[str]) -> int:
-        """Send segments through the provider, only to a mainland mobile that has written (else nothing, logged);
-        stops at the first failure (logged)."""
+        """Send segments through the provider to the phone of conversation `sender_id` (`sms:<phone>`), only to a
+        mainland mobile that has written (else nothing, logged); stops at the first failure (logged)."""
         if parts and (refusal := await asyncio.to_thread(recipient_refusal, sender_id, self.state)) is not None:
             logger.warning("sms: nothing sent to %s: %s", mask_phone(sender_id), refusal)
             return 0
+        phone = address("sms", sender_id)
         sent = 0
         for part in parts:
             try:
-                await self.provider().send(sender_id, part)
+                await self.provider().send(phone, part)
             except (TimeoutError, SmsSendError, aiohttp.ClientError, OSError) as error:
-                logger.error("sms: sending to %s failed: %s", mask_phone(sender_id), error)
+                logger.error("sms: sending to %s failed: %s", mask_phone(phone), error)
                 break
             sent += 1
         return sent
 
     async def push(self, sender_id: str, reply: Reply) -> None:
         """Send a message outside a turn, unless the number opted out."""
-        if await asyncio.to_thread(self.state.is_opted_out, sender_id):
-            logger.info("sms: message to opted-out %s not sent", mask_phone(sender_id))
+        phone = address("sms", sender_id)
+        if await asyncio.to_thread(self.state.is_opted_out, phone):
+            logger.info("sms: message to opted-out %s not sent", mask_phone(phone))
             return
         await super().push(sender_id, reply)
 
@@ -178,14 +184,14 @@ class SmsInput(MenuChannel, InputChannel):
         if word in OPT_OUT_WORDS:
             if await asyncio.to_thread(self.state.set_subscription, sms.phone, OPTED_OUT, word):
                 logger.info("sms: %s opted out (%s)", masked, word)
-                await self.deliver(sms.phone, [OPT_OUT_CONFIRMATION])
+                await self.deliver(conversation_id("sms", sms.phone), [OPT_OUT_CONFIRMATION])
             return "opted_out"
         if not await asyncio.to_thread(self.state.is_opted_out, sms.phone):
             return None
         if word in OPT_IN_WORDS:
             await asyncio.to_thread(self.state.set_subscription, sms.phone, SUBSCRIBED, word)
             logger.info("sms: %s opted back in (%s)", masked, word)
-            await self.deliver(sms.phone, [OPT_IN_CONFIRMATION])
+            await self.deliver(conversation_id("sms", sms.phone), [OPT_IN_CONFIRMATION])
             return "opted_in"
         logger.info("sms: message from opted-out %s not answered", masked)
         return "ignored_opted_out"
@@ -202,7 +208,8 @@ class SmsInput(MenuChannel, InputChannel):
             await asyncio.to_thread(self.state.record_contact, sms.phone)
             if (status := await self._opt_out_or_in(sms)) is None:
                 started = time.monotonic()
-                request = TurnRequest(sms.phone, sms.text, sms.key, {"sms_form": sms.form})
+                conversation = conversation_id("sms", sms.phone)
+                request = TurnRequest(conversation, sms.text, sms.key, {"sms_form": sms.form})
                 reply = await self.converse(on_new_message, SmsOutput(), request)
                 turn_ran = reply is not None  # from here a failure must not run the turn again
                 if reply is None:
@@ -211,7 +218,7 @@ class SmsInput(MenuChannel, InputChannel):
                     segments = self.render(reply)
                     if await asyncio.to_thread(self.state.is_opted_out, sms.phone):
                         segments = []  # opted out while the turn ran
-                    sent = await self.deliver(sms.phone, segments)
+                    sent = await self.deliver(conversation, segments)
                     logger.info(
                         "sms: turn %s for %s done in %.2f s; %d of %d segment(s) sent",
                         sms.key,

@@ -1,7 +1,7 @@
 """The Rasa input and output channels of the WeChat Official Account (公众号): `WeChatInput`, `WeChatOutput`,
 `WeChatPushOutput`.
 
-A text message becomes a turn of the assistant with the user's OpenID as sender id. WeChat waits 5 s for the answer
+A text message becomes a turn of the assistant in the conversation `wechat:<OpenID>` (`bot.conversation_ids`). WeChat waits 5 s for the answer
 and retries up to twice, so the turn runs as a task: if it finishes within `reply_deadline` (4 s), its reply goes back
 passively in the HTTP response; otherwise the response is `success` and the reply follows through the customer-service
 API. Retries of one message (same MsgId; events: sender + CreateTime) never run the turn again: the message is claimed
@@ -33,6 +33,7 @@ from sanic.response import HTTPResponse
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.replies import TextReply
 
+from bot.conversation_ids import address, conversation_id
 from bot.settings import Settings
 from channels._base import Intercept, MenuChannel, OnNewMessage, PushOutput, TurnRequest, WebhookLimits, redact
 from channels._config import ChannelConfigError, check_values, credentials_and_settings
@@ -185,11 +186,13 @@ class WeChatInput(MenuChannel, InputChannel):
         return render_reply(reply)
 
     async def deliver(self, sender_id: str, parts: list[str]) -> int:
-        """Send parts as customer-service messages; stops at the first refusal (the rest would be refused too)."""
+        """Send parts as customer-service messages to the OpenID of conversation `sender_id` (`wechat:<openid>`);
+        stops at the first refusal (the rest would be refused too)."""
+        openid = address("wechat", sender_id)
         sent = 0
         for part in parts:
             try:
-                await self.customer_service().send_text(sender_id, part)
+                await self.customer_service().send_text(openid, part)
             except CustomerServiceWindowClosed:
                 break  # logged by the client
             except (TimeoutError, WeChatApiError, aiohttp.ClientError) as error:
@@ -219,9 +222,10 @@ class WeChatInput(MenuChannel, InputChannel):
         prefix = ""
         output = WeChatOutput()
         reply: Reply | None
+        conversation = conversation_id("wechat", message.openid)
 
         def request(text: str) -> TurnRequest:
-            return TurnRequest(message.openid, text, message.dedupe_key, {"wechat_msg_type": message.kind})
+            return TurnRequest(conversation, text, message.dedupe_key, {"wechat_msg_type": message.kind})
 
         if message.kind == "text" or (message.kind == "voice" and message.content):
             text = redact(message.content.strip())
@@ -239,7 +243,7 @@ class WeChatInput(MenuChannel, InputChannel):
         elif message.kind == "event":
             return []  # unsubscribe, scans, menu views...: nothing to answer
         else:
-            if await self.taken_over(message.openid, f"[{message.kind}]"):
+            if await self.taken_over(conversation, f"[{message.kind}]"):
                 return []
             return [unsupported_reply(message.kind)]
         chunks = render_reply(reply, prefix=prefix)
@@ -265,7 +269,7 @@ class WeChatInput(MenuChannel, InputChannel):
                 message.dedupe_key,
                 len(chunks),
             )
-            await self.deliver(message.openid, chunks)
+            await self.deliver(conversation_id("wechat", message.openid), chunks)
 
     async def _answer(self, message: InboundMessage, on_new_message: OnNewMessage, received: float) -> str | None:
         """The passive reply's text for this delivery of `message`, or None for `success`."""
@@ -306,7 +310,7 @@ class WeChatInput(MenuChannel, InputChannel):
             return None
         if len(chunks) > 1 and not turn.overflow_sent:
             turn.overflow_sent = True
-            self._spawn(self._send_overflow(message.openid, chunks[1:]))
+            self._spawn(self._send_overflow(conversation_id("wechat", message.openid), chunks[1:]))
         await self._record(message, turn, chunks[0])
         return chunks[0]
 
@@ -354,9 +358,9 @@ class WeChatInput(MenuChannel, InputChannel):
         signed_at = datetime.fromtimestamp(int(args.get("timestamp")), UTC)
         return await asyncio.to_thread(self.state.remember_nonce, self.name(), nonce_key(args), signed_at)
 
-    async def _send_overflow(self, openid: str, chunks: list[str]) -> None:
+    async def _send_overflow(self, conversation: str, chunks: list[str]) -> None:
         await asyncio.sleep(0.5)  # let the passive part arrive first
-        await self.deliver(openid, chunks)
+        await self.deliver(conversation, chunks)
 
     # -- HTTP --------------------------------------------------------------------------------------------------
 

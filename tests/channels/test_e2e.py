@@ -52,7 +52,7 @@ def test_wechat_webhook_answers_passively_within_the_deadline(assistant):
     assert reply["ToUserName"] == openid and reply["MsgType"] == "text"
     assert reply["Content"].startswith(expected.split("\n")[0])
     assert latency < 4.5
-    tracker = assistant.tracker(openid)
+    tracker = assistant.tracker(f"wechat:{openid}")  # the follower's conversation
     assert tracker["latest_input_channel"] == "wechat"
     assert tracker["latest_message"]["text"] == "你好"
 
@@ -84,7 +84,7 @@ def test_sms_webhook_answers_through_the_outbox_and_honours_opt_out(assistant):
     assert send("你好", "e2e-1") == (200, {"status": "answered"})
     first = sent_to_phone()
     assert first and "政策助手" in "".join(first) and all(len(text) <= 67 for text in first)
-    assert assistant.tracker(phone)["latest_input_channel"] == "sms"
+    assert assistant.tracker(f"sms:{phone}")["latest_input_channel"] == "sms"
     assert send("你好", "e2e-1") == (200, {"status": "duplicate"})
     assert send("你好", "e2e-2", secret="wrong")[0] == 403
     assert send("退订", "e2e-3") == (200, {"status": "opted_out"})

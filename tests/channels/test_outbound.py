@@ -52,8 +52,8 @@ async def test_wechat_outbound_sends_a_customer_service_message(db_url, tmp_path
         )
         outbound = outbound_for("wechat", settings=settings, store=None, session=session)
         assert outbound.channel == "wechat"
-        await outbound.send(OPENID, "您好，我是12333的小王")
-        await outbound.send(OPENID, "还有别的问题吗")
+        await outbound.send(f"wechat:{OPENID}", "您好，我是12333的小王")
+        await outbound.send(f"wechat:{OPENID}", "还有别的问题吗")
     assert [m["text"]["content"] for m in api.sent] == ["您好，我是12333的小王", "还有别的问题吗"]
     assert all(m["touser"] == OPENID for m in api.sent)
     assert len(api.token_requests) == 1  # one outbound, one cached token
@@ -69,7 +69,7 @@ async def test_wechat_refusals_become_typed_errors_with_a_reason(db_url, tmp_pat
         )
         outbound = outbound_for("wechat", settings=settings, store=None, session=session)
         with pytest.raises(error) as raised:
-            await outbound.send(OPENID, "太晚了")
+            await outbound.send(f"wechat:{OPENID}", "太晚了")
     assert isinstance(raised.value, DeliveryError) and words in raised.value.reason
     assert api.sent == []
 
@@ -82,7 +82,7 @@ async def test_wechat_unreachable_api_is_refused_not_crashed(db_url, tmp_path):
         )
         outbound = outbound_for("wechat", settings=settings, store=None, session=session)
         with pytest.raises(DeliveryRefused, match="连不上微信接口"):
-            await outbound.send(OPENID, "在吗")
+            await outbound.send(f"wechat:{OPENID}", "在吗")
 
 
 # -- SMS ---------------------------------------------------------------------------------------------------------------
@@ -98,10 +98,10 @@ async def test_sms_outbound_writes_the_outbox_and_refuses_opted_out_numbers(db_u
         outbound = outbound_for("sms", settings=settings_for(db_url, tmp_path), store=AppStore(db_url), session=session)
         assert outbound.channel == "sms"
         with pytest.raises(DeliveryRefused, match="从没有给本服务发过短信"):
-            await outbound.send("13700002222", "发给从没来过短信的号码")
-        await outbound.send("13900001111", "接线员回复")
+            await outbound.send("sms:13700002222", "发给从没来过短信的号码")
+        await outbound.send("sms:13900001111", "接线员回复")
         with pytest.raises(OptedOut) as raised:
-            await outbound.send(PHONE, "不该发出")
+            await outbound.send(f"sms:{PHONE}", "不该发出")
     assert "退订" in raised.value.reason
     assert [(line["to"], line["text"]) for line in outbox_lines(tmp_path / "sms-outbox.jsonl")] == [
         ("13900001111", "接线员回复")
@@ -117,7 +117,7 @@ async def test_sms_provider_refusal_names_tencents_code(db_url):
         provider = tencent_provider(session, base, template_id="1")
         ChannelState(db_url).record_contact(PHONE)
         with pytest.raises(DeliveryRefused, match="LimitExceeded.PhoneNumberDailyLimit"):
-            await SmsOutbound(provider, ChannelState(db_url)).send(PHONE, "x")
+            await SmsOutbound(provider, ChannelState(db_url)).send(f"sms:{PHONE}", "x")
     assert fake.requests[0]["valid"] is True
 
 

@@ -75,21 +75,21 @@ def test_a_turn_without_a_reply_gets_the_apology(rest_server):
 
 def test_a_taken_over_conversation_gets_only_operator_messages(rest_server, db_url):
     takeovers = TakeoverService.from_url(db_url)
-    takeovers.take_over("w1", "rest", "op1", now())
+    takeovers.take_over("rest:w1", "rest", "op1", now())  # the open development channel's conversation of "w1"
     assert say(rest_server, "w1", "人呢") == []  # the assistant is silent
-    assert [m.text for m in takeovers.messages("w1")] == ["人呢"]  # and the operator sees the message
+    assert [m.text for m in takeovers.messages("rest:w1")] == ["人呢"]  # and the operator sees the message
     assert say(rest_server, "w2", "你好") == [{"recipient_id": "w2", "text": "机器人：你好"}]  # others unaffected
 
-    takeovers.record_operator_message("w1", "op1", "您好，我是12333的小王", now(), delivery="pending")
+    takeovers.record_operator_message("rest:w1", "op1", "您好，我是12333的小王", now(), delivery="pending")
     polled = requests.get(rest_server + "/messages", params={"sender": "w1"}, timeout=10).json()
     assert polled == [{"recipient_id": "w1", "text": "您好，我是12333的小王", "from": "operator"}]
     assert requests.get(rest_server + "/messages", params={"sender": "w1"}, timeout=10).json() == []
 
-    takeovers.record_operator_message("w1", "op1", "您的情况我记下了", now(), delivery="pending")
+    takeovers.record_operator_message("rest:w1", "op1", "您的情况我记下了", now(), delivery="pending")
     assert say(rest_server, "w1", "好的") == [{"recipient_id": "w1", "text": "您的情况我记下了", "from": "operator"}]
 
-    takeovers.record_operator_message("w1", "op1", "再见", now(), delivery="pending")
-    takeovers.release("w1", "op1", now())
+    takeovers.record_operator_message("rest:w1", "op1", "再见", now(), delivery="pending")
+    takeovers.release("rest:w1", "op1", now())
     # back with the assistant: the last operator message comes first, then the assistant's reply
     assert say(rest_server, "w1", "落户") == [
         {"recipient_id": "w1", "text": "再见", "from": "operator"},

@@ -156,7 +156,7 @@ def test_move_a_case_to_in_progress(page, assistant):
     case = cases.get_case(case_id)
     assert (case.channel, case.sender_id, case.phone, case.county) == (
         "rest",
-        "browser-intake",
+        "rest:browser-intake",  # the open development REST channel's conversation
         "13812345678",
         "金凤区",
     )
@@ -183,7 +183,9 @@ def test_take_over_a_handed_off_conversation_and_reply(page, assistant, console_
     handed = assistant.say(worker, "转人工")
     assert any(m.get("custom", {}).get("kind") == "handoff" for m in handed)
     [handoff] = [
-        h for h in CaseService(AppStore(assistant.settings.app_db_url)).list_handoffs() if h.sender_id == worker
+        h
+        for h in CaseService(AppStore(assistant.settings.app_db_url)).list_handoffs()
+        if h.sender_id == f"rest:{worker}"
     ]  # recorded by the dialogue's handoff action
     assert (handoff.channel, handoff.topic) == ("rest", "settlement")
 

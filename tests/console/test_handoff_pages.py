@@ -14,7 +14,7 @@ from aiohttp import web
 from tests.console.conftest import PASSWORD
 
 TRACKER = {
-    "sender_id": "worker-1",
+    "sender_id": "rest:worker-1",
     "latest_input_channel": "rest",
     "events": [
         {"event": "action", "name": "action_session_start", "timestamp": 1795921200.0},
@@ -49,10 +49,10 @@ TRACKER = {
 
 @pytest.fixture
 def handoff(cases, trackers):
-    trackers["worker-1"] = TRACKER
-    cases.record_handoff("older", "wechat", "case_intake", {"topic": "labor_rights"}, reason="intake")
+    trackers["rest:worker-1"] = TRACKER
+    cases.record_handoff("wechat:older", "wechat", "case_intake", {"topic": "labor_rights"}, reason="intake")
     return cases.record_handoff(
-        "worker-1",
+        "rest:worker-1",
         "rest",
         "12333",
         {
@@ -68,7 +68,7 @@ def test_queue_lists_handoffs_newest_first_with_summary(client, handoff, console
     page = client.get("/handoffs").text
     assert page.index("/handoffs/2") < page.index("/handoffs/1")
     assert "落户" in page and "转 12333 人工" in page and "登记案件" in page and "助手在答" in page
-    console.state.takeovers.take_over("worker-1", "rest", "someone", console.state.now())
+    console.state.takeovers.take_over("rest:worker-1", "rest", "someone", console.state.now())
     assert "someone 接管中" in client.get("/handoffs").text
 
 
@@ -95,7 +95,7 @@ def test_handoff_page_shows_summary_facts_and_transcript_in_order(client, handof
 
 
 def test_an_sms_sender_id_is_masked(client, cases):
-    handoff = cases.record_handoff("13812345678", "sms", "12333", {"last_question": "咋办"})
+    handoff = cases.record_handoff("sms:13812345678", "sms", "12333", {"last_question": "咋办"})
     assert "13812345678" not in client.get(f"/handoffs/{handoff.id}").text
     assert "138****5678" in client.get("/handoffs").text
 
@@ -107,7 +107,7 @@ def test_transcript_failure_is_explained(client, handoff, console):
 
 
 def test_known_handoff_reasons_are_in_chinese(client, cases):
-    handoff = cases.record_handoff("w5", "rest", "12333", {}, reason="repeated_fallback")
+    handoff = cases.record_handoff("rest:w5", "rest", "12333", {}, reason="repeated_fallback")
     assert "助手多次没听懂" in client.get(f"/handoffs/{handoff.id}").text
 
 
@@ -115,8 +115,8 @@ def test_take_over_reply_over_rest_poll_and_release(client, handoff, console):
     state, path = console.state, f"/handoffs/{handoff.id}"
     taken = client.post_form(f"{path}/takeover", page=path)
     assert taken.status_code == 303
-    assert state.takeovers.current("worker-1", state.now()).operator == "operator1"
-    assert state.takeovers.record_worker_message("rest", "worker-1", "有人吗", state.now()) is True
+    assert state.takeovers.current("rest:worker-1", state.now()).operator == "operator1"
+    assert state.takeovers.record_worker_message("rest", "rest:worker-1", "有人吗", state.now()) is True
 
     page = client.get(path).text
     assert "您已接管这个对话" in page and "有人吗" in page and 'id="reply-text"' in page
@@ -131,11 +131,13 @@ def test_take_over_reply_over_rest_poll_and_release(client, handoff, console):
     assert polled["takeover"]["operator"] == "operator1"
     last = polled["messages"][-1]["id"]
     assert client.get(f"{path}/messages", params={"after": last}).json()["messages"] == []
-    assert [m.text for m in state.takeovers.take_pending_for_rest("worker-1", state.now())] == ["您好，我是12333的小王"]
+    assert [m.text for m in state.takeovers.take_pending_for_rest("rest:worker-1", state.now())] == [
+        "您好，我是12333的小王"
+    ]
 
     released = client.post_form(f"{path}/release", page=path)
     assert released.status_code == 303
-    assert state.takeovers.record_worker_message("rest", "worker-1", "谢谢", state.now()) is False
+    assert state.takeovers.record_worker_message("rest", "rest:worker-1", "谢谢", state.now()) is False
     assert "上次由 operator1 接管" in client.get(path).text
     assert client.get(f"{path}/messages").json()["takeover"] is None
 
@@ -152,7 +154,7 @@ def test_one_operator_at_a_time(client, handoff, console):
     refused = second.post_form(f"{path}/reply", {"text": "我也来"}, page=path)
     assert refused.status_code == 409 and "我也来" in refused.text  # the draft is kept
     assert second.post_form(f"{path}/release", page=path).status_code == 409
-    assert console.state.takeovers.current("worker-1", console.state.now()).operator == "operator1"
+    assert console.state.takeovers.current("rest:worker-1", console.state.now()).operator == "operator1"
 
 
 def test_thirty_minutes_without_a_reply_hands_back(client, handoff, console, clock):
@@ -161,13 +163,13 @@ def test_thirty_minutes_without_a_reply_hands_back(client, handoff, console, clo
     clock.advance(minutes=20)
     client.post_form(f"{path}/reply", {"text": "我查一下"}, page=path)
     clock.advance(minutes=29)
-    assert console.state.takeovers.record_worker_message("rest", "worker-1", "好", clock()) is True
+    assert console.state.takeovers.record_worker_message("rest", "rest:worker-1", "好", clock()) is True
     clock.advance(minutes=1)
     page = client.get(path).text
     assert "超时自动交还助手" in page
     late = client.post_form(f"{path}/reply", {"text": "查到了"}, page=path)
     assert late.status_code == 409 and "30 分钟" in late.text and "查到了" in late.text
-    assert console.state.takeovers.record_worker_message("rest", "worker-1", "在吗", clock()) is False
+    assert console.state.takeovers.record_worker_message("rest", "rest:worker-1", "在吗", clock()) is False
 
 
 def test_empty_reply_is_refused(client, handoff):
@@ -178,14 +180,14 @@ def test_empty_reply_is_refused(client, handoff):
 
 
 def test_reply_over_sms_goes_to_the_outbox(client, cases, console):
-    handoff = cases.record_handoff("13812345678", "sms", "12333", {"last_question": "工钱咋要"})
+    handoff = cases.record_handoff("sms:13812345678", "sms", "12333", {"last_question": "工钱咋要"})
     path = f"/handoffs/{handoff.id}"
     client.post_form(f"{path}/takeover", page=path)
     assert client.post_form(f"{path}/reply", {"text": "请带上合同到劳动监察大队"}, page=path).status_code == 303
     outbox = console.settings.var_dir / "sms-outbox.jsonl"
     [line] = outbox.read_text().splitlines()
     assert json.loads(line)["to"] == "13812345678" and json.loads(line)["text"] == "请带上合同到劳动监察大队"
-    [message] = console.state.takeovers.messages("13812345678")
+    [message] = console.state.takeovers.messages("sms:13812345678")
     assert message.delivery == "sent"
 
 
@@ -213,7 +215,7 @@ def wechat_api(servers, console):
 
 
 def test_reply_over_wechat_uses_the_customer_service_api(client, cases, wechat_api):
-    handoff = cases.record_handoff("openid-1", "wechat", "12333", {"last_question": "咋办"})
+    handoff = cases.record_handoff("wechat:openid-1", "wechat", "12333", {"last_question": "咋办"})
     path = f"/handoffs/{handoff.id}"
     client.post_form(f"{path}/takeover", page=path)
     assert client.post_form(f"{path}/reply", {"text": "您好"}, page=path).status_code == 303
@@ -221,12 +223,12 @@ def test_reply_over_wechat_uses_the_customer_service_api(client, cases, wechat_a
 
 
 def test_a_failed_delivery_is_shown_and_recorded(client, cases, wechat_api, console):
-    handoff = cases.record_handoff("expired", "wechat", "12333", {})
+    handoff = cases.record_handoff("wechat:expired", "wechat", "12333", {})
     path = f"/handoffs/{handoff.id}"
     client.post_form(f"{path}/takeover", page=path)
     response = client.post_form(f"{path}/reply", {"text": "您好"}, page=path)
     assert response.status_code == 502 and "48 小时" in response.text
-    [message] = console.state.takeovers.messages("expired")
+    [message] = console.state.takeovers.messages("wechat:expired")
     assert message.delivery == "failed" and "48 小时" in message.error
 
 

@@ -45,7 +45,7 @@ def test_a_weak_question_is_asked_back_and_a_second_miss_gets_12333(assistant):
     assert [b["payload"] for b in first[0]["buttons"]][-1] == "/request_human"
     second = assistant.say("flow-miss", "那个表格咋填")
     assert HANDOFF_12333 in customs(second) and "0951-12333" in texts(second)
-    assert rows(assistant, "SELECT channel, target, reason FROM handoffs WHERE sender_id = ?", "flow-miss") == [
+    assert rows(assistant, "SELECT channel, target, reason FROM handoffs WHERE sender_id = ?", "rest:flow-miss") == [
         ("rest", "12333", "repeated_fallback")
     ]
 
@@ -60,7 +60,7 @@ def test_a_request_for_a_person_records_a_handoff_with_the_summary(assistant):
     messages = assistant.say("flow-human", "给我转人工")
     assert HANDOFF_12333 in customs(messages)
     assert rows(
-        assistant, "SELECT channel, topic, last_question, reason FROM handoffs WHERE sender_id = ?", "flow-human"
+        assistant, "SELECT channel, topic, last_question, reason FROM handoffs WHERE sender_id = ?", "rest:flow-human"
     ) == [("rest", "insurance", "失业金咋领", "user_request")]
 
 
@@ -121,7 +121,7 @@ def test_unpaid_wages_recorded_as_one_case_even_when_confirmed_twice(assistant):
         assistant,
         "SELECT case_id, case_type, worker_name, phone, county, employer, amount_owed, owed_period, "
         "consent, status, channel FROM cases WHERE sender_id = ?",
-        sender,
+        f"rest:{sender}",  # the open development REST channel's conversation
     ) == [
         (
             case_id,
@@ -162,7 +162,7 @@ def test_an_id_number_offered_during_intake_is_not_stored(assistant):
     assert "不用发给我" in reply and "根治欠薪" in reply
     stopped = texts(assistant.say(sender, "算了不登记了"))
     assert "不弄了" in stopped
-    assert rows(assistant, "SELECT COUNT(*) FROM cases WHERE sender_id = ?", sender) == [(0,)]
+    assert rows(assistant, "SELECT COUNT(*) FROM cases WHERE sender_id = ?", f"rest:{sender}") == [(0,)]
     stored = json.dumps(assistant.tracker(sender), ensure_ascii=False)
     assert "640102199001011234" not in stored  # the tracker store keeps only the masked number
     assert "640102********1234" in stored
@@ -217,7 +217,7 @@ def test_an_unclear_question_then_frustration_gets_an_apology_and_12333(assistan
     assert kinds(first) == ["fallback"]
     second = assistant.say("flow-q-angry", "你到底懂不懂")
     assert HANDOFF_12333 in customs(second) and "对不起" in texts(second)
-    assert rows(assistant, "SELECT reason FROM handoffs WHERE sender_id = ?", "flow-q-angry") == [("frustration",)]
+    assert rows(assistant, "SELECT reason FROM handoffs WHERE sender_id = ?", "rest:flow-q-angry") == [("frustration",)]
 
 
 def test_the_unemployment_check_still_starts_at_once_and_is_decided_by_free_text(assistant):

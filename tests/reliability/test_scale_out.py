@@ -89,7 +89,7 @@ class Replica:
         return http_json(f"{self.settings.rasa_url}/webhooks/rest/webhook", {"sender": sender, "message": message})
 
     def tracker(self, sender: str) -> dict:
-        return http_json(f"{self.settings.rasa_url}/conversations/{sender}/tracker?token=test-token")
+        return http_json(f"{self.settings.rasa_url}/conversations/rest:{sender}/tracker?token=test-token")
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +149,8 @@ def test_one_conversation_alternating_between_two_replicas_keeps_every_turn_in_o
     try:
         with engine.connect() as connection:
             stored = connection.execute(
-                sa.text("SELECT count(*) FROM events WHERE sender_id = :s AND type_name = 'user'"), {"s": sender}
+                sa.text("SELECT count(*) FROM events WHERE sender_id = :s AND type_name = 'user'"),
+                {"s": f"rest:{sender}"},
             ).scalar_one()
     finally:
         engine.dispose()
@@ -190,7 +191,7 @@ def test_a_slot_set_through_one_replica_is_seen_by_the_other(replicas):
     first.say(sender, "你好")
     value = "金凤区" if "county" in slot else "测试值"
     http_json(
-        f"{first.settings.rasa_url}/conversations/{sender}/tracker/events?token=test-token",
+        f"{first.settings.rasa_url}/conversations/rest:{sender}/tracker/events?token=test-token",
         {"event": "slot", "name": slot, "value": value},
     )
     assert second.tracker(sender)["slots"][slot] == value
@@ -213,7 +214,7 @@ def test_an_intake_form_started_on_one_replica_is_finished_on_the_other_and_stor
     cases = [
         case
         for case in CaseService(AppStore(shared_stores.postgres.url("app"))).list_cases()
-        if case.sender_id == sender
+        if case.sender_id == f"rest:{sender}"
     ]
     assert [case.case_id for case in cases] == [created[0]["case_id"]]
     assert cases[0].employer == INTAKE_ANSWERS["employer"] and cases[0].amount_owed == 12000
@@ -256,7 +257,7 @@ def test_the_console_overview_counts_the_turns_of_both_replicas_from_the_event_b
     try:
         with engine.connect() as connection:
             published = connection.execute(
-                sa.text("SELECT count(*) FROM events WHERE sender_id LIKE 'scale-out-overview-%'")
+                sa.text("SELECT count(*) FROM events WHERE sender_id LIKE 'rest:scale-out-overview-%'")
             ).scalar_one()
     finally:
         engine.dispose()

@@ -188,7 +188,7 @@ def test_two_hundred_scripted_handoffs_from_one_conversation_are_one(assistant):
     sender = "sec-handoff-flooder"
     ran = sum(say(assistant, sender, "转人工") is not None for _ in range(200))
     service = HandoffService(AppStore(assistant.settings.app_db_url))
-    mine = [h for h in service.list_handoffs(limit=10_000) if h.sender_id == sender]
+    mine = [h for h in service.list_handoffs(limit=10_000) if h.sender_id == f"rest:{sender}"]
     assert len(mine) == 1, [(h.id, h.requests) for h in mine]
     assert mine[0].requests == ran and ran > 1
 
@@ -212,7 +212,7 @@ def test_paging_and_the_waiting_filter_show_a_real_workers_handoff_among_a_flood
     for sender in flood:
         say(assistant, sender, "转人工")
     service = HandoffService(AppStore(assistant.settings.app_db_url))
-    handoffs = {h.sender_id: h for h in service.list_handoffs(limit=10_000)}
+    handoffs = {h.sender_id.removeprefix("rest:"): h for h in service.list_handoffs(limit=10_000)}
     assert real in handoffs, "the real worker's request did not record a handoff"
     # Operators have handled 30 of the flood: taken over and released.
     handled = [handoffs[sender] for sender in flood[-30:] if sender in handoffs]
@@ -252,7 +252,7 @@ def test_after_an_intake_the_tracker_store_no_longer_holds_the_intake_slots(assi
     # ... and the tracker store's own rows: the slots' last events reset every intake slot.
     with sqlite3.connect(assistant.settings.tracker_db) as db:
         rows = db.execute(
-            "SELECT data FROM events WHERE sender_id = ? AND type_name = 'slot' ORDER BY id", (WORKER,)
+            "SELECT data FROM events WHERE sender_id = ? AND type_name = 'slot' ORDER BY id", (f"rest:{WORKER}",)
         ).fetchall()
     final: dict[str, object] = {}
     for (data,) in rows:

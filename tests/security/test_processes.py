@@ -109,7 +109,7 @@ def test_no_token_is_on_any_command_line(debug_assistant):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(tracker_url, timeout=30)
     assert refused.value.code == 401
-    assert debug_assistant.tracker("nobody")["sender_id"] == "nobody"
+    assert debug_assistant.tracker("nobody")["sender_id"] == "rest:nobody"  # the dev REST conversation
 
 
 def test_var_is_mode_700_and_the_generated_tokens_600(debug_assistant):
@@ -236,7 +236,9 @@ def test_a_full_intake_at_debug_leaves_no_phone_name_or_id_number_in_any_log(deb
     debug_assistant.say(sender, f"我身份证号{ID_NUMBER}")  # an ID number offered mid-form
     reply = answer_until(debug_assistant, sender, None)
     assert "案件号" in texts(reply), texts(reply)
-    assert len(_cases_of(debug_assistant, sender)) == 1  # a real worker is unaffected by the action server's token
+    assert (
+        len(_cases_of(debug_assistant, f"rest:{sender}")) == 1
+    )  # a real worker is unaffected by the action server's token
     debug_assistant.tracker(sender)  # a Rasa API call with ?token= in its URL
     time.sleep(2)  # the launcher's pumps print line by line
     log = debug_assistant.log()[before:]

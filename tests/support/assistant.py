@@ -9,9 +9,11 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from bot.conversation_ids import is_scoped
 from bot.settings import ROOT, Settings
 
 START_TIMEOUT_SECONDS = 300  # generous: CI and shared machines are slow when several assistants start at once
@@ -90,8 +92,12 @@ class Assistant:
         return http_json(self.rest_url, {"sender": sender, "message": message})
 
     def tracker(self, sender: str) -> dict:
-        """The conversation's tracker from Rasa's HTTP API (token-protected)."""
-        return http_json(f"{self.settings.rasa_url}/conversations/{sender}/tracker?token=test-token")
+        """The conversation's tracker from Rasa's HTTP API (token-protected): `sender` is a REST sender of `say()`
+        (its conversation is `rest:<sender>` on the open development channel) or a scoped id (`sms:…`)."""
+        conversation = sender if is_scoped(sender) else f"rest:{sender}"
+        return http_json(
+            f"{self.settings.rasa_url}/conversations/{urllib.parse.quote(conversation, safe=':')}/tracker?token=test-token"
+        )
 
 
 def texts(messages: list[dict]) -> str:

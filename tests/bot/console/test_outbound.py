@@ -42,17 +42,17 @@ def send(console: Console, channel: str, conversation: str, text: str) -> None:
 
 def test_a_recorded_rest_reply_becomes_pending_for_the_rest_client(console):
     takeovers = console.takeovers
-    takeovers.take_over("w1", "rest", "op1", NOW)
-    message = takeovers.record_operator_message("w1", "op1", "您好", NOW, delivery="sending")
-    assert takeovers.take_pending_for_rest("w1", NOW) == []  # not yet handed to the outbound
-    send(console, "rest", "w1", "您好")
+    takeovers.take_over("rest:w1", "rest", "op1", NOW)
+    message = takeovers.record_operator_message("rest:w1", "op1", "您好", NOW, delivery="sending")
+    assert takeovers.take_pending_for_rest("rest:w1", NOW) == []  # not yet handed to the outbound
+    send(console, "rest", "rest:w1", "您好")
     takeovers.mark_delivery(message.id, "sent", NOW)  # what the console does after any send: leaves it pending
-    assert [m.text for m in takeovers.take_pending_for_rest("w1", NOW)] == ["您好"]
-    assert [m.delivery for m in takeovers.messages("w1")] == ["sent"]  # fetched once, recorded once
+    assert [m.text for m in takeovers.take_pending_for_rest("rest:w1", NOW)] == ["您好"]
+    assert [m.delivery for m in takeovers.messages("rest:w1")] == ["sent"]  # fetched once, recorded once
 
 
 def test_sms_goes_through_the_channels_outbound_to_the_outbox(console, tmp_path):
-    send(console, "sms", "13812345678", "请带上合同")
+    send(console, "sms", "sms:13812345678", "请带上合同")  # the conversation; the outbox gets its number
     [line] = (tmp_path / "sms-outbox.jsonl").read_text().splitlines()
     assert json.loads(line)["to"] == "13812345678" and json.loads(line)["text"] == "请带上合同"
 

@@ -35,6 +35,7 @@ from tests.channels.support import (
 )
 
 PHONE = "13812341234"
+CONVERSATION = f"sms:{PHONE}"  # the conversation of that number (bot.conversation_ids)
 SECRET = "test-sms-secret"
 
 
@@ -68,7 +69,7 @@ async def test_signed_generic_message_is_answered_through_the_provider(db_url, t
         status, answer = await send_generic(session, url, sms("你好", "m-1"))
     assert (status, answer) == (200, {"status": "answered"})
     [message] = agent.received
-    assert (message.sender_id, message.text, message.input_channel) == (PHONE, "你好", "sms")
+    assert (message.sender_id, message.text, message.input_channel) == (CONVERSATION, "你好", "sms")
     assert message.output_channel.name() == "sms"
     [line] = outbox_lines(outbox)
     assert (line["to"], line["text"]) == (PHONE, "您好！我是宁夏农民工政策助手。")
@@ -168,7 +169,7 @@ async def test_tencent_callback_with_the_url_token_is_answered_once(db_url, tmp_
             f"{url}/webhook", params={"token": token}, data=json.dumps({"mobile": PHONE, "text": "x"}).encode()
         ) as answer:
             assert answer.status == 400 and (await answer.json())["result"] == 1
-    assert agent.texts == ["欠薪咋办"] and agent.received[0].sender_id == PHONE
+    assert agent.texts == ["欠薪咋办"] and agent.received[0].sender_id == CONVERSATION
     assert [line["text"] for line in outbox_lines(outbox)] == ["收到"]
     assert token != SECRET and SECRET not in token
 
@@ -311,11 +312,11 @@ async def test_a_turn_that_fails_is_released_so_the_providers_retry_runs_it(db_u
 @run_async
 async def test_taken_over_number_gets_no_reply_and_no_turn(db_url, tmp_path):
     outbox = tmp_path / "outbox.jsonl"
-    gate = Gate(taken_over={PHONE})
+    gate = Gate(taken_over={CONVERSATION})
     agent = FakeAgent()
     async with serve_channel(make_channel(db_url, outbox, gate), agent) as url, aiohttp.ClientSession() as session:
         assert (await send_generic(session, url, sms("我要找人", "t-1")))[1]["status"] == "taken_over"
-    assert agent.received == [] and not outbox.exists() and gate.calls == [("sms", PHONE, "我要找人")]
+    assert agent.received == [] and not outbox.exists() and gate.calls == [("sms", CONVERSATION, "我要找人")]
 
 
 def test_logs_mask_the_phone_number_and_never_show_the_text_at_info(db_url, tmp_path, caplog):
@@ -361,11 +362,11 @@ async def test_output_channel_for_messages_outside_a_turn_respects_opt_out(db_ur
     channel = make_channel(db_url, outbox)
     output = channel.get_output_channel()
     assert output.name() == "sms"
-    await output.send_response(PHONE, {"text": "发给从没来过短信的号码"})  # refused: the number never wrote
+    await output.send_response(CONVERSATION, {"text": "发给从没来过短信的号码"})  # refused: the number never wrote
     ChannelState(db_url).record_contact(PHONE)
-    await output.send_response(PHONE, {"text": "提醒：案件已受理", "custom": {"kind": "case_created"}})
+    await output.send_response(CONVERSATION, {"text": "提醒：案件已受理", "custom": {"kind": "case_created"}})
     ChannelState(db_url).set_subscription(PHONE, "opted_out", "退订")
-    await output.send_response(PHONE, {"text": "不该发出"})
+    await output.send_response(CONVERSATION, {"text": "不该发出"})
     assert [line["text"] for line in outbox_lines(outbox)] == ["提醒：案件已受理"]
 
 

@@ -45,6 +45,7 @@ from tests.channels.support import (
 )
 
 OPENID = "oUser_0123456789abcdefghijklm"
+CONVERSATION = f"wechat:{OPENID}"  # the conversation of that follower (bot.conversation_ids)
 
 
 def make_channel(db_url, gate, **kwargs) -> WeChatInput:
@@ -91,9 +92,9 @@ async def test_plain_text_message_gets_a_passive_reply_with_openid_as_sender(db_
     assert reply["ToUserName"] == OPENID and reply["FromUserName"] == ACCOUNT
     assert reply["MsgType"] == "text" and reply["Content"] == "您好！我是宁夏农民工政策助手。"
     [message] = agent.received
-    assert (message.sender_id, message.text, message.input_channel) == (OPENID, "你好", "wechat")
+    assert (message.sender_id, message.text, message.input_channel) == (CONVERSATION, "你好", "wechat")
     assert message.output_channel.name() == "wechat"
-    assert gate.calls == [("wechat", OPENID, "你好")]
+    assert gate.calls == [("wechat", CONVERSATION, "你好")]
 
 
 @run_async
@@ -363,7 +364,7 @@ def test_unsupported_media_get_a_polite_text_and_no_turn(db_url, gate, kind, ext
     status, text = asyncio.run(scenario())
     assert status == 200 and passive(text)["Content"] == UNSUPPORTED_REPLIES[expected]
     assert agent.received == []
-    assert gate.calls == [("wechat", OPENID, f"[{kind}]")]
+    assert gate.calls == [("wechat", CONVERSATION, f"[{kind}]")]
 
 
 @run_async
@@ -440,11 +441,11 @@ async def test_long_reply_is_split_under_2000_bytes_with_the_rest_sent_through_c
 @run_async
 async def test_taken_over_conversation_gets_success_and_no_turn(db_url):
 
-    gate = Gate(taken_over={OPENID})
+    gate = Gate(taken_over={CONVERSATION})
     agent = FakeAgent()
     async with serve_channel(make_channel(db_url, gate), agent) as url, aiohttp.ClientSession() as session:
         assert (await post(session, url, text_xml(OPENID, "我要找人工", 9001)))[1] == "success"
-    assert agent.received == [] and gate.calls == [("wechat", OPENID, "我要找人工")]
+    assert agent.received == [] and gate.calls == [("wechat", CONVERSATION, "我要找人工")]
 
 
 @run_async
@@ -526,7 +527,7 @@ async def test_output_channel_for_messages_outside_a_turn_uses_customer_service(
         output = channel.get_output_channel()
         assert output.name() == "wechat"
         await output.send_response(
-            OPENID,
+            CONVERSATION,
             {
                 "text": "提醒：明天去办理",
                 "buttons": [{"title": "好的", "payload": "/affirm"}],
@@ -535,4 +536,4 @@ async def test_output_channel_for_messages_outside_a_turn_uses_customer_service(
         )
         await close_client_session()  # the process-wide session this channel opened
     assert [item["text"]["content"] for item in api.sent] == ["提醒：明天去办理\n\n回复1 好的"]
-    assert channel.state.menu_choice("wechat", OPENID, 1) == "/affirm"
+    assert channel.state.menu_choice("wechat", CONVERSATION, 1) == "/affirm"
