@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "console_sec_scope"
-down_revision = "console_0001"
+down_revision = "console_sec_console"
 branch_labels = None
 # It rewrites the cases and channels branches' tables too, but needs no depends_on: a table that does not exist yet
 # (a fresh database) has no rows to rewrite, and a depends_on would stop those branches' revisions being heads.
