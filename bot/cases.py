@@ -5,7 +5,7 @@
     service.case_status(case.case_id, "13812345678")         # the phone number is the proof of ownership
 
 Case numbers read well over SMS: "NX" + yymmdd (China time, UTC+8) + a per-day sequence of four digits (more only
-after the 9999th case of a day) + three random letters and a check letter, e.g. NX2612020007KQFT. The letters make a
+after the 9999th case of a day) + three random letters and a check letter, e.g. NX2612020007KQFX. The letters make a
 number unguessable by stepping the sequence (23³ possibilities per case) and the check letter lets a mistyped or
 made-up number be refused before any database look-up (`valid_case_id`). Numbers recorded before the letters
 (NX2611290007, dated up to LEGACY_CASE_IDS_UNTIL) are still found.
@@ -242,16 +242,24 @@ class LookupFailureSummary:
 
 
 def normalize_case_id(text: str) -> str:
-    """A case number as typed ("nx 2611-29 0007 kqft", full-width digits) in canonical form ("NX2611290007KQFT")."""
+    """A case number as typed ("nx 2611-29 0007 kqfx", full-width digits) in canonical form ("NX2611290007KQFT")."""
     text = unicodedata.normalize("NFKC", text or "")
     return re.sub(r"[\s\-_]", "", text).upper()
 
 
 def case_id_check_letter(body: str) -> str:
     """The check letter of a case number's first part (NX, date, sequence, random letters): a weighted sum modulo 23
-    (a prime), so one wrong character or two swapped neighbours change it."""
-    total = sum((position + 1) * _CHECK_VALUES.index(char) for position, char in enumerate(body.upper()))
+    (a prime), so one wrong character or two swapped neighbours change it. A digit counts its value (0-9) and a letter
+    its place among the 23 case-number letters (0-22): two different characters of one kind never differ by a
+    multiple of 23, so swapping them always changes the sum (with values 0-35 a Z and a C, 23 apart, did not)."""
+    total = sum((position + 1) * _check_value(char) for position, char in enumerate(body.upper()))
     return CASE_ID_LETTERS[total % len(CASE_ID_LETTERS)]
+
+
+def _check_value(char: str) -> int:
+    if char.isdigit():
+        return int(char)
+    return CASE_ID_LETTERS.index(char) if char in CASE_ID_LETTERS else _CHECK_VALUES.index(char)
 
 
 def valid_case_id(case_id: str) -> bool:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from datetime import UTC, datetime
 
 import pytest
 
 from bot.cases import (
+    CASE_ID_LETTERS,
     CASE_TYPES,
     CaseNotFound,
     CaseRecord,
@@ -81,8 +83,12 @@ def test_case_numbers_carry_random_letters_and_a_check_letter(db_url):
         assert case_id_check_letter(number[:-1]) == number[-1]
         wrong = number[:-1] + next(c for c in "ABCD" if c != number[-1])
         assert not valid_case_id(wrong)
-        swapped = number[:13] + number[14] + number[13] + number[15:]
-        assert swapped == number or not valid_case_id(swapped)
+        for position in range(12, 14):  # any two neighbouring random letters swapped
+            swapped = number[:position] + number[position + 1] + number[position] + number[position + 2 :]
+            assert swapped == number or not valid_case_id(swapped)
+    for first, second in itertools.permutations(CASE_ID_LETTERS, 2):  # every pair, not only the ones drawn
+        body = f"NX2612020001{first}{second}A"
+        assert case_id_check_letter(body) != case_id_check_letter(f"NX2612020001{second}{first}A")
     # Numbers issued before the letters stay valid; a letterless number dated after the change was never issued.
     assert valid_case_id("NX2611290007") and not valid_case_id("NX2612030007")
     assert not valid_case_id("NX2612020007KQF") and not valid_case_id("NX2612020007KQFI")

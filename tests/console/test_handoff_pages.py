@@ -11,6 +11,7 @@ import json
 import pytest
 from aiohttp import web
 
+from channels._state import ChannelState
 from tests.console.conftest import PASSWORD
 
 TRACKER = {
@@ -179,7 +180,8 @@ def test_empty_reply_is_refused(client, handoff):
     assert response.status_code == 400 and "不能为空" in response.text
 
 
-def test_reply_over_sms_goes_to_the_outbox(client, cases, console):
+def test_reply_over_sms_goes_to_the_outbox(client, cases, console, store):
+    ChannelState(store).record_contact("13812345678")  # replies go only to a number that wrote (issue 14 §4)
     handoff = cases.record_handoff("sms:13812345678", "sms", "12333", {"last_question": "工钱咋要"})
     path = f"/handoffs/{handoff.id}"
     client.post_form(f"{path}/takeover", page=path)

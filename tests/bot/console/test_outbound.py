@@ -14,6 +14,7 @@ from bot.console.app import create_app
 from bot.console.web import CONSOLE, Console
 from bot.settings import Settings
 from bot.store import AppStore
+from channels._state import ChannelState
 from channels.outbound import DeliveryRefused
 
 NOW = datetime(2026, 12, 1, 2, tzinfo=UTC)
@@ -51,7 +52,8 @@ def test_a_recorded_rest_reply_becomes_pending_for_the_rest_client(console):
     assert [m.delivery for m in takeovers.messages("rest:w1")] == ["sent"]  # fetched once, recorded once
 
 
-def test_sms_goes_through_the_channels_outbound_to_the_outbox(console, tmp_path):
+def test_sms_goes_through_the_channels_outbound_to_the_outbox(console, tmp_path, db_url):
+    ChannelState(AppStore(db_url)).record_contact("13812345678")  # replies go only to a number that wrote
     send(console, "sms", "sms:13812345678", "请带上合同")  # the conversation; the outbox gets its number
     [line] = (tmp_path / "sms-outbox.jsonl").read_text().splitlines()
     assert json.loads(line)["to"] == "13812345678" and json.loads(line)["text"] == "请带上合同"
