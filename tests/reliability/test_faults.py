@@ -54,10 +54,15 @@ def _wait_for_log(assistant: Assistant, text: str, count: int, timeout: float = 
 
 
 def _cases(assistant: Assistant, *senders: str) -> list:
+    """The cases recorded by these REST senders (stored under their channel-scoped conversation ids)."""
     from bot.cases import CaseService
+    from bot.conversation_ids import rest_conversation_id
 
+    conversations = {rest_conversation_id(sender, None) for sender in senders}
     return [
-        case for case in CaseService.from_url(assistant.settings.app_db_url).list_cases() if case.sender_id in senders
+        case
+        for case in CaseService.from_url(assistant.settings.app_db_url).list_cases()
+        if case.sender_id in conversations
     ]
 
 
