@@ -450,6 +450,7 @@ class ActionSubmitCase(Action):
         if recorded and all(value is None for value in values.values()):
             # The slots were reset when this case was stored: the same confirmation, delivered again.
             dispatcher.utter_message(text=f"这件事已经登记过了，案件号是 {recorded}，不用再登记。")
+            dispatcher.utter_message(json_message=case_created_payload(recorded))  # the same case, as the first time
             return []
         if values.get("consent") is False:
             dispatcher.utter_message(

@@ -130,5 +130,5 @@ def test_50_wechat_users_each_get_their_own_answers(reliable_assistant, channel_
     late = sum(len(fake_wechat_api.messages_to(openid)) for openid in users)
     print(f"{SENDERS * TURNS} WeChat turns in {elapsed:.1f} s; {late} customer-service messages")
     assert not problems, f"{len(problems)} bad turns, first: {problems[:5]}"
-    assert not _check_trackers(reliable_assistant, users)
+    assert not _check_trackers(reliable_assistant, {f"wechat:{openid}": sent for openid, sent in users.items()})
     assert not log_problems(reliable_assistant.log()[log_start:])
