@@ -30,23 +30,9 @@ _CN_DIGIT = {
     "八": 8,
     "九": 9,
 }
-_CN_MONTH = {
-    "一": 1,
-    "二": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-    "十": 10,
-    "十一": 11,
-    "十二": 12,
-}
-_CN_MONTH["正"] = 1
-_CN_MONTH["腊"] = 12
-_CN_MONTH["冬"] = 11
+# Months in words: the digits 一 to 九 (not 两 or 零), 十, 十一, 十二, and the lunar names 正月, 冬月, 腊月.
+_CN_MONTH = {word: value for word, value in _CN_DIGIT.items() if 1 <= value <= 9 and word != "两"}
+_CN_MONTH.update({"十": 10, "十一": 11, "十二": 12, "正": 1, "冬": 11, "腊": 12})
 
 _DIGIT_FORMS = (
     re.compile(r"(?<!\d)(\d{4})\s*[.．/\-年]\s*(\d{1,2})(?!\d)"),  # 1975.3 1975-03 1975/3 1975年3月

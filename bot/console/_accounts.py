@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import orm
 
 from bot.console._security import (
     ADDRESS_BACKOFF,
@@ -123,11 +124,7 @@ class Accounts:
         next request of a logged-in browser goes to the login page, where the account is refused). The number of
         sessions ended; raises NoSuchOperator."""
         with self._store.begin() as session:
-            operator = session.execute(
-                sa.select(Operator).where(Operator.username == (username or "").strip())
-            ).scalar_one_or_none()
-            if operator is None:
-                raise NoSuchOperator(f"没有操作员 {username.strip()}")
+            operator = _operator_named(session, username)
             operator.disabled = disabled
             ended = self._end_sessions(session, operator.id) if disabled else 0
         log.info("operator %s %s (%d sessions ended)", username.strip(), "disabled" if disabled else "enabled", ended)
@@ -138,11 +135,7 @@ class Accounts:
         password). The number of sessions ended; raises PasswordPolicyError or NoSuchOperator."""
         check_password_policy(password)
         with self._store.begin() as session:
-            operator = session.execute(
-                sa.select(Operator).where(Operator.username == (username or "").strip())
-            ).scalar_one_or_none()
-            if operator is None:
-                raise NoSuchOperator(f"没有操作员 {username.strip()}")
+            operator = _operator_named(session, username)
             operator.password_hash = hash_password(password)
             ended = self._end_sessions(session, operator.id)
         log.info("operator %s: password reset (%d sessions ended)", username.strip(), ended)
@@ -294,3 +287,13 @@ class LoginThrottle:
             if won:
                 return 0.0
         raise StoreUnavailable("the login throttle is too contended to reserve an attempt")
+
+
+def _operator_named(session: orm.Session, username: str) -> Operator:
+    """The operator account `username` (surrounding spaces ignored); raises NoSuchOperator."""
+    operator = session.execute(
+        sa.select(Operator).where(Operator.username == (username or "").strip())
+    ).scalar_one_or_none()
+    if operator is None:
+        raise NoSuchOperator(f"没有操作员 {(username or '').strip()}")
+    return operator
