@@ -74,7 +74,6 @@ def test_an_eligibility_check_in_free_text(assistant):
     result = assistant.say("flow-pension", "交了十六年多")
     (payload,) = [p for p in customs(result) if p["kind"] == "eligibility"]
     assert (payload["outcome"], payload["rule_ids"]) == ("eligible", ["insurance.pension_15_years"])
-    assert payload["facts"]["birth_month"] == "1964-05" and payload["facts"]["sex"] == "male"
     assert payload["facts"]["contribution_years"] == 16
     assert payload["valid_on"] == datetime.date.today().isoformat()
     assert "结果：符合条件" in texts(result) and "来源：《中华人民共和国社会保险法》第十六条" in texts(result)
@@ -140,8 +139,6 @@ def test_unpaid_wages_recorded_as_one_case_even_when_confirmed_twice(assistant):
     assert "手机号" in status
     status = texts(assistant.say("flow-status", "13895012345"))
     assert f"案件 {case_id}（拖欠工资，金凤区）现在的状态是：新建" in status
-    wrong = texts(assistant.say("flow-status-2", f"查案件 {case_id} 手机13700000000"))
-    assert "没查到" in wrong and "新建" not in wrong
     # Issue 12: number and phone in one message, in either order, spaced or full-width, find the case at once.
     wide = case_id.translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789NX"})
     for sender, text in (
@@ -150,6 +147,9 @@ def test_unpaid_wages_recorded_as_one_case_even_when_confirmed_twice(assistant):
         ("flow-status-5", f"查案件{wide}　１３８９５０１２３４５"),
     ):
         assert f"案件 {case_id}（拖欠工资，金凤区）现在的状态是：新建" in texts(assistant.say(sender, text)), text
+    # A wrong phone finds nothing (last: a failed look-up backs the case number off, issue 14 §5).
+    wrong = texts(assistant.say("flow-status-2", f"查案件 {case_id} 手机13700000000"))
+    assert "没查到" in wrong and "新建" not in wrong
 
 
 def test_an_id_number_offered_during_intake_is_not_stored(assistant):
