@@ -291,7 +291,8 @@ def test_an_operator_reply_to_a_number_that_never_wrote_is_refused(bot):
 
     async def reply(number: str) -> None:
         async with aiohttp.ClientSession() as session:
-            outbound = outbound_for("sms", settings=bot.settings, store=None, session=session)
+            store = AppStore(bot.settings.app_db_url)
+            outbound = outbound_for("sms", settings=bot.settings, store=store, session=session)
             await outbound.send(f"sms:{number}", "您好，我是12333的接线员")  # the conversation id
 
     for refused in (stranger, "+447700900123", "+85291234567"):
