@@ -302,7 +302,7 @@ def test_an_operator_reply_to_a_number_that_never_wrote_is_refused(bot):
     assert outbox_to(bot, stranger) == []
     assert outbox_to(bot, worker)[-1] == "您好，我是12333的接线员"
     # Rasa's own push path (trigger_intent with the SMS output) cannot text the stranger either
-    url = f"{bot.settings.rasa_url}/conversations/{stranger}/trigger_intent?output_channel=sms&token=test-token"
+    url = f"{bot.settings.rasa_url}/conversations/sms:{stranger}/trigger_intent?output_channel=sms&token=test-token"
     http_json(url, {"name": "greet"})
     assert outbox_to(bot, stranger) == []
 
