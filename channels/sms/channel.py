@@ -35,7 +35,7 @@ from channels._config import ChannelConfigError, check_values, credentials_and_s
 from channels._http import BodyTooLarge, client_session, close_client_session, read_body
 from channels._render import CollectingOutput, Reply
 from channels._state import OPTED_OUT, SUBSCRIBED, state_and_gate
-from channels.sms.config import check_provider_config, provider_for
+from channels.sms.config import check_provider_config, check_replies, provider_for, template_limits
 from channels.sms.inbound import (
     OPT_IN_WORDS,
     OPT_OUT_WORDS,
@@ -47,7 +47,8 @@ from channels.sms.inbound import (
     parse,
 )
 from channels.sms.providers import SmsProvider, SmsSendError, recipient_refusal
-from channels.sms.render import MAX_SEGMENTS, OPT_IN_CONFIRMATION, OPT_OUT_CONFIRMATION, SEGMENT_CHARS, render_sms
+from channels.sms.render import OPT_IN_CONFIRMATION, OPT_OUT_CONFIRMATION, render_sms
+from channels.sms.templates import TemplateLimits, reply_messages
 from nlu.extract import mask_phone
 
 __all__ = ["SmsInput", "SmsOutput", "SmsPushOutput", "MAX_BODY_BYTES"]
@@ -60,7 +61,7 @@ KEEP_MESSAGE_KEYS = timedelta(days=30)
 
 
 class SmsOutput(CollectingOutput):
-    """Collects one turn's messages; the channel renders them into SMS segments and sends them."""
+    """Collects one turn's messages; the channel renders them into reply-template SMS and sends them."""
 
     @classmethod
     def name(cls) -> str:
@@ -99,7 +100,7 @@ class SmsInput(MenuChannel, InputChannel):
             str(secret),
             settings=settings,
             db_url=settings.app_db_url,
-            segment_chars=int(credentials.get("segment_chars") or SEGMENT_CHARS),
+            templates=check_replies(settings),  # a personal Tencent account cannot answer: refuse to start
             limits=WebhookLimits.from_env(settings.env),
         )
 
@@ -111,8 +112,7 @@ class SmsInput(MenuChannel, InputChannel):
         settings: Settings | None = None,
         db_url: str | None = None,
         intercept: Intercept | None = None,
-        max_segments: int = MAX_SEGMENTS,
-        segment_chars: int = SEGMENT_CHARS,
+        templates: TemplateLimits | None = None,
         limits: WebhookLimits | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -122,8 +122,7 @@ class SmsInput(MenuChannel, InputChannel):
         self._provider = provider
         self._settings = settings
         self.state, self.intercept = state_and_gate(db_url, intercept)
-        self.max_segments = max_segments
-        self.segment_chars = segment_chars
+        self.templates = templates
         self.limits = limits or WebhookLimits()
         self._clock = clock
 
@@ -137,6 +136,12 @@ class SmsInput(MenuChannel, InputChannel):
             self._provider = provider_for(self._settings or current(), client_session())
         return self._provider
 
+    def template_limits(self) -> TemplateLimits:
+        """The reply template's limits: given, else those of the settings, else the defaults."""
+        if self.templates is None:
+            self.templates = template_limits(self._settings) if self._settings is not None else TemplateLimits()
+        return self.templates
+
     def log_id(self, sender_id: str) -> str:
         """Phone numbers are personal data: logs show 138****1234."""
         try:
@@ -147,20 +152,21 @@ class SmsInput(MenuChannel, InputChannel):
     # -- rendering and delivery --------------------------------------------------------------------------------
 
     def render(self, reply: Reply) -> list[str]:
-        """The reply as SMS segments (see `render_sms`)."""
-        return render_sms(reply, max_segments=self.max_segments, segment_chars=self.segment_chars)
+        """The reply as the text the reply template carries (see `render_sms`), fitted to the template's room."""
+        return render_sms(reply, max_chars=self.template_limits().reply_text_chars)
 
     async def deliver(self, sender_id: str, parts: list[str]) -> int:
-        """Send segments through the provider to the phone of conversation `sender_id` (`sms:<phone>`), only to a
-        mainland mobile that has written (else nothing, logged); stops at the first failure (logged)."""
+        """Send a rendered reply through the provider to the phone of conversation `sender_id` (`sms:<phone>`) as
+        reply-template messages (`reply_messages`: one long SMS when it fits), only to a mainland mobile that has
+        written (else nothing, logged); how many messages were sent, stopping at the first failure (logged)."""
         if parts and (refusal := await asyncio.to_thread(recipient_refusal, sender_id, self.state)) is not None:
             logger.warning("sms: nothing sent to %s: %s", mask_phone(sender_id), refusal)
             return 0
         phone = address("sms", sender_id)
         sent = 0
-        for part in parts:
+        for message in reply_messages(parts, self.template_limits()) if parts else []:
             try:
-                await self.provider().send(phone, part)
+                await self.provider().send(phone, message)
             except (TimeoutError, SmsSendError, aiohttp.ClientError, OSError) as error:
                 logger.error("sms: sending to %s failed: %s", mask_phone(phone), error)
                 break
@@ -215,19 +221,18 @@ class SmsInput(MenuChannel, InputChannel):
                 if reply is None:
                     status = "taken_over"
                 else:
-                    segments = self.render(reply)
+                    parts = self.render(reply)
                     if await asyncio.to_thread(self.state.is_opted_out, sms.phone):
-                        segments = []  # opted out while the turn ran
-                    sent = await self.deliver(conversation, segments)
+                        parts = []  # opted out while the turn ran
+                    sent = await self.deliver(conversation, parts)
                     logger.info(
-                        "sms: turn %s for %s done in %.2f s; %d of %d segment(s) sent",
+                        "sms: turn %s for %s done in %.2f s; %d message(s) sent",
                         sms.key,
                         masked,
                         time.monotonic() - started,
                         sent,
-                        len(segments),
                     )
-                    logger.debug("sms: reply to %s: %r", masked, segments)
+                    logger.debug("sms: reply to %s: %r", masked, parts)
                     status = "answered"
         except Exception:
             if not turn_ran:  # let the provider's retry run it
