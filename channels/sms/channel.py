@@ -10,6 +10,11 @@ Only the number's own authenticated callback can do either: the keyword must be 
 Every authenticated message records its number as a contact: the service texts only mainland mobile numbers
 (1[3-9]…) that have written (`channels.sms.providers.recipient_refusal`), in a turn, in a push and from the console.
 A sender over its rate limit, or an address over its own, gets 429 before anything is claimed or run.
+
+Delivery reports: `POST /webhooks/sms/report` takes Tencent's status-report callback, authenticated like the inbound
+callback (the `?token=`, or the generic form's signature), and tells the injected `on_report(provider_id,
+delivered, reason)` of each report (in a thread); without one, each report is logged with the number masked and
+dropped. If `on_report` raises, the callback gets 500 and Tencent sends the batch again.
 """
 
 from __future__ import annotations
@@ -40,22 +45,25 @@ from channels.sms.inbound import (
     OPT_IN_WORDS,
     OPT_OUT_WORDS,
     STALE,
+    DeliveryReport,
     InboundSms,
     MalformedSms,
     authenticate,
     keyword,
     parse,
+    parse_tencent_reports,
 )
-from channels.sms.providers import SmsProvider, SmsSendError, recipient_refusal
+from channels.sms.providers import OnReport, SmsProvider, SmsSendError, recipient_refusal
 from channels.sms.render import OPT_IN_CONFIRMATION, OPT_OUT_CONFIRMATION, render_sms
 from channels.sms.templates import TemplateLimits, reply_messages
 from nlu.extract import mask_phone
 
-__all__ = ["SmsInput", "SmsOutput", "SmsPushOutput", "MAX_BODY_BYTES"]
+__all__ = ["SmsInput", "SmsOutput", "SmsPushOutput", "MAX_BODY_BYTES", "MAX_REPORT_BODY_BYTES"]
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 16 * 1024
+MAX_REPORT_BODY_BYTES = 256 * 1024  # a batch of status reports
 MENU_TTL = timedelta(hours=24)  # SMS users answer a menu much later than chat users
 KEEP_MESSAGE_KEYS = timedelta(days=30)
 
@@ -113,6 +121,7 @@ class SmsInput(MenuChannel, InputChannel):
         db_url: str | None = None,
         intercept: Intercept | None = None,
         templates: TemplateLimits | None = None,
+        on_report: OnReport | None = None,
         limits: WebhookLimits | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -123,6 +132,7 @@ class SmsInput(MenuChannel, InputChannel):
         self._settings = settings
         self.state, self.intercept = state_and_gate(db_url, intercept)
         self.templates = templates
+        self.on_report = on_report
         self.limits = limits or WebhookLimits()
         self._clock = clock
 
@@ -241,10 +251,24 @@ class SmsInput(MenuChannel, InputChannel):
         await self.finish(sms.key)
         return status
 
+    async def _reports(self, reports: list[DeliveryReport]) -> None:
+        """Tell `on_report` of each report (in a thread), or log it masked when nothing was injected."""
+        for report in reports:
+            if self.on_report is None:
+                logger.info(
+                    "sms: delivery report for %s (%s): %s %s",
+                    report.provider_id,
+                    mask_phone(report.phone) if report.phone else "?",
+                    "delivered" if report.delivered else "failed",
+                    report.reason,
+                )
+                continue
+            await asyncio.to_thread(self.on_report, report.provider_id, report.delivered, report.reason)
+
     # -- HTTP --------------------------------------------------------------------------------------------------
 
     def blueprint(self, on_new_message: Callable[..., Awaitable[Any]]) -> Blueprint:
-        """`GET /` health and `POST /webhook` for both callback forms."""
+        """`GET /` health, `POST /webhook` for both callback forms and `POST /report` for delivery reports."""
         from bot.safety_net import with_safety_net
 
         # a turn that produced nothing still gets an answer; one that raised is released for the provider's retry
@@ -306,5 +330,33 @@ class SmsInput(MenuChannel, InputChannel):
             if form == "tencent":
                 return response.json({"result": 0, "errmsg": "OK"})
             return response.json({"status": status})
+
+        @sms_webhook.route("/report", methods=["POST"], stream=True)
+        async def report(request: Request) -> HTTPResponse:
+            # Tencent reads {"result": 0} as accepted; anything else (or a non-200) makes it send the batch again
+            if not self.address_allowed(request):
+                return response.json({"result": 1, "errmsg": "too many requests"}, status=429)
+            try:
+                body = await read_body(request, MAX_REPORT_BODY_BYTES)
+            except BodyTooLarge:
+                logger.warning("sms: status-report body over %d bytes refused", MAX_REPORT_BODY_BYTES)
+                return response.json({"result": 1, "errmsg": "payload too large"}, status=413)
+            form = authenticate(self._secret, request.headers, request.args, body, now=self._clock())
+            if form is None or form == STALE:
+                logger.warning("sms: unauthenticated or stale status-report callback refused")
+                return response.json({"result": 1, "errmsg": "forbidden"}, status=403)
+            try:
+                reports, skipped = parse_tencent_reports(body)
+            except MalformedSms as error:
+                logger.warning("sms: malformed status-report callback refused: %s", error)
+                return response.json({"result": 1, "errmsg": str(error)}, status=400)
+            if skipped:
+                logger.warning("sms: %d unreadable status report(s) skipped, %d read", skipped, len(reports))
+            try:
+                await self._reports(reports)
+            except Exception:
+                logger.exception("sms: recording %d status report(s) failed", len(reports))
+                return response.json({"result": 1, "errmsg": "internal error"}, status=500)
+            return response.json({"result": 0, "errmsg": "OK"})
 
         return sms_webhook

@@ -19,6 +19,7 @@ import asyncio
 import json
 import os
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -28,7 +29,20 @@ from channels.sms.inbound import mainland_mobile
 from channels.sms.templates import SmsMessage
 from nlu.extract import mask_phone
 
-__all__ = ["OptOutGuard", "OutboxProvider", "SmsOptedOut", "SmsProvider", "SmsRecipientRefused", "SmsSendError"]
+__all__ = [
+    "OnReport",
+    "OptOutGuard",
+    "OutboxProvider",
+    "SmsOptedOut",
+    "SmsProvider",
+    "SmsRecipientRefused",
+    "SmsSendError",
+]
+
+
+OnReport = Callable[[str, bool, str], None]
+"""Told of each delivery report: `on_report(provider_id, delivered, reason)` (sync; channels call it in a thread).
+It may be told of one report more than once (providers retry): it must be idempotent."""
 
 
 class SmsSendError(Exception):
