@@ -72,7 +72,7 @@ async def test_signed_generic_message_is_answered_through_the_provider(db_url, t
     assert (message.sender_id, message.text, message.input_channel) == (CONVERSATION, "你好", "sms")
     assert message.output_channel.name() == "sms"
     [line] = outbox_lines(outbox)
-    assert (line["to"], line["text"]) == (PHONE, "宁夏农民工政策助手：您好！我是宁夏农民工政策助手。")
+    assert (line["to"], line["text"]) == (PHONE, "宁夏农民工政策助手答复您的咨询：您好！我是宁夏农民工政策助手。")
     assert (line["template"], line["params"]) == ("reply", ["您好！我是宁夏农民工政策助手。"])
     assert re.match(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00$", line["time"])
 
