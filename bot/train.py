@@ -1,6 +1,6 @@
 """Train the Rasa model only when what it is trained from has changed.
 
-The fingerprint is a SHA-256 over config.yml, domain.yml, every file under data/ and nlu/ (training data, jieba
+The fingerprint is a SHA-256 over config.yml, every file under domain/, data/ and nlu/ (training data, jieba
 dictionaries, the custom components' code). The model is saved as `models/nx-<fingerprint>.tar.gz`, so "is the model
 fresh?" is "does that file exist?", and an unchanged checkout never trains twice.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bot.settings import Settings
 
-TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "nlu")
+TRAINING_INPUTS = ("config.yml", "domain", "data", "nlu")
 _SKIPPED_PARTS = {"__pycache__"}
 
 
@@ -69,7 +69,7 @@ def ensure_model(settings: Settings, *, force: bool = False) -> Path:
             "--config",
             "config.yml",
             "--domain",
-            "domain.yml",
+            "domain",
             "--data",
             "data",
             "--out",

@@ -12,21 +12,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from bot.cases import CaseService
-from bot.settings import ROOT
 from bot.store import migrate
+from tests.support.domain import load_domain
 
 DAY = datetime.date(2026, 11, 29)
 
 
 @pytest.fixture(scope="session")
 def domain() -> dict:
-    return yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    return load_domain()
 
 
 @pytest.fixture

@@ -139,7 +139,7 @@ def test_no_stale_names_in_the_domain_comments():
 
     from actions import case_status, eligibility, intake
 
-    text = (ROOT / "domain.yml").read_text(encoding="utf-8")
+    text = (ROOT / "domain" / "domain.yml").read_text(encoding="utf-8")
     for cls_name, method in re.findall(r"(Validate\w+Form)\.(\w+)", text):
         cls = next(getattr(m, cls_name) for m in (intake, case_status, eligibility) if hasattr(m, cls_name))
         assert method in vars(cls), f"domain.yml names {cls_name}.{method}, which is not defined there"

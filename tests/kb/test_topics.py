@@ -9,6 +9,7 @@ import yaml
 
 from bot.settings import ROOT
 from policies_kb.topics import REGISTRY, TOPICS, load_topics
+from tests.support.domain import load_domain
 
 INTENTS = [topic.intent for topic in REGISTRY]
 
@@ -56,7 +57,7 @@ def test_each_menu_offers_existing_rules_of_its_own_topic():
 
 
 def test_the_domain_and_the_nlu_data_know_every_topic_intent():
-    intents = _yaml("domain.yml")["intents"]
+    intents = load_domain()["intents"]
     assert set(INTENTS) <= set(intents)
     other_questions = {"ask_capabilities", "ask_followup"}
     assert {i for i in intents if i.startswith("ask_")} - other_questions == set(INTENTS)
