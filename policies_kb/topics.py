@@ -1,9 +1,10 @@
 """The topic registry: policies_kb/topics.yaml read once, the one source of every list of topics.
 
 Each topic has its code (the rules' folder), the NLU intent of questions on it, the worker's word, the operator's
-word, its menu of rules and whether a question on it leaves the case-intake form; the list is in menu order.
-`TOPICS` (the codes) is what the schema validates rule folders against; `actions/`, the console and
-`data/generate.py` import the rest from here. Plain Python and YAML: no Rasa, no database.
+word, its menu of rules, whether a question on it leaves the case-intake form and its NLU examples; the list is in
+menu order. `TOPICS` (the codes) is what the schema validates rule folders against; `actions/`, the console and
+`data/generate.py` (which writes the topic intents, examples and rules Rasa trains on) import the rest from here.
+Plain Python and YAML: no Rasa, no database.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ __all__ = [
 ]
 
 TOPICS_FILE = Path(__file__).with_name("topics.yaml")
-_FIELDS = ("code", "intent", "worker", "operator", "menu", "leaves_case_intake")
+_FIELDS = ("code", "intent", "worker", "operator", "menu", "leaves_case_intake", "examples")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Topic:
     operator: str  # the word the console shows ("子女上学")
     menu: tuple[str, ...]  # rule ids offered when the topic is chosen but the question is unclear
     leaves_case_intake: bool
+    examples: tuple[str, ...]  # NLU examples in Rasa's format without the "- " ("在[贺兰县](county)买了房能落户不")
 
 
 def load_topics(path: Path = TOPICS_FILE) -> tuple[Topic, ...]:
@@ -59,12 +61,27 @@ def load_topics(path: Path = TOPICS_FILE) -> tuple[Topic, ...]:
             raise ValueError(f"{path}: topic {entry['code']}: menu must be a list of rule ids")
         if not isinstance(entry["leaves_case_intake"], bool):
             raise ValueError(f"{path}: topic {entry['code']}: leaves_case_intake must be true or false")
-        topics.append(Topic(**{**entry, "menu": tuple(entry["menu"])}))
+        examples = _examples(path, entry["code"], entry["examples"])
+        topics.append(Topic(**{**entry, "menu": tuple(entry["menu"]), "examples": examples}))
     for field in ("code", "intent"):
         values = [getattr(topic, field) for topic in topics]
         if len(set(values)) != len(values):
             raise ValueError(f"{path}: two topics share one {field}")
     return tuple(topics)
+
+
+def _examples(path: Path, code: str, block: object) -> tuple[str, ...]:
+    """A topic's `examples: |` block as its examples; ValueError when it is not "- example" lines."""
+    if not isinstance(block, str) or not block.strip():
+        raise ValueError(f"{path}: topic {code}: examples must be a block of '- example' lines")
+    lines = [line.strip() for line in block.splitlines() if line.strip()]
+    malformed = [line for line in lines if not line.startswith("- ") or not line[2:].strip()]
+    if malformed:
+        raise ValueError(f"{path}: topic {code}: example {malformed[0]!r} must be a line '- example'")
+    examples = tuple(line[2:].strip() for line in lines)
+    if len(set(examples)) != len(examples):
+        raise ValueError(f"{path}: topic {code}: an example is listed twice")
+    return examples
 
 
 REGISTRY: tuple[Topic, ...] = load_topics()
