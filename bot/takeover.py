@@ -122,11 +122,6 @@ class TakeoverService:
         self._store = store
         self.idle_timeout = idle_timeout
 
-    @classmethod
-    def from_url(cls, db_url: str) -> TakeoverService:
-        """A service on a store of its own: kept for the REST channel's tests until they build an AppStore."""
-        return cls(AppStore(db_url))
-
     # -- the gate ---------------------------------------------------------------------------------------------
 
     def record_worker_message(self, channel: str, sender_id: str, text: str, now: datetime) -> bool:
