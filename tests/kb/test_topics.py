@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from bot.settings import ROOT
-from policies_kb.topics import REGISTRY, TOPICS, load_topics
+from policies_kb.topics import FOLLOW_UPS, REGISTRY, TOPICS, load_follow_ups, load_topics
 from tests.support.domain import load_domain
 
 INTENTS = [topic.intent for topic in REGISTRY]
@@ -132,3 +132,27 @@ def test_a_new_topic_in_a_registry_file_is_read_in_its_place(tmp_path: Path):
     topics = load_topics(path)
     assert topics[:-1] == REGISTRY and topics[-1].code == "legal_aid" and topics[-1].intent == "ask_legal_aid"
     assert topics[-1].examples == ("法律援助咋申请", "打官司没钱咋办")
+
+
+def test_the_follow_ups_sit_beside_the_topics_with_their_own_intent():
+    assert FOLLOW_UPS.intent == "ask_followup" and FOLLOW_UPS.intent not in INTENTS
+    assert len(FOLLOW_UPS.examples) >= 40 and "那要带啥" in FOLLOW_UPS.examples
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("topics: []", "follow_ups must have exactly the fields intent, examples"),
+        ("follow_ups: {intent: ask_followup}\ntopics: []", "exactly the fields intent, examples"),
+        ("follow_ups: {intent: '', examples: '- 在哪办'}\ntopics: []", "intent must be non-empty text"),
+        (
+            "follow_ups: {intent: ask_followup, examples: '- 在哪办'}\nfaq: []",
+            "the sections 'topics' and 'follow_ups' only",
+        ),
+    ],
+)
+def test_malformed_follow_ups_are_refused_with_the_reason(tmp_path: Path, text, message):
+    path = tmp_path / "topics.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
+        load_follow_ups(path)
