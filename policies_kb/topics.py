@@ -120,3 +120,5 @@ INTENT_TOPICS: dict[str, str] = {topic.intent: topic.code for topic in REGISTRY}
 WORKER_LABELS: dict[str, str] = {topic.code: topic.worker for topic in REGISTRY}
 OPERATOR_LABELS: dict[str, str] = {topic.code: topic.operator for topic in REGISTRY}
 MENUS: dict[str, tuple[str, ...]] = {topic.code: topic.menu for topic in REGISTRY}
+if FOLLOW_UPS.intent in INTENT_TOPICS:
+    raise ValueError(f"{TOPICS_FILE}: the follow-ups' intent {FOLLOW_UPS.intent} is also a topic's")
