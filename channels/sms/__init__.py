@@ -18,7 +18,7 @@ store), the source line last. Each segment is sent as its own message through th
 """
 
 from channels.sms.channel import SmsInput, SmsOutput, SmsPushOutput
-from channels.sms.config import check_provider_config, provider_for
+from channels.sms.config import check_provider_config, provider_for, provider_from_env
 from channels.sms.inbound import (
     InboundSms,
     MalformedSms,
@@ -61,6 +61,7 @@ __all__ = [
     "parse_generic",
     "parse_tencent",
     "provider_for",
+    "provider_from_env",
     "render_sms",
     "sign_body",
     "tc3_authorization",

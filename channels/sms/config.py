@@ -3,14 +3,17 @@ with SMS_TENCENT_*), checked at start-up so a misconfigured delivery fails befor
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import aiohttp
 
 from bot.settings import Settings
 from channels._config import ChannelConfigError, channel_values, check_values
-from channels.sms.providers import OutboxProvider, SmsProvider
+from channels._state import ChannelState
+from channels.sms.providers import OptOutGuard, OutboxProvider, SmsProvider
 from channels.sms.tencent import DEFAULT_TENCENT_API_BASE, DEFAULT_TENCENT_REGION, TencentSmsProvider
 
-__all__ = ["check_provider_config", "provider_for"]
+__all__ = ["check_provider_config", "provider_for", "provider_from_env"]
 
 _TENCENT_VARIABLES = (
     "SMS_TENCENT_SECRET_ID",
@@ -51,3 +54,13 @@ def provider_for(settings: Settings, session: aiohttp.ClientSession) -> SmsProvi
         api_base=values.get("SMS_TENCENT_API_BASE") or DEFAULT_TENCENT_API_BASE,
         region=values.get("SMS_TENCENT_REGION") or DEFAULT_TENCENT_REGION,
     )
+
+
+def provider_from_env(
+    session: aiohttp.ClientSession, env: Mapping[str, str], *, respect_opt_outs: bool = True
+) -> SmsProvider:
+    """`provider_for()` with Settings built from the environment mapping `env`, wrapped in `OptOutGuard` unless
+    `respect_opt_outs=False` (the console's name for it, until it calls `channels.outbound.outbound_for`)."""
+    settings = Settings.from_env(env)
+    provider = provider_for(settings, session)
+    return OptOutGuard(provider, ChannelState(settings.app_db_url)) if respect_opt_outs else provider

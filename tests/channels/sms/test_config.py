@@ -1,4 +1,4 @@
-"""channels/sms/config.py: the provider the settings name, checked when it is built; guarded against opt-outs."""
+"""channels/sms/config.py: the provider the settings name, checked when it is built."""
 
 from __future__ import annotations
 
@@ -6,14 +6,13 @@ import aiohttp
 import pytest
 from rasa.shared.exceptions import RasaException
 
-from bot.settings import Settings
 from channels._state import ChannelState
 from channels.sms import (
     OptOutGuard,
     OutboxProvider,
     SmsOptedOut,
     TencentSmsProvider,
-    provider_for,
+    provider_from_env,
 )
 from tests.channels.support import (
     outbox_lines,
@@ -23,16 +22,11 @@ from tests.channels.support import (
 PHONE = "13812341234"
 
 
-def provider_from_env(session: aiohttp.ClientSession, env: dict[str, str]):
-    """The provider the settings built from `env` name, as the SMS channel and the outbound build it."""
-    return provider_for(Settings.from_env(env), session)
-
-
 @run_async
-async def test_provider_for_builds_the_configured_provider(db_url, tmp_path):
+async def test_provider_from_env_builds_the_configured_provider(db_url, tmp_path):
     base = {"NXA_VAR_DIR": str(tmp_path), "APP_DB_URL": db_url}
     async with aiohttp.ClientSession() as session:
-        outbox = provider_from_env(session, base)
+        outbox = provider_from_env(session, base, respect_opt_outs=False)
         assert isinstance(outbox, OutboxProvider) and outbox.path == tmp_path / "sms-outbox.jsonl"
         tencent = provider_from_env(
             session,
@@ -46,6 +40,7 @@ async def test_provider_for_builds_the_configured_provider(db_url, tmp_path):
                 "SMS_TENCENT_TEMPLATE_ID": "e",
                 "SMS_TENCENT_API_BASE": "http://127.0.0.1:9",
             },
+            respect_opt_outs=False,
         )
         assert isinstance(tencent, TencentSmsProvider) and tencent.host == "127.0.0.1:9"
         with pytest.raises(RasaException, match="SMS_TENCENT_SECRET_KEY"):
@@ -57,14 +52,15 @@ async def test_provider_for_builds_the_configured_provider(db_url, tmp_path):
 
 
 @run_async
-async def test_the_guarded_provider_refuses_to_send_to_opted_out_numbers(db_url, tmp_path):
+async def test_provider_from_env_refuses_to_send_to_opted_out_numbers(db_url, tmp_path):
     env = {"NXA_VAR_DIR": str(tmp_path), "APP_DB_URL": db_url}
     state = ChannelState(db_url)
     state.set_subscription(PHONE, "opted_out", "退订")
     for number in (PHONE, "13900001111"):
         state.record_contact(number)  # both wrote to the service
     async with aiohttp.ClientSession() as session:
-        provider = OptOutGuard(provider_from_env(session, env), state)  # as channels.outbound.SmsOutbound wraps it
+        provider = provider_from_env(session, env)
+        assert isinstance(provider, OptOutGuard)
         with pytest.raises(SmsOptedOut):
             await provider.send(PHONE, "接线员回复")
         await provider.send("13900001111", "接线员回复")
