@@ -47,7 +47,7 @@ from sanic.response import HTTPResponse
 from bot import takeover
 from bot.conversation_ids import rest_conversation_id
 from bot.safety_net import with_safety_net
-from bot.store.cases import utcnow
+from bot.store.types import utcnow
 from channels._base import Intercept, OnNewMessage, WebhookLimits, client_address, redact
 from channels.rest_auth import DEFAULT_TOKEN_TTL, MAX_TOKEN_TTL, Principal, RestAuth, Unauthorized, mint_token
 

@@ -126,7 +126,7 @@ async def test_sms_provider_refusal_names_tencents_code(db_url):
 
 @run_async
 async def test_rest_outbound_queues_the_text_for_the_rest_client(db_url, tmp_path):
-    takeovers = TakeoverService.from_url(db_url)
+    takeovers = TakeoverService(AppStore(db_url))
     takeovers.take_over("w1", "rest", "op1", datetime.now(UTC))
     async with aiohttp.ClientSession() as session:
         outbound = outbound_for(
@@ -141,7 +141,7 @@ async def test_rest_outbound_queues_the_text_for_the_rest_client(db_url, tmp_pat
 
 @run_async
 async def test_rest_outbound_refuses_a_conversation_nobody_holds_or_an_empty_text(db_url):
-    takeovers = TakeoverService.from_url(db_url)
+    takeovers = TakeoverService(AppStore(db_url))
     outbound = RestOutbound(takeovers)
     with pytest.raises(DeliveryRefused, match="没有人工接管"):
         await outbound.send("w-nobody", "有人吗")
