@@ -76,6 +76,7 @@ class FakeSmsc:
         self.enquire_links = 0
         self.nacks_received: list[Pdu] = []
         self.fail_next: list[int] = []  # statuses to answer the next submits with, in order
+        self.mute = False  # True: read everything, answer nothing (a gateway that hangs)
         self.hold = asyncio.Event()  # set: submits are recorded but not answered until `release()`
         self._held: list[tuple[_Session, Pdu]] = []
         self._server: asyncio.Server | None = None
@@ -110,6 +111,7 @@ class FakeSmsc:
             else:
                 session.writer.transport.abort()
         self._held.clear()
+        self.hold.clear()
         if self._tasks:  # each session's task ends on its closed connection
             _done, late = await asyncio.wait(list(self._tasks), timeout=5.0)
             for task in late:
@@ -230,6 +232,8 @@ class FakeSmsc:
     async def _handle(self, session: _Session, pdu: Pdu) -> bool:
         """Answer one PDU; False when the session ends."""
         body = pdu.body
+        if self.mute:
+            return True
         if pdu.is_response:
             if isinstance(body, GenericNack):
                 self.nacks_received.append(pdu)
