@@ -1,9 +1,11 @@
-"""Which SMS provider the settings name, built once: SMS_PROVIDER ("outbox", the development default, or "tencent"
-with SMS_TENCENT_*), checked at start-up so a misconfigured delivery fails before the first message."""
+"""Which SMS provider the settings name, built once: SMS_PROVIDER ("outbox", the development default, "tencent"
+with SMS_TENCENT_*, or "smpp" with SMS_SMPP_*), checked at start-up so a misconfigured delivery fails before the first
+message."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 import aiohttp
 
@@ -11,6 +13,7 @@ from bot.settings import Settings
 from channels._config import ChannelConfigError, channel_values, check_values
 from channels._state import ChannelState
 from channels.sms.providers import OptOutGuard, OutboxProvider, SmsProvider
+from channels.sms.smpp.provider import SmppProvider, smpp_config, transmitter_client
 from channels.sms.tencent import DEFAULT_TENCENT_API_BASE, DEFAULT_TENCENT_REGION, TencentSmsProvider
 
 __all__ = ["check_provider_config", "provider_for", "provider_from_env"]
@@ -25,24 +28,31 @@ _TENCENT_VARIABLES = (
 
 
 def check_provider_config(settings: Settings) -> str:
-    """The configured provider's name ("outbox" or "tencent"), or `ChannelConfigError` naming what is missing."""
+    """The configured provider's name ("outbox", "tencent" or "smpp"), or `ChannelConfigError` naming what is
+    missing."""
     values = channel_values(settings)
     kind = (values.get("SMS_PROVIDER") or "").strip().lower()
     if kind == "tencent":
         tencent = {name: values.get(name, "") for name in _TENCENT_VARIABLES}
         check_values("sms", tencent, required=_TENCENT_VARIABLES, production=settings.production)
+    elif kind == "smpp":
+        smpp_config(settings, transceiver=False)
     elif not kind:
-        raise ChannelConfigError("SMS_PROVIDER is not set (outbox or tencent); production has no default")
+        raise ChannelConfigError("SMS_PROVIDER is not set (outbox, tencent or smpp); production has no default")
     elif kind != "outbox":
-        raise ChannelConfigError(f"unknown SMS_PROVIDER {kind!r} (outbox or tencent)")
+        raise ChannelConfigError(f"unknown SMS_PROVIDER {kind!r} (outbox, tencent or smpp)")
     return kind
 
 
 def provider_for(settings: Settings, session: aiohttp.ClientSession) -> SmsProvider:
     """The provider the settings name (no opt-out check: wrap it in `OptOutGuard` where opt-outs are not checked
-    by the caller)."""
-    if check_provider_config(settings) == "outbox":
+    by the caller). An SMPP provider outside the Rasa server binds as a transmitter (`channels.sms.smpp.provider`)."""
+    kind = check_provider_config(settings)
+    if kind == "outbox":
         return OutboxProvider(settings.var_dir / "sms-outbox.jsonl")
+    if kind == "smpp":
+        # cast until the provider protocol returns the message ids (issue 15: "SmsMessage and the provider protocol")
+        return cast(SmsProvider, SmppProvider(transmitter_client(smpp_config(settings, transceiver=False))))
     values = channel_values(settings)
     return TencentSmsProvider(
         session,

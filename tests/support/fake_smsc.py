@@ -139,19 +139,22 @@ class FakeSmsc:
                 return session
         raise AssertionError("no transceiver is bound to the fake SMSC")
 
-    async def deliver(self, message: DeliverSm, timeout: float = 10.0) -> int:
-        """Push a deliver_sm to a bound transceiver; the status of its deliver_sm_resp."""
-        response = await asyncio.wait_for(self._request(self._receiver(), message), timeout)
+    async def deliver(self, message: DeliverSm, timeout: float = 10.0, *, sequence: int | None = None) -> int:
+        """Push a deliver_sm to a bound transceiver; the status of its deliver_sm_resp. `sequence`: retransmit
+        under the sequence number of an earlier one."""
+        response = await asyncio.wait_for(self._request(self._receiver(), message, sequence), timeout)
         return response.status
 
-    async def deliver_mo(self, source: str, text: str, *, destination: str = "106900", reference: int = 1) -> list[int]:
-        """Push a mobile-originated text (in UCS-2 segments, as a phone sends a long one); each segment's status."""
-        return [
-            await self.deliver(
-                DeliverSm(source, destination, short_message, esm_class=esm, data_coding=DATA_CODING_UCS2)
-            )
-            for short_message, esm in segments_for(text, reference)
-        ]
+    async def deliver_mo(
+        self, source: str, text: str, *, destination: str = "106900", reference: int = 1, sequence: int | None = None
+    ) -> list[int]:
+        """Push a mobile-originated text (in UCS-2 segments, as a phone sends a long one); each segment's status.
+        `sequence`: the (first) sequence number to use, to retransmit an earlier message as an SMSC does."""
+        statuses = []
+        for number, (short_message, esm) in enumerate(segments_for(text, reference)):
+            message = DeliverSm(source, destination, short_message, esm_class=esm, data_coding=DATA_CODING_UCS2)
+            statuses.append(await self.deliver(message, sequence=None if sequence is None else sequence + number))
+        return statuses
 
     async def deliver_receipt(
         self, message_id: str, *, state: str = "DELIVRD", form: str = "tlv", error: str = "000"
@@ -185,8 +188,8 @@ class FakeSmsc:
         """Send an enquire_link to a bound transceiver; its response."""
         return await asyncio.wait_for(self._request(self._receiver(), EnquireLink()), timeout)
 
-    async def _request(self, session: _Session, body) -> Pdu:
-        sequence = next(self._sequence)
+    async def _request(self, session: _Session, body, sequence: int | None = None) -> Pdu:
+        sequence = next(self._sequence) if sequence is None else sequence
         future: asyncio.Future[Pdu] = asyncio.get_running_loop().create_future()
         session.waiting[sequence] = future
         try:

@@ -647,6 +647,11 @@ class DeliveryReceipt:
     state: str  # DELIVERED, EXPIRED, UNDELIVERABLE, REJECTED, ...
     error: str = ""
 
+    @property
+    def final(self) -> bool:
+        """Whether the state is the message's last (not ENROUTE or ACCEPTED, which a later receipt follows)."""
+        return self.state not in ("ENROUTE", "ACCEPTED")
+
 
 _RECEIPT_FIELD = re.compile(r"(id|stat|err):\s*(\S+)", re.IGNORECASE)
 
