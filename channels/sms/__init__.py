@@ -7,6 +7,7 @@ sender or address over its rate limit 429. Outbound SMS goes only to mainland mo
 - `providers`: the provider interface, the development outbox (a JSON line per message in var/sms-outbox.jsonl) and
   `OptOutGuard`;
 - `tencent`: Tencent Cloud SMS `SendSms`, TC3-HMAC-SHA256 signed, over aiohttp;
+- `smpp`: a carrier gateway over SMPP 3.4 (SMS_PROVIDER=smpp): codec, client, provider; MOs into the pipeline;
 - `config`: the provider SMS_PROVIDER names, checked at start-up;
 - `inbound`: the generic signed JSON callback and Tencent's reply callback (URL token), parsed;
 - `render`: replies in at most 3 segments of 67 characters, the menu and source line kept;

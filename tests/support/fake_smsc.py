@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import threading
 from dataclasses import dataclass, field
 
 from channels.sms.smpp.pdu import (
@@ -42,7 +43,7 @@ from channels.sms.smpp.pdu import (
 )
 from channels.sms.smpp.stream import read_pdu
 
-__all__ = ["FakeSmsc", "ReceivedMessage"]
+__all__ = ["FakeSmsc", "FakeSmscThread", "ReceivedMessage"]
 
 
 @dataclass(frozen=True)
@@ -311,3 +312,34 @@ class FakeSmsc:
                     body.registered_delivery,
                 )
             )
+
+
+class FakeSmscThread:
+    """A `FakeSmsc` served by an event loop of its own in a thread, for tests whose client is another process
+    (the real assistant): `run(lambda smsc: coroutine)` runs a call on the gateway's loop and returns its result."""
+
+    def __init__(self, **options: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="fake-smsc", daemon=True)
+        self.thread.start()
+        self.smsc: FakeSmsc = self._call(self._make(options))
+
+    @staticmethod
+    async def _make(options: dict[str, str]) -> FakeSmsc:
+        return await FakeSmsc(**options).start()
+
+    def _call(self, coroutine, timeout: float = 60.0):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def run(self, call, timeout: float = 60.0):
+        """The result of `await call(smsc)` on the gateway's loop."""
+
+        async def invoke():
+            return await call(self.smsc)
+
+        return self._call(invoke(), timeout)
+
+    def close(self) -> None:
+        self.run(lambda smsc: smsc.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
