@@ -13,7 +13,7 @@ from bot.settings import Settings
 from channels._config import ChannelConfigError, channel_values, check_values
 from channels._state import ChannelState
 from channels.sms.providers import OptOutGuard, OutboxProvider, SmsProvider
-from channels.sms.smpp.provider import SmppProvider, smpp_config, transmitter_client
+from channels.sms.smpp.provider import SmppProvider, smpp_config
 from channels.sms.tencent import DEFAULT_TENCENT_API_BASE, DEFAULT_TENCENT_REGION, TencentSmsProvider
 
 __all__ = ["check_provider_config", "provider_for", "provider_from_env"]
@@ -52,7 +52,7 @@ def provider_for(settings: Settings, session: aiohttp.ClientSession) -> SmsProvi
         return OutboxProvider(settings.var_dir / "sms-outbox.jsonl")
     if kind == "smpp":
         # cast until the provider protocol returns the message ids (issue 15: "SmsMessage and the provider protocol")
-        return cast(SmsProvider, SmppProvider(transmitter_client(smpp_config(settings, transceiver=False))))
+        return cast(SmsProvider, SmppProvider.transmitter(smpp_config(settings, transceiver=False)))
     values = channel_values(settings)
     return TencentSmsProvider(
         session,

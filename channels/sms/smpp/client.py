@@ -325,9 +325,7 @@ class SmppClient:
                 connection.fail_pending(
                     SmppOutcomeUnknown("the connection to the SMS gateway broke before it answered")
                 )
-                connection.writer.close()
-                for task in connection.handlers:
-                    task.cancel()
+                connection.writer.close()  # handlers still running finish; their answers go nowhere
             if not self._stopping:
                 delay = next(delays)
                 logger.warning(

@@ -91,19 +91,39 @@ def transmitter_client(config: SmppConfig) -> SmppClient:
 
 class SmppProvider:
     """`SmsProvider` through an SMPP gateway: submits the message's text to a mainland mobile as one long SMS, and
-    returns the gateway's id of each segment (the ids its delivery receipts name)."""
+    returns the gateway's id of each segment (the ids its delivery receipts name).
 
-    def __init__(self, client: SmppClient) -> None:
-        self.client = client
+    `SmppProvider(client)` sends through a given connection (the Rasa server's transceiver);
+    `SmppProvider.transmitter(config)` through this process's transmitter, found in the running loop when the first
+    message is sent (so the provider can be built outside a loop)."""
+
+    def __init__(self, client: SmppClient | None = None, *, config: SmppConfig | None = None) -> None:
+        if client is None and config is None:
+            raise ValueError("an SmppProvider needs a client or a configuration")
+        self._client = client
+        self._config = config
+
+    @classmethod
+    def transmitter(cls, config: SmppConfig) -> SmppProvider:
+        return cls(config=config)
+
+    @property
+    def client(self) -> SmppClient:
+        """The connection messages go through (for a transmitter: this loop's, made on first use)."""
+        if self._client is not None:
+            return self._client
+        assert self._config is not None
+        return transmitter_client(self._config)
 
     async def send(self, to: str, message: TextMessage | str) -> list[str]:
         """Submit `message.text` (a plain string is taken as the text while the channel still passes strings)."""
         phone = mainland_mobile(to)
         if phone is None:
             raise SmsRecipientRefused(f"the SMS gateway texts only mainland mobiles ({mask_phone(str(to))})")
-        self.client.start()  # a transmitter connects on its first message; started twice is started once
+        client = self.client
+        client.start()  # a transmitter connects on its first message; started twice is started once
         text = message if isinstance(message, str) else message.text
-        return await self.client.send_text(phone, text)
+        return await client.send_text(phone, text)
 
 
 def inbound_sms(message: MobileMessage) -> InboundSms:

@@ -3,6 +3,9 @@ through the fake SMSC as a transmitter (ids returned, only to mainland mobiles, 
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
+
 import pytest
 
 from bot.settings import Settings
@@ -87,6 +90,7 @@ async def test_provider_for_sends_through_a_transmitter_bind_and_returns_the_ids
         )
         assert smsc.binds == [("transmitter", "nxa")]
         assert provider_for(Settings.from_env(smpp_env(smsc.port)), session=None).client is provider.client
+        assert provider_for(Settings.from_env(smpp_env(smsc.port)), session=None).client.config.transceiver is False
     finally:
         await provider.client.stop()
         await smsc.stop()
@@ -107,3 +111,19 @@ async def test_only_mainland_mobiles_are_texted_and_the_guard_refuses_a_number_t
     finally:
         await provider.client.stop()
         await smsc.stop()
+
+
+def test_a_provider_built_outside_an_event_loop_connects_in_the_loop_that_sends():
+    async def serve_and_send(provider) -> tuple[list[str], list[str]]:
+        smsc = await FakeSmsc().start()
+        provider._config = replace(provider._config, port=smsc.port)  # the fake's port is known only now
+        try:
+            ids = await provider.send(PHONE, Text("你好"))
+            return ids, [message_id for message in smsc.messages for message_id in message.message_ids]
+        finally:
+            await provider.client.stop()
+            await smsc.stop()
+
+    provider = provider_for(Settings.from_env(smpp_env()), session=None)  # no loop runs here (the console's case)
+    ids, received = asyncio.run(serve_and_send(provider))
+    assert ids == received and len(ids) == 1
