@@ -161,7 +161,7 @@ class FakeSmsc:
         self, message_id: str, *, state: str = "DELIVRD", form: str = "tlv", error: str = "000"
     ) -> int:
         """Push a delivery receipt for `message_id`: the TLVs (`form="tlv"`) or only the text form (`"text"`)."""
-        states = {"DELIVRD": 2, "EXPIRED": 3, "DELETED": 4, "UNDELIV": 5, "REJECTD": 8}
+        states = {"ENROUTE": 1, "DELIVRD": 2, "EXPIRED": 3, "DELETED": 4, "UNDELIV": 5, "ACCEPTD": 6, "REJECTD": 8}
         text = (
             f"id:{message_id} sub:001 dlvrd:{'001' if state == 'DELIVRD' else '000'} submit date:2612021200 "
             f"done date:2612021201 stat:{state} err:{error} text:"

@@ -6,6 +6,7 @@ loses nothing and sends nothing twice."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from bot.settings import Settings
 from channels.sms import OPT_OUT_CONFIRMATION, SmsInput
@@ -161,6 +162,7 @@ async def test_delivery_receipts_call_on_report_and_a_failing_one_is_delivered_a
             [message_id] = smsc.messages[0].message_ids
             assert await smsc.deliver_receipt(message_id) == Status.OK
             assert await smsc.deliver_receipt(message_id, state="UNDELIV", form="text", error="011") == Status.OK
+            assert await smsc.deliver_receipt(message_id, state="ENROUTE") == Status.OK  # not final: not reported
             failing["on"] = True
             assert await smsc.deliver_receipt(message_id, state="EXPIRED") == Status.TEMPORARY_APP_ERROR
             assert reports == [(message_id, True, ""), (message_id, False, "UNDELIVERABLE 011")]
@@ -189,5 +191,24 @@ async def test_a_gateway_restart_while_a_turn_runs_sends_the_reply_once_after_th
             assert [(m.destination, m.text) for m in smsc.messages] == [(PHONE, REPLY), (PHONE, REPLY)]
             assert agent.texts == ["你好", "谢谢"]
             assert channel.gateway is not None and channel.gateway.binds == 2
+    finally:
+        await smsc.stop()
+
+
+@run_async
+async def test_without_on_report_a_receipt_is_logged_without_the_phone_number(db_url, caplog):
+    smsc = await FakeSmsc().start()
+    agent = FakeAgent(replies({"text": REPLY}))
+    try:
+        async with serve_channel(smpp_channel(smsc, db_url), agent):
+            await smsc.wait_for(lambda: smsc.bound == ["transceiver"])
+            await smsc.deliver_mo(PHONE, "你好")
+            await smsc.wait_for(lambda: len(smsc.messages) == 1)
+            [message_id] = smsc.messages[0].message_ids
+            with caplog.at_level(logging.INFO, logger="channels.sms.channel"):
+                assert await smsc.deliver_receipt(message_id, state="UNDELIV", error="011") == Status.OK
+        [record] = [r for r in caplog.records if "delivery report" in r.getMessage()]
+        assert record.getMessage() == f"sms: delivery report for {message_id}: UNDELIVERABLE 011"
+        assert PHONE not in caplog.text
     finally:
         await smsc.stop()
