@@ -154,7 +154,7 @@ async def test_no_more_than_the_window_of_submits_is_outstanding():
 @run_async
 async def test_enquire_link_keeps_the_link_and_a_hung_gateway_is_left_for_a_new_connection():
     smsc = await FakeSmsc().start()
-    client = await started(smsc, enquire_link_seconds=0.05, response_seconds=0.5)
+    client = await started(smsc, enquire_link_seconds=0.05, response_seconds=2.0)
     try:
         await smsc.wait_for(lambda: smsc.enquire_links >= 3)
         assert client.binds == 1
