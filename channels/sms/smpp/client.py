@@ -7,7 +7,7 @@ reset by a successful bind). An enquire_link every 30 s keeps the link up and fi
 
 Submits (`send_text`) wait for the bind when the client is between connections (up to `queue_seconds`), so a
 message sent during a reconnect goes out once, after it. At most `window` submits are outstanding (sent, not yet
-answered) at a time. A submit that was written but whose submit_sm_resp never came (the connection broke, or no
+answered) at a time; a submit the gateway throttles (not taken) is tried again after 0.5 s, 1 s, 2 s. A submit that was written but whose submit_sm_resp never came (the connection broke, or no
 answer in `response_seconds`) raises `SmppOutcomeUnknown` and is never written again: the gateway may have taken it,
 so sending it again could text the worker twice; the caller decides.
 
@@ -73,6 +73,8 @@ logger = logging.getLogger(__name__)
 PERMANENT_APP_ERROR = 0x00000065  # ESME_RX_P_APPN: the message cannot be handled; the gateway should not retry
 PARTS_KEPT_SECONDS = 600.0  # the parts of a long MO wait this long for the rest
 MAX_PARTIAL_MESSAGES = 1000
+THROTTLE_RETRIES = 3  # a submit the gateway throttled is tried again this many times
+THROTTLE_RETRY_SECONDS = 0.5
 
 
 class SmppError(SmsSendError):
@@ -254,13 +256,20 @@ class SmppClient:
         return ids
 
     async def submit(self, body: SubmitSm) -> str:
-        """Submit one PDU once bound, within the window; the gateway's message id."""
-        async with self._window:
-            connection = await self._usable_connection()
-            response = await self._request(connection, body)
-        if response.status != Status.OK or not isinstance(response.body, SubmitSmResp):
-            raise SmppError(f"the gateway refused a submit_sm: status 0x{response.status:08x}", f"{response.status:x}")
-        return response.body.message_id
+        """Submit one PDU once bound, within the window; the gateway's message id. A throttling answer
+        (ESME_RTHROTTLED, ESME_RMSGQFUL: the gateway did not take it) is retried after 0.5 s, 1 s, 2 s; any other
+        refusal raises `SmppError` with the status."""
+        delays = backoff_delays(THROTTLE_RETRY_SECONDS, 4 * THROTTLE_RETRY_SECONDS)
+        for attempt in range(THROTTLE_RETRIES + 1):
+            async with self._window:
+                connection = await self._usable_connection()
+                response = await self._request(connection, body)
+            if response.status == Status.OK and isinstance(response.body, SubmitSmResp):
+                return response.body.message_id
+            if response.status not in Status.THROTTLING or attempt == THROTTLE_RETRIES:
+                break
+            await self._sleep(next(delays))
+        raise SmppError(f"the gateway refused a submit_sm: status 0x{response.status:08x}", f"{response.status:x}")
 
     async def _usable_connection(self) -> _Connection:
         """The bound connection, waiting for a (re)connect up to `queue_seconds`."""

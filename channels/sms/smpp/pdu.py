@@ -94,7 +94,7 @@ class Status:
     TEMPORARY_APP_ERROR = 0x00000064  # ESME_RX_T_APPN: the SMSC should retry the deliver_sm
     UNKNOWN_ERROR = 0x000000FF  # ESME_RUNKNOWNERR
 
-    TRANSIENT: ClassVar[frozenset[int]] = frozenset({MESSAGE_QUEUE_FULL, THROTTLED, SYSTEM_ERROR})
+    THROTTLING: ClassVar[frozenset[int]] = frozenset({MESSAGE_QUEUE_FULL, THROTTLED})  # not taken: send later
 
 
 class Tag:

@@ -220,11 +220,13 @@ async def test_a_refused_submit_raises_with_the_gateway_status():
     smsc = await FakeSmsc().start()
     client = await started(smsc)
     try:
-        smsc.fail_next = [Status.THROTTLED]
-        with pytest.raises(SmppError, match="status 0x00000058") as raised:
+        smsc.fail_next = [Status.INVALID_DESTINATION]
+        with pytest.raises(SmppError, match="status 0x0000000b") as raised:
             await client.send_text(PHONE, "你好")
-        assert raised.value.code == "58"
+        assert raised.value.code == "b"
+        assert smsc.messages == []  # not tried again: the gateway will never take it
         assert await client.send_text(PHONE, "你好")
+        assert len(smsc.messages) == 1
     finally:
         await client.stop()
         await smsc.stop()
@@ -329,4 +331,26 @@ async def test_stop_unbinds_and_a_stopped_client_sends_nothing():
             await client.send_text(PHONE, "你好")
         assert smsc.messages == []
     finally:
+        await smsc.stop()
+
+
+@run_async
+async def test_a_throttled_submit_is_tried_again_after_a_back_off_and_sent_once():
+    smsc = await FakeSmsc().start()
+    sleeps = Sleeps()
+    client = SmppClient(config_for(smsc), sleep=sleeps)
+    client.start()
+    await client.wait_bound(10)
+    try:
+        smsc.fail_next = [Status.THROTTLED, Status.MESSAGE_QUEUE_FULL]
+        [message_id] = await client.send_text(PHONE, "慢一点")
+        assert [(m.text, m.message_ids) for m in smsc.messages] == [("慢一点", (message_id,))]
+        assert sleeps.delays == [0.5, 1.0]
+        smsc.fail_next = [Status.THROTTLED] * 4
+        with pytest.raises(SmppError, match="status 0x00000058"):
+            await client.send_text(PHONE, "太快了")
+        assert sleeps.delays == [0.5, 1.0, 0.5, 1.0, 2.0]
+        assert len(smsc.messages) == 1
+    finally:
+        await client.stop()
         await smsc.stop()
