@@ -54,7 +54,7 @@ from channels.sms.inbound import (
 )
 from channels.sms.providers import SmsProvider, SmsSendError, recipient_refusal
 from channels.sms.render import MAX_SEGMENTS, OPT_IN_CONFIRMATION, OPT_OUT_CONFIRMATION, SEGMENT_CHARS, render_sms
-from channels.sms.smpp.client import MobileMessage, SmppClient
+from channels.sms.smpp.client import PERMANENT_APP_ERROR, MobileMessage, SmppClient
 from channels.sms.smpp.pdu import DeliveryReceipt, Status
 from channels.sms.smpp.provider import SmppProvider, inbound_sms, smpp_config
 from nlu.extract import mask_phone
@@ -66,7 +66,6 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 16 * 1024
 MENU_TTL = timedelta(hours=24)  # SMS users answer a menu much later than chat users
 KEEP_MESSAGE_KEYS = timedelta(days=30)
-PERMANENT_APP_ERROR = 0x00000065  # ESME_RX_P_APPN: a deliver_sm that can never be handled (not a phone, no text)
 TURNS_FINISH_SECONDS = 10.0  # at shutdown, gateway turns still running get this long to send their replies
 
 OnReport = Callable[[str, bool, str], None]
