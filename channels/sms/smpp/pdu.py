@@ -646,6 +646,7 @@ class DeliveryReceipt:
     delivered: bool
     state: str  # DELIVERED, EXPIRED, UNDELIVERABLE, REJECTED, ...
     error: str = ""
+    phone: str = ""  # the handset's address as the gateway gives it (the receipt's source_addr)
 
     @property
     def final(self) -> bool:
@@ -679,4 +680,6 @@ def parse_receipt(message: DeliverSm) -> DeliveryReceipt:
     error = fields.get("err", "")
     if (network := message.tlv(Tag.NETWORK_ERROR_CODE)) and len(network) == 3:
         error = error or f"network {network[0]}:{int.from_bytes(network[1:], 'big')}"
-    return DeliveryReceipt(message_id, state == "DELIVERED", state, "" if error in ("000", "0") else error)
+    return DeliveryReceipt(
+        message_id, state == "DELIVERED", state, "" if error in ("000", "0") else error, message.source_addr
+    )

@@ -115,15 +115,14 @@ class SmppProvider:
         assert self._config is not None
         return transmitter_client(self._config)
 
-    async def send(self, to: str, message: TextMessage | str) -> list[str]:
-        """Submit `message.text` (a plain string is taken as the text while the channel still passes strings)."""
+    async def send(self, to: str, message: TextMessage) -> list[str]:
+        """Submit `message.text` (the whole text as the phone shows it: a free-text gateway needs no template)."""
         phone = mainland_mobile(to)
         if phone is None:
             raise SmsRecipientRefused(f"the SMS gateway texts only mainland mobiles ({mask_phone(str(to))})")
         client = self.client
         client.start()  # a transmitter connects on its first message; started twice is started once
-        text = message if isinstance(message, str) else message.text
-        return await client.send_text(phone, text)
+        return await client.send_text(phone, message.text)
 
 
 def inbound_sms(message: MobileMessage) -> InboundSms:

@@ -11,6 +11,7 @@ import logging
 from bot.settings import Settings
 from channels.sms import OPT_OUT_CONFIRMATION, SmsInput
 from channels.sms.smpp.pdu import Status
+from channels.sms.templates import REPLY_PREFIX
 from tests.channels.support import FakeAgent, Gate, replies, run_async, serve_channel
 from tests.support.fake_smsc import FakeSmsc
 
@@ -18,6 +19,7 @@ PHONE = "13812341234"
 CONVERSATION = f"sms:{PHONE}"
 SECRET = "test-sms-secret"
 REPLY = "您好！我是宁夏农民工政策助手。欠工钱了可以直接说，比如“老板欠我三个月工资”。"
+TEXTED = REPLY_PREFIX + REPLY  # the reply template's fixed text goes out too: the gateway sends the whole text
 
 
 def smpp_channel(smsc: FakeSmsc, db_url: str, gate: Gate | None = None, on_report=None) -> SmsInput:
@@ -54,7 +56,7 @@ async def test_a_message_from_the_gateway_runs_a_turn_and_the_reply_goes_back_as
             [message] = agent.received
             assert (message.sender_id, message.text, message.input_channel) == (CONVERSATION, "你好", "sms")
             assert message.metadata == {"sms_form": "smpp"}
-            assert [(m.destination, m.text) for m in smsc.messages] == [(PHONE, REPLY)]
+            assert [(m.destination, m.text) for m in smsc.messages] == [(PHONE, TEXTED)]
         assert smsc.bound == []  # the server's stop unbound
     finally:
         await smsc.stop()
@@ -106,7 +108,7 @@ async def test_opt_out_through_the_gateway_is_confirmed_once_and_then_nothing_is
             assert await smsc.deliver_mo(PHONE, "你好") == [Status.OK]
             await asyncio.sleep(0.3)
             assert agent.received == []
-            assert [(m.destination, m.text) for m in smsc.messages] == [(PHONE, OPT_OUT_CONFIRMATION)]
+            assert [(m.destination, m.text) for m in smsc.messages] == [(PHONE, REPLY_PREFIX + OPT_OUT_CONFIRMATION)]
     finally:
         await smsc.stop()
 
@@ -188,7 +190,7 @@ async def test_a_gateway_restart_while_a_turn_runs_sends_the_reply_once_after_th
             assert await smsc.deliver_mo(PHONE, "谢谢") == [Status.OK]
             await smsc.wait_for(lambda: len(smsc.messages) == 2)
             await asyncio.sleep(0.2)
-            assert [(m.destination, m.text) for m in smsc.messages] == [(PHONE, REPLY), (PHONE, REPLY)]
+            assert [(m.destination, m.text) for m in smsc.messages] == [(PHONE, TEXTED), (PHONE, TEXTED)]
             assert agent.texts == ["你好", "谢谢"]
             assert channel.gateway is not None and channel.gateway.binds == 2
     finally:
@@ -196,7 +198,7 @@ async def test_a_gateway_restart_while_a_turn_runs_sends_the_reply_once_after_th
 
 
 @run_async
-async def test_without_on_report_a_receipt_is_logged_without_the_phone_number(db_url, caplog):
+async def test_without_on_report_a_receipt_is_logged_with_the_phone_number_masked(db_url, caplog):
     smsc = await FakeSmsc().start()
     agent = FakeAgent(replies({"text": REPLY}))
     try:
@@ -208,7 +210,7 @@ async def test_without_on_report_a_receipt_is_logged_without_the_phone_number(db
             with caplog.at_level(logging.INFO, logger="channels.sms.channel"):
                 assert await smsc.deliver_receipt(message_id, state="UNDELIV", error="011") == Status.OK
         [record] = [r for r in caplog.records if "delivery report" in r.getMessage()]
-        assert record.getMessage() == f"sms: delivery report for {message_id}: UNDELIVERABLE 011"
+        assert record.getMessage() == f"sms: delivery report for {message_id} (138****1234): failed UNDELIVERABLE 011"
         assert PHONE not in caplog.text
     finally:
         await smsc.stop()

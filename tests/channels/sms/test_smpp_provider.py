@@ -13,6 +13,7 @@ from channels._config import ChannelConfigError
 from channels._state import ChannelState
 from channels.sms import OptOutGuard, SmsRecipientRefused, check_provider_config, provider_for
 from channels.sms.smpp.provider import SmppProvider, smpp_config
+from channels.sms.templates import REPLY, SmsMessage
 from tests.channels.support import run_async
 from tests.support.fake_smsc import FakeSmsc
 
@@ -31,11 +32,9 @@ def smpp_env(port: int = 2775, **overrides: str) -> dict[str, str]:
     }
 
 
-class Text:
-    """A message of the provider protocol's shape (the template builders' `SmsMessage` has `text`)."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
+def sms(text: str) -> SmsMessage:
+    """A message as the template builders make one (a free-text gateway sends its `text`)."""
+    return SmsMessage(REPLY, (text,), text)
 
 
 def test_the_settings_give_the_connection_with_defaults():
@@ -81,7 +80,7 @@ async def test_provider_for_sends_through_a_transmitter_bind_and_returns_the_ids
     provider = provider_for(Settings.from_env(smpp_env(smsc.port)), session=None)
     assert isinstance(provider, SmppProvider)
     try:
-        ids = await provider.send(f"+86{PHONE}", Text("您的欠薪登记有新进展：已受理。详询0951-12333"))
+        ids = await provider.send(f"+86{PHONE}", sms("您的欠薪登记有新进展：已受理。详询0951-12333"))
         [message] = smsc.messages
         assert (message.destination, message.text, list(message.message_ids)) == (
             PHONE,
@@ -104,9 +103,9 @@ async def test_only_mainland_mobiles_are_texted_and_the_guard_refuses_a_number_t
     assert isinstance(provider, SmppProvider)
     try:
         with pytest.raises(SmsRecipientRefused, match="mainland"):
-            await provider.send("+4479460000", Text("hello"))
+            await provider.send("+4479460000", sms("hello"))
         with pytest.raises(SmsRecipientRefused):
-            await OptOutGuard(provider, ChannelState(db_url)).send(PHONE, "你好")
+            await OptOutGuard(provider, ChannelState(db_url)).send(PHONE, sms("你好"))
         assert smsc.binds == [] and smsc.messages == []
     finally:
         await provider.client.stop()
@@ -118,7 +117,7 @@ def test_a_provider_built_outside_an_event_loop_connects_in_the_loop_that_sends(
         smsc = await FakeSmsc().start()
         provider._config = replace(provider._config, port=smsc.port)  # the fake's port is known only now
         try:
-            ids = await provider.send(PHONE, Text("你好"))
+            ids = await provider.send(PHONE, sms("你好"))
             return ids, [message_id for message in smsc.messages for message_id in message.message_ids]
         finally:
             await provider.client.stop()
