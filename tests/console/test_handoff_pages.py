@@ -190,7 +190,7 @@ def test_reply_over_sms_goes_to_the_outbox(client, cases, console, store):
     [line] = outbox.read_text().splitlines()
     assert (
         json.loads(line)["to"] == "13812345678"
-        and json.loads(line)["text"] == "宁夏农民工政策助手：请带上合同到劳动监察大队"
+        and json.loads(line)["text"] == "宁夏农民工政策助手答复您的咨询：请带上合同到劳动监察大队"
     )
     [message] = console.state.takeovers.messages("sms:13812345678")
     assert message.delivery == "sent"
