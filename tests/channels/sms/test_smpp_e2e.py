@@ -8,6 +8,7 @@ import time
 import pytest
 
 from channels.sms import OPT_OUT_CONFIRMATION
+from channels.sms.templates import REPLY_PREFIX
 from tests.support.assistant import Assistant, texts
 from tests.support.fake_smsc import FakeSmscThread
 
@@ -55,14 +56,14 @@ def test_an_sms_from_the_gateway_reaches_rasa_and_the_reply_is_submitted(smpp_as
     assert gateway.run(lambda s: s.deliver_mo(f"86{PHONE}", "你好")) == [0]
     wait_until(lambda: any(m.destination == PHONE for m in smsc.messages))
     [reply] = [m for m in smsc.messages if m.destination == PHONE]
-    assert reply.text.startswith(expected.split("\n")[0][:20])
+    assert reply.text.startswith(REPLY_PREFIX + expected.split("\n")[0][:20])  # the reply template's whole text
     tracker = smpp_assistant.tracker(f"sms:{PHONE}")
     assert tracker["latest_input_channel"] == "sms"
     assert tracker["latest_message"]["text"] == "你好"
 
     assert gateway.run(lambda s: s.deliver_mo(PHONE, "退订")) == [0]
     wait_until(lambda: len([m for m in smsc.messages if m.destination == PHONE]) == 2)
-    assert [m.text for m in smsc.messages if m.destination == PHONE][1] == OPT_OUT_CONFIRMATION
+    assert [m.text for m in smsc.messages if m.destination == PHONE][1] == REPLY_PREFIX + OPT_OUT_CONFIRMATION
     assert gateway.run(lambda s: s.deliver_mo(PHONE, "你好")) == [0]
     time.sleep(2)
     assert len([m for m in smsc.messages if m.destination == PHONE]) == 2
