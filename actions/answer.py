@@ -8,8 +8,9 @@ filters that one ranking in memory, and the branches are tried top to bottom:
 2. A follow-up that names no topic ("那在哪儿办理", "要带啥") is answered from the rule last answered: the facet it
    asks for (where, bring, how_long, cost, who, deadline) when that rule has it; then from the rules related to it
    (the one with that facet, or a confident hit among them); then the rule of its topic and subject whose title
-   answers that facet ("办失业登记要带啥材料" after 失业登记); then within the conversation's topic; a follow-up
-   that still finds nothing is asked back with the topic's likeliest rules.
+   answers that facet ("办失业登记要带啥材料" after 失业登记); a follow-up that names nothing at all ("这个咋整")
+   gets the last rule's main answer; then within the conversation's topic; a follow-up that still finds nothing is
+   asked back with the topic's likeliest rules.
 3. Otherwise the whole base. A hit is answered when its score reaches MIN_CONFIDENT_SCORE and the topic of NLU's
    best intent agrees (two independent signals naming the same topic); with no topic from NLU at all, only a
    strong hit (STRONG_SCORE) is answered (for a "follow-up" with no context, only one FAR_AHEAD of every other
@@ -158,6 +159,10 @@ def decide(
         neighbour = _facet_neighbour(service, context_rule, facet, on) if facet else None
         if neighbour is not None:
             return Decision(rule=neighbour, why="a neighbour whose title answers the facet")
+        if not facet and intent == "ask_followup" and not _candidates(ranked):
+            # 2c. "这个咋整", "那咋办": a follow-up that names nothing at all is about the rule just answered (its main
+            # answer; when that was the last reply, the caller says what it needs instead of repeating it)
+            return Decision(rule=context_rule, why="a bare follow-up on the last rule")
     if context_topic and follow_up:
         # 3. the conversation's topic
         in_context = of_topic(context_topic)
