@@ -84,6 +84,7 @@ MIN_ANCHOR = 2  # characters a title shares with the question (or a facet neighb
 NAMED_TERM = 3  # ... and this many: the title names a term of the question ("公租房")
 MAX_CHOICES = 3
 MIN_CANDIDATE_SCORE = 0.1  # below this a rule is no likely candidate for a clarifying button
+WAGE_RULE_LEAD = 0.1  # a wage report gives way to a confident rule this far ahead of the wage-arrears rule
 
 
 @dataclass
@@ -417,19 +418,20 @@ def send_instead_of_repeating(dispatcher: CollectingDispatcher, service: PolicyS
 
 
 def _another_rule_clearly_fits(service: PolicyService, text: str, on: datetime.date, confidence: float) -> bool:
-    """NLU hesitates to call this unpaid wages, and the knowledge base is sure of another rule ("老板不给开离职证明":
-    a termination certificate, not wages): then that question is answered as any other. An intent short of
-    VERY_CONFIDENT_INTENT gives way too when that rule also leads the wage-arrears rule by FAR_AHEAD ("公司倒了老板
-    跑了 政府能先垫点工钱不": the emergency advance, not a complaint)."""
-    if confidence >= VERY_CONFIDENT_INTENT or not text:
+    """A report of unpaid wages that asks something another rule answers better is answered as any other question.
+    When NLU hesitates to call it unpaid wages, a strong hit of another rule is enough ("老板不给开离职证明": a
+    termination certificate, not wages). Whatever NLU's confidence, a confident hit that leads the wage-arrears rule
+    by WAGE_RULE_LEAD is too ("被拖欠工钱三年了还能要不": the two-year limit; "公司倒了老板跑了 政府能先垫点工钱不":
+    the emergency advance). A close call stays with the complaint rule and its case form."""
+    if not text:
         return False
     ranked = service.rank(text, on=on)
-    if not ranked or ranked[0].score < STRONG_SCORE or ranked[0].rule.id == WAGE_ARREARS_RULE:
+    if not ranked or ranked[0].rule.id == WAGE_ARREARS_RULE or ranked[0].score < MIN_CONFIDENT_SCORE:
         return False
-    if confidence < CONFIDENT_INTENT:
+    if confidence < CONFIDENT_INTENT and ranked[0].score >= STRONG_SCORE:
         return True
     wage = next((hit.score for hit in ranked if hit.rule.id == WAGE_ARREARS_RULE), 0.0)
-    return ranked[0].score - wage >= FAR_AHEAD
+    return ranked[0].score - wage >= WAGE_RULE_LEAD
 
 
 def named_check(service: PolicyService, text: str, on: datetime.date) -> str | None:
