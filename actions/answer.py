@@ -8,8 +8,9 @@ filters that one ranking in memory, and the branches are tried top to bottom:
 2. A follow-up that names no topic ("那在哪儿办理", "要带啥") is answered from the rule last answered: the facet it
    asks for (where, bring, how_long, cost, who, deadline) when that rule has it; then from the rules related to it
    (the one with that facet, or a confident hit among them); then the rule of its topic and subject whose title
-   answers that facet ("办失业登记要带啥材料" after 失业登记); then within the conversation's topic; a follow-up
-   that still finds nothing is asked back with the topic's likeliest rules.
+   answers that facet ("办失业登记要带啥材料" after 失业登记); a follow-up that names nothing at all ("这个咋整")
+   gets the last rule's main answer; then within the conversation's topic; a follow-up that still finds nothing is
+   asked back with the topic's likeliest rules.
 3. Otherwise the whole base. A hit is answered when its score reaches MIN_CONFIDENT_SCORE and the topic of NLU's
    best intent agrees (two independent signals naming the same topic); with no topic from NLU at all, only a
    strong hit (STRONG_SCORE) is answered (for a "follow-up" with no context, only one FAR_AHEAD of every other
@@ -83,6 +84,7 @@ MIN_ANCHOR = 2  # characters a title shares with the question (or a facet neighb
 NAMED_TERM = 3  # ... and this many: the title names a term of the question ("公租房")
 MAX_CHOICES = 3
 MIN_CANDIDATE_SCORE = 0.1  # below this a rule is no likely candidate for a clarifying button
+WAGE_RULE_LEAD = 0.1  # a wage report gives way to a confident rule this far ahead of the wage-arrears rule
 
 
 @dataclass
@@ -158,6 +160,10 @@ def decide(
         neighbour = _facet_neighbour(service, context_rule, facet, on) if facet else None
         if neighbour is not None:
             return Decision(rule=neighbour, why="a neighbour whose title answers the facet")
+        if not facet and intent == "ask_followup" and not _candidates(ranked):
+            # 2c. "这个咋整", "那咋办": a follow-up that names nothing at all is about the rule just answered (its main
+            # answer; when that was the last reply, the caller says what it needs instead of repeating it)
+            return Decision(rule=context_rule, why="a bare follow-up on the last rule")
     if context_topic and follow_up:
         # 3. the conversation's topic
         in_context = of_topic(context_topic)
@@ -412,19 +418,20 @@ def send_instead_of_repeating(dispatcher: CollectingDispatcher, service: PolicyS
 
 
 def _another_rule_clearly_fits(service: PolicyService, text: str, on: datetime.date, confidence: float) -> bool:
-    """NLU hesitates to call this unpaid wages, and the knowledge base is sure of another rule ("老板不给开离职证明":
-    a termination certificate, not wages): then that question is answered as any other. An intent short of
-    VERY_CONFIDENT_INTENT gives way too when that rule also leads the wage-arrears rule by FAR_AHEAD ("公司倒了老板
-    跑了 政府能先垫点工钱不": the emergency advance, not a complaint)."""
-    if confidence >= VERY_CONFIDENT_INTENT or not text:
+    """A report of unpaid wages that asks something another rule answers better is answered as any other question.
+    When NLU hesitates to call it unpaid wages, a strong hit of another rule is enough ("老板不给开离职证明": a
+    termination certificate, not wages). Whatever NLU's confidence, a confident hit that leads the wage-arrears rule
+    by WAGE_RULE_LEAD is too ("被拖欠工钱三年了还能要不": the two-year limit; "公司倒了老板跑了 政府能先垫点工钱不":
+    the emergency advance). A close call stays with the complaint rule and its case form."""
+    if not text:
         return False
     ranked = service.rank(text, on=on)
-    if not ranked or ranked[0].score < STRONG_SCORE or ranked[0].rule.id == WAGE_ARREARS_RULE:
+    if not ranked or ranked[0].rule.id == WAGE_ARREARS_RULE or ranked[0].score < MIN_CONFIDENT_SCORE:
         return False
-    if confidence < CONFIDENT_INTENT:
+    if confidence < CONFIDENT_INTENT and ranked[0].score >= STRONG_SCORE:
         return True
     wage = next((hit.score for hit in ranked if hit.rule.id == WAGE_ARREARS_RULE), 0.0)
-    return ranked[0].score - wage >= FAR_AHEAD
+    return ranked[0].score - wage >= WAGE_RULE_LEAD
 
 
 def named_check(service: PolicyService, text: str, on: datetime.date) -> str | None:

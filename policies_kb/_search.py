@@ -16,6 +16,8 @@ Workers type short, colloquial, typo-ridden questions on phones. The pipeline:
    repaired (a real word is never second-guessed), and a repaired bigram weighs what an unknown one does: repair
    can raise a rule that contains the intended word, never sink the others;
 5. fielded BM25 over title and questions (weight 3) and answer (weight 1).
+6. a rule published for one city or county (its ``scope``) loses :data:`LOCAL_SCOPE_PENALTY` when the question does
+   not name that place, so a region-wide question is answered by the region's rule, not by one county's figures.
 
 **Score.** A hit's score is the BM25 score divided by the largest score the question could reach (every query
 unit fully saturated): the idf-weighted share of the question that the rule covers, in [0, 1). It is comparable
@@ -41,6 +43,7 @@ import datetime
 import functools
 import logging
 import math
+import re
 import threading
 import unicodedata
 from collections import defaultdict
@@ -83,6 +86,12 @@ BM25_B = 0.5
 # A rule's score blends its BM25 share (over all its text) with its best single passage (title or one question):
 # a question that reads like one phrasing of a rule beats one that matches words spread over a long answer.
 PASSAGE_SHARE = 0.2
+# A rule published for one city or county (``scope: 海原县``) loses this much score when the question does not name
+# that place: "考技能证补多少" asks about the whole region, and the Haiyuan figures must not answer it in place of the
+# region's rule (issue 11 §5: nothing from a county is stated for the whole region). Alone, it is still found.
+LOCAL_SCOPE_PENALTY = 0.05
+_BROAD_SCOPES = frozenset({"national", "ningxia"})
+_PLACE_SUFFIXES = re.compile(r"(回族自治县|自治县|市|县|区|镇)$")
 
 logger = logging.getLogger(__name__)
 
@@ -441,6 +450,7 @@ class SearchIndex:
         if not units or limit <= 0:
             return []
         allowed = None if candidates is None else set(candidates)
+        cleaned_question = normalize_for_search(text)
         total_weight = 0.0
         scores: dict[int, float] = defaultdict(float)
         matched: dict[int, list[str]] = defaultdict(list)
@@ -478,6 +488,8 @@ class SearchIndex:
                 continue
             score = (1.0 - PASSAGE_SHARE) * min(1.0, raw / max(total_weight, MIN_QUERY_WEIGHT))
             score += PASSAGE_SHARE * best_passage[index]
+            if rule.scope not in _BROAD_SCOPES and not _names_place(cleaned_question, rule.scope):
+                score = max(0.0, score - LOCAL_SCOPE_PENALTY)
             superseded = matched_rule if rule is not matched_rule else None
             hit = SearchHit(rule, score, _readable_terms(matched[index]), superseded)
             known = best_hit.get(rule.id)
@@ -501,6 +513,20 @@ class SearchIndex:
                 return None
             rule = successor
         return rule
+
+
+@functools.lru_cache(maxsize=64)
+def _place_names(scope: str) -> tuple[str, ...]:
+    """The names a question may use for a local scope: "银川市兴庆区" → ("兴庆区", "兴庆"), "海原县" → ("海原县", "海原").
+    The innermost unit counts: a question naming 银川 does not name 兴庆区."""
+    innermost = re.split(r"(?<=[市州盟])", normalize_for_search(scope))
+    place = next((part for part in reversed(innermost) if part), "")
+    short = _PLACE_SUFFIXES.sub("", place)
+    return tuple(name for name in {place, short} if len(name) >= 2)
+
+
+def _names_place(question: str, scope: str) -> bool:
+    return any(name in question for name in _place_names(scope))
 
 
 def _readable_terms(terms: list[str]) -> list[str]:

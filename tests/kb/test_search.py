@@ -191,3 +191,36 @@ def test_a_rule_is_never_served_before_its_date_even_as_a_successor(tmp_path):
         hit.rule.effective_from <= datetime.date(2026, 12, 31)
         for hit in kb.search("职业技能培训补贴标准", on=datetime.date(2026, 12, 31), limit=10)
     )
+
+
+def _scoped_copy(tmp_path: Path, scope: str) -> KnowledgeBase:
+    shutil.copytree(FIXTURES / "rules", tmp_path / "rules")
+    path = tmp_path / "rules/startup_loan/loan_limits.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "\nscope: ningxia\n" in text
+    path.write_text(text.replace("\nscope: ningxia\n", f"\nscope: {scope}\n"), encoding="utf-8")
+    return KnowledgeBase.load(tmp_path / "rules", FIXTURES / "facts")
+
+
+def test_a_local_rule_weighs_less_unless_the_question_names_its_place(fixture_kb, day, tmp_path):
+    from policies_kb._search import LOCAL_SCOPE_PENALTY
+
+    local = _scoped_copy(tmp_path, "海原县")
+
+    def score(kb, question):
+        return next(
+            hit.score for hit in kb.search(question, on=day, limit=10) if hit.rule.id == "startup_loan.loan_limits"
+        )
+
+    region = score(fixture_kb, "创业担保贷款最多贷多少")
+    assert score(local, "创业担保贷款最多贷多少") == pytest.approx(region - LOCAL_SCOPE_PENALTY)
+    for named in ("海原创业担保贷款最多贷多少", "海原县创业担保贷款最多贷多少"):
+        assert score(local, named) == pytest.approx(score(fixture_kb, named))
+
+
+def test_a_district_is_named_by_its_own_name_not_its_city():
+    from policies_kb._search import _names_place
+
+    assert _names_place("兴庆区的娃娃上学", "银川市兴庆区") and _names_place("兴庆的学校", "银川市兴庆区")
+    assert not _names_place("银川的学校", "银川市兴庆区")
+    assert _names_place("在银川创业", "银川市") and not _names_place("在固原创业", "银川市")
