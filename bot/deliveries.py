@@ -21,6 +21,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -134,6 +135,7 @@ class DeliveryLog:
             )
         ]
         failed = [reason for state, reason in states if state == FAILED]
+        values: dict[str, Any]
         if failed:
             values = {"state": "failed", "reason": f"运营商回执：没有送到（{failed[0] or '未说明原因'}）"}
         elif all(state == DELIVERED for state, _reason in states):
