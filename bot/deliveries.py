@@ -30,7 +30,7 @@ from bot.store import AppStore, storage_errors
 from bot.store.notifications import CaseNotification, Delivery
 from bot.store.types import utcnow
 
-__all__ = ["CHINA_TZ", "KINDS", "REPORTING_CHANNELS", "DeliveryDay", "DeliveryLog"]
+__all__ = ["CHINA_TZ", "KINDS", "REPORTING_CHANNELS", "DeliveryDay", "DeliveryLog", "OnReport", "reporter"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,20 @@ MAX_PROVIDER_ID = 128
 MAX_REASON = 500
 
 SENT, DELIVERED, FAILED = "sent", "delivered", "failed"
+
+# What a channel calls for each delivery report it receives: (provider message id, delivered?, the provider's reason).
+# Synchronous (it writes the app store): call it with asyncio.to_thread.
+OnReport = Callable[[str, bool, str], object]
+
+
+def reporter(store: AppStore, channel: str) -> OnReport:
+    """The `on_report` callable of `channel`'s delivery reports, writing them to the delivery log of `store`."""
+    log_ = DeliveryLog(store)
+
+    def on_report(provider_id: str, delivered: bool, reason: str) -> bool:
+        return log_.report(channel, provider_id, delivered, reason)
+
+    return on_report
 
 
 @dataclass(frozen=True)
