@@ -13,7 +13,9 @@ made-up number be refused before any database look-up (`valid_case_id`). Numbers
 Case-status look-ups (`look_up`) are guarded against guessing: every failed look-up is counted in the app store
 against the conversation that asked, the case number tried and the phone tried (`case_lookup_failures`, keys hashed);
 after a failure a key backs off exponentially (1 s, 2 s, 4 s, 8 s) and after LOOKUP_LIMIT failures in 24 hours the
-look-up is refused without checking anything. A refused key does not lock out the worker: a look-up from the
+look-up is refused without checking anything. A look-up refused because its number or phone is backing off still
+counts against that number and phone (spreading guesses over fresh conversations reaches the limit sooner, never
+more checks); one refused because its conversation is backing off counts nothing more. A refused key does not lock out the worker: a look-up from the
 conversation that recorded the case, with its number and phone, is still answered. `lookup_failure_summary` is the
 console's alert line.
 
@@ -422,11 +424,9 @@ class CaseService:
                 if matched and case.sender_id == sender:
                     self._forget(session, attempt)
                     return self._found(session, case)
-                session.execute(
-                    sa.delete(CaseLookupFailure).where(
-                        CaseLookupFailure.attempt == attempt, CaseLookupFailure.kind != "sender"
-                    )
-                )
+                # The refused attempt stays counted against the number and the phone: a guesser who spreads the
+                # attempts over fresh conversations pushes the key to the daily limit instead of waiting out the
+                # back-off (the refusal is not a check, so at most LOOKUP_LIMIT guesses are ever compared).
                 log.warning("case look-up refused: backing off (%s)", ", ".join(sorted(blocked)))
                 return CaseLookup(None, refused=True)
             if not matched:

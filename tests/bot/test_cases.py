@@ -388,9 +388,25 @@ def test_failed_look_ups_back_off_exponentially_then_stop_for_the_day(db_url):
     # ... but the worker's own conversation still gets the answer.
     assert service.look_up(case.case_id, case.phone, "worker-1").case is not None
     summary = service.lookup_failure_summary()
-    assert ("phone", "138****5678", 5) in summary.top_keys
+    # attacker-2's refused guess counts against the phone (and the number): fresh conversations cannot wait out the
+    # back-off one after another.
+    assert ("phone", "138****5678", 6) in summary.top_keys
     clock.advance(hours=24)
     assert service.look_up(case.case_id, case.phone, "attacker").case is not None  # the window has passed
+
+
+def test_guesses_spread_over_fresh_conversations_reach_the_phones_daily_limit(db_url):
+    """The attack the security test performs, at the service: every guess from a new conversation while the phone
+    backs off is refused unchecked and still counted, so the phone reaches the daily limit without waiting and the
+    right number from yet another conversation is refused; the recording conversation is still answered."""
+    service, clock, case = _guarded(db_url)
+    for attacker in range(12):
+        outcome = service.look_up(f"NX261202{attacker + 1:04d}", case.phone, f"attacker-{attacker}")
+        assert outcome.case is None
+        clock.advance(seconds=0.1)
+    clock.advance(minutes=10)  # every back-off below the daily limit has long run out
+    assert service.look_up(case.case_id, case.phone, "attacker-new").refused
+    assert service.look_up(case.case_id, case.phone, "worker-1").case is not None
 
 
 def test_a_guessed_case_number_is_refused_before_the_database(db_url):

@@ -122,11 +122,6 @@ def guess(day: str, sequence: int, avoid: str) -> str:
 # ------------------------------------------------------------------------------------------- F7, brute force
 
 
-@pytest.mark.xfail(
-    reason="open (issue 14 §5): on the merged main the right case number asked from a fresh attacker conversation "
-    "after the phone's failures was answered once; to be found and fixed next session",
-    strict=False,
-)
 def test_stepping_case_numbers_with_a_known_phone_backs_off_and_never_finds_the_case(assistant, case_id, console):
     day = case_id[2:8]
     replies = []
