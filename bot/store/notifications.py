@@ -60,7 +60,11 @@ class CaseNotification(Base):
     sent_at = sa.Column(UTCDateTime, nullable=True)
     delivered_at = sa.Column(UTCDateTime, nullable=True)
 
-    __table_args__ = (sa.UniqueConstraint("key", name="uq_case_notifications_key"),)
+    __table_args__ = (
+        sa.UniqueConstraint("key", name="uq_case_notifications_key"),
+        # every REST webhook request asks for its conversation's notifications waiting for pickup
+        sa.Index("ix_case_notifications_conversation", "conversation", "state"),
+    )
 
 
 class NotificationAttempt(Base):

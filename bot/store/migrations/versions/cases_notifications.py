@@ -55,6 +55,7 @@ def upgrade() -> None:
     op.create_index("ix_case_notifications_state", "case_notifications", ["state"])
     op.create_index("ix_case_notifications_next_attempt_at", "case_notifications", ["next_attempt_at"])
     op.create_index("ix_case_notifications_created_at", "case_notifications", ["created_at"])
+    op.create_index("ix_case_notifications_conversation", "case_notifications", ["conversation", "state"])
     op.create_table(
         "notification_attempts",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
