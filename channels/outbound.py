@@ -8,7 +8,8 @@ channel. One interface for every channel, and exceptions that say what the opera
         show(failed.reason)                           # a short Chinese text for the operator
 
 - WeChat: a customer-service message (`WindowClosed` when the worker's last message is more than 48 hours old);
-- SMS: one message through the configured provider, never to a number that opted out (`OptedOut`);
+- SMS: the text through the reply template of the configured provider (one long SMS; cut at a clean boundary at
+  the per-reply cap), never to a number that opted out (`OptedOut`);
 - REST: the REST client has no address to push to, so the text is queued as a pending operator message of the
   conversation's takeover, which `GET /webhooks/rest/messages` (or the next webhook answer) hands out once.
 
@@ -33,8 +34,9 @@ from bot.store.cases import utcnow
 from bot.takeover import TakeoverService
 from channels._config import ChannelConfigError
 from channels._state import ChannelState
-from channels.sms.config import provider_for
+from channels.sms.config import provider_for, template_limits
 from channels.sms.providers import OptOutGuard, SmsOptedOut, SmsProvider, SmsSendError
+from channels.sms.templates import RepliesNotSupported, TemplateLimits, reply_messages
 from channels.wechat.api import CustomerServiceClient, CustomerServiceWindowClosed, WeChatApiError, customer_service_for
 
 __all__ = [
@@ -133,16 +135,25 @@ class WeChatOutbound(_ProviderOutbound):
 
 
 class SmsOutbound(_ProviderOutbound):
-    """Operator replies as one SMS each, never to a number that opted out."""
+    """Operator replies through the reply template (one long SMS when it fits), never to a number that opted out.
+    A personal Tencent account cannot carry them (`DeliveryRefused` saying so)."""
 
     channel, service = "sms", "短信平台"
 
-    def __init__(self, provider: SmsProvider, state: ChannelState) -> None:
+    def __init__(self, provider: SmsProvider, state: ChannelState, limits: TemplateLimits | None = None) -> None:
         self.provider = OptOutGuard(provider, state)
+        self.limits = limits or TemplateLimits()
 
     async def _deliver(self, conversation: str, text: str) -> None:
         try:
-            await self.provider.send(conversation, text)
+            messages = reply_messages(text, self.limits)
+        except RepliesNotSupported:
+            raise DeliveryRefused("这个短信账号是个人认证的，只能发固定通知，不能发回复，请改打电话联系。") from None
+        if not messages:
+            raise DeliveryRefused("消息是空的，没有发出。")
+        try:
+            for message in messages:
+                await self.provider.send(conversation, message)
         except SmsOptedOut:
             raise OptedOut() from None
         except SmsSendError as error:
@@ -181,7 +192,7 @@ def outbound_for(channel: str, *, settings: Settings, store: AppStore, session: 
     if channel == "wechat":
         return WeChatOutbound(customer_service_for(settings, session))
     if channel == "sms":
-        return SmsOutbound(provider_for(settings, session), ChannelState(store))
+        return SmsOutbound(provider_for(settings, session), ChannelState(store), template_limits(settings))
     if channel == "rest":
         return RestOutbound(TakeoverService(store))
     raise ChannelConfigError(f"no outbound channel {channel!r} (one of {', '.join(CHANNELS)})")

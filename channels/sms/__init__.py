@@ -4,21 +4,23 @@ Served at `/webhooks/sms/webhook`; registered in credentials.yml as `channels.sm
 (`SMS_WEBHOOK_SECRET`). Unauthenticated or stale callbacks get 403, malformed ones 400, bodies over 16 KiB 413, a
 sender or address over its rate limit 429. Outbound SMS goes only to mainland mobiles that have written.
 
-- `providers`: the provider interface, the development outbox (a JSON line per message in var/sms-outbox.jsonl) and
-  `OptOutGuard`;
-- `tencent`: Tencent Cloud SMS `SendSms`, TC3-HMAC-SHA256 signed, over aiohttp;
-- `config`: the provider SMS_PROVIDER names, checked at start-up;
+- `templates`: `SmsMessage` (template, variables, whole text), the two templates to register (reply, case update),
+  `TemplateLimits` (account type, signature, per-reply cap) and the builders `reply_messages`, `case_update_message`;
+- `providers`: the provider interface (`send(to, message) -> provider ids`), the development outbox (a JSON line per
+  message in var/sms-outbox.jsonl) and `OptOutGuard`;
+- `tencent`: Tencent Cloud SMS `SendSms` (template id + variables), TC3-HMAC-SHA256 signed, over aiohttp;
+- `config`: the provider SMS_PROVIDER names and the template limits, checked at start-up;
 - `inbound`: the generic signed JSON callback and Tencent's reply callback (URL token), parsed;
-- `render`: replies in at most 3 segments of 67 characters, the menu and source line kept;
+- `render`: a reply as one text within the reply template's room, the menu and source line kept;
 - `channel`: the Rasa input and output channels (claim, opt-out, takeover, menu, turn, send);
 - `__main__`: `python -m channels.sms callback-token` prints the Tencent callback URL's path.
 
 Replies: texts, a numbered menu for buttons (digit replies map back to the payload; menus kept 24 h in the app
-store), the source line last. Each segment is sent as its own message through the provider.
+store), the source line last; sent through the reply template as one long SMS (`templates.reply_messages`).
 """
 
 from channels.sms.channel import SmsInput, SmsOutput, SmsPushOutput
-from channels.sms.config import check_provider_config, provider_for, provider_from_env
+from channels.sms.config import check_provider_config, check_replies, provider_for, provider_from_env, template_limits
 from channels.sms.inbound import (
     InboundSms,
     MalformedSms,
@@ -38,6 +40,13 @@ from channels.sms.providers import (
     SmsSendError,
 )
 from channels.sms.render import OPT_IN_CONFIRMATION, OPT_OUT_CONFIRMATION, render_sms
+from channels.sms.templates import (
+    RepliesNotSupported,
+    SmsMessage,
+    TemplateLimits,
+    case_update_message,
+    reply_messages,
+)
 from channels.sms.tencent import TencentSmsProvider, tc3_authorization
 
 __all__ = [
@@ -47,15 +56,20 @@ __all__ = [
     "MalformedSms",
     "OptOutGuard",
     "OutboxProvider",
+    "RepliesNotSupported",
     "SmsInput",
+    "SmsMessage",
     "SmsOptedOut",
     "SmsOutput",
     "SmsProvider",
     "SmsPushOutput",
     "SmsRecipientRefused",
     "SmsSendError",
+    "TemplateLimits",
     "TencentSmsProvider",
+    "case_update_message",
     "check_provider_config",
+    "check_replies",
     "mainland_mobile",
     "normalize_phone",
     "parse_generic",
@@ -63,7 +77,9 @@ __all__ = [
     "provider_for",
     "provider_from_env",
     "render_sms",
+    "reply_messages",
     "sign_body",
     "tc3_authorization",
+    "template_limits",
     "tencent_callback_token",
 ]

@@ -10,6 +10,11 @@ Only the number's own authenticated callback can do either: the keyword must be 
 Every authenticated message records its number as a contact: the service texts only mainland mobile numbers
 (1[3-9]…) that have written (`channels.sms.providers.recipient_refusal`), in a turn, in a push and from the console.
 A sender over its rate limit, or an address over its own, gets 429 before anything is claimed or run.
+
+Delivery reports: `POST /webhooks/sms/report` takes Tencent's status-report callback, authenticated like the inbound
+callback (the `?token=`, or the generic form's signature), and tells the injected `on_report(provider_id,
+delivered, reason)` of each report (in a thread); without one, each report is logged with the number masked and
+dropped. If `on_report` raises, the callback gets 500 and Tencent sends the batch again.
 """
 
 from __future__ import annotations
@@ -35,32 +40,36 @@ from channels._config import ChannelConfigError, check_values, credentials_and_s
 from channels._http import BodyTooLarge, client_session, close_client_session, read_body
 from channels._render import CollectingOutput, Reply
 from channels._state import OPTED_OUT, SUBSCRIBED, state_and_gate
-from channels.sms.config import check_provider_config, provider_for
+from channels.sms.config import check_provider_config, check_replies, provider_for, template_limits
 from channels.sms.inbound import (
     OPT_IN_WORDS,
     OPT_OUT_WORDS,
     STALE,
+    DeliveryReport,
     InboundSms,
     MalformedSms,
     authenticate,
     keyword,
     parse,
+    parse_tencent_reports,
 )
-from channels.sms.providers import SmsProvider, SmsSendError, recipient_refusal
-from channels.sms.render import MAX_SEGMENTS, OPT_IN_CONFIRMATION, OPT_OUT_CONFIRMATION, SEGMENT_CHARS, render_sms
+from channels.sms.providers import OnReport, SmsProvider, SmsSendError, recipient_refusal
+from channels.sms.render import OPT_IN_CONFIRMATION, OPT_OUT_CONFIRMATION, render_sms
+from channels.sms.templates import TemplateLimits, reply_messages
 from nlu.extract import mask_phone
 
-__all__ = ["SmsInput", "SmsOutput", "SmsPushOutput", "MAX_BODY_BYTES"]
+__all__ = ["SmsInput", "SmsOutput", "SmsPushOutput", "MAX_BODY_BYTES", "MAX_REPORT_BODY_BYTES"]
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 16 * 1024
+MAX_REPORT_BODY_BYTES = 256 * 1024  # a batch of status reports
 MENU_TTL = timedelta(hours=24)  # SMS users answer a menu much later than chat users
 KEEP_MESSAGE_KEYS = timedelta(days=30)
 
 
 class SmsOutput(CollectingOutput):
-    """Collects one turn's messages; the channel renders them into SMS segments and sends them."""
+    """Collects one turn's messages; the channel renders them into reply-template SMS and sends them."""
 
     @classmethod
     def name(cls) -> str:
@@ -99,7 +108,7 @@ class SmsInput(MenuChannel, InputChannel):
             str(secret),
             settings=settings,
             db_url=settings.app_db_url,
-            segment_chars=int(credentials.get("segment_chars") or SEGMENT_CHARS),
+            templates=check_replies(settings),  # a personal Tencent account cannot answer: refuse to start
             limits=WebhookLimits.from_env(settings.env),
         )
 
@@ -111,8 +120,8 @@ class SmsInput(MenuChannel, InputChannel):
         settings: Settings | None = None,
         db_url: str | None = None,
         intercept: Intercept | None = None,
-        max_segments: int = MAX_SEGMENTS,
-        segment_chars: int = SEGMENT_CHARS,
+        templates: TemplateLimits | None = None,
+        on_report: OnReport | None = None,
         limits: WebhookLimits | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -122,8 +131,8 @@ class SmsInput(MenuChannel, InputChannel):
         self._provider = provider
         self._settings = settings
         self.state, self.intercept = state_and_gate(db_url, intercept)
-        self.max_segments = max_segments
-        self.segment_chars = segment_chars
+        self.templates = templates
+        self.on_report = on_report
         self.limits = limits or WebhookLimits()
         self._clock = clock
 
@@ -137,6 +146,12 @@ class SmsInput(MenuChannel, InputChannel):
             self._provider = provider_for(self._settings or current(), client_session())
         return self._provider
 
+    def template_limits(self) -> TemplateLimits:
+        """The reply template's limits: given, else those of the settings, else the defaults."""
+        if self.templates is None:
+            self.templates = template_limits(self._settings) if self._settings is not None else TemplateLimits()
+        return self.templates
+
     def log_id(self, sender_id: str) -> str:
         """Phone numbers are personal data: logs show 138****1234."""
         try:
@@ -147,20 +162,21 @@ class SmsInput(MenuChannel, InputChannel):
     # -- rendering and delivery --------------------------------------------------------------------------------
 
     def render(self, reply: Reply) -> list[str]:
-        """The reply as SMS segments (see `render_sms`)."""
-        return render_sms(reply, max_segments=self.max_segments, segment_chars=self.segment_chars)
+        """The reply as the text the reply template carries (see `render_sms`), fitted to the template's room."""
+        return render_sms(reply, max_chars=self.template_limits().reply_text_chars)
 
     async def deliver(self, sender_id: str, parts: list[str]) -> int:
-        """Send segments through the provider to the phone of conversation `sender_id` (`sms:<phone>`), only to a
-        mainland mobile that has written (else nothing, logged); stops at the first failure (logged)."""
+        """Send a rendered reply through the provider to the phone of conversation `sender_id` (`sms:<phone>`) as
+        reply-template messages (`reply_messages`: one long SMS when it fits), only to a mainland mobile that has
+        written (else nothing, logged); how many messages were sent, stopping at the first failure (logged)."""
         if parts and (refusal := await asyncio.to_thread(recipient_refusal, sender_id, self.state)) is not None:
             logger.warning("sms: nothing sent to %s: %s", mask_phone(sender_id), refusal)
             return 0
         phone = address("sms", sender_id)
         sent = 0
-        for part in parts:
+        for message in reply_messages(parts, self.template_limits()) if parts else []:
             try:
-                await self.provider().send(phone, part)
+                await self.provider().send(phone, message)
             except (TimeoutError, SmsSendError, aiohttp.ClientError, OSError) as error:
                 logger.error("sms: sending to %s failed: %s", mask_phone(phone), error)
                 break
@@ -215,19 +231,18 @@ class SmsInput(MenuChannel, InputChannel):
                 if reply is None:
                     status = "taken_over"
                 else:
-                    segments = self.render(reply)
+                    parts = self.render(reply)
                     if await asyncio.to_thread(self.state.is_opted_out, sms.phone):
-                        segments = []  # opted out while the turn ran
-                    sent = await self.deliver(conversation, segments)
+                        parts = []  # opted out while the turn ran
+                    sent = await self.deliver(conversation, parts)
                     logger.info(
-                        "sms: turn %s for %s done in %.2f s; %d of %d segment(s) sent",
+                        "sms: turn %s for %s done in %.2f s; %d message(s) sent",
                         sms.key,
                         masked,
                         time.monotonic() - started,
                         sent,
-                        len(segments),
                     )
-                    logger.debug("sms: reply to %s: %r", masked, segments)
+                    logger.debug("sms: reply to %s: %r", masked, parts)
                     status = "answered"
         except Exception:
             if not turn_ran:  # let the provider's retry run it
@@ -236,10 +251,24 @@ class SmsInput(MenuChannel, InputChannel):
         await self.finish(sms.key)
         return status
 
+    async def _reports(self, reports: list[DeliveryReport]) -> None:
+        """Tell `on_report` of each report (in a thread), or log it masked when nothing was injected."""
+        for report in reports:
+            if self.on_report is None:
+                logger.info(
+                    "sms: delivery report for %s (%s): %s %s",
+                    report.provider_id,
+                    mask_phone(report.phone) if report.phone else "?",
+                    "delivered" if report.delivered else "failed",
+                    report.reason,
+                )
+                continue
+            await asyncio.to_thread(self.on_report, report.provider_id, report.delivered, report.reason)
+
     # -- HTTP --------------------------------------------------------------------------------------------------
 
     def blueprint(self, on_new_message: Callable[..., Awaitable[Any]]) -> Blueprint:
-        """`GET /` health and `POST /webhook` for both callback forms."""
+        """`GET /` health, `POST /webhook` for both callback forms and `POST /report` for delivery reports."""
         from bot.safety_net import with_safety_net
 
         # a turn that produced nothing still gets an answer; one that raised is released for the provider's retry
@@ -301,5 +330,33 @@ class SmsInput(MenuChannel, InputChannel):
             if form == "tencent":
                 return response.json({"result": 0, "errmsg": "OK"})
             return response.json({"status": status})
+
+        @sms_webhook.route("/report", methods=["POST"], stream=True)
+        async def report(request: Request) -> HTTPResponse:
+            # Tencent reads {"result": 0} as accepted; anything else (or a non-200) makes it send the batch again
+            if not self.address_allowed(request):
+                return response.json({"result": 1, "errmsg": "too many requests"}, status=429)
+            try:
+                body = await read_body(request, MAX_REPORT_BODY_BYTES)
+            except BodyTooLarge:
+                logger.warning("sms: status-report body over %d bytes refused", MAX_REPORT_BODY_BYTES)
+                return response.json({"result": 1, "errmsg": "payload too large"}, status=413)
+            form = authenticate(self._secret, request.headers, request.args, body, now=self._clock())
+            if form is None or form == STALE:
+                logger.warning("sms: unauthenticated or stale status-report callback refused")
+                return response.json({"result": 1, "errmsg": "forbidden"}, status=403)
+            try:
+                reports, skipped = parse_tencent_reports(body)
+            except MalformedSms as error:
+                logger.warning("sms: malformed status-report callback refused: %s", error)
+                return response.json({"result": 1, "errmsg": str(error)}, status=400)
+            if skipped:
+                logger.warning("sms: %d unreadable status report(s) skipped, %d read", skipped, len(reports))
+            try:
+                await self._reports(reports)
+            except Exception:
+                logger.exception("sms: recording %d status report(s) failed", len(reports))
+                return response.json({"result": 1, "errmsg": "internal error"}, status=500)
+            return response.json({"result": 0, "errmsg": "OK"})
 
         return sms_webhook

@@ -1,5 +1,10 @@
 """Which SMS provider the settings name, built once: SMS_PROVIDER ("outbox", the development default, or "tencent"
-with SMS_TENCENT_*), checked at start-up so a misconfigured delivery fails before the first message."""
+with SMS_TENCENT_*), checked at start-up so a misconfigured delivery fails before the first message; and the
+template limits (`template_limits`: SMS_TENCENT_ACCOUNT_TYPE, SMS_REPLY_MAX_CHARS, the signature).
+
+Tencent needs a template id per template (`channels.sms.templates`): SMS_TENCENT_REPLY_TEMPLATE_ID (its old name
+SMS_TENCENT_TEMPLATE_ID still works) and SMS_TENCENT_CASE_TEMPLATE_ID. A personal account (6 characters a variable)
+cannot carry replies: it needs only the case template, and `check_replies` refuses it for the SMS channel."""
 
 from __future__ import annotations
 
@@ -11,17 +16,56 @@ from bot.settings import Settings
 from channels._config import ChannelConfigError, channel_values, check_values
 from channels._state import ChannelState
 from channels.sms.providers import OptOutGuard, OutboxProvider, SmsProvider
+from channels.sms.templates import CASE_UPDATE, REPLY, TemplateLimits
 from channels.sms.tencent import DEFAULT_TENCENT_API_BASE, DEFAULT_TENCENT_REGION, TencentSmsProvider
 
-__all__ = ["check_provider_config", "provider_for", "provider_from_env"]
+__all__ = ["check_provider_config", "check_replies", "provider_for", "provider_from_env", "template_limits"]
 
 _TENCENT_VARIABLES = (
     "SMS_TENCENT_SECRET_ID",
     "SMS_TENCENT_SECRET_KEY",
     "SMS_TENCENT_SDK_APP_ID",
     "SMS_TENCENT_SIGN_NAME",
-    "SMS_TENCENT_TEMPLATE_ID",
+    "SMS_TENCENT_CASE_TEMPLATE_ID",
 )
+_REPLY_TEMPLATE_VARIABLE = "SMS_TENCENT_REPLY_TEMPLATE_ID"
+_OLD_REPLY_TEMPLATE_VARIABLE = "SMS_TENCENT_TEMPLATE_ID"  # before issue 15; the reply template's old name
+
+
+def _tencent_values(values: Mapping[str, str]) -> dict[str, str]:
+    tencent = {name: values.get(name, "") for name in _TENCENT_VARIABLES}
+    tencent[_REPLY_TEMPLATE_VARIABLE] = values.get(_REPLY_TEMPLATE_VARIABLE) or values.get(
+        _OLD_REPLY_TEMPLATE_VARIABLE, ""
+    )
+    return tencent
+
+
+def template_limits(settings: Settings) -> TemplateLimits:
+    """The template limits of the configured account (`ChannelConfigError` for a bad SMS_TENCENT_ACCOUNT_TYPE or
+    SMS_REPLY_MAX_CHARS). The account type and the signature count only for Tencent: other providers send the
+    whole text, with no per-variable limit."""
+    values = channel_values(settings)
+    tencent = (values.get("SMS_PROVIDER") or "").strip().lower() == "tencent"
+    if not tencent:
+        values = {**values, "SMS_TENCENT_ACCOUNT_TYPE": ""}
+    try:
+        return TemplateLimits.from_values(values, signature=values.get("SMS_TENCENT_SIGN_NAME", "") if tencent else "")
+    except ValueError as error:
+        raise ChannelConfigError(str(error)) from None
+
+
+def check_replies(settings: Settings) -> TemplateLimits:
+    """The limits, when the configured account can send replies; else `ChannelConfigError` saying why (a
+    personal Tencent account: 6 characters a variable cannot carry an answer)."""
+    limits = template_limits(settings)
+    if not limits.carries_replies:
+        raise ChannelConfigError(
+            "SMS_TENCENT_ACCOUNT_TYPE=personal: a personal Tencent account allows 6 characters a template variable, "
+            "too few for any reply, so the SMS channel cannot answer workers. Use an enterprise or government "
+            "account (SMS_TENCENT_ACCOUNT_TYPE=enterprise) or a carrier gateway; a personal account can send only "
+            "the fixed case notification (remove channels.sms.SmsInput from credentials.yml)"
+        )
+    return limits
 
 
 def check_provider_config(settings: Settings) -> str:
@@ -29,12 +73,15 @@ def check_provider_config(settings: Settings) -> str:
     values = channel_values(settings)
     kind = (values.get("SMS_PROVIDER") or "").strip().lower()
     if kind == "tencent":
-        tencent = {name: values.get(name, "") for name in _TENCENT_VARIABLES}
-        check_values("sms", tencent, required=_TENCENT_VARIABLES, production=settings.production)
+        limits = template_limits(settings)
+        required = _TENCENT_VARIABLES + ((_REPLY_TEMPLATE_VARIABLE,) if limits.carries_replies else ())
+        check_values("sms", _tencent_values(values), required=required, production=settings.production)
     elif not kind:
         raise ChannelConfigError("SMS_PROVIDER is not set (outbox or tencent); production has no default")
     elif kind != "outbox":
         raise ChannelConfigError(f"unknown SMS_PROVIDER {kind!r} (outbox or tencent)")
+    else:
+        template_limits(settings)
     return kind
 
 
@@ -44,13 +91,17 @@ def provider_for(settings: Settings, session: aiohttp.ClientSession) -> SmsProvi
     if check_provider_config(settings) == "outbox":
         return OutboxProvider(settings.var_dir / "sms-outbox.jsonl")
     values = channel_values(settings)
+    tencent = _tencent_values(values)
     return TencentSmsProvider(
         session,
         secret_id=values["SMS_TENCENT_SECRET_ID"],
         secret_key=values["SMS_TENCENT_SECRET_KEY"],
         sdk_app_id=values["SMS_TENCENT_SDK_APP_ID"],
         sign_name=values["SMS_TENCENT_SIGN_NAME"],
-        template_id=values["SMS_TENCENT_TEMPLATE_ID"],
+        template_ids={
+            REPLY: tencent[_REPLY_TEMPLATE_VARIABLE],
+            CASE_UPDATE: tencent["SMS_TENCENT_CASE_TEMPLATE_ID"],
+        },
         api_base=values.get("SMS_TENCENT_API_BASE") or DEFAULT_TENCENT_API_BASE,
         region=values.get("SMS_TENCENT_REGION") or DEFAULT_TENCENT_REGION,
     )

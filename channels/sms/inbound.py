@@ -13,6 +13,11 @@ Two forms share the webhook URL, each authenticated before its body is parsed (c
   that leaks through access logs does not reveal the key that signs the generic form. It is a bearer credential,
   so production also allows only Tencent's callback addresses at the proxy and keeps the token out of access logs
   (docs/nginx-scale-out.conf). It has no message id: the de-duplication key is a hash of number, time and text.
+
+Tencent's **status report (状态报告) callback** is a JSON list of `{"sid", "mobile", "nationcode", "report_status"
+("SUCCESS" or "FAIL"), "errmsg", "description", "user_receive_time"}`, posted to `…/webhooks/sms/report` with the same
+`?token=` (or, from another gateway, signed like the generic form). `parse_tencent_reports` reads it into
+`DeliveryReport`s; `sid` is the `SerialNo` that `SendSms` returned for the message.
 """
 
 from __future__ import annotations
@@ -30,10 +35,12 @@ from nlu.text import to_half_width
 
 __all__ = [
     "MAX_CLOCK_SKEW_SECONDS",
+    "MAX_REPORTS",
     "MAX_TEXT_CHARS",
     "OPT_IN_WORDS",
     "OPT_OUT_WORDS",
     "STALE",
+    "DeliveryReport",
     "InboundSms",
     "MalformedSms",
     "authenticate",
@@ -43,11 +50,13 @@ __all__ = [
     "parse",
     "parse_generic",
     "parse_tencent",
+    "parse_tencent_reports",
     "sign_body",
     "tencent_callback_token",
 ]
 
 MAX_TEXT_CHARS = 1000
+MAX_REPORTS = 1000  # status reports in one callback
 MAX_CLOCK_SKEW_SECONDS = 300
 STALE = "stale"  # what `authenticate` says of a correctly signed generic callback whose timestamp is too old (or new)
 OPT_OUT_WORDS = {"退订", "TD", "STOP"}
@@ -67,6 +76,18 @@ class InboundSms:
     text: str
     key: str
     form: str  # "generic" or "tencent"
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """One delivery report: the provider's message id, whether the phone received it, and why not (or the
+    provider's success code), with the number (for masked logs) and the time the provider gave, as it gave it."""
+
+    provider_id: str
+    delivered: bool
+    reason: str
+    phone: str
+    received_at: str
 
 
 def sign_body(secret: str, body: bytes, timestamp: int | str) -> str:
@@ -197,3 +218,50 @@ def parse(form: str, body: bytes) -> InboundSms:
 def keyword(text: str) -> str:
     """The text as a possible keyword (退订, TD, 订阅, ...): half-width, no spaces or trailing punctuation, upper case."""
     return re.sub(r"[\s。.！!，,]", "", to_half_width(text)).upper()
+
+
+def _report(entry: Any) -> DeliveryReport:
+    if not isinstance(entry, dict):
+        raise MalformedSms("a status report is not a JSON object")
+    sid, status = entry.get("sid"), entry.get("report_status")
+    if not isinstance(sid, str) or not sid.strip() or len(sid) > 100:
+        raise MalformedSms("a status report's sid must be a non-empty string of at most 100 characters")
+    if status not in ("SUCCESS", "FAIL"):
+        raise MalformedSms("a status report's report_status must be SUCCESS or FAIL")
+    details = [str(entry.get(name) or "").strip()[:200] for name in ("errmsg", "description")]
+    try:
+        phone = normalize_phone(entry.get("mobile"), entry.get("nationcode") or "86")
+    except MalformedSms:
+        phone = ""  # the id names the message; the number is only for the log
+    received_at = entry.get("user_receive_time")
+    return DeliveryReport(
+        sid.strip(),
+        status == "SUCCESS",
+        "：".join(detail for detail in details if detail),
+        phone,
+        received_at.strip()[:40] if isinstance(received_at, str) else "",
+    )
+
+
+def parse_tencent_reports(body: bytes) -> tuple[list[DeliveryReport], int]:
+    """Tencent's status-report callback (a JSON list; one object is read as a list of one) → the reports and how
+    many entries were unreadable (skipped: one bad entry must not make Tencent retry the good ones forever).
+    Raises `MalformedSms` for a body that is not such a list at all."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise MalformedSms("body is not UTF-8 JSON") from None
+    entries = [data] if isinstance(data, dict) else data
+    if not isinstance(entries, list):
+        raise MalformedSms("body is not a list of status reports")
+    if len(entries) > MAX_REPORTS:
+        raise MalformedSms(f"more than {MAX_REPORTS} status reports in one callback")
+    reports, skipped = [], 0
+    for entry in entries:
+        try:
+            reports.append(_report(entry))
+        except MalformedSms:
+            skipped += 1
+    if entries and not reports:
+        raise MalformedSms("no readable status report (each needs sid and report_status SUCCESS or FAIL)")
+    return reports, skipped

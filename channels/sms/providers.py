@@ -1,8 +1,11 @@
 """Outbound SMS: the provider interface, the development outbox, and the guard that decides who may be texted.
 
-A provider sends one SMS to a sender id of this channel (an 11-digit Chinese mobile, or +<country><number>).
-`OutboxProvider` appends what would be sent to a JSON-lines file (development and tests); the real provider is
-`channels.sms.tencent.TencentSmsProvider`; `channels.sms.config.provider_for` builds the one the settings name.
+A provider sends one `SmsMessage` (`channels.sms.templates`: a template's name, its variables and the whole text) to
+a sender id of this channel (an 11-digit Chinese mobile, or +<country><number>) and returns the provider's message
+ids (which its delivery reports name; [] when it gives none). Template providers send the configured template id
+and the variables; free-text gateways send `message.text`. `OutboxProvider` appends what would be sent to a
+JSON-lines file (development and tests); the real provider is `channels.sms.tencent.TencentSmsProvider`;
+`channels.sms.config.provider_for` builds the one the settings name.
 
 `OptOutGuard` wraps a provider for every sender outside a worker's own turn (the console's operator replies, Rasa's
 pushes): it sends only to a mainland China mobile number (1[3-9]…) that has written to the service itself and has
@@ -15,15 +18,31 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 from channels._state import ChannelState
 from channels.sms.inbound import mainland_mobile
+from channels.sms.templates import SmsMessage
 from nlu.extract import mask_phone
 
-__all__ = ["OptOutGuard", "OutboxProvider", "SmsOptedOut", "SmsProvider", "SmsRecipientRefused", "SmsSendError"]
+__all__ = [
+    "OnReport",
+    "OptOutGuard",
+    "OutboxProvider",
+    "SmsOptedOut",
+    "SmsProvider",
+    "SmsRecipientRefused",
+    "SmsSendError",
+]
+
+
+OnReport = Callable[[str, bool, str], None]
+"""Told of each delivery report: `on_report(provider_id, delivered, reason)` (sync; channels call it in a thread).
+It may be told of one report more than once (providers retry): it must be idempotent."""
 
 
 class SmsSendError(Exception):
@@ -57,13 +76,15 @@ def recipient_refusal(to: str, state: ChannelState) -> str | None:
 
 
 class SmsProvider(Protocol):
-    """Sends one SMS. `to` is a sender id of this channel (11-digit Chinese mobile, or +<country><number>)."""
+    """Sends one SMS. `to` is a sender id of this channel (11-digit Chinese mobile, or +<country><number>); returns
+    the provider's message ids (one per recipient or per segment, as the provider numbers them; may be [])."""
 
-    async def send(self, to: str, text: str) -> None: ...
+    async def send(self, to: str, message: SmsMessage) -> list[str]: ...
 
 
 class OutboxProvider:
-    """Development and test provider: appends {"to", "text", "time"} as one JSON line per message to a file."""
+    """Development and test provider: appends {"id", "to", "template", "params", "text", "time"} as one JSON line
+    per message to a file; the id (outbox-<hex>) is what it returns."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -77,10 +98,19 @@ class OutboxProvider:
         finally:
             os.close(fd)
 
-    async def send(self, to: str, text: str) -> None:
-        """Append the message to the outbox file."""
-        record = {"to": to, "text": text, "time": datetime.now(UTC).isoformat(timespec="seconds")}
+    async def send(self, to: str, message: SmsMessage) -> list[str]:
+        """Append the message to the outbox file; its id."""
+        message_id = f"outbox-{uuid.uuid4().hex}"
+        record = {
+            "id": message_id,
+            "to": to,
+            "template": message.template,
+            "params": list(message.params),
+            "text": message.text,
+            "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
         await asyncio.to_thread(self._append, (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+        return [message_id]
 
 
 class OptOutGuard:
@@ -91,11 +121,12 @@ class OptOutGuard:
         self.provider = provider
         self.state = state
 
-    async def send(self, to: str, text: str) -> None:
-        """Send through the wrapped provider to the number's 11-digit form, unless it may not be texted."""
+    async def send(self, to: str, message: SmsMessage) -> list[str]:
+        """Send through the wrapped provider to the number's 11-digit form, unless it may not be texted; the
+        provider's message ids."""
         if (refusal := await asyncio.to_thread(recipient_refusal, to, self.state)) is not None:
             raise SmsRecipientRefused(f"{refusal}（{mask_phone(str(to))}）")
         phone = mainland_mobile(to) or to
         if await asyncio.to_thread(self.state.is_opted_out, phone):
             raise SmsOptedOut(f"{mask_phone(phone)} opted out of SMS")
-        await self.provider.send(phone, text)
+        return await self.provider.send(phone, message)

@@ -1,5 +1,9 @@
 """Tencent Cloud SMS: the TC3-HMAC-SHA256 request signer and `SendSms` (API version 2021-01-11) over aiohttp.
 
+Each `SmsMessage` goes out as its configured template (SMS_TENCENT_REPLY_TEMPLATE_ID for replies,
+SMS_TENCENT_CASE_TEMPLATE_ID for case updates) with the message's variables as `TemplateParamSet`; the returned id
+is the status's `SerialNo`, which Tencent's delivery reports call `sid`.
+
 The Python SDK is synchronous, so the 25-line signer is ours, tested against Tencent's documented example
 (cloud.tencent.com/document/api/213/30654).
 """
@@ -10,13 +14,14 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 import aiohttp
 from yarl import URL
 
 from channels.sms.providers import SmsSendError
+from channels.sms.templates import SmsMessage
 
 __all__ = ["DEFAULT_TENCENT_API_BASE", "DEFAULT_TENCENT_REGION", "TencentSmsProvider", "tc3_authorization"]
 
@@ -74,8 +79,9 @@ def _e164(to: str) -> str:
 class TencentSmsProvider:
     """Tencent Cloud SMS `SendSms` (API version 2021-01-11) over aiohttp.
 
-    Chinese SMS may only be sent with an approved signature (签名) and template (模板): configure a template whose
-    whole body is one variable ({1}); each message is sent as that template with the text as its parameter.
+    Chinese SMS may only be sent with an approved signature (签名) and templates (模板): `template_ids` maps each
+    template name of `channels.sms.templates` ("reply", "case_update") to its approved template's id; a message
+    of a template with no id is refused (`SmsSendError`, code "TemplateNotConfigured") before any request.
     """
 
     def __init__(
@@ -86,7 +92,7 @@ class TencentSmsProvider:
         secret_key: str,
         sdk_app_id: str,
         sign_name: str,
-        template_id: str,
+        template_ids: Mapping[str, str],
         api_base: str = DEFAULT_TENCENT_API_BASE,
         region: str = DEFAULT_TENCENT_REGION,
         clock: Callable[[], float] = time.time,
@@ -96,7 +102,7 @@ class TencentSmsProvider:
         self._secret_key = secret_key
         self.sdk_app_id = sdk_app_id
         self.sign_name = sign_name
-        self.template_id = template_id
+        self.template_ids = {name: value for name, value in template_ids.items() if value}
         self.url = URL(api_base.rstrip("/") + "/")
         self.region = region
         self._clock = clock
@@ -106,15 +112,19 @@ class TencentSmsProvider:
         """The Host header, as signed: the host, with the port only when it is not the scheme's default."""
         return str(self.url.host) if self.url.is_default_port() else f"{self.url.host}:{self.url.port}"
 
-    async def send(self, to: str, text: str) -> None:
-        """Send one SMS; raises `SmsSendError` with Tencent's code when the request or the send is refused."""
+    async def send(self, to: str, message: SmsMessage) -> list[str]:
+        """Send one SMS as its template; Tencent's serial number of it. Raises `SmsSendError` with Tencent's code
+        when the request or the send is refused."""
+        template_id = self.template_ids.get(message.template)
+        if template_id is None:
+            raise SmsSendError(f"no Tencent template id for {message.template!r} messages", "TemplateNotConfigured")
         payload = json.dumps(
             {
                 "PhoneNumberSet": [_e164(to)],
                 "SmsSdkAppId": self.sdk_app_id,
                 "SignName": self.sign_name,
-                "TemplateId": self.template_id,
-                "TemplateParamSet": [text],
+                "TemplateId": template_id,
+                "TemplateParamSet": list(message.params),
             },
             ensure_ascii=False,
         ).encode("utf-8")
@@ -153,3 +163,5 @@ class TencentSmsProvider:
                 f"Tencent Cloud SMS did not send: {status.get('Code')}: {status.get('Message')}",
                 str(status.get("Code") or ""),
             )
+        serial = status.get("SerialNo")
+        return [serial] if isinstance(serial, str) and serial else []

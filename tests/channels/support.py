@@ -24,6 +24,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
 from channels._http import close_client_session
+from channels.sms.templates import REPLY_PREFIX
 from channels.sms.tencent import TencentSmsProvider, tc3_authorization
 
 
@@ -42,6 +43,17 @@ class Gate:
 def outbox_lines(path: Path) -> list[dict]:
     """The records an `OutboxProvider` wrote to `path` (none when it wrote nothing)."""
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+
+
+def outbox_replies(path: Path) -> list[str]:
+    """The answers of the reply-template messages an `OutboxProvider` wrote to `path`, after checking that each
+    line is a reply whose text is the template's fixed text around its one variable."""
+    answers = []
+    for line in outbox_lines(path):
+        assert line["template"] == "reply" and len(line["params"]) == 1, line
+        assert line["text"] == REPLY_PREFIX + line["params"][0], line
+        answers.append(line["params"][0])
+    return answers
 
 
 def free_port() -> int:
@@ -348,7 +360,14 @@ class FakeTencentSms:
         return web.json_response(
             {
                 "Response": {
-                    "SendStatusSet": [{"Code": "Ok", "Message": "send success", "PhoneNumber": body and "+86"}],
+                    "SendStatusSet": [
+                        {
+                            "Code": "Ok",
+                            "Message": "send success",
+                            "PhoneNumber": body and "+86",
+                            "SerialNo": f"2433:{uuid.uuid4().int % 10**20}",
+                        }
+                    ],
                     "RequestId": "r-1",
                 }
             }
@@ -356,16 +375,22 @@ class FakeTencentSms:
 
 
 def tencent_provider(
-    session: aiohttp.ClientSession, base: str, *, secret_key: str = "test-secret-key", template_id: str = "123456"
+    session: aiohttp.ClientSession,
+    base: str,
+    *,
+    secret_key: str = "test-secret-key",
+    template_id: str = "123456",
+    case_template_id: str = "654321",
 ) -> TencentSmsProvider:
-    """A `TencentSmsProvider` for `FakeTencentSms` at `base` (which accepts secret id AKIDtest with test-secret-key)."""
+    """A `TencentSmsProvider` for `FakeTencentSms` at `base` (which accepts secret id AKIDtest with test-secret-key):
+    `template_id` for replies, `case_template_id` for case updates."""
     return TencentSmsProvider(
         session,
         secret_id="AKIDtest",
         secret_key=secret_key,
         sdk_app_id="1400000001",
         sign_name="宁夏人社",
-        template_id=template_id,
+        template_ids={"reply": template_id, "case_update": case_template_id},
         api_base=base,
     )
 

@@ -104,7 +104,7 @@ async def test_sms_outbound_writes_the_outbox_and_refuses_opted_out_numbers(db_u
             await outbound.send(f"sms:{PHONE}", "不该发出")
     assert "退订" in raised.value.reason
     assert [(line["to"], line["text"]) for line in outbox_lines(tmp_path / "sms-outbox.jsonl")] == [
-        ("13900001111", "接线员回复")
+        ("13900001111", "宁夏农民工政策助手：接线员回复")  # through the reply template
     ]
 
 

@@ -188,7 +188,10 @@ def test_reply_over_sms_goes_to_the_outbox(client, cases, console, store):
     assert client.post_form(f"{path}/reply", {"text": "请带上合同到劳动监察大队"}, page=path).status_code == 303
     outbox = console.settings.var_dir / "sms-outbox.jsonl"
     [line] = outbox.read_text().splitlines()
-    assert json.loads(line)["to"] == "13812345678" and json.loads(line)["text"] == "请带上合同到劳动监察大队"
+    assert (
+        json.loads(line)["to"] == "13812345678"
+        and json.loads(line)["text"] == "宁夏农民工政策助手：请带上合同到劳动监察大队"
+    )
     [message] = console.state.takeovers.messages("sms:13812345678")
     assert message.delivery == "sent"
 

@@ -143,7 +143,7 @@ def outbox_to(assistant: Assistant, phone: str) -> list[str]:
     if not outbox.exists():
         return []
     records = [json.loads(line) for line in outbox.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [record["text"] for record in records if record.get("to") == phone]
+    return [record["params"][0] for record in records if record.get("to") == phone]  # the answers
 
 
 # -- the three kinds of worker, each with .say(sender, text) and .tracker(sender) for the intake helpers ----------

@@ -171,7 +171,7 @@ def sms_callback(bot, phone: str, text: str, *, timestamp: int | None = None, ol
 def outbox_to(bot, phone: str) -> list[str]:
     path = bot.var_dir / "sms-outbox.jsonl"
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    return [record["text"] for record in map(json.loads, lines) if record["to"] == phone]
+    return [record["params"][0] for record in map(json.loads, lines) if record["to"] == phone]  # the answers
 
 
 def channel_state(bot) -> ChannelState:

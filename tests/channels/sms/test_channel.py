@@ -4,7 +4,6 @@ opt-out, takeover, menus, failures and logs, with the outbox provider writing a 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import logging
 import re
@@ -29,6 +28,7 @@ from tests.channels.support import (
     Gate,
     menu_then_choice,
     outbox_lines,
+    outbox_replies,
     replies,
     run_async,
     serve_channel,
@@ -72,7 +72,8 @@ async def test_signed_generic_message_is_answered_through_the_provider(db_url, t
     assert (message.sender_id, message.text, message.input_channel) == (CONVERSATION, "你好", "sms")
     assert message.output_channel.name() == "sms"
     [line] = outbox_lines(outbox)
-    assert (line["to"], line["text"]) == (PHONE, "您好！我是宁夏农民工政策助手。")
+    assert (line["to"], line["text"]) == (PHONE, "宁夏农民工政策助手：您好！我是宁夏农民工政策助手。")
+    assert (line["template"], line["params"]) == ("reply", ["您好！我是宁夏农民工政策助手。"])
     assert re.match(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00$", line["time"])
 
 
@@ -170,7 +171,7 @@ async def test_tencent_callback_with_the_url_token_is_answered_once(db_url, tmp_
         ) as answer:
             assert answer.status == 400 and (await answer.json())["result"] == 1
     assert agent.texts == ["欠薪咋办"] and agent.received[0].sender_id == CONVERSATION
-    assert [line["text"] for line in outbox_lines(outbox)] == ["收到"]
+    assert outbox_replies(outbox) == ["收到"]
     assert token != SECRET and SECRET not in token
 
 
@@ -183,7 +184,7 @@ LONG_ANSWER = (
 
 
 @run_async
-async def test_long_reply_is_cut_to_three_clean_segments_with_the_source_last(db_url, tmp_path):
+async def test_long_reply_goes_as_one_long_sms_within_the_cap_with_the_source_last(db_url, tmp_path):
     outbox = tmp_path / "outbox.jsonl"
     agent = FakeAgent(
         replies(
@@ -210,16 +211,14 @@ async def test_long_reply_is_cut_to_three_clean_segments_with_the_source_last(db
     )
     async with serve_channel(make_channel(db_url, outbox), agent) as url, aiohttp.ClientSession() as session:
         assert (await send_generic(session, url, sms("欠工钱了咋办", "long-1")))[0] == 200
-    segments = [line["text"] for line in outbox_lines(outbox)]
-    assert 1 <= len(segments) <= 3
-    assert all(len(segment) <= 67 for segment in segments)
-    assert segments[-1].endswith("来源：国令第724号")  # shortened from the answer payload, kept last
-    assert not any("kind" in segment or "{" in segment for segment in segments)
-    for left, right in itertools.pairwise(segments):
-        assert not (left[-1].isdigit() and right[0].isdigit())
+    [answer] = outbox_replies(outbox)  # one long SMS, not three each with the signature
+    [line] = outbox_lines(outbox)
+    assert len(line["text"]) <= 201  # the default per-reply cap: three billed segments
+    assert answer.endswith("来源：国令第724号")  # shortened from the answer payload, kept last
+    assert "kind" not in answer and "{" not in answer
+    assert "…" in answer  # the long answer was cut at a clean boundary
     numbers = set(re.findall(r"\d[\d\-]*\d|\d", LONG_ANSWER + " 724"))
-    assert set(re.findall(r"\d[\d\-]*\d|\d", "\n".join(segments))) <= numbers  # every number whole
-    assert "0951-12333" in "\n".join(segments) or segments[-2].endswith("…") or segments[0].endswith("…")
+    assert set(re.findall(r"\d[\d\-]*\d|\d", answer)) <= numbers  # every number whole
 
 
 @run_async
@@ -235,7 +234,7 @@ async def test_buttons_become_a_menu_and_digits_map_back_even_after_a_restart(db
     )
     async with serve_channel(make_channel(db_url, outbox), agent) as url, aiohttp.ClientSession() as session:
         await send_generic(session, url, sms("社保", "menu-1"))
-    assert outbox_lines(outbox)[-1]["text"] == "您问哪个？\n回复1 失业保险金\n回复2 养老保险"
+    assert outbox_replies(outbox)[-1] == "您问哪个？\n回复1 失业保险金\n回复2 养老保险"
     async with serve_channel(make_channel(db_url, outbox), agent) as url, aiohttp.ClientSession() as session:
         await send_generic(session, url, sms("２", "menu-2"))  # full-width digit, after a restart
         await send_generic(session, url, sms("2", "menu-3"))  # that reply had no menu: "2" is just text
@@ -258,7 +257,7 @@ async def test_opt_out_is_confirmed_once_durable_across_restarts_and_resubscribe
         assert (await send_generic(session, url, sms("你好", "o-7")))[1]["status"] == "answered"
         assert (await send_generic(session, url, sms("STOP！", "o-8")))[1]["status"] == "opted_out"
         assert (await send_generic(session, url, sms("退订吧这个", "o-9")))[1]["status"] == "ignored_opted_out"
-    assert [line["text"] for line in outbox_lines(outbox)] == [
+    assert outbox_replies(outbox) == [
         "答复",
         OPT_OUT_CONFIRMATION,
         OPT_IN_CONFIRMATION,
@@ -306,7 +305,7 @@ async def test_a_turn_that_fails_is_released_so_the_providers_retry_runs_it(db_u
     async with serve_channel(make_channel(db_url, outbox), FakeAgent(flaky)) as url, aiohttp.ClientSession() as session:
         assert (await send_generic(session, url, sms("你好", "f-1")))[0] == 500
         assert (await send_generic(session, url, sms("你好", "f-1")))[1]["status"] == "answered"
-    assert [line["text"] for line in outbox_lines(outbox)] == ["第二次成功"]
+    assert outbox_replies(outbox) == ["第二次成功"]
 
 
 @run_async
@@ -367,7 +366,7 @@ async def test_output_channel_for_messages_outside_a_turn_respects_opt_out(db_ur
     await output.send_response(CONVERSATION, {"text": "提醒：案件已受理", "custom": {"kind": "case_created"}})
     ChannelState(db_url).set_subscription(PHONE, "opted_out", "退订")
     await output.send_response(CONVERSATION, {"text": "不该发出"})
-    assert [line["text"] for line in outbox_lines(outbox)] == ["提醒：案件已受理"]
+    assert outbox_replies(outbox) == ["提醒：案件已受理"]
 
 
 def test_from_credentials_fails_at_start_when_tencent_delivery_is_incomplete(db_url):

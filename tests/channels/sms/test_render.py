@@ -1,4 +1,4 @@
-"""channels/sms/render.py: replies in at most three clean segments, menu and source kept."""
+"""channels/sms/render.py: a reply as one text within the template's room, menu and source kept."""
 
 from __future__ import annotations
 
@@ -16,10 +16,15 @@ def test_render_sms_keeps_menu_and_source_and_fits():
             {"text": "来源：宁人社函〔2023〕81号"},
         ]
     )
-    segments = render_sms(reply)
-    text = "\n".join(segments)
-    assert len(segments) <= 3 and all(len(s) <= 67 for s in segments)
-    assert "回复1 落户\n回复2 上学" in text and segments[-1].endswith("来源：宁人社函〔2023〕81号")
-    assert "…" in text
+    [text] = render_sms(reply, max_chars=185)
+    assert len(text) <= 185
+    assert "回复1 落户\n回复2 上学" in text and text.endswith("来源：宁人社函〔2023〕81号")
+    assert "…" in text and "0951-1" not in text.replace("0951-12333", "")  # cut, never inside the number
     assert render_sms(Reply(texts=["短回答"])) == ["短回答"]
     assert render_sms(Reply()) == []
+
+
+def test_render_sms_keeps_what_fits_when_the_menu_alone_is_too_long():
+    buttons = [{"title": f"选项{n}很长很长很长", "payload": f"/p{n}"} for n in range(10)]
+    [text] = render_sms(collect_reply([{"text": "请选：", "buttons": buttons}]), max_chars=40)
+    assert len(text) <= 40 and text.startswith("回复1 选项0")

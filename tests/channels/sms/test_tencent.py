@@ -12,6 +12,7 @@ from channels.sms import (
     SmsSendError,
     tc3_authorization,
 )
+from channels.sms.templates import SmsMessage, TemplateLimits, case_update_message, reply_messages
 from tests.channels.support import FakeTencentSms, run_async, serve_aiohttp, tencent_provider
 
 PHONE = "13812341234"
@@ -37,16 +38,20 @@ def test_tc3_signature_matches_tencents_documented_example():
 
 
 @run_async
-async def test_tencent_provider_sends_a_signed_sendsms_request():
+async def test_tencent_provider_sends_each_template_with_its_id_and_parameters():
     fake = FakeTencentSms()
+    limits = TemplateLimits(signature="宁夏人社")
+    [reply] = reply_messages("您好，电话0951-12333", limits)
+    update = case_update_message("NX2612020007KQFX", "处理中", limits)
     async with serve_aiohttp(fake.app()) as base, aiohttp.ClientSession() as session:
         provider = tencent_provider(session, base)
-        await provider.send(PHONE, "您好，电话0951-12333")
+        [reply_id] = await provider.send(PHONE, reply)
+        [update_id] = await provider.send(PHONE, update)
         wrong = tencent_provider(session, base, secret_key="wrong-key")
         with pytest.raises(SmsSendError, match="SignatureFailure"):
-            await wrong.send(PHONE, "x")
-    first = fake.requests[0]
-    assert first["valid"] is True
+            await wrong.send(PHONE, reply)
+    first, second = fake.requests[:2]
+    assert first["valid"] is True and second["valid"] is True
     assert first["body"] == {
         "PhoneNumberSet": ["+8613812341234"],
         "SmsSdkAppId": "1400000001",
@@ -54,6 +59,11 @@ async def test_tencent_provider_sends_a_signed_sendsms_request():
         "TemplateId": "123456",
         "TemplateParamSet": ["您好，电话0951-12333"],
     }
+    assert (second["body"]["TemplateId"], second["body"]["TemplateParamSet"]) == (
+        "654321",
+        ["NX2612020007KQFX", "处理中"],
+    )
+    assert reply_id != update_id and reply_id.startswith("2433:")  # Tencent's SerialNo, which reports call sid
     headers = first["headers"]
     assert headers["X-TC-Action"] == "SendSms" and headers["X-TC-Version"] == "2021-01-11"
     assert headers["X-TC-Region"] == "ap-guangzhou"
@@ -74,5 +84,15 @@ async def test_tencent_provider_reports_a_failed_send_status():
     async with serve_aiohttp(fake.app()) as base, aiohttp.ClientSession() as session:
         provider = tencent_provider(session, base, template_id="1")
         with pytest.raises(SmsSendError) as error:
-            await provider.send(PHONE, "x")
+            await provider.send(PHONE, SmsMessage("reply", ("x",), "宁夏农民工政策助手：x"))
     assert error.value.code == "LimitExceeded.PhoneNumberDailyLimit"
+
+
+@run_async
+async def test_a_template_without_an_id_is_refused_before_any_request():
+    fake = FakeTencentSms()
+    async with serve_aiohttp(fake.app()) as base, aiohttp.ClientSession() as session:
+        provider = tencent_provider(session, base, case_template_id="")
+        with pytest.raises(SmsSendError) as error:
+            await provider.send(PHONE, case_update_message("NX2612020007KQFX", "已办结", TemplateLimits()))
+    assert error.value.code == "TemplateNotConfigured" and fake.requests == []
