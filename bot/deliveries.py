@@ -44,15 +44,17 @@ SENT, DELIVERED, FAILED = "sent", "delivered", "failed"
 
 # What a channel calls for each delivery report it receives: (provider message id, delivered?, the provider's reason).
 # Synchronous (it writes the app store): call it with asyncio.to_thread.
-OnReport = Callable[[str, bool, str], object]
+# (`channels.sms.providers.OnReport` is the same type.)
+OnReport = Callable[[str, bool, str], None]
 
 
 def reporter(store: AppStore, channel: str) -> OnReport:
-    """The `on_report` callable of `channel`'s delivery reports, writing them to the delivery log of `store`."""
+    """The `on_report` callable of `channel`'s delivery reports, writing them to the delivery log of `store` (a report
+    for an id never logged is dropped there, logged at INFO)."""
     log_ = DeliveryLog(store)
 
-    def on_report(provider_id: str, delivered: bool, reason: str) -> bool:
-        return log_.report(channel, provider_id, delivered, reason)
+    def on_report(provider_id: str, delivered: bool, reason: str) -> None:
+        log_.report(channel, provider_id, delivered, reason)
 
     return on_report
 

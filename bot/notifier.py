@@ -8,8 +8,9 @@ claim the due notifications, send each, record the outcome; sleep POLL_SECONDS w
   customer-service quota is used up (45047), a template message (WECHAT_CASE_TEMPLATE_ID, fields mapped by
   WECHAT_CASE_TEMPLATE_FIELDS: `channels.wechat.templates`), carrying the notification's idempotency key as
   `client_msg_id`. Its msgid goes to the delivery log; the TEMPLATESENDJOBFINISH event settles it.
-- SMS: through `OptOutGuard` (never to a number that opted out or never wrote), the case-update text; the provider's
-  message ids go to the delivery log, which the provider's delivery reports settle.
+- SMS: through `OptOutGuard` (never to a number that opted out or never wrote), the case-update template
+  (`channels.sms.templates.case_update_message`: "您的欠薪登记{1}有新进展：{2}…" within the account's limits); the
+  provider's message ids go to the delivery log, which the provider's delivery reports settle.
 - REST: queued for `GET /webhooks/rest/messages`; delivered once the client fetched it.
 
 Each provider call is an attempt, recorded before the call (see `bot.notifications` for what a kill at each point
@@ -41,8 +42,9 @@ from bot.store import AppStore, StoreUnavailable
 from channels._config import ChannelConfigError
 from channels._http import CLIENT_TIMEOUT
 from channels._state import ChannelState
-from channels.sms.config import provider_for
+from channels.sms.config import provider_for, template_limits
 from channels.sms.providers import OptOutGuard, SmsOptedOut, SmsRecipientRefused, SmsSendError
+from channels.sms.templates import TemplateLimits, case_update_message
 from channels.wechat.api import CustomerServiceClient, CustomerServiceWindowClosed, WeChatApiError, customer_service_for
 from channels.wechat.templates import CaseTemplate, case_template_for
 
@@ -74,6 +76,7 @@ class Notifier:
         wechat: CustomerServiceClient | None = None,
         template: CaseTemplate | None = None,
         sms: OptOutGuard | None = None,
+        sms_limits: TemplateLimits | None = None,
         worker: str | None = None,
         batch: int = BATCH,
         lease: timedelta = LEASE,
@@ -83,6 +86,7 @@ class Notifier:
         self.wechat = wechat
         self.template = template
         self.sms = sms
+        self.sms_limits = sms_limits or TemplateLimits()
         self.worker = worker or worker_name()
         self.batch = batch
         self.lease = lease
@@ -229,7 +233,8 @@ class Notifier:
         if attempt is None:
             return
         try:
-            result: Any = await self.sms.send(phone, notification.text)  # type: ignore[func-returns-value]
+            message = case_update_message(notification.case_id, notification.progress, self.sms_limits)
+            ids = await self.sms.send(phone, message)
         except SmsOptedOut:
             await self._fail(notification, attempt, "这个号码已退订短信（回“退订”停的），不再发；请打电话联系。")
             return
@@ -243,7 +248,7 @@ class Notifier:
         except _TRANSPORT_ERRORS as error:
             await self._retry(notification, attempt, f"连不上短信平台（{type(error).__name__}）")
             return
-        await self._sent(notification, attempt, "sms", [str(value) for value in (result or [])])
+        await self._sent(notification, attempt, "sms", [str(value) for value in ids])
 
 
 def notifier_for(settings: Settings, store: AppStore, session: aiohttp.ClientSession, **options: Any) -> Notifier:
@@ -252,6 +257,7 @@ def notifier_for(settings: Settings, store: AppStore, session: aiohttp.ClientSes
     wechat: CustomerServiceClient | None = None
     template: CaseTemplate | None = None
     sms: OptOutGuard | None = None
+    sms_limits: TemplateLimits | None = None
     try:
         wechat = customer_service_for(settings, session)
         template = case_template_for(settings)
@@ -259,10 +265,17 @@ def notifier_for(settings: Settings, store: AppStore, session: aiohttp.ClientSes
         log.warning("WeChat notifications are off: %s", error)
     try:
         sms = OptOutGuard(provider_for(settings, session), ChannelState(store))
+        sms_limits = template_limits(settings)
     except ChannelConfigError as error:
         log.warning("SMS notifications are off: %s", error)
     return Notifier(
-        NotificationService(store), DeliveryLog(store), wechat=wechat, template=template, sms=sms, **options
+        NotificationService(store),
+        DeliveryLog(store),
+        wechat=wechat,
+        template=template,
+        sms=sms,
+        sms_limits=sms_limits,
+        **options,
     )
 
 

@@ -14,7 +14,9 @@ A sender over its rate limit, or an address over its own, gets 429 before anythi
 Delivery reports: `POST /webhooks/sms/report` takes Tencent's status-report callback, authenticated like the inbound
 callback (the `?token=`, or the generic form's signature), and tells the injected `on_report(provider_id,
 delivered, reason)` of each report (in a thread); without one, each report is logged with the number masked and
-dropped. If `on_report` raises, the callback gets 500 and Tencent sends the batch again.
+dropped. If `on_report` raises, the callback gets 500 and Tencent sends the batch again. Built from credentials.yml
+the channel writes both ends to the delivery log (`bot.deliveries`): each reply's provider ids when it is sent, each
+report when it comes.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.conversation_ids import ConversationIdError, address, conversation_id
+from bot.deliveries import DeliveryLog, reporter
 from bot.settings import Settings, current
+from bot.store import StoreUnavailable, app_store
 from channels._base import Intercept, MenuChannel, OnNewMessage, PushOutput, TurnRequest, WebhookLimits, redact
 from channels._config import ChannelConfigError, check_values, credentials_and_settings
 from channels._http import BodyTooLarge, client_session, close_client_session, read_body
@@ -110,6 +114,9 @@ class SmsInput(MenuChannel, InputChannel):
             db_url=settings.app_db_url,
             templates=check_replies(settings),  # a personal Tencent account cannot answer: refuse to start
             limits=WebhookLimits.from_env(settings.env),
+            # replies' provider ids and the provider's reports on them go to the delivery log (bot.deliveries)
+            deliveries=DeliveryLog(app_store(settings)),
+            on_report=reporter(app_store(settings), "sms"),
         )
 
     def __init__(
@@ -122,6 +129,7 @@ class SmsInput(MenuChannel, InputChannel):
         intercept: Intercept | None = None,
         templates: TemplateLimits | None = None,
         on_report: OnReport | None = None,
+        deliveries: DeliveryLog | None = None,
         limits: WebhookLimits | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -133,6 +141,7 @@ class SmsInput(MenuChannel, InputChannel):
         self.state, self.intercept = state_and_gate(db_url, intercept)
         self.templates = templates
         self.on_report = on_report
+        self.deliveries = deliveries
         self.limits = limits or WebhookLimits()
         self._clock = clock
 
@@ -176,12 +185,23 @@ class SmsInput(MenuChannel, InputChannel):
         sent = 0
         for message in reply_messages(parts, self.template_limits()) if parts else []:
             try:
-                await self.provider().send(phone, message)
+                provider_ids = await self.provider().send(phone, message)
             except (TimeoutError, SmsSendError, aiohttp.ClientError, OSError) as error:
                 logger.error("sms: sending to %s failed: %s", mask_phone(phone), error)
                 break
             sent += 1
+            await self._log_sent(sender_id, provider_ids)
         return sent
+
+    async def _log_sent(self, sender_id: str, provider_ids: list[str]) -> None:
+        """Put a sent reply's provider ids in the delivery log (for its delivery report); a log that cannot be
+        written costs the overview a number, never the worker a reply."""
+        if self.deliveries is None or not provider_ids:
+            return
+        try:
+            await asyncio.to_thread(self.deliveries.sent, "sms", sender_id, "reply", provider_ids)
+        except StoreUnavailable as error:
+            logger.warning("sms: reply to %s not in the delivery log: %s", self.log_id(sender_id), error)
 
     async def push(self, sender_id: str, reply: Reply) -> None:
         """Send a message outside a turn, unless the number opted out."""

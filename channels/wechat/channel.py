@@ -272,13 +272,11 @@ class WeChatInput(MenuChannel, InputChannel):
         status = message.status.strip()
         delivered = status == "success"
         try:
-            found = await asyncio.to_thread(self.on_report, str(message.msg_id), delivered, status)
+            await asyncio.to_thread(self.on_report, str(message.msg_id), delivered, status)
         except Exception:  # a report that cannot be written is not worth a WeChat retry storm: logged
             logger.exception("wechat: could not record the report on template message %s", message.msg_id)
             return
-        logger.info(
-            "wechat: template message %s %s (%s)", message.msg_id, status or "?", "logged" if found else "unknown"
-        )
+        logger.info("wechat: template message %s reported %s", message.msg_id, status or "?")
 
     def _forget_old_turns(self, now: float) -> None:
         for key in [key for key, turn in self._turns.items() if now - turn.started > TURN_MEMORY_SECONDS]:

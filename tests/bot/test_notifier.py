@@ -13,6 +13,7 @@ from bot.notifier import Notifier
 from bot.store import AppStore
 from channels._state import ChannelState
 from channels.sms.providers import OptOutGuard, OutboxProvider
+from channels.sms.templates import TemplateLimits
 from channels.wechat.api import CustomerServiceClient
 from channels.wechat.templates import DEFAULT_CASE_TEMPLATE_FIELDS, CaseTemplate, parse_fields
 from tests.cases.conftest import make_submission
@@ -132,11 +133,34 @@ async def test_sms_goes_through_the_opt_out_guard(store, tmp_path):
     async with aiohttp.ClientSession() as session:
         await _notifier(store, session, sms=OptOutGuard(OutboxProvider(outbox), state)).run_once()
     [line] = outbox_lines(outbox)
-    assert line["to"] == "13812345678" and wrote in line["text"]
+    assert line["to"] == "13812345678" and line["template"] == "case_update"
+    assert line["params"] == [wrote, "工作人员已经开始处理"]
+    assert line["text"] == f"您的欠薪登记{wrote}有新进展：工作人员已经开始处理。详询0951-12333"
     service = NotificationService(store)
-    assert service.for_case(wrote)[0].state == "sent"
+    [sent] = service.for_case(wrote)
+    assert sent.state == "sent" and sent.attempt_log[0].provider_ids == [line["id"]]
+    assert DeliveryLog(store).for_notification(sent.id) == [(line["id"], "sent", "")]
     assert service.for_case(opted_out)[0].state == "failed" and "退订" in service.for_case(opted_out)[0].reason
     assert service.for_case(stranger)[0].state == "failed" and "从没有" in service.for_case(stranger)[0].reason
+
+
+@run_async
+async def test_a_personal_account_sends_the_fixed_notification(store, tmp_path):
+    state = ChannelState(store)
+    state.record_contact("13812345678")
+    case_id = _moved_case(store, "sms:13812345678", message="老板答应月底前把工钱全部结清")
+    outbox = tmp_path / "sms-outbox.jsonl"
+    async with aiohttp.ClientSession() as session:
+        notifier = _notifier(
+            store,
+            session,
+            sms=OptOutGuard(OutboxProvider(outbox), state),
+            sms_limits=TemplateLimits(account_type="personal", signature="宁夏人社"),
+        )
+        await notifier.run_once()
+    [line] = outbox_lines(outbox)
+    assert line["params"] == ["有新留言"]  # 6 characters a variable: the news is too long, the worker calls or asks
+    assert case_id not in line["text"] and "0951-12333" in line["text"]
 
 
 @run_async
