@@ -55,7 +55,9 @@ def hand_off(
     dispatcher.utter_message(text=text)
     dispatcher.utter_message(json_message=handoff_payload(target))
     try:
-        services.cases().record_handoff(tracker.sender_id, channel(tracker), target, handoff_summary(tracker), reason)
+        services.handoffs().record_handoff(
+            tracker.sender_id, channel(tracker), target, handoff_summary(tracker), reason
+        )
     except (CaseStoreUnavailable, ValueError) as error:
         # The worker has the number either way; the console just misses this one summary.
         log.warning("handoff for conversation %s not recorded: %s", mask_pii(tracker.sender_id), error)

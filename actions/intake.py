@@ -354,7 +354,7 @@ class ValidateCaseIntakeForm(FormValidator):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Questions: the fixed ones are utter_ask_<slot> responses in domain.yml; these two depend on the conversation.
+# Questions: the fixed ones are utter_ask_<slot> responses in domain/domain.yml; these two depend on the conversation.
 
 
 class ActionAskCounty(Action):

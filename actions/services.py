@@ -1,7 +1,7 @@
-"""The services the actions use, built once per action-server process: the knowledge base and the case store.
+"""The services the actions use, built once per action-server process: the knowledge base, cases and handoffs.
 
 Actions talk to `policies_kb` only through `PolicyService` (search, rules, eligibility, fact questions), and to the
-app store only through `bot.cases.CaseService`. Nothing here looks up today's date: the actions pass `on=` from
+app store only through `bot.cases.CaseService` and `bot.handoffs.HandoffService`. Nothing here looks up today's date: the actions pass `on=` from
 their edge, so a test can pin the day.
 """
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.cases import CaseService
+from bot.handoffs import HandoffService
 from bot.store import app_store
 from policies_kb import MIN_CONFIDENT_SCORE, TOPICS, EligibilityResult, FactSpec, KnowledgeBase, Rule, SearchHit
 
@@ -24,6 +25,7 @@ __all__ = [
     "PolicyService",
     "policies",
     "cases",
+    "handoffs",
 ]
 
 
@@ -126,3 +128,9 @@ def policies() -> PolicyService:
 def cases() -> CaseService:
     """The process's CaseService on its app store (`bot.settings.current()`; the launcher migrated it before)."""
     return CaseService(app_store())
+
+
+@functools.lru_cache(maxsize=1)
+def handoffs() -> HandoffService:
+    """The process's HandoffService on the same app store as `cases()`."""
+    return HandoffService(app_store())

@@ -211,6 +211,7 @@ def seed_cases(db_url: str, conversations: list[Conversation]) -> None:
     A case number is NX + yymmdd + the day's sequence, given by the store: the seeds of one day must be numbered
     0001, 0002... in order (ConversationFormatError otherwise)."""
     from bot.cases import CHINA_TZ, STATUS_NEW, CaseService, CaseSubmission
+    from bot.store import AppStore
 
     seeds: dict[str, SeedCase] = {}
     for conversation in conversations:
@@ -219,12 +220,13 @@ def seed_cases(db_url: str, conversations: list[Conversation]) -> None:
     by_day: dict[str, list[SeedCase]] = collections.defaultdict(list)
     for case_id in sorted(seeds):
         by_day[case_id[2:8]].append(seeds[case_id])
+    store = AppStore(db_url)  # one engine for every day's service
     for day, cases in sorted(by_day.items()):
         try:
             moment = datetime.datetime.strptime(day, "%y%m%d").replace(hour=10, tzinfo=CHINA_TZ)
         except ValueError:
             raise ConversationFormatError(f"seeded case {cases[0].case_id}: not NX + yymmdd + sequence") from None
-        service = CaseService.from_url(db_url, clock=functools.partial(_fixed, moment), legacy_case_ids=True)
+        service = CaseService(store, clock=functools.partial(_fixed, moment), legacy_case_ids=True)
         for case in cases:
             record = service.create_case(
                 CaseSubmission(

@@ -5,7 +5,7 @@
 What bench/dialogue.py measures over REST, without starting Rasa (the busy machine often cannot start it in time):
 every question of FOLDER/*.yaml with an expected rule (the same selection as bench/dialogue.py) is parsed by the NLU
 of the model (default: models/nx-<fingerprint>.tar.gz, the one `python -m bot train` makes; it must exist), and,
-when data/rules.yml sends that intent to `action_answer_policy` (the topic intents, ask_followup, inform,
+when the rules send that intent to `action_answer_policy` (the topic intents, ask_followup, inform,
 nlu_fallback, report_wage_arrears), `actions.answer.ActionAnswerPolicy.run` is called with a fresh conversation's
 tracker (no slots) and the parse as its latest message, exactly as the action server would. Its `custom` payloads
 are classified with bench/dialogue.py's `classify`, and the same shares are printed (right topic, exact rule, asked
@@ -32,16 +32,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.dialogue import classify, kb_questions  # noqa: E402
+from policies_kb.topics import REGISTRY  # noqa: E402
 
-ANSWERING_INTENTS = {
-    "ask_settlement",
-    "ask_schooling",
-    "ask_housing",
-    "ask_insurance",
-    "ask_startup_loan",
-    "ask_labor_rights",
-    "ask_training",
-    "ask_employment",
+# The intents the rules send to action_answer_policy: the topics' (data/rules_topics.yml, from the registry) and these.
+ANSWERING_INTENTS = {topic.intent for topic in REGISTRY} | {
     "ask_followup",
     "inform",
     "nlu_fallback",

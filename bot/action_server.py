@@ -26,6 +26,11 @@ __all__ = ["MAX_BODY_BYTES", "create_app", "main"]
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024  # a tracker with a long conversation is tens of KB; Sanic's default is 100 MB
+# Sanic closes a connection whose request has not been read within KEEP_ALIVE_TIMEOUT (5 s by default) — counted from
+# the accept, so a loop busy for 5 s (a burst of actions writing to SQLite on a loaded machine) made it drop Rasa's
+# fresh connections unread ("Cannot write to closing transport", the turn lost to the apology). Rasa, the only
+# client, opens a new connection per call and waits up to 300 s for it; Rasa's own server uses 120 s.
+KEEP_ALIVE_TIMEOUT_SECONDS = 120
 OPEN_PATHS = frozenset({"/health"})  # the launcher's readiness probe; says only {"status": "ok"}
 
 
@@ -45,6 +50,7 @@ def create_app(action_package: str, token: str, cors_origins: str | list[str] | 
 
     app = sdk_create_app(action_package, cors_origins=cors_origins or "")
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
+    app.config.KEEP_ALIVE_TIMEOUT = KEEP_ALIVE_TIMEOUT_SECONDS
     expected = token.encode()
 
     @app.middleware("request")

@@ -52,7 +52,6 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
-from bot.handoffs import HandoffRecord, HandoffService
 from bot.notifications import queue_case_notification
 from bot.store import AppStore, StoreUnavailable, storage_errors
 from bot.store.cases import Case, CaseEvent, CaseLookupFailure
@@ -310,14 +309,6 @@ class CaseService:
         self._clock = clock
         self._legacy_case_ids = legacy_case_ids
         self._county_names = frozenset(c.name for c in counties())
-        self._handoffs = HandoffService(store, clock=clock)
-
-    @classmethod
-    def from_url(
-        cls, db_url: str, *, clock: Callable[[], datetime] = utcnow, legacy_case_ids: bool = False
-    ) -> CaseService:
-        """A service on a store of its own: kept for the action and fault tests until they build an AppStore."""
-        return cls(AppStore(db_url), clock=clock, legacy_case_ids=legacy_case_ids)
 
     # ---------------------------------------------------------------- cases
 
@@ -604,19 +595,6 @@ class CaseService:
         )
         with storage_errors(), self._store.begin() as session:
             return [to_record(CaseEventRecord, event) for event in session.execute(query).scalars()]
-
-    # ---------------------------------------------------------------- handoffs (moved to bot.handoffs)
-    # The action server's `actions.handoff` still records handoffs through the case service; these three forward to
-    # `HandoffService` on the same store until it calls that service itself.
-
-    def record_handoff(self, *args: Any, **kwargs: Any) -> HandoffRecord:
-        return self._handoffs.record_handoff(*args, **kwargs)
-
-    def list_handoffs(self, limit: int = 200, offset: int = 0, *, waiting: bool = False) -> list[HandoffRecord]:
-        return self._handoffs.list_handoffs(limit, offset, waiting=waiting)
-
-    def get_handoff(self, handoff_id: int) -> HandoffRecord | None:
-        return self._handoffs.get_handoff(handoff_id)
 
     # ---------------------------------------------------------------- internals
 

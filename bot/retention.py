@@ -90,6 +90,18 @@ def _in_chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
         yield items[start : start + size]
 
 
+def _count_or_delete(connection: sa.Connection, events: sa.TableClause, senders: list[str], dry_run: bool) -> int:
+    """How many rows of `events` (a table with `sender_id`) belong to `senders`: counted, or deleted unless `dry_run`."""
+    removed = 0
+    for chunk in _in_chunks(senders):
+        condition = events.c.sender_id.in_(chunk)
+        if dry_run:
+            removed += connection.execute(sa.select(sa.func.count()).select_from(events).where(condition)).scalar_one()
+        else:
+            removed += connection.execute(sa.delete(events).where(condition)).rowcount
+    return removed
+
+
 def _purge_tracker(url: str, cutoff: datetime, dry_run: bool, report: PurgeReport) -> set[str]:
     engine = sa.create_engine(url, future=True)
     try:
@@ -105,14 +117,7 @@ def _purge_tracker(url: str, cutoff: datetime, dry_run: bool, report: PurgeRepor
                 ).scalars()
             )
             report.conversations += len(old)
-            for chunk in _in_chunks(old):
-                condition = events.c.sender_id.in_(chunk)
-                if dry_run:
-                    report.tracker_events += connection.execute(
-                        sa.select(sa.func.count()).select_from(events).where(condition)
-                    ).scalar_one()
-                else:
-                    report.tracker_events += connection.execute(sa.delete(events).where(condition)).rowcount
+            report.tracker_events += _count_or_delete(connection, events, old, dry_run)
         return set(old)
     finally:
         engine.dispose()
@@ -135,14 +140,7 @@ def _purge_broker(url: str, cutoff: datetime, dry_run: bool, report: PurgeReport
                     stamp = 0.0  # an unreadable row counts as old, never as a reason to keep a conversation
                 latest[sender_id] = max(latest.get(sender_id, 0.0), stamp)
             old = sorted(sender for sender, stamp in latest.items() if stamp < cutoff.timestamp())
-            for chunk in _in_chunks(old):
-                condition = events.c.sender_id.in_(chunk)
-                if dry_run:
-                    report.broker_events += connection.execute(
-                        sa.select(sa.func.count()).select_from(events).where(condition)
-                    ).scalar_one()
-                else:
-                    report.broker_events += connection.execute(sa.delete(events).where(condition)).rowcount
+            report.broker_events += _count_or_delete(connection, events, old, dry_run)
     finally:
         engine.dispose()
 

@@ -1,6 +1,6 @@
 """All configuration that is not Rasa's own, read from the environment once per process.
 
-Rasa reads config.yml, domain.yml, credentials.yml and endpoints.yml itself; endpoints.yml and credentials.yml take
+Rasa reads config.yml, domain/, credentials.yml and endpoints.yml itself; endpoints.yml and credentials.yml take
 their variable parts from environment variables that `Settings.rasa_environment()` fills in, so one place decides
 every port, path and URL. Nothing here has a secret default: credentials come only from the environment.
 

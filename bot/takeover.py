@@ -122,11 +122,6 @@ class TakeoverService:
         self._store = store
         self.idle_timeout = idle_timeout
 
-    @classmethod
-    def from_url(cls, db_url: str) -> TakeoverService:
-        """A service on a store of its own: kept for the REST channel's tests until they build an AppStore."""
-        return cls(AppStore(db_url))
-
     # -- the gate ---------------------------------------------------------------------------------------------
 
     def record_worker_message(self, channel: str, sender_id: str, text: str, now: datetime) -> bool:
@@ -195,9 +190,7 @@ class TakeoverService:
     def release(self, sender_id: str, operator: str, now: datetime) -> TakeoverRecord:
         """Hand the conversation back to the assistant. Raises NotTakenOver unless `operator` holds it."""
         with self._store.begin() as session:
-            takeover = self._open(session, sender_id, now)
-            if takeover is None or takeover.operator != operator:
-                raise NotTakenOver(sender_id)
+            takeover = self._held(session, sender_id, operator, now)
             takeover.released_at = now
             takeover.release_reason = RELEASED
             session.flush()
@@ -216,9 +209,7 @@ class TakeoverService:
         if len(text) > MAX_MESSAGE_CHARS:
             raise ValueError(f"回复太长（最多 {MAX_MESSAGE_CHARS} 字）")
         with self._store.begin() as session:
-            takeover = self._open(session, sender_id, now)
-            if takeover is None or takeover.operator != operator:
-                raise NotTakenOver(sender_id)
+            takeover = self._held(session, sender_id, operator, now)
             takeover.last_operator_at = now
             message = TakeoverMessage(
                 takeover_id=takeover.id,
@@ -347,6 +338,13 @@ class TakeoverService:
             self._time_out(takeover)
             session.flush()
             return None
+        return takeover
+
+    def _held(self, session: Session, sender_id: str, operator: str, now: datetime) -> Takeover:
+        """The open takeover of the conversation if `operator` holds it; NotTakenOver otherwise."""
+        takeover = self._open(session, sender_id, now)
+        if takeover is None or takeover.operator != operator:
+            raise NotTakenOver(sender_id)
         return takeover
 
     def _time_out(self, takeover: Takeover) -> None:

@@ -1,8 +1,10 @@
 """Train the Rasa model only when what it is trained from has changed.
 
-The fingerprint is a SHA-256 over config.yml, domain.yml, every file under data/ and nlu/ (training data, jieba
+The fingerprint is a SHA-256 over config.yml, every file under domain/, data/ and nlu/ (training data, jieba
 dictionaries, the custom components' code). The model is saved as `models/nx-<fingerprint>.tar.gz`, so "is the model
-fresh?" is "does that file exist?", and an unchanged checkout never trains twice.
+fresh?" is "does that file exist?", and an unchanged checkout never trains twice. The generated training files
+(data/generate.py: the topic registry's intents, examples and rules, the rules' questions, the lookups) are rewritten
+first when out of date, so a stale one never trains.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from bot.settings import Settings
 
-TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "nlu")
+TRAINING_INPUTS = ("config.yml", "domain", "data", "nlu")
 _SKIPPED_PARTS = {"__pycache__"}
 
 
@@ -49,14 +51,21 @@ def model_path(settings: Settings) -> Path:
     return settings.models_dir / f"nx-{fingerprint(settings.root)}.tar.gz"
 
 
+def regenerate(root: Path) -> None:
+    """Rewrite the generated training files of the checkout at `root` that are out of date (data/generate.py)."""
+    subprocess.run([sys.executable, str(root / "data" / "generate.py")], cwd=root, check=True)
+
+
 def ensure_model(settings: Settings, *, force: bool = False) -> Path:
     """Return the current model, training it first if it does not exist (or if `force`).
 
-    A file lock makes concurrent callers (two test runs, `make run` beside `make test`) train once and share it.
+    The generated training files are brought up to date first. A file lock makes concurrent callers (two test runs,
+    `make run` beside `make test`) regenerate and train once and share the model.
     """
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     with open(settings.models_dir / ".train.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        regenerate(settings.root)
         target = model_path(settings)
         if target.exists() and not force:
             print(f"[train] model is up to date: {target.name}", flush=True)
@@ -69,7 +78,7 @@ def ensure_model(settings: Settings, *, force: bool = False) -> Path:
             "--config",
             "config.yml",
             "--domain",
-            "domain.yml",
+            "domain",
             "--data",
             "data",
             "--out",

@@ -31,7 +31,7 @@ from bot.conversation_ids import ConversationIdError, address
 from bot.deliveries import DeliveryLog
 from bot.settings import Settings
 from bot.store import AppStore
-from bot.store.cases import utcnow
+from bot.store.types import utcnow
 from bot.takeover import TakeoverService
 from channels._config import ChannelConfigError
 from channels._state import ChannelState

@@ -51,7 +51,7 @@ from bot.conversation_ids import rest_conversation_id
 from bot.notifications import NotificationService
 from bot.safety_net import with_safety_net
 from bot.store import app_store
-from bot.store.cases import utcnow
+from bot.store.types import utcnow
 from channels._base import Intercept, OnNewMessage, WebhookLimits, client_address, redact
 from channels.rest_auth import DEFAULT_TOKEN_TTL, MAX_TOKEN_TTL, Principal, RestAuth, Unauthorized, mint_token
 

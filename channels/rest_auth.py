@@ -22,7 +22,6 @@ import argparse
 import base64
 import hashlib
 import hmac
-import ipaddress
 import json
 import re
 import secrets
@@ -30,7 +29,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from bot.settings import Settings, current
+from bot.settings import Settings, current, is_loopback
 
 __all__ = [
     "DEFAULT_TOKEN_TTL",
@@ -147,15 +146,6 @@ class Principal:
 
     client: str | None
     sender: str | None = None
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class RestAuth:

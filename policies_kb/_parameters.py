@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from policies_kb._schema import SOURCE_QUALITIES, KBError, parse_iso_date
+from policies_kb._schema import SOURCE_QUALITIES, KBError, _Collector, parse_iso_date
 from policies_kb._year_month import add_months, months_between
 
 __all__ = [
@@ -142,35 +142,19 @@ class Parameters:
 # Loading
 
 
-class _Errors:
-    def __init__(self, path: str):
-        self.path = path
-        self.items: list[KBError] = []
-
-    def add(self, field: str, message: str) -> None:
-        self.items.append(KBError(self.path, field, message))
-
-
-def _reference(raw: Any, field: str, errors: _Errors) -> Reference | None:
+def _reference(raw: Any, field: str, errors: _Collector) -> Reference | None:
     if not isinstance(raw, dict):
         errors.add(field, "must be a mapping {title, doc_no, article, quality, url|text}")
         return None
-    before = len(errors.items)
-    for key in _REFERENCE_REQUIRED:
-        if key not in raw:
-            errors.add(f"{field}.{key}", "required field is missing")
-    for key in raw:
-        if key not in _REFERENCE_REQUIRED + _REFERENCE_OPTIONAL:
-            errors.add(
-                f"{field}.{key}", f"unknown key (allowed: {', '.join(_REFERENCE_REQUIRED + _REFERENCE_OPTIONAL)})"
-            )
+    before = len(errors.errors)
+    errors.keys(raw, field, _REFERENCE_REQUIRED, _REFERENCE_OPTIONAL)
     if raw.get("quality") is not None and raw.get("quality") not in SOURCE_QUALITIES:
         errors.add(f"{field}.quality", f"must be one of {', '.join(SOURCE_QUALITIES)}")
     if raw.get("quality") == "official_text" and not raw.get("text"):
         errors.add(f"{field}.text", "official_text names the shipped text (text: <id>)")
     if raw.get("quality") in ("official_page", "news") and not raw.get("url") and not raw.get("note"):
         errors.add(f"{field}.url", "a page reference gives its url (or a note quoting it)")
-    if len(errors.items) > before:
+    if len(errors.errors) > before:
         return None
     return Reference(
         title=str(raw["title"]),
@@ -183,7 +167,7 @@ def _reference(raw: Any, field: str, errors: _Errors) -> Reference | None:
     )
 
 
-def _dated(name: str, data: dict, errors: _Errors) -> DatedParameter | None:
+def _dated(name: str, data: dict, errors: _Collector) -> DatedParameter | None:
     values = data.get("values")
     if not isinstance(values, dict) or not values:
         errors.add("values", "must map dates to {value, reference}")
@@ -207,7 +191,7 @@ def _dated(name: str, data: dict, errors: _Errors) -> DatedParameter | None:
     return DatedParameter(name, str(data.get("description", "")), str(data.get("unit", "")), tuple(entries))
 
 
-def _schedule(name: str, data: dict, errors: _Errors) -> RetirementSchedule | None:
+def _schedule(name: str, data: dict, errors: _Collector) -> RetirementSchedule | None:
     groups_raw = data.get("groups")
     if not isinstance(groups_raw, dict) or not groups_raw:
         errors.add("groups", "must map group names to {label, original_age, values}")
@@ -259,7 +243,7 @@ def load_parameters(parameters_dir: Path | None = None) -> tuple[Parameters, lis
         if parse_errors:
             errors.extend(parse_errors)
             continue
-        collected = _Errors(shown)
+        collected = _Collector(shown)
         if not isinstance(data, dict) or ("values" in data) == ("groups" in data):
             collected.add("(file)", "a parameter file has either values: (dated values) or groups: (a schedule)")
         elif "values" in data:
@@ -267,14 +251,14 @@ def load_parameters(parameters_dir: Path | None = None) -> tuple[Parameters, lis
             for key in sorted(unknown):
                 collected.add(key, "unknown key (allowed: description, unit, values)")
             parameter = _dated(path.stem, data, collected)
-            if parameter is not None and not collected.items:
+            if parameter is not None and not collected.errors:
                 dated[path.stem] = parameter
         else:
             unknown = set(data) - {"description", "unit", "reference", "groups"}
             for key in sorted(unknown):
                 collected.add(key, "unknown key (allowed: description, unit, reference, groups)")
             schedule = _schedule(path.stem, data, collected)
-            if schedule is not None and not collected.items:
+            if schedule is not None and not collected.errors:
                 schedules[path.stem] = schedule
-        errors.extend(collected.items)
+        errors.extend(collected.errors)
     return Parameters(dated, schedules), errors

@@ -9,10 +9,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from bot.store._base import Base
-from bot.store.types import UTCDateTime, utcnow
+from bot.store.types import UTCDateTime
 
-# utcnow stays importable from here while channels.rest (being reworked on the channels branch) imports it so.
-__all__ = ["Case", "CaseEvent", "CaseLookupFailure", "Handoff", "utcnow"]
+__all__ = ["Case", "CaseEvent", "CaseLookupFailure", "Handoff"]
 
 
 class Case(Base):

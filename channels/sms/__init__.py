@@ -2,7 +2,8 @@
 
 Served at `/webhooks/sms/webhook`; registered in credentials.yml as `channels.sms.SmsInput` with `webhook_secret`
 (`SMS_WEBHOOK_SECRET`). Unauthenticated or stale callbacks get 403, malformed ones 400, bodies over 16 KiB 413, a
-sender or address over its rate limit 429. Outbound SMS goes only to mainland mobiles that have written.
+sender or address over its rate limit 429. Outbound SMS goes only to mainland mobiles that have written. Delivery
+reports (Tencent's 状态报告) arrive at `/webhooks/sms/report`, authenticated the same way.
 
 - `templates`: `SmsMessage` (template, variables, whole text), the two templates to register (reply, case update),
   `TemplateLimits` (account type, signature, per-reply cap) and the builders `reply_messages`, `case_update_message`;

@@ -4,8 +4,9 @@ Chinese cloud SMS (Tencent, Alibaba, Huawei) sends only approved templates: fixe
 for, around variables. The project needs two templates (their texts, variables and reviewer remarks are listed in
 docs/channels.md, "Templates to register"):
 
-- `reply` — "宁夏农民工政策助手：{1}": an answer to a worker who texted the service (and its opt-out confirmations,
-  and an operator's reply from the console); {1} is the answer;
+- `reply` — "宁夏农民工政策助手答复您的咨询：{1}": an answer to a worker who texted the service (and its opt-out
+  confirmations, and an operator's reply from the console); {1} is the answer. The fixed text says what the message
+  is for (an answer to the recipient's own question), which the review requires;
 - `case_update` — "您的欠薪登记{1}有新进展：{2}。详询0951-12333": news of a worker's unpaid-wages case; {1} is the case
   number, {2} the progress (the new status, or the operator's message).
 
@@ -21,6 +22,7 @@ on the phone (billed per 67 characters), 500 characters at most. One long SMS is
 message repeats the signature and the template's text. A reply is capped at `TemplateLimits.reply_chars`
 (SMS_REPLY_MAX_CHARS, default 201 = three billed segments) as the phone shows it, signature included.
 
+Links may only be constant text of a template, never a variable's value: links are removed from variables.
 Splits happen only at clean boundaries (`channels._render.split_clean`): a number, phone number, amount or case
 number ("0951-12333", "13812345678", "3000元", "NX2612020007KQFX") is never cut. Pure functions.
 """
@@ -51,13 +53,14 @@ __all__ = [
     "case_update_message",
     "fill",
     "reply_messages",
+    "without_links",
 ]
 
 REPLY = "reply"
 CASE_UPDATE = "case_update"
 TEMPLATES = (REPLY, CASE_UPDATE)
 
-REPLY_PREFIX = "宁夏农民工政策助手："
+REPLY_PREFIX = "宁夏农民工政策助手答复您的咨询："
 REPLY_TEMPLATE = REPLY_PREFIX + "{1}"
 CASE_UPDATE_TEMPLATE = "您的欠薪登记{1}有新进展：{2}。详询0951-12333"
 PERSONAL_CASE_UPDATE = "您登记的欠薪案件有新进展：{1}。详询0951-12333"
@@ -72,6 +75,7 @@ SINGLE_SMS_CHARS = 70
 SEGMENT_CHARS = 67
 _ELLIPSIS = "…"
 _VARIABLE = re.compile(r"\{(\d)\}")
+_LINK = re.compile(r"(?:https?://|www\.)[!-~]+", re.IGNORECASE)
 _CUT_PUNCTUATION = "，、；：,;:。！？!?"
 
 
@@ -166,6 +170,11 @@ class TemplateLimits:
         return best
 
 
+def without_links(text: str) -> str:
+    """The text with every link (http://…, https://…, www.…) removed: a variable may not carry one."""
+    return re.sub(r"[ \t]{2,}", " ", _LINK.sub("", text))
+
+
 def _reply_parts(text: str, limits: TemplateLimits) -> list[str] | None:
     """The text split into reply variables, or None when the pieces would exceed the per-reply cap."""
     parts = split_clean(text, limits.reply_part_chars)
@@ -191,7 +200,8 @@ def _fitted(text: str, limits: TemplateLimits) -> list[str]:
 def reply_messages(text_or_segments: str | Sequence[str], limits: TemplateLimits) -> list[SmsMessage]:
     """A reply as reply-template messages within `limits`: one long SMS when the whole reply fits one send (it
     nearly always does), else split at clean boundaries into as few messages as the message limit needs; cut at a
-    clean boundary and marked "…" when it exceeds the per-reply cap. Segments are joined by newlines as one reply.
+    clean boundary and marked "…" when it exceeds the per-reply cap. Segments are joined by newlines as one reply;
+    links are removed.
     Raises `RepliesNotSupported` for an account whose variables cannot carry an answer."""
     if not limits.carries_replies:
         raise RepliesNotSupported(
@@ -199,6 +209,7 @@ def reply_messages(text_or_segments: str | Sequence[str], limits: TemplateLimits
             "enterprise or government account (SMS_TENCENT_ACCOUNT_TYPE=enterprise)"
         )
     text = text_or_segments if isinstance(text_or_segments, str) else "\n".join(text_or_segments)
+    text = without_links(text)
     return [SmsMessage(REPLY, (part,), fill(REPLY_TEMPLATE, (part,))) for part in _fitted(text.strip(), limits)]
 
 
@@ -207,7 +218,7 @@ def case_update_message(case_id: str, progress: str, limits: TemplateLimits) -> 
     cut at a clean boundary, marked "…", when the message would exceed one send). For a personal account the
     fixed `PERSONAL_CASE_UPDATE`, whose one variable is the progress when it fits (a status such as 处理中 or
     已办结), else 有新留言: the worker calls 0951-12333 or asks by SMS for the rest."""
-    case_id, progress = case_id.strip(), " ".join(progress.split()).rstrip("。")
+    case_id, progress = case_id.strip(), " ".join(without_links(progress).split()).rstrip("。")
     if not case_id or not progress:
         raise ValueError("a case update needs the case number and the progress")
     if limits.variable_chars is not None:

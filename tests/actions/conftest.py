@@ -12,30 +12,44 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from bot.cases import CaseService
-from bot.settings import ROOT
-from bot.store import migrate
+from bot.handoffs import HandoffService
+from bot.store import AppStore, migrate
+from tests.support.domain import load_domain
 
 DAY = datetime.date(2026, 11, 29)
 
 
 @pytest.fixture(scope="session")
 def domain() -> dict:
-    return yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    return load_domain()
 
 
 @pytest.fixture
-def case_service(tmp_path: Path, monkeypatch) -> CaseService:
-    """A migrated SQLite case store that `actions.services.cases()` returns for this test."""
+def app_store_for_actions(tmp_path: Path) -> AppStore:
+    """A migrated SQLite app store for this test's services."""
     url = f"sqlite:///{tmp_path / 'assistant.db'}"
     migrate(url)
-    service = CaseService.from_url(url)
+    return AppStore(url)
+
+
+@pytest.fixture
+def case_service(app_store_for_actions: AppStore, monkeypatch) -> CaseService:
+    """The case service that `actions.services.cases()` returns for this test."""
+    service = CaseService(app_store_for_actions)
     monkeypatch.setattr(services, "cases", lambda: service)
+    return service
+
+
+@pytest.fixture
+def handoff_service(app_store_for_actions: AppStore, monkeypatch) -> HandoffService:
+    """The handoff service that `actions.services.handoffs()` returns for this test (same store as the cases)."""
+    service = HandoffService(app_store_for_actions)
+    monkeypatch.setattr(services, "handoffs", lambda: service)
     return service
 
 

@@ -142,7 +142,7 @@ def test_the_same_follow_up_without_context_is_asked_back(kb, domain):
     ]
 
 
-def test_a_second_miss_in_a_row_hands_over_to_12333_and_records_it(kb, domain, case_service):
+def test_a_second_miss_in_a_row_hands_over_to_12333_and_records_it(kb, domain, handoff_service):
     tracker = make_tracker(
         "嗯那个东西咋弄",
         intent="nlu_fallback",
@@ -167,7 +167,7 @@ def test_a_second_miss_in_a_row_hands_over_to_12333_and_records_it(kb, domain, c
         SlotSet("miss_count", 0),
         SlotSet("pending_question", None),
     ]
-    (handoff,) = case_service.list_handoffs()
+    (handoff,) = handoff_service.list_handoffs()
     assert (handoff.sender_id, handoff.channel, handoff.target, handoff.reason) == (
         "worker-1",
         "rest",
@@ -451,12 +451,12 @@ def test_a_question_matching_an_expired_rule_gets_the_current_rule_and_what_chan
     assert customs(messages)[0] == answer_payload(current, superseded=expired.id)
 
 
-def test_frustration_gets_an_apology_and_12333_with_the_last_rule_and_facts(kb, domain, case_service):
+def test_frustration_gets_an_apology_and_12333_with_the_last_rule_and_facts(kb, domain, handoff_service):
     tracker = after_rental("你到底懂不懂", intent="nlu_fallback", confidence=0.4, facts={"has_local_housing": False})
     events, messages = run(ActionAnswerPolicy(), tracker, domain)
     assert messages == [message(APOLOGY_TEXT), message(custom=HANDOFF_12333)]
     assert events == [SlotSet("miss_count", 0), SlotSet("pending_question", None)]
-    (handoff,) = case_service.list_handoffs()
+    (handoff,) = handoff_service.list_handoffs()
     assert (handoff.reason, handoff.topic) == ("frustration", "housing")
     assert handoff.facts == {"has_local_housing": False, "last_rule": PUBLIC_RENTAL}
 

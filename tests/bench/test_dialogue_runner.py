@@ -14,7 +14,7 @@ import pytest
 from bench import dialogue
 from bench.dialogue_score import ConversationFormatError, parse_conversations, summarize
 from bot.cases import CaseService
-from bot.store import migrate
+from bot.store import AppStore, migrate
 from tests.support.assistant import http_json
 
 SCRIPT = {
@@ -126,7 +126,7 @@ def test_seeded_cases_are_recorded_with_their_numbers_and_statuses(tmp_path):
     url = f"sqlite:///{tmp_path / 'app.db'}"
     migrate(url)
     dialogue.seed_cases(url, parse_conversations(tmp_path / "c.yaml", SEEDED))
-    service = CaseService.from_url(url)
+    service = CaseService(AppStore(url))
     assert service.case_status("NX2611270001", "13995012345").status == "新建"
     assert service.case_status("NX2611270002", "136 9512 3456").status == "处理中"
     assert service.case_status("NX2611280001", "13709512222").status == "已办结"

@@ -11,12 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from bot.cases import CaseService, CaseStoreUnavailable
+from bot.handoffs import HandoffService
 from bot.store import AppStore
 from tests.cases.conftest import count_rows, make_submission
 
 
-def _service_with_pragmas(db_url: str, *pragmas: str) -> CaseService:
-    """A service whose connections run extra PRAGMAs after the store's own (listeners run in order)."""
+def _store_with_pragmas(db_url: str, *pragmas: str) -> AppStore:
+    """A store whose connections run extra PRAGMAs after the store's own (listeners run in order)."""
     store = AppStore(db_url)
 
     def extra(dbapi_connection, _record):
@@ -26,7 +27,7 @@ def _service_with_pragmas(db_url: str, *pragmas: str) -> CaseService:
         cursor.close()
 
     event.listen(store.engine, "connect", extra)
-    return CaseService(store)
+    return store
 
 
 @pytest.fixture
@@ -60,7 +61,8 @@ def test_a_locked_database_gives_case_store_unavailable_in_bounded_time(db_url, 
 def test_under_a_lock_every_write_fails_cleanly_and_reads_still_work(db_url, db_path):
     service = CaseService(AppStore(db_url))
     existing = service.create_case(make_submission(dedupe_key="before"))
-    fast = _service_with_pragmas(db_url, "PRAGMA busy_timeout=200")
+    fast_store = _store_with_pragmas(db_url, "PRAGMA busy_timeout=200")
+    fast = CaseService(fast_store)
     holder = sqlite3.connect(db_path, isolation_level=None, timeout=0)
     holder.execute("BEGIN EXCLUSIVE")
     try:
@@ -69,7 +71,7 @@ def test_under_a_lock_every_write_fails_cleanly_and_reads_still_work(db_url, db_
         with pytest.raises(CaseStoreUnavailable):
             fast.change_status(existing.case_id, "处理中", actor="op")
         with pytest.raises(CaseStoreUnavailable):
-            fast.record_handoff("w", "rest", "12333", summary={"topic": "insurance"}, reason="x")
+            HandoffService(fast_store).record_handoff("w", "rest", "12333", summary={"topic": "insurance"}, reason="x")
         # WAL: a worker can still ask for the status of a recorded case while a writer holds the lock.
         assert fast.case_status(existing.case_id, "13812345678") == existing
     finally:
@@ -88,7 +90,7 @@ def test_a_full_disk_gives_case_store_unavailable_and_keeps_earlier_cases(db_url
     with sqlite3.connect(db_path) as connection:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         pages = connection.execute("PRAGMA page_count").fetchone()[0]
-    full = _service_with_pragmas(db_url, f"PRAGMA max_page_count={pages}")
+    full = CaseService(_store_with_pragmas(db_url, f"PRAGMA max_page_count={pages}"))
     long_story = "老板说过年前一定给，结果到现在一分钱没见到，" * 60  # needs overflow pages the file may not grow by
     with pytest.raises(CaseStoreUnavailable, match="full"):
         full.create_case(make_submission(dedupe_key="on-full-disk", description=long_story[:2000]))
@@ -127,7 +129,7 @@ def test_an_unreadable_store_gives_case_store_unavailable_on_reads_too(tmp_path)
     with pytest.raises(CaseStoreUnavailable):
         service.get_case("NX2611290001")
     with pytest.raises(CaseStoreUnavailable):
-        service.list_handoffs()
+        HandoffService(AppStore(f"sqlite:///{folder}")).list_handoffs()
 
 
 def test_a_store_that_was_never_migrated_is_unavailable_not_created(tmp_path):

@@ -105,7 +105,10 @@ async def test_sms_outbound_writes_the_outbox_and_refuses_opted_out_numbers(db_u
             await outbound.send(f"sms:{PHONE}", "不该发出")
     assert "退订" in raised.value.reason
     [line] = outbox_lines(tmp_path / "sms-outbox.jsonl")
-    assert (line["to"], line["text"]) == ("13900001111", "宁夏农民工政策助手：接线员回复")  # through the reply template
+    assert (line["to"], line["text"]) == (
+        "13900001111",
+        "宁夏农民工政策助手答复您的咨询：接线员回复",
+    )  # the reply template
     # in the delivery log under the provider's id, for its delivery report
     assert DeliveryLog(AppStore(db_url)).report("sms", line["id"], True, "DELIVRD")
 
@@ -128,7 +131,7 @@ async def test_sms_provider_refusal_names_tencents_code(db_url):
 
 @run_async
 async def test_rest_outbound_queues_the_text_for_the_rest_client(db_url, tmp_path):
-    takeovers = TakeoverService.from_url(db_url)
+    takeovers = TakeoverService(AppStore(db_url))
     takeovers.take_over("w1", "rest", "op1", datetime.now(UTC))
     async with aiohttp.ClientSession() as session:
         outbound = outbound_for(
@@ -143,7 +146,7 @@ async def test_rest_outbound_queues_the_text_for_the_rest_client(db_url, tmp_pat
 
 @run_async
 async def test_rest_outbound_refuses_a_conversation_nobody_holds_or_an_empty_text(db_url):
-    takeovers = TakeoverService.from_url(db_url)
+    takeovers = TakeoverService(AppStore(db_url))
     outbound = RestOutbound(takeovers)
     with pytest.raises(DeliveryRefused, match="没有人工接管"):
         await outbound.send("w-nobody", "有人吗")

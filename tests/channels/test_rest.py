@@ -77,7 +77,7 @@ def test_a_turn_without_a_reply_gets_the_apology(rest_server):
 
 
 def test_a_taken_over_conversation_gets_only_operator_messages(rest_server, db_url):
-    takeovers = TakeoverService.from_url(db_url)
+    takeovers = TakeoverService(AppStore(db_url))
     takeovers.take_over("rest:w1", "rest", "op1", now())  # the open development channel's conversation of "w1"
     assert say(rest_server, "w1", "人呢") == []  # the assistant is silent
     assert [m.text for m in takeovers.messages("rest:w1")] == ["人呢"]  # and the operator sees the message

@@ -17,6 +17,7 @@ from aiohttp import web
 from bot.cases import CaseService, CaseSubmission
 from bot.console.app import create_app
 from bot.console.web import CONSOLE
+from bot.handoffs import HandoffService
 from bot.settings import Settings
 from bot.store import AppStore, migrate
 from tests.support.clock import FakeClock
@@ -152,6 +153,11 @@ def store(db_url: str):
 @pytest.fixture
 def cases(store: AppStore, clock: FakeClock) -> CaseService:
     return CaseService(store, clock=clock)
+
+
+@pytest.fixture
+def handoffs(store: AppStore, clock: FakeClock) -> HandoffService:
+    return HandoffService(store, clock=clock)
 
 
 @pytest.fixture

@@ -40,8 +40,8 @@ PROTECTED_POSTS = [
 
 
 @pytest.fixture
-def handoff_and_case(cases):
-    handoff = cases.record_handoff("worker-1", "rest", "12333", {"topic": "settlement", "last_question": "落户"})
+def handoff_and_case(cases, handoffs):
+    handoff = handoffs.record_handoff("worker-1", "rest", "12333", {"topic": "settlement", "last_question": "落户"})
     case = make_case(cases)
     assert (handoff.id, case.case_id[:12]) == (1, "NX2611290001")  # then its random and check letters
     return handoff, case

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.handoffs import HandoffService
 from bot.settings import ROOT
 from bot.store import AppStore
 from tests.support.assistant import http_json
@@ -211,7 +212,6 @@ def test_moving_a_case_notifies_the_workers_rest_client(page, assistant):
 
 
 def test_take_over_a_handed_off_conversation_and_reply(page, assistant, console_url):
-    from bot.cases import CaseService
 
     worker = "browser-worker"
     assert assistant.say(worker, "在县城落户要啥条件")  # the assistant answers before the takeover
@@ -219,7 +219,7 @@ def test_take_over_a_handed_off_conversation_and_reply(page, assistant, console_
     assert any(m.get("custom", {}).get("kind") == "handoff" for m in handed)
     [handoff] = [
         h
-        for h in CaseService(AppStore(assistant.settings.app_db_url)).list_handoffs()
+        for h in HandoffService(AppStore(assistant.settings.app_db_url)).list_handoffs()
         if h.sender_id == f"rest:{worker}"
     ]  # recorded by the dialogue's handoff action
     assert (handoff.channel, handoff.topic) == ("rest", "settlement")
@@ -248,11 +248,10 @@ def test_take_over_a_handed_off_conversation_and_reply(page, assistant, console_
 
 def test_the_page_notices_when_the_conversation_goes_back(page, assistant):
     """Released elsewhere (another operator's console process, or the 30-minute timeout noticed by the gate)."""
-    from bot.cases import CaseService
     from bot.store.types import utcnow
     from bot.takeover import TakeoverService
 
-    handoff = CaseService(AppStore(assistant.settings.app_db_url)).record_handoff(
+    handoff = HandoffService(AppStore(assistant.settings.app_db_url)).record_handoff(
         "browser-worker-2", "rest", "12333", {"last_question": "咋办"}
     )
     page.goto(f"{assistant.settings.console_url}/handoffs/{handoff.id}")

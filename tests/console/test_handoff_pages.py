@@ -49,10 +49,10 @@ TRACKER = {
 
 
 @pytest.fixture
-def handoff(cases, trackers):
+def handoff(handoffs, trackers):
     trackers["rest:worker-1"] = TRACKER
-    cases.record_handoff("wechat:older", "wechat", "case_intake", {"topic": "labor_rights"}, reason="intake")
-    return cases.record_handoff(
+    handoffs.record_handoff("wechat:older", "wechat", "case_intake", {"topic": "labor_rights"}, reason="intake")
+    return handoffs.record_handoff(
         "rest:worker-1",
         "rest",
         "12333",
@@ -95,8 +95,8 @@ def test_handoff_page_shows_summary_facts_and_transcript_in_order(client, handof
     assert "选项：继续问" in page and "转 12333 人工" in page
 
 
-def test_an_sms_sender_id_is_masked(client, cases):
-    handoff = cases.record_handoff("sms:13812345678", "sms", "12333", {"last_question": "咋办"})
+def test_an_sms_sender_id_is_masked(client, handoffs):
+    handoff = handoffs.record_handoff("sms:13812345678", "sms", "12333", {"last_question": "咋办"})
     assert "13812345678" not in client.get(f"/handoffs/{handoff.id}").text
     assert "138****5678" in client.get("/handoffs").text
 
@@ -107,8 +107,8 @@ def test_transcript_failure_is_explained(client, handoff, console):
     assert "读取对话记录失败" in page and "RASA_AUTH_TOKEN" in page and "worker asked for a person" in page
 
 
-def test_known_handoff_reasons_are_in_chinese(client, cases):
-    handoff = cases.record_handoff("rest:w5", "rest", "12333", {}, reason="repeated_fallback")
+def test_known_handoff_reasons_are_in_chinese(client, handoffs):
+    handoff = handoffs.record_handoff("rest:w5", "rest", "12333", {}, reason="repeated_fallback")
     assert "助手多次没听懂" in client.get(f"/handoffs/{handoff.id}").text
 
 
@@ -180,9 +180,9 @@ def test_empty_reply_is_refused(client, handoff):
     assert response.status_code == 400 and "不能为空" in response.text
 
 
-def test_reply_over_sms_goes_to_the_outbox(client, cases, console, store):
+def test_reply_over_sms_goes_to_the_outbox(client, handoffs, console, store):
     ChannelState(store).record_contact("13812345678")  # replies go only to a number that wrote (issue 14 §4)
-    handoff = cases.record_handoff("sms:13812345678", "sms", "12333", {"last_question": "工钱咋要"})
+    handoff = handoffs.record_handoff("sms:13812345678", "sms", "12333", {"last_question": "工钱咋要"})
     path = f"/handoffs/{handoff.id}"
     client.post_form(f"{path}/takeover", page=path)
     assert client.post_form(f"{path}/reply", {"text": "请带上合同到劳动监察大队"}, page=path).status_code == 303
@@ -190,7 +190,7 @@ def test_reply_over_sms_goes_to_the_outbox(client, cases, console, store):
     [line] = outbox.read_text().splitlines()
     assert (
         json.loads(line)["to"] == "13812345678"
-        and json.loads(line)["text"] == "宁夏农民工政策助手：请带上合同到劳动监察大队"
+        and json.loads(line)["text"] == "宁夏农民工政策助手答复您的咨询：请带上合同到劳动监察大队"
     )
     [message] = console.state.takeovers.messages("sms:13812345678")
     assert message.delivery == "sent"
@@ -219,16 +219,16 @@ def wechat_api(servers, console):
     return sent
 
 
-def test_reply_over_wechat_uses_the_customer_service_api(client, cases, wechat_api):
-    handoff = cases.record_handoff("wechat:openid-1", "wechat", "12333", {"last_question": "咋办"})
+def test_reply_over_wechat_uses_the_customer_service_api(client, handoffs, wechat_api):
+    handoff = handoffs.record_handoff("wechat:openid-1", "wechat", "12333", {"last_question": "咋办"})
     path = f"/handoffs/{handoff.id}"
     client.post_form(f"{path}/takeover", page=path)
     assert client.post_form(f"{path}/reply", {"text": "您好"}, page=path).status_code == 303
     assert wechat_api == [{"touser": "openid-1", "msgtype": "text", "text": {"content": "您好"}}]
 
 
-def test_a_failed_delivery_is_shown_and_recorded(client, cases, wechat_api, console):
-    handoff = cases.record_handoff("wechat:expired", "wechat", "12333", {})
+def test_a_failed_delivery_is_shown_and_recorded(client, handoffs, wechat_api, console):
+    handoff = handoffs.record_handoff("wechat:expired", "wechat", "12333", {})
     path = f"/handoffs/{handoff.id}"
     client.post_form(f"{path}/takeover", page=path)
     response = client.post_form(f"{path}/reply", {"text": "您好"}, page=path)

@@ -10,10 +10,10 @@ from tests.bot.console.test_stats import EVENTS, publish
 from tests.console.conftest import make_case
 
 
-def test_overview_counts_and_charts(client, console, cases):
+def test_overview_counts_and_charts(client, console, cases, handoffs):
     publish(Path(console.settings.events_db_url.removeprefix("sqlite:///")), EVENTS)
     make_case(cases)
-    cases.record_handoff("a", "rest", "12333", {})
+    handoffs.record_handoff("a", "rest", "12333", {})
     page = html.unescape(client.get("/overview", params={"days": 7}).text)
     totals = dict(
         re.findall(r'data-chart="(\w+)">\s*<figcaption><strong>[^<]+</strong> 合计 <span class="total">(\d+)', page)

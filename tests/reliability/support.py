@@ -159,7 +159,7 @@ def sms_post(base_url: str, secret: str, body: bytes, timeout: float = 30) -> tu
 
 # -- the case intake form, driven the way a worker would answer it ----------------------------------------------
 
-HAS_INTAKE = "case_intake_form" in (ROOT / "domain.yml").read_text(encoding="utf-8")
+HAS_INTAKE = "case_intake_form" in (ROOT / "domain" / "domain.yml").read_text(encoding="utf-8")
 INTAKE_ANSWERS = {
     "case_type": "拖欠工资",
     "worker_name": "马小明",

@@ -57,11 +57,12 @@ def _cases(assistant: Assistant, *senders: str) -> list:
     """The cases recorded by these REST senders (stored under their channel-scoped conversation ids)."""
     from bot.cases import CaseService
     from bot.conversation_ids import rest_conversation_id
+    from bot.store import AppStore
 
     conversations = {rest_conversation_id(sender, None) for sender in senders}
     return [
         case
-        for case in CaseService.from_url(assistant.settings.app_db_url).list_cases()
+        for case in CaseService(AppStore(assistant.settings.app_db_url)).list_cases()
         if case.sender_id in conversations
     ]
 

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-import yaml
 
 from bot.launcher import _is_up, process_specs
 from bot.settings import ROOT
@@ -40,6 +39,7 @@ from tests.reliability.support import (
     wechat_post,
 )
 from tests.support.assistant import Assistant, customs, free_port, http_json, texts
+from tests.support.domain import load_domain
 
 pytestmark = pytest.mark.e2e
 
@@ -176,7 +176,7 @@ def test_concurrent_turns_of_one_conversation_on_both_replicas_are_serialised_by
 
 
 def _first_text_slot() -> str | None:
-    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8")) or {}
+    domain = load_domain()
     for name, spec in (domain.get("slots") or {}).items():
         if isinstance(spec, dict) and spec.get("type") in ("text", "any", "categorical"):
             return name

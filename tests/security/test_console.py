@@ -35,6 +35,7 @@ from tests.console.conftest import (  # noqa: F401  (fixtures)
     db_url,
     fake_rasa_app,
     fast_password_hashing,
+    handoffs,
     kb,
     migrated_template,
     servers,
@@ -383,7 +384,7 @@ def test_reset_password_ends_sessions_and_takes_the_new_password(start, store, t
 PHONE, ID_NUMBER = "13812345678", "640102199001011234"
 
 
-def test_the_transcript_is_masked_until_the_audited_reveal(start, cases, trackers):
+def test_the_transcript_is_masked_until_the_audited_reveal(start, handoffs, trackers):
     url, state = start()
     sender = "worker-9"
     trackers[sender] = {
@@ -393,7 +394,7 @@ def test_the_transcript_is_masked_until_the_audited_reveal(start, cases, tracker
             {"event": "bot", "text": "好的，给您转人工。", "timestamp": 1_796_000_001},
         ],
     }
-    handoff = cases.record_handoff(sender, "rest", "12333", {"last_question": "转人工"})
+    handoff = handoffs.record_handoff(sender, "rest", "12333", {"last_question": "转人工"})
     state.takeovers.take_over(sender, "rest", "someone-else", state.now())
     assert state.takeovers.record_worker_message("rest", sender, f"再说一遍 {PHONE}", state.now())
     operator = Client(url)

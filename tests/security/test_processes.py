@@ -181,7 +181,7 @@ def _post(url: str, payload: dict) -> tuple[int, dict]:
 
 
 def _cases_of(assistant: Assistant, sender: str) -> list:
-    return [c for c in CaseService.from_url(assistant.settings.app_db_url).list_cases() if c.sender_id == sender]
+    return [c for c in CaseService(AppStore(assistant.settings.app_db_url)).list_cases() if c.sender_id == sender]
 
 
 def test_a_hand_made_tracker_without_the_token_creates_nothing(debug_assistant):

@@ -56,7 +56,10 @@ def test_sms_goes_through_the_channels_outbound_to_the_outbox(console, tmp_path,
     ChannelState(AppStore(db_url)).record_contact("13812345678")  # replies go only to a number that wrote
     send(console, "sms", "sms:13812345678", "请带上合同")  # the conversation; the outbox gets its number
     [line] = (tmp_path / "sms-outbox.jsonl").read_text().splitlines()
-    assert json.loads(line)["to"] == "13812345678" and json.loads(line)["text"] == "宁夏农民工政策助手：请带上合同"
+    assert (
+        json.loads(line)["to"] == "13812345678"
+        and json.loads(line)["text"] == "宁夏农民工政策助手答复您的咨询：请带上合同"
+    )
 
 
 def test_an_unknown_channel_is_refused_with_a_reason(console):

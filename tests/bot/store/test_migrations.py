@@ -22,6 +22,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from bot.cases import CaseService
+from bot.handoffs import HandoffService
 from bot.store import AppStore, Base, cases, channel_state, create_engine_for, migrate, notifications, operators  # noqa: F401  (register every table on Base.metadata)
 from bot.store._base import MIGRATIONS_DIR
 from tests.cases.conftest import count_rows, make_submission
@@ -221,7 +222,7 @@ def test_upgrade_keeps_rows_written_at_every_earlier_revision(tmp_path, revision
     assert case.created_at == expected["created_at"].replace(tzinfo=UTC)
     history = service.case_history("NX2601050003")
     assert [(event.status, event.actor) for event in history] == [("新建", "worker"), ("处理中", "op-zhang")]
-    [handoff] = service.list_handoffs()
+    [handoff] = HandoffService(AppStore(url)).list_handoffs()
     assert (handoff.target, handoff.topic, handoff.facts) == ("12333", "insurance", {"years_paid": 12})
     assert (handoff.requests, handoff.last_requested_at) == (1, handoff.created_at)
     # Notes written before the message to the worker existed were internal: a worker's look-up shows none of them.

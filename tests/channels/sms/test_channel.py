@@ -23,15 +23,19 @@ from channels.sms import (
     sign_body,
     tencent_callback_token,
 )
+from channels.sms.templates import REPLY_PREFIX, TemplateLimits
 from tests.channels.support import (
     FakeAgent,
+    FakeTencentSms,
     Gate,
     menu_then_choice,
     outbox_lines,
     outbox_replies,
     replies,
     run_async,
+    serve_aiohttp,
     serve_channel,
+    tencent_provider,
 )
 
 PHONE = "13812341234"
@@ -72,7 +76,7 @@ async def test_signed_generic_message_is_answered_through_the_provider(db_url, t
     assert (message.sender_id, message.text, message.input_channel) == (CONVERSATION, "你好", "sms")
     assert message.output_channel.name() == "sms"
     [line] = outbox_lines(outbox)
-    assert (line["to"], line["text"]) == (PHONE, "宁夏农民工政策助手：您好！我是宁夏农民工政策助手。")
+    assert (line["to"], line["text"]) == (PHONE, "宁夏农民工政策助手答复您的咨询：您好！我是宁夏农民工政策助手。")
     assert (line["template"], line["params"]) == ("reply", ["您好！我是宁夏农民工政策助手。"])
     assert re.match(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00$", line["time"])
 
@@ -373,3 +377,27 @@ def test_from_credentials_fails_at_start_when_tencent_delivery_is_incomplete(db_
     settings = Settings.from_env({"APP_DB_URL": db_url, "SMS_PROVIDER": "tencent", "SMS_TENCENT_SECRET_ID": "AKIDtest"})
     with pytest.raises(RasaException, match="SMS_TENCENT_SECRET_KEY"):
         SmsInput.from_credentials({"webhook_secret": "s"}, settings=settings)
+
+
+@run_async
+async def test_a_long_reply_reaches_tencent_as_one_reply_template_request_within_the_cap(db_url):
+    fake = FakeTencentSms()
+    agent = FakeAgent(replies({"text": LONG_ANSWER}, {"text": "来源：《保障农民工工资支付条例》（国令第724号）"}))
+    async with serve_aiohttp(fake.app()) as base, aiohttp.ClientSession() as client:
+        channel = SmsInput(
+            SECRET,
+            provider=tencent_provider(client, base),
+            db_url=db_url,
+            intercept=Gate(),
+            templates=TemplateLimits(signature="宁夏人社"),
+        )
+        async with serve_channel(channel, agent) as url, aiohttp.ClientSession() as session:
+            assert (await send_generic(session, url, sms("欠工钱了咋办", "tc-1")))[1]["status"] == "answered"
+    [request] = fake.requests  # one long SMS, not three each with the signature
+    assert request["valid"] and request["body"]["TemplateId"] == "123456"
+    [answer] = request["body"]["TemplateParamSet"]
+    assert len("【宁夏人社】") + len(REPLY_PREFIX) + len(answer) <= 201
+    assert (
+        answer.endswith("\n来源：《保障农民工工资支付条例》") and "…" in answer
+    )  # source shortened to its title, kept
+    assert set(re.findall(r"\d[\d\-]*\d|\d", answer)) <= set(re.findall(r"\d[\d\-]*\d|\d", LONG_ANSWER + " 724"))

@@ -78,10 +78,10 @@ async def test_provider_from_env_refuses_to_send_to_opted_out_numbers(db_url, tm
         "to": "13900001111",
         "template": "reply",
         "params": ["接线员回复"],
-        "text": "宁夏农民工政策助手：接线员回复",
+        "text": "宁夏农民工政策助手答复您的咨询：接线员回复",
         "time": line["time"],
     }
-    assert message == SmsMessage("reply", ("接线员回复",), "宁夏农民工政策助手：接线员回复")
+    assert message == SmsMessage("reply", ("接线员回复",), "宁夏农民工政策助手答复您的咨询：接线员回复")
 
 
 TENCENT = {

@@ -13,7 +13,7 @@ from tests.channels.support import outbox_lines, run_async
 
 
 def reply(text: str) -> SmsMessage:
-    return SmsMessage("reply", (text,), f"宁夏农民工政策助手：{text}")
+    return SmsMessage("reply", (text,), f"宁夏农民工政策助手答复您的咨询：{text}")
 
 
 @run_async
@@ -38,7 +38,7 @@ async def test_opt_out_guard_refuses_opted_out_numbers_and_sends_the_rest(db_url
         await guard.send("13812341234", reply("不该发出"))
     await guard.send("13900001111", reply("可以发"))
     assert [(line["to"], line["text"]) for line in outbox_lines(tmp_path / "outbox.jsonl")] == [
-        ("13900001111", "宁夏农民工政策助手：可以发")
+        ("13900001111", "宁夏农民工政策助手答复您的咨询：可以发")
     ]
 
 
@@ -53,5 +53,5 @@ async def test_guard_texts_only_mainland_mobiles_that_wrote_to_the_service(db_ur
             await guard.send(refused, reply("不该发出"))
     await guard.send("+8613812341234", reply("可以发"))  # the E.164 form of a number that wrote
     assert [(line["to"], line["text"]) for line in outbox_lines(tmp_path / "outbox.jsonl")] == [
-        ("13812341234", "宁夏农民工政策助手：可以发")
+        ("13812341234", "宁夏农民工政策助手答复您的咨询：可以发")
     ]

@@ -84,7 +84,7 @@ async def test_tencent_provider_reports_a_failed_send_status():
     async with serve_aiohttp(fake.app()) as base, aiohttp.ClientSession() as session:
         provider = tencent_provider(session, base, template_id="1")
         with pytest.raises(SmsSendError) as error:
-            await provider.send(PHONE, SmsMessage("reply", ("x",), "宁夏农民工政策助手：x"))
+            await provider.send(PHONE, SmsMessage("reply", ("x",), "宁夏农民工政策助手答复您的咨询：x"))
     assert error.value.code == "LimitExceeded.PhoneNumberDailyLimit"
 
 
