@@ -10,6 +10,7 @@ reports (Tencent's 状态报告) arrive at `/webhooks/sms/report`, authenticated
 - `providers`: the provider interface (`send(to, message) -> provider ids`), the development outbox (a JSON line per
   message in var/sms-outbox.jsonl) and `OptOutGuard`;
 - `tencent`: Tencent Cloud SMS `SendSms` (template id + variables), TC3-HMAC-SHA256 signed, over aiohttp;
+- `smpp`: a carrier gateway over SMPP 3.4 (SMS_PROVIDER=smpp): codec, client, provider; MOs into the pipeline;
 - `config`: the provider SMS_PROVIDER names and the template limits, checked at start-up;
 - `inbound`: the generic signed JSON callback and Tencent's reply callback (URL token), parsed;
 - `render`: a reply as one text within the reply template's room, the menu and source line kept;

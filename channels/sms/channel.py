@@ -14,9 +14,17 @@ A sender over its rate limit, or an address over its own, gets 429 before anythi
 Delivery reports: `POST /webhooks/sms/report` takes Tencent's status-report callback, authenticated like the inbound
 callback (the `?token=`, or the generic form's signature), and tells the injected `on_report(provider_id,
 delivered, reason)` of each report (in a thread); without one, each report is logged with the number masked and
-dropped. If `on_report` raises, the callback gets 500 and Tencent sends the batch again. Built from credentials.yml
-the channel writes both ends to the delivery log (`bot.deliveries`): each reply's provider ids when it is sent, each
-report when it comes.
+dropped. If `on_report` raises, the callback gets 500 and Tencent sends the batch again.
+
+With SMS_PROVIDER=smpp the channel also holds the carrier gateway's transceiver connection (started with the server,
+`channels.sms.smpp`): a mobile-originated message goes through the same pipeline (claimed under a key of the
+deliver_sm, so a gateway's retransmission is a duplicate; opt-out; takeover; turn; reply submitted through the same
+connection). The gateway is answered once the message is claimed, and the turn runs after, as a webhook's turn runs
+after its claim. A delivery receipt goes to the same `on_report`.
+
+Built from credentials.yml the channel writes both ends to the delivery log (`bot.deliveries`): each reply's
+provider ids (Tencent's serial number, the SMPP message ids) when it is sent, each report (Tencent's callback, the
+gateway's receipt) when it comes.
 """
 
 from __future__ import annotations
@@ -59,6 +67,9 @@ from channels.sms.inbound import (
 )
 from channels.sms.providers import OnReport, SmsProvider, SmsSendError, recipient_refusal
 from channels.sms.render import OPT_IN_CONFIRMATION, OPT_OUT_CONFIRMATION, render_sms
+from channels.sms.smpp.client import PERMANENT_APP_ERROR, MobileMessage, SmppClient
+from channels.sms.smpp.pdu import DeliveryReceipt, Status
+from channels.sms.smpp.provider import SmppProvider, inbound_sms, smpp_config
 from channels.sms.templates import TemplateLimits, reply_messages
 from nlu.extract import mask_phone
 
@@ -70,6 +81,7 @@ MAX_BODY_BYTES = 16 * 1024
 MAX_REPORT_BODY_BYTES = 256 * 1024  # a batch of status reports
 MENU_TTL = timedelta(hours=24)  # SMS users answer a menu much later than chat users
 KEEP_MESSAGE_KEYS = timedelta(days=30)
+TURNS_FINISH_SECONDS = 10.0  # at shutdown, gateway turns still running get this long to send their replies
 
 
 class SmsOutput(CollectingOutput):
@@ -144,6 +156,8 @@ class SmsInput(MenuChannel, InputChannel):
         self.deliveries = deliveries
         self.limits = limits or WebhookLimits()
         self._clock = clock
+        self.gateway: SmppClient | None = None  # the SMPP transceiver, when SMS_PROVIDER=smpp (started with the server)
+        self._gateway_turns: set[asyncio.Task[None]] = set()
 
     def get_output_channel(self) -> SmsPushOutput:
         return SmsPushOutput(self)
@@ -151,6 +165,8 @@ class SmsInput(MenuChannel, InputChannel):
     def provider(self) -> SmsProvider:
         """The outbound provider (built from the settings in the running loop on first use). Not guarded: the
         channel checks opt-outs itself, and must reach an opted-out number once, with the confirmation."""
+        if self._provider is None and self.gateway is not None:
+            self._provider = SmppProvider(self.gateway)
         if self._provider is None:
             self._provider = provider_for(self._settings or current(), client_session())
         return self._provider
@@ -235,10 +251,15 @@ class SmsInput(MenuChannel, InputChannel):
     async def _process(self, sms: InboundSms, on_new_message: OnNewMessage) -> str:
         """Handle one authenticated, parsed SMS exactly once; a status word for the response."""
         sms = dataclasses.replace(sms, text=redact(sms.text))
-        masked = mask_phone(sms.phone)
         if not await self.claim(sms.key):
-            logger.info("sms: duplicate delivery of %s from %s ignored", sms.key, masked)
+            logger.info("sms: duplicate delivery of %s from %s ignored", sms.key, mask_phone(sms.phone))
             return "duplicate"
+        return await self._process_claimed(sms, on_new_message)
+
+    async def _process_claimed(self, sms: InboundSms, on_new_message: OnNewMessage) -> str:
+        """The pipeline after the claim: contact, opt-out, takeover, turn, reply; releases the claim when it fails
+        before the turn ran."""
+        masked = mask_phone(sms.phone)
         turn_ran = False
         try:
             await asyncio.to_thread(self.state.record_contact, sms.phone)
@@ -285,6 +306,65 @@ class SmsInput(MenuChannel, InputChannel):
                 continue
             await asyncio.to_thread(self.on_report, report.provider_id, report.delivered, report.reason)
 
+    # -- the SMPP gateway ----------------------------------------------------------------------------------------
+
+    async def receive_mobile(self, message: MobileMessage, on_new_message: OnNewMessage) -> int:
+        """A mobile-originated message from the gateway: the deliver_sm_resp status once it is claimed (the turn
+        then runs in a task). An exception (the app store is down) makes the client answer ESME_RX_T_APPN, so the
+        gateway delivers it again."""
+        try:
+            sms = inbound_sms(message)
+        except MalformedSms as error:
+            logger.warning("sms: unreadable message from the SMS gateway refused: %s", error)
+            return PERMANENT_APP_ERROR
+        if not self.sender_allowed(sms.phone):
+            return Status.OK  # dropped, as the webhook's 429 is (logged by sender_allowed)
+        sms = dataclasses.replace(sms, text=redact(sms.text))
+        if not await self.claim(sms.key):
+            logger.info("sms: duplicate delivery of %s from %s ignored", sms.key, mask_phone(sms.phone))
+            return Status.OK
+        task = asyncio.get_running_loop().create_task(self._gateway_turn(sms, on_new_message))
+        self._gateway_turns.add(task)
+        task.add_done_callback(self._gateway_turns.discard)
+        return Status.OK
+
+    async def _gateway_turn(self, sms: InboundSms, on_new_message: OnNewMessage) -> None:
+        try:
+            await self._process_claimed(sms, on_new_message)
+        except Exception:
+            logger.exception("sms: processing %s from the SMS gateway failed", sms.key)
+
+    async def receive_receipt(self, receipt: DeliveryReceipt) -> int:
+        """A delivery receipt from the gateway: a final one goes to `on_report` (in a thread; an exception makes
+        the gateway deliver it again), an intermediate one (ENROUTE, ACCEPTED) is only acknowledged."""
+        if not receipt.final:
+            return Status.OK
+        reason = "" if receipt.delivered else " ".join(part for part in (receipt.state, receipt.error) if part)
+        await self._reports([DeliveryReport(receipt.message_id, receipt.delivered, reason, receipt.phone, "")])
+        return Status.OK
+
+    async def start_gateway(self, on_new_message: OnNewMessage) -> None:
+        """Bind to the SMPP gateway as a transceiver when SMS_PROVIDER=smpp and no provider was given (returns at
+        once: the client connects, and reconnects, on its own)."""
+        settings = self._settings or current()
+        if self._provider is not None or self.gateway is not None or check_provider_config(settings) != "smpp":
+            return
+        self.gateway = SmppClient(
+            smpp_config(settings, transceiver=True),
+            on_message=lambda message: self.receive_mobile(message, on_new_message),
+            on_receipt=self.receive_receipt,
+        )
+        self.gateway.start()
+
+    async def stop_gateway(self) -> None:
+        """Let running gateway turns send their replies (a few seconds at most), then unbind."""
+        if self._gateway_turns:
+            await asyncio.wait(list(self._gateway_turns), timeout=TURNS_FINISH_SECONDS)
+        if self.gateway is not None:
+            await self.gateway.stop()
+            self.gateway = None
+            self._provider = None
+
     # -- HTTP --------------------------------------------------------------------------------------------------
 
     def blueprint(self, on_new_message: Callable[..., Awaitable[Any]]) -> Blueprint:
@@ -298,6 +378,7 @@ class SmsInput(MenuChannel, InputChannel):
         @sms_webhook.listener("before_server_start")
         async def start(_app: Any, _loop: Any) -> None:
             client_session()
+            await self.start_gateway(on_new_message)
             try:
                 pruned = await asyncio.to_thread(self.state.prune_messages, KEEP_MESSAGE_KEYS)
                 if pruned:
@@ -307,6 +388,7 @@ class SmsInput(MenuChannel, InputChannel):
 
         @sms_webhook.listener("after_server_stop")
         async def stop(_app: Any, _loop: Any) -> None:
+            await self.stop_gateway()
             await close_client_session()
 
         @sms_webhook.route("/", methods=["GET"])

@@ -1,6 +1,6 @@
-"""Which SMS provider the settings name, built once: SMS_PROVIDER ("outbox", the development default, or "tencent"
-with SMS_TENCENT_*), checked at start-up so a misconfigured delivery fails before the first message; and the
-template limits (`template_limits`: SMS_TENCENT_ACCOUNT_TYPE, SMS_REPLY_MAX_CHARS, the signature).
+"""Which SMS provider the settings name, built once: SMS_PROVIDER ("outbox", the development default, "tencent"
+with SMS_TENCENT_*, or "smpp" with SMS_SMPP_*), checked at start-up so a misconfigured delivery fails before the first
+message; and the template limits (`template_limits`: SMS_TENCENT_ACCOUNT_TYPE, SMS_REPLY_MAX_CHARS, the signature).
 
 Tencent needs a template id per template (`channels.sms.templates`): SMS_TENCENT_REPLY_TEMPLATE_ID (its old name
 SMS_TENCENT_TEMPLATE_ID still works) and SMS_TENCENT_CASE_TEMPLATE_ID. A personal account (6 characters a variable)
@@ -16,6 +16,7 @@ from bot.settings import Settings
 from channels._config import ChannelConfigError, channel_values, check_values
 from channels._state import ChannelState
 from channels.sms.providers import OptOutGuard, OutboxProvider, SmsProvider
+from channels.sms.smpp.provider import SmppProvider, smpp_config
 from channels.sms.templates import CASE_UPDATE, REPLY, TemplateLimits
 from channels.sms.tencent import DEFAULT_TENCENT_API_BASE, DEFAULT_TENCENT_REGION, TencentSmsProvider
 
@@ -69,17 +70,21 @@ def check_replies(settings: Settings) -> TemplateLimits:
 
 
 def check_provider_config(settings: Settings) -> str:
-    """The configured provider's name ("outbox" or "tencent"), or `ChannelConfigError` naming what is missing."""
+    """The configured provider's name ("outbox", "tencent" or "smpp"), or `ChannelConfigError` naming what is
+    missing."""
     values = channel_values(settings)
     kind = (values.get("SMS_PROVIDER") or "").strip().lower()
     if kind == "tencent":
         limits = template_limits(settings)
         required = _TENCENT_VARIABLES + ((_REPLY_TEMPLATE_VARIABLE,) if limits.carries_replies else ())
         check_values("sms", _tencent_values(values), required=required, production=settings.production)
+    elif kind == "smpp":
+        smpp_config(settings, transceiver=False)
+        template_limits(settings)
     elif not kind:
-        raise ChannelConfigError("SMS_PROVIDER is not set (outbox or tencent); production has no default")
+        raise ChannelConfigError("SMS_PROVIDER is not set (outbox, tencent or smpp); production has no default")
     elif kind != "outbox":
-        raise ChannelConfigError(f"unknown SMS_PROVIDER {kind!r} (outbox or tencent)")
+        raise ChannelConfigError(f"unknown SMS_PROVIDER {kind!r} (outbox, tencent or smpp)")
     else:
         template_limits(settings)
     return kind
@@ -87,9 +92,12 @@ def check_provider_config(settings: Settings) -> str:
 
 def provider_for(settings: Settings, session: aiohttp.ClientSession) -> SmsProvider:
     """The provider the settings name (no opt-out check: wrap it in `OptOutGuard` where opt-outs are not checked
-    by the caller)."""
-    if check_provider_config(settings) == "outbox":
+    by the caller). An SMPP provider outside the Rasa server binds as a transmitter (`channels.sms.smpp.provider`)."""
+    kind = check_provider_config(settings)
+    if kind == "outbox":
         return OutboxProvider(settings.var_dir / "sms-outbox.jsonl")
+    if kind == "smpp":
+        return SmppProvider.transmitter(smpp_config(settings, transceiver=False))
     values = channel_values(settings)
     tencent = _tencent_values(values)
     return TencentSmsProvider(
