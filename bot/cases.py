@@ -22,7 +22,9 @@ console's alert line.
 A status change (or a note without one) carries two texts: `note`, internal to operators, and `worker_message`, the
 only text a worker's look-up shows (the newest non-empty one). Statuses are 新建 → 处理中 → 已办结; an operator may also put a
 case back from 处理中 to 新建 (it goes back to the queue: someone else picks it up), and reopen a closed case
-(已办结 → 处理中); both backward steps need a note saying why. Every change appends a `case_events` row.
+(已办结 → 处理中); both backward steps need a note saying why. Every change appends a `case_events` row, and a change the
+worker should hear of (a status change forward or a reopening, any message to the worker) queues a case notification
+in the same transaction (`bot.notifications`: the outbox the notifier sends from).
 
 Every storage failure (a locked SQLite file, a full disk, a lost PostgreSQL connection) raises `CaseStoreUnavailable`
 (`bot.store.StoreUnavailable`), which the actions turn into an apology; a case is written in one transaction, so
@@ -50,6 +52,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
+from bot.notifications import queue_case_notification
 from bot.store import AppStore, StoreUnavailable, storage_errors
 from bot.store.cases import Case, CaseEvent, CaseLookupFailure
 from bot.store.types import to_record, utcnow
@@ -536,6 +539,7 @@ class CaseService:
             if needs_note and not note:
                 raise InvalidTransition(f"case {case.case_id}: {case.status} → {status} needs a note saying why")
             now = self._clock()
+            previous_status = case.status
             # Compare-and-set on the old status so two operators changing the same case cannot both win.
             updated = session.execute(
                 sa.update(Case)
@@ -545,12 +549,13 @@ class CaseService:
             ).rowcount
             if updated != 1:
                 raise InvalidTransition(f"case {case.case_id} changed meanwhile; reload it and try again")
-            session.add(
-                CaseEvent(
-                    case_id=case.case_id, at=now, status=status, note=note, actor=actor, worker_message=worker_message
-                )
+            event = CaseEvent(
+                case_id=case.case_id, at=now, status=status, note=note, actor=actor, worker_message=worker_message
             )
+            session.add(event)
             session.flush()
+            # The worker's notification commits with the change or not at all (the outbox: bot.notifications).
+            queue_case_notification(session, case, event, previous_status, now)
             session.expire(case)
             record = to_record(CaseRecord, session.get(Case, case.case_id))
         log.info("case %s: %s by %s", record.case_id, status, actor)
@@ -576,6 +581,7 @@ class CaseService:
             session.add(event)
             case.updated_at = now
             session.flush()
+            queue_case_notification(session, case, event, case.status, now)
             record = to_record(CaseEventRecord, event)
         log.info("case %s: note by %s", record.case_id, actor)
         return record

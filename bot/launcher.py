@@ -1,7 +1,7 @@
 """Run the assistant's processes as one supervised group.
 
 `python -m bot run` (what `make run` calls) trains the model if it is stale, migrates the app store, then starts the
-action server, the Rasa server (with its channels) and the operator console. Each process's output
+action server, the Rasa server (with its channels), the operator console and the notifier (case notifications). Each process's output
 is printed line by line behind its name; a process that exits on its own is reported and restarted (with a growing
 pause, and the whole group stops if one keeps crashing); Ctrl-C or SIGTERM stops every process, politely first.
 """
@@ -33,7 +33,7 @@ class ProcessSpec:
 
     name: str
     argv: list[str]
-    ready_url: str
+    ready_url: str | None  # None: a process without a port (the notifier), announced as started
     env: dict[str, str] = field(default_factory=dict)
 
 
@@ -94,6 +94,8 @@ def process_specs(settings: Settings, model: Path) -> list[ProcessSpec]:
         ProcessSpec(
             "console", [sys.executable, "-m", "bot.console", "serve"], f"{settings.console_url}/healthz", env("console")
         ),
+        # Case notifications from the outbox (bot.notifier): outbound WeChat and SMS credentials, no inbound secret.
+        ProcessSpec("notifier", [sys.executable, "-m", "bot.notifier"], None, env("notifier")),
     ]
 
 
@@ -158,6 +160,9 @@ class Supervisor:
             await asyncio.sleep(pause)
 
     async def _announce_when_ready(self, spec: ProcessSpec, process: asyncio.subprocess.Process) -> None:
+        if spec.ready_url is None:
+            self.log(f"{spec.name} started (pid {process.pid}, no port)")
+            return
         while process.returncode is None and not self.stopping.is_set():
             if await asyncio.to_thread(_is_up, spec.ready_url):
                 self.log(f"{spec.name} is up: {spec.ready_url}")
@@ -246,6 +251,7 @@ def run(settings: Settings) -> int:
                 f"[launcher]   SMS channel     POST {settings.rasa_url}/webhooks/sms/webhook",
                 f"[launcher]   action server   {settings.action_url}",
                 f"[launcher]   console         {settings.console_url}/",
+                "[launcher]   notifier        case notifications from the app store's outbox",
                 f"[launcher]   data            {settings.var_dir}",
             ]
         ),
@@ -265,7 +271,7 @@ def chat(settings: Settings) -> int:
     )
     try:
         for _ in range(120):
-            if _is_up(actions_spec.ready_url):
+            if actions_spec.ready_url and _is_up(actions_spec.ready_url):
                 break
             time.sleep(0.5)
         return subprocess.call(

@@ -74,8 +74,9 @@ PROCESS_SECRETS: tuple[tuple[str, frozenset[str]], ...] = (
     ("WECHAT_TOKEN", frozenset({"rasa"})),  # inbound signatures: only the webhooks check them
     ("WECHAT_ENCODING_AES_KEY", frozenset({"rasa"})),
     ("SMS_WEBHOOK_SECRET", frozenset({"rasa"})),
-    ("WECHAT_", frozenset({"rasa", "console"})),  # outbound (customer-service API): the channel and operator replies
-    ("SMS_", frozenset({"rasa", "console"})),  # outbound SMS provider
+    # outbound (customer-service and template API): the channel, operator replies, case notifications
+    ("WECHAT_", frozenset({"rasa", "console", "notifier"})),
+    ("SMS_", frozenset({"rasa", "console", "notifier"})),  # outbound SMS provider
     ("TRACKER_DB_", frozenset({"rasa"})),  # the PostgreSQL tracker store's address and credentials
     ("REDIS_", frozenset({"rasa"})),  # the lock store
     ("EVENTS_DB_URL", frozenset({"rasa", "console"})),  # the event broker (the console's overview reads it)

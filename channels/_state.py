@@ -35,6 +35,11 @@ class ChannelState:
         # A database URL is accepted while channels.sms (being split into a package) still passes one.
         self._store = AppStore(store) if isinstance(store, str) else store
 
+    @property
+    def store(self) -> AppStore:
+        """The app store this state lives in (the channels' delivery reports are written there too)."""
+        return self._store
+
     # -- processed messages -------------------------------------------------------------------------------------
 
     def claim_message(self, channel: str, key: str) -> bool:

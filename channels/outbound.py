@@ -28,6 +28,7 @@ from typing import Protocol
 import aiohttp
 
 from bot.conversation_ids import ConversationIdError, address
+from bot.deliveries import DeliveryLog
 from bot.settings import Settings
 from bot.store import AppStore
 from bot.store.types import utcnow
@@ -143,6 +144,7 @@ class SmsOutbound(_ProviderOutbound):
     def __init__(self, provider: SmsProvider, state: ChannelState, limits: TemplateLimits | None = None) -> None:
         self.provider = OptOutGuard(provider, state)
         self.limits = limits or TemplateLimits()
+        self.deliveries = DeliveryLog(state.store)  # each message's provider ids, for the provider's reports
 
     async def _deliver(self, conversation: str, text: str) -> None:
         try:
@@ -153,7 +155,8 @@ class SmsOutbound(_ProviderOutbound):
             raise DeliveryRefused("消息是空的，没有发出。")
         try:
             for message in messages:
-                await self.provider.send(conversation, message)
+                provider_ids = await self.provider.send(conversation, message)
+                await asyncio.to_thread(self.deliveries.sent, "sms", f"sms:{conversation}", "operator", provider_ids)
         except SmsOptedOut:
             raise OptedOut() from None
         except SmsSendError as error:

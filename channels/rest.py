@@ -14,7 +14,9 @@ unchanged, behind:
   conversation, Rasa does not see the message (the operator's console shows it) and the answer carries no assistant
   reply. The operator's replies reach the REST client, which has no address to push to, in two ways: they are put
   in front of the next webhook response, and `GET /webhooks/rest/messages?sender=<id>` (same key or token) returns
-  the ones of that client's conversation not yet fetched. Each is handed out once, marked ``"from": "operator"``::
+  the ones of that client's conversation not yet fetched. Case notifications (`bot.notifications`: the worker's
+  case moved; no takeover needed) come the same two ways, with ``"custom": {"kind": "case_update", "case_id": …,
+  "status": …}``. Each is handed out once, marked ``"from": "operator"``::
 
       POST /webhooks/rest/webhook   {"sender": "w1", "message": "还在吗"}     Authorization: Bearer <key>
       → [{"recipient_id": "w1", "text": "您好，我是12333的小王……", "from": "operator"}]
@@ -46,7 +48,9 @@ from sanic.response import HTTPResponse
 
 from bot import takeover
 from bot.conversation_ids import rest_conversation_id
+from bot.notifications import NotificationService
 from bot.safety_net import with_safety_net
+from bot.store import app_store
 from bot.store.types import utcnow
 from channels._base import Intercept, OnNewMessage, WebhookLimits, client_address, redact
 from channels.rest_auth import DEFAULT_TOKEN_TTL, MAX_TOKEN_TTL, Principal, RestAuth, Unauthorized, mint_token
@@ -61,8 +65,15 @@ MAX_SENDER_CHARS = 128  # the client's part of `rest:<client>:<sender>`, which m
 PendingMessages = Callable[[str], Awaitable[list[Any]]]
 
 
+def _take_pending(sender_id: str) -> list[Any]:
+    now = utcnow()
+    messages: list[Any] = takeover.default_service().take_pending_for_rest(sender_id, now)
+    return messages + NotificationService(app_store()).take_rest_pending(sender_id, now)
+
+
 async def _pending_from_store(sender_id: str) -> list[Any]:
-    return await asyncio.to_thread(takeover.default_service().take_pending_for_rest, sender_id, utcnow())
+    """Operator messages, then case notifications, of the conversation not yet handed out (each handed out once)."""
+    return await asyncio.to_thread(_take_pending, sender_id)
 
 
 class BadRequest(ValueError):
@@ -105,13 +116,17 @@ class RestInput(RasaRestInput):
             self._auth = RestAuth.from_settings()
         return self._auth
 
-    async def operator_messages(self, conversation: str) -> list[dict[str, str]]:
-        """Operator messages of this conversation not yet handed out, as REST messages (each handed out once)."""
+    async def operator_messages(self, conversation: str) -> list[dict[str, Any]]:
+        """Operator messages and case notifications of this conversation not yet handed out, as REST messages (each
+        handed out once)."""
         recipient = self.auth.client_sender(conversation)
-        return [
-            {"recipient_id": recipient, "text": message.text, "from": "operator"}
-            for message in await self._pending(conversation)
-        ]
+        messages: list[dict[str, Any]] = []
+        for message in await self._pending(conversation):
+            item: dict[str, Any] = {"recipient_id": recipient, "text": message.text, "from": "operator"}
+            if custom := getattr(message, "custom", None):  # a case notification: {"kind": "case_update", …}
+                item["custom"] = custom
+            messages.append(item)
+        return messages
 
     def conversation(self, request: Request, sender: str) -> str:
         """The conversation id of `sender` for the request's authenticated caller (see `authorize`)."""

@@ -1,6 +1,8 @@
 """Intake cases: the filtered, paged list (with the "waiting" filter: status 新建, nobody has taken it on, and the
 alert line about failed look-ups), a case's details and history, revealing the phone (logged), status changes with an
-internal note and a separate message to the worker (the only text a worker's look-up shows)."""
+internal note and a separate message to the worker (the only text a worker's look-up shows), and the notifications
+the worker was sent about the case (`bot.notifications`) with their delivery state and a resend for failed ones
+(logged)."""
 
 from __future__ import annotations
 
@@ -19,11 +21,13 @@ from bot.cases import (
 )
 from bot.console._paging import pager
 from bot.console.web import CONSOLE, current_operator, redirect, render
+from bot.notifications import NotificationNotFound, NotResendable
 from nlu.places import counties
 
 routes = web.RouteTableDef()
 
 REVEAL_ACTION = "reveal_phone"
+RESEND_ACTION = "resend_notification"
 
 
 @routes.get("/cases")
@@ -82,9 +86,10 @@ async def _case_page(
     case = await asyncio.to_thread(console.cases.get_case, case_id)
     if case is None:
         return render(request, "error.html", status=404, title="没有这个案件", message=f"没有编号为 {case_id} 的案件。")
-    history, reveals = await asyncio.gather(
+    history, reveals, notifications = await asyncio.gather(
         asyncio.to_thread(console.cases.case_history, case.case_id),
         asyncio.to_thread(console.accounts.audit_log, subject=case.case_id, action=REVEAL_ACTION, limit=20),
+        asyncio.to_thread(console.notifications.for_case, case.case_id),
     )
     next_statuses = [(to, needs_note) for (before, to), needs_note in TRANSITIONS.items() if before == case.status]
     return render(
@@ -95,6 +100,7 @@ async def _case_page(
         case=case,
         history=history,
         reveals=reveals,
+        notifications=notifications,
         reveal=reveal,
         next_statuses=next_statuses,
         error=error,
@@ -102,6 +108,7 @@ async def _case_page(
         worker_message=worker_message,
         max_worker_message=MAX_WORKER_MESSAGE,
         changed=request.query.get("changed"),
+        resent=request.query.get("resent"),
     )
 
 
@@ -167,3 +174,30 @@ async def change_status(request: web.Request) -> web.Response:
     except (InvalidTransition, CaseNotFound):  # changed or removed between our read and the write
         return await again(409, "状态没有改：别人刚刚改过这个案件，请看最新状态后再试。")
     raise redirect(f"/cases/{case.case_id}?changed=1")
+
+
+@routes.post("/cases/{case_id}/notifications/{notification_id}/resend")
+async def resend_notification(request: web.Request) -> web.Response:
+    """Put a failed notification back in the notifier's queue (logged in the audit log)."""
+    console = request.app[CONSOLE]
+    case = await asyncio.to_thread(console.cases.get_case, request.match_info["case_id"])
+    if case is None:
+        return await _case_page(request)
+    try:
+        notification_id = int(request.match_info["notification_id"])
+    except ValueError:
+        return await _case_page(request, status=404, error="没有这条通知。")
+    notification = await asyncio.to_thread(console.notifications.get, notification_id)
+    if notification is None or notification.case_id != case.case_id:
+        return await _case_page(request, status=404, error="这个案件没有这条通知。")
+    operator = current_operator(request).username
+    try:
+        await asyncio.to_thread(console.notifications.resend, notification_id, operator)
+    except NotResendable:
+        return await _case_page(request, status=409, error="这条通知不是“没发成”的状态（可能别人刚重发过），没有重发。")
+    except NotificationNotFound:
+        return await _case_page(request, status=404, error="没有这条通知。")
+    await asyncio.to_thread(
+        console.accounts.audit, operator, RESEND_ACTION, case.case_id, console.now(), f"notification {notification_id}"
+    )
+    raise redirect(f"/cases/{case.case_id}?resent={notification_id}#notifications")

@@ -1,17 +1,19 @@
 """The overview: what the assistant did per day (conversations, answers, fallbacks, handoffs, cases), answers per
-topic, and the questions that most often ended in a fallback, as inline SVG charts with their numbers in tables."""
+topic, the questions that most often ended in a fallback, as inline SVG charts with their numbers in tables, and the
+share of SMS and WeChat messages delivered per day (the delivery log, `bot.deliveries`)."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from aiohttp import web
 
 from bot.console._labels import TOPIC_LABELS, label
 from bot.console._stats import LOCAL_TZ, summarize
 from bot.console.web import CONSOLE, render
+from bot.deliveries import DeliveryDay
 
 routes = web.RouteTableDef()
 
@@ -66,6 +68,29 @@ def row_bars(values: list[tuple[str, int]], *, width: float = 200, row: float = 
     ]
 
 
+def delivery_rows(days: list[DeliveryDay]) -> list[tuple[date, dict[str, DeliveryDay]]]:
+    """The delivery log's days, newest first, each with its SMS and WeChat counts."""
+    by_day: dict[date, dict[str, DeliveryDay]] = {}
+    for day in days:
+        by_day.setdefault(day.day, {})[day.channel] = day
+    return sorted(by_day.items(), reverse=True)
+
+
+def delivery_totals(days: list[DeliveryDay]) -> dict[str, DeliveryDay]:
+    """The period's SMS and WeChat counts added up (as one DeliveryDay each, dated the last day)."""
+    totals: dict[str, DeliveryDay] = {}
+    for day in days:
+        before = totals.get(day.channel)
+        totals[day.channel] = DeliveryDay(
+            day.day,
+            day.channel,
+            day.sent + (before.sent if before else 0),
+            day.delivered + (before.delivered if before else 0),
+            day.failed + (before.failed if before else 0),
+        )
+    return totals
+
+
 @routes.get("/overview")
 async def overview(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
@@ -78,11 +103,12 @@ async def overview(request: web.Request) -> web.Response:
     last_day = console.today()
     first_day = last_day - timedelta(days=period - 1)
     since = datetime.combine(first_day, time.min, LOCAL_TZ)
-    (events, events_ok), handoffs, cases, lookup_alert = await asyncio.gather(
+    (events, events_ok), handoffs, cases, lookup_alert, deliveries = await asyncio.gather(
         asyncio.to_thread(console.events.read, since),
         asyncio.to_thread(console.handoffs.list_handoffs, limit=MAX_RECORDS),
         asyncio.to_thread(console.cases.list_cases, limit=MAX_RECORDS),
         asyncio.to_thread(console.cases.lookup_failure_summary),
+        asyncio.to_thread(console.deliveries.daily_share, period, until=last_day),
     )
     summary = await asyncio.to_thread(
         summarize,
@@ -116,4 +142,6 @@ async def overview(request: web.Request) -> web.Response:
         topics=topics,
         events_ok=events_ok,
         lookup_alert=lookup_alert,
+        delivery_rows=delivery_rows(deliveries),
+        delivery_totals=delivery_totals(deliveries),
     )

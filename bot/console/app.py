@@ -26,7 +26,9 @@ from bot.console._middleware import MIDDLEWARES
 from bot.console._security import Signer, parse_trusted_proxies
 from bot.console._stats import EventLog
 from bot.console.web import CONSOLE, Clock, Console, templates
+from bot.deliveries import DeliveryLog
 from bot.handoffs import HandoffService
+from bot.notifications import NotificationService
 from bot.settings import Settings
 from bot.store import AppStore, app_store
 from bot.store.types import utcnow
@@ -63,6 +65,8 @@ def create_app(
         clock=clock,
         rasa_token=settings.rasa_auth_token(),
         templates=templates(),
+        notifications=NotificationService(store, clock=clock),
+        deliveries=DeliveryLog(store, clock=clock),
         trusted_proxies=parse_trusted_proxies(settings.env.get("CONSOLE_TRUSTED_PROXIES")),
     )
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=256 * 1024)

@@ -30,7 +30,9 @@ from bot.console._labels import (
 )
 from bot.console._security import Network, Signer, local_path
 from bot.console._stats import LOCAL_TZ, EventLog
+from bot.deliveries import DeliveryLog
 from bot.handoffs import HandoffService
+from bot.notifications import NotificationService
 from bot.settings import Settings
 from bot.store import AppStore
 from bot.takeover import TakeoverService
@@ -60,6 +62,8 @@ class Console:
     clock: Clock
     rasa_token: str
     templates: jinja2.Environment
+    notifications: NotificationService
+    deliveries: DeliveryLog
     http: aiohttp.ClientSession | None = None
     # CONSOLE_TRUSTED_PROXIES: the reverse proxies whose X-Forwarded-For names the login's client address.
     trusted_proxies: tuple[Network, ...] = ()

@@ -21,6 +21,10 @@ With SMS_PROVIDER=smpp the channel also holds the carrier gateway's transceiver 
 deliver_sm, so a gateway's retransmission is a duplicate; opt-out; takeover; turn; reply submitted through the same
 connection). The gateway is answered once the message is claimed, and the turn runs after, as a webhook's turn runs
 after its claim. A delivery receipt goes to the same `on_report`.
+
+Built from credentials.yml the channel writes both ends to the delivery log (`bot.deliveries`): each reply's
+provider ids (Tencent's serial number, the SMPP message ids) when it is sent, each report (Tencent's callback, the
+gateway's receipt) when it comes.
 """
 
 from __future__ import annotations
@@ -40,7 +44,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.conversation_ids import ConversationIdError, address, conversation_id
+from bot.deliveries import DeliveryLog, reporter
 from bot.settings import Settings, current
+from bot.store import StoreUnavailable, app_store
 from channels._base import Intercept, MenuChannel, OnNewMessage, PushOutput, TurnRequest, WebhookLimits, redact
 from channels._config import ChannelConfigError, check_values, credentials_and_settings
 from channels._http import BodyTooLarge, client_session, close_client_session, read_body
@@ -120,6 +126,9 @@ class SmsInput(MenuChannel, InputChannel):
             db_url=settings.app_db_url,
             templates=check_replies(settings),  # a personal Tencent account cannot answer: refuse to start
             limits=WebhookLimits.from_env(settings.env),
+            # replies' provider ids and the provider's reports on them go to the delivery log (bot.deliveries)
+            deliveries=DeliveryLog(app_store(settings)),
+            on_report=reporter(app_store(settings), "sms"),
         )
 
     def __init__(
@@ -132,6 +141,7 @@ class SmsInput(MenuChannel, InputChannel):
         intercept: Intercept | None = None,
         templates: TemplateLimits | None = None,
         on_report: OnReport | None = None,
+        deliveries: DeliveryLog | None = None,
         limits: WebhookLimits | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -143,6 +153,7 @@ class SmsInput(MenuChannel, InputChannel):
         self.state, self.intercept = state_and_gate(db_url, intercept)
         self.templates = templates
         self.on_report = on_report
+        self.deliveries = deliveries
         self.limits = limits or WebhookLimits()
         self._clock = clock
         self.gateway: SmppClient | None = None  # the SMPP transceiver, when SMS_PROVIDER=smpp (started with the server)
@@ -190,12 +201,23 @@ class SmsInput(MenuChannel, InputChannel):
         sent = 0
         for message in reply_messages(parts, self.template_limits()) if parts else []:
             try:
-                await self.provider().send(phone, message)
+                provider_ids = await self.provider().send(phone, message)
             except (TimeoutError, SmsSendError, aiohttp.ClientError, OSError) as error:
                 logger.error("sms: sending to %s failed: %s", mask_phone(phone), error)
                 break
             sent += 1
+            await self._log_sent(sender_id, provider_ids)
         return sent
+
+    async def _log_sent(self, sender_id: str, provider_ids: list[str]) -> None:
+        """Put a sent reply's provider ids in the delivery log (for its delivery report); a log that cannot be
+        written costs the overview a number, never the worker a reply."""
+        if self.deliveries is None or not provider_ids:
+            return
+        try:
+            await asyncio.to_thread(self.deliveries.sent, "sms", sender_id, "reply", provider_ids)
+        except StoreUnavailable as error:
+            logger.warning("sms: reply to %s not in the delivery log: %s", self.log_id(sender_id), error)
 
     async def push(self, sender_id: str, reply: Reply) -> None:
         """Send a message outside a turn, unless the number opted out."""

@@ -1,8 +1,10 @@
-"""The WeChat customer-service (客服) message API: the `stable_token` access-token cache and `message/custom/send`.
+"""The WeChat message APIs: the `stable_token` access-token cache, customer-service (客服) messages
+(`message/custom/send`) and template messages (`message/template/send`).
 
-Used by the channel for replies that miss the passive deadline or do not fit one passive reply, and by the operator
-console (through `channels.outbound`) for operator replies. Allowed within 48 hours of the user's last message;
-otherwise WeChat answers 45015 (`CustomerServiceWindowClosed`).
+Customer-service messages carry the channel's replies that miss the passive deadline or do not fit one passive
+reply, and the operator console's replies (through `channels.outbound`); they are allowed within 48 hours of the
+user's last message, otherwise WeChat answers 45015 (`CustomerServiceWindowClosed`). Template messages are the case
+notifications' way outside that window (`bot.notifier`, the template configured by WECHAT_CASE_TEMPLATE_ID).
 """
 
 from __future__ import annotations
@@ -124,18 +126,15 @@ class CustomerServiceClient:
         if self._token == token:
             self._token = None
 
-    async def send_text(self, openid: str, text: str) -> None:
-        """Send one text message to `openid`; raises `CustomerServiceWindowClosed` (45015) or `WeChatApiError`."""
+    async def _call(self, path: str, payload: dict[str, Any], openid: str) -> dict[str, Any]:
+        """POST `payload` to an API that needs the access token (fetched again once if WeChat calls it invalid);
+        the answer on errcode 0, else `CustomerServiceWindowClosed` (45015) or `WeChatApiError`."""
         for attempt in range(2):
             token = await self.access_token()
-            data = await self._post(
-                "/cgi-bin/message/custom/send",
-                {"touser": openid, "msgtype": "text", "text": {"content": text}},
-                params={"access_token": token},
-            )
+            data = await self._post(path, payload, params={"access_token": token})
             errcode = int(data.get("errcode") or 0)
             if errcode == 0:
-                return
+                return data
             if errcode in _TOKEN_INVALID and attempt == 0:
                 logger.warning("wechat: access token refused (%s); fetching a new one", errcode)
                 self._forget(token)
@@ -148,6 +147,32 @@ class CustomerServiceClient:
                 )
                 raise CustomerServiceWindowClosed(errcode, str(data.get("errmsg") or ""))
             raise WeChatApiError(errcode, str(data.get("errmsg") or ""))
+        raise AssertionError("unreachable")  # pragma: no cover  (the second attempt returns or raises)
+
+    async def send_text(self, openid: str, text: str) -> None:
+        """Send one text message to `openid`; raises `CustomerServiceWindowClosed` (45015) or `WeChatApiError`."""
+        await self._call(
+            "/cgi-bin/message/custom/send", {"touser": openid, "msgtype": "text", "text": {"content": text}}, openid
+        )
+
+    async def send_template(
+        self, openid: str, template_id: str, data: Mapping[str, str], *, client_msg_id: str = ""
+    ) -> str:
+        """Send a template message (allowed outside the 48-hour window) with the template's fields `data`
+        ({"thing3": "…"}); returns WeChat's msgid, which the TEMPLATESENDJOBFINISH event reports on.
+
+        `client_msg_id` is the idempotency key: WeChat sends one message per openid and key within 10 minutes, so a
+        send repeated after a crash is dropped. Raises `WeChatApiError` (43004: the user does not follow the
+        account, 40037: no such template, …)."""
+        payload: dict[str, Any] = {
+            "touser": openid,
+            "template_id": template_id,
+            "data": {name: {"value": value} for name, value in data.items()},
+        }
+        if client_msg_id:
+            payload["client_msg_id"] = client_msg_id[:64]
+        answer = await self._call("/cgi-bin/message/template/send", payload, openid)
+        return str(answer.get("msgid") or "")
 
 
 def customer_service_for(settings: Settings, session: aiohttp.ClientSession) -> CustomerServiceClient:

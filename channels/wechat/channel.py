@@ -7,6 +7,8 @@ passively in the HTTP response; otherwise the response is `success` and the repl
 API. Retries of one message (same MsgId; events: sender + CreateTime) never run the turn again: the message is claimed
 in the app store, so a retry reaching another replica, or this one after a restart, is answered from the store (the
 finished passive reply, or `success`); in the process that runs the turn, retries share the running task.
+A TEMPLATESENDJOBFINISH event (WeChat's report on a template message: a case notification sent outside the 48-hour
+window) runs no turn: it goes to the delivery log (`on_report`, by default `bot.deliveries.reporter`).
 
 Before anything is read, a push must be signed, its timestamp within ±5 minutes, its (timestamp, nonce) never seen
 before (remembered in the app store: a URL copied from an access log cannot be replayed, on any replica), and, when
@@ -34,6 +36,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.replies import TextReply
 
 from bot.conversation_ids import address, conversation_id
+from bot.deliveries import OnReport, reporter
 from bot.settings import Settings
 from channels._base import Intercept, MenuChannel, OnNewMessage, PushOutput, TurnRequest, WebhookLimits, redact
 from channels._config import ChannelConfigError, check_values, credentials_and_settings
@@ -148,6 +151,7 @@ class WeChatInput(MenuChannel, InputChannel):
         welcome_payload: str = WELCOME_PAYLOAD,
         limits: WebhookLimits | None = None,
         clock: Callable[[], float] = time.time,
+        on_report: OnReport | None = None,
     ) -> None:
         if not token:
             raise ChannelConfigError("the wechat channel needs a token (WECHAT_TOKEN)")
@@ -161,6 +165,8 @@ class WeChatInput(MenuChannel, InputChannel):
         self.crypto = WeChatCrypto(token, encoding_aes_key, app_id) if encoding_aes_key else None
         self.welcome_payload = welcome_payload
         self.state, self.intercept = state_and_gate(db_url, intercept)
+        # Template messages' delivery reports (TEMPLATESENDJOBFINISH) go to the delivery log (bot.deliveries).
+        self.on_report = on_report or reporter(self.state.store, "wechat")
         self._customer_service = customer_service
         self.limits = limits or WebhookLimits()
         self._clock = clock
@@ -240,6 +246,9 @@ class WeChatInput(MenuChannel, InputChannel):
         elif message.kind == "event" and message.event == "click" and message.event_key.startswith("/"):
             # a custom-menu button whose key is an intent payload
             reply = await self.turn(on_new_message, output, request(message.event_key))
+        elif message.kind == "event" and message.event == "templatesendjobfinish":
+            await self.template_report(message)
+            return []
         elif message.kind == "event":
             return []  # unsubscribe, scans, menu views...: nothing to answer
         else:
@@ -256,6 +265,18 @@ class WeChatInput(MenuChannel, InputChannel):
         )
         logger.debug("wechat: reply to %s: %r", message.openid, chunks)
         return chunks
+
+    async def template_report(self, message: InboundMessage) -> None:
+        """WeChat's report on a template message (a case notification): `Status` success, or failed with why
+        ("failed:user block": the user refused the account's messages; "failed: system failed")."""
+        status = message.status.strip()
+        delivered = status == "success"
+        try:
+            await asyncio.to_thread(self.on_report, str(message.msg_id), delivered, status)
+        except Exception:  # a report that cannot be written is not worth a WeChat retry storm: logged
+            logger.exception("wechat: could not record the report on template message %s", message.msg_id)
+            return
+        logger.info("wechat: template message %s reported %s", message.msg_id, status or "?")
 
     def _forget_old_turns(self, now: float) -> None:
         for key in [key for key, turn in self._turns.items() if now - turn.started > TURN_MEMORY_SECONDS]:

@@ -56,13 +56,17 @@ class InboundMessage:
     create_time: int
     msg_id: int = 0  # 0 for events
     content: str = ""  # text: the content; voice: WeChat's speech recognition, when enabled
-    event: str = ""  # subscribe, unsubscribe, click, ...
+    event: str = ""  # subscribe, unsubscribe, click, templatesendjobfinish, ...
     event_key: str = ""
+    status: str = ""  # templatesendjobfinish: success, "failed:user block", "failed: system failed"
 
     @property
     def dedupe_key(self) -> str:
-        """MsgId for messages; FromUserName + CreateTime for events (which have no MsgId)."""
-        return f"msg:{self.msg_id}" if self.msg_id else f"event:{self.openid}:{self.create_time}"
+        """MsgId for messages; FromUserName + CreateTime for events (a template message's report: + its MsgID)."""
+        if self.kind == "event":
+            suffix = f":{self.msg_id}" if self.msg_id else ""
+            return f"event:{self.openid}:{self.create_time}{suffix}"
+        return f"msg:{self.msg_id}"
 
 
 def signature(*parts: str) -> str:
@@ -155,6 +159,7 @@ def parse_message(xml: bytes | str) -> InboundMessage:
             content=str(getattr(message, "content", None) or getattr(message, "recognition", None) or ""),
             event=str(getattr(message, "event", "") or "") if kind == "event" else "",
             event_key=str(getattr(message, "key", None) or getattr(message, "scene_id", None) or ""),
+            status=str(getattr(message, "status", None) or "") if kind == "event" else "",
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise MalformedMessage(f"unreadable message fields: {type(error).__name__}") from None

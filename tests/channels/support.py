@@ -243,23 +243,54 @@ def encrypt_for_wechat(
 
 @dataclass
 class FakeWeChatApi:
-    """cgi-bin/stable_token and cgi-bin/message/custom/send on 127.0.0.1, recording what they receive."""
+    """cgi-bin/stable_token, cgi-bin/message/custom/send and cgi-bin/message/template/send on 127.0.0.1, recording
+    what they receive. A message counts as arrived (`sent`, `templates`) when the request is read, before the answer
+    (which waits `response_delay`): a sender killed meanwhile has delivered it without knowing. Template messages
+    are dropped as WeChat drops them when `client_msg_id` repeats for the same openid."""
 
     expires_in: int = 7200
     send_errcode: int = 0
+    template_errcode: int = 0
     token_requests: list[dict] = field(default_factory=list)
     sent: list[dict] = field(default_factory=list)
+    templates: list[dict] = field(default_factory=list)
     send_tokens: list[str] = field(default_factory=list)
     raw_bodies: list[bytes] = field(default_factory=list)
     token_delay: float = 0.0
+    response_delay: float = 0.0
     refuse_tokens: set[str] = field(default_factory=set)
     message_arrived: asyncio.Event | None = None
+    _template_ids: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/cgi-bin/stable_token", self._token)
         app.router.add_post("/cgi-bin/message/custom/send", self._send)
+        app.router.add_post("/cgi-bin/message/template/send", self._template)
         return app
+
+    def messages_to(self, openid: str) -> list[dict]:
+        """Customer-service and template messages that arrived for `openid`, in order."""
+        return [m for m in self.sent + self.templates if m.get("touser") == openid]
+
+    async def _template(self, request: web.Request) -> web.Response:
+        payload = json.loads((await request.read()).decode("utf-8"))
+        if request.query.get("access_token", "") in self.refuse_tokens:
+            return web.json_response({"errcode": 40001, "errmsg": "invalid credential"})
+        if self.template_errcode:
+            return web.json_response({"errcode": self.template_errcode, "errmsg": "refused"})
+        key = (payload.get("touser", ""), payload.get("client_msg_id", ""))
+        if key[1] and key in self._template_ids:
+            return web.json_response({"errcode": 0, "errmsg": "ok", "msgid": self._template_ids[key]})
+        msgid = 200000000 + len(self.templates) + 1
+        if key[1]:
+            self._template_ids[key] = msgid
+        self.templates.append({**payload, "msgid": msgid})
+        if self.message_arrived is not None:
+            self.message_arrived.set()
+        if self.response_delay:
+            await asyncio.sleep(self.response_delay)
+        return web.json_response({"errcode": 0, "errmsg": "ok", "msgid": msgid})
 
     async def _token(self, request: web.Request) -> web.Response:
         payload = await request.json()
@@ -282,6 +313,8 @@ class FakeWeChatApi:
         self.sent.append(json.loads(raw.decode("utf-8")))
         if self.message_arrived is not None:
             self.message_arrived.set()
+        if self.response_delay:
+            await asyncio.sleep(self.response_delay)
         return web.json_response({"errcode": 0, "errmsg": "ok"})
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 
+from bot.deliveries import DeliveryLog
 from bot.settings import Settings
 from bot.store import AppStore
 from bot.takeover import TakeoverService
@@ -103,9 +104,13 @@ async def test_sms_outbound_writes_the_outbox_and_refuses_opted_out_numbers(db_u
         with pytest.raises(OptedOut) as raised:
             await outbound.send(f"sms:{PHONE}", "不该发出")
     assert "退订" in raised.value.reason
-    assert [(line["to"], line["text"]) for line in outbox_lines(tmp_path / "sms-outbox.jsonl")] == [
-        ("13900001111", "宁夏农民工政策助手答复您的咨询：接线员回复")  # through the reply template
-    ]
+    [line] = outbox_lines(tmp_path / "sms-outbox.jsonl")
+    assert (line["to"], line["text"]) == (
+        "13900001111",
+        "宁夏农民工政策助手答复您的咨询：接线员回复",
+    )  # the reply template
+    # in the delivery log under the provider's id, for its delivery report
+    assert DeliveryLog(AppStore(db_url)).report("sms", line["id"], True, "DELIVRD")
 
 
 @run_async

@@ -12,9 +12,12 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
+from bot.cases import CaseService
+from bot.notifications import NotificationService
 from bot.settings import ROOT
 from bot.store import AppStore, migrate
 from bot.takeover import TakeoverService
+from tests.cases.conftest import make_submission
 from tests.support.assistant import free_port
 
 
@@ -95,6 +98,35 @@ def test_a_taken_over_conversation_gets_only_operator_messages(rest_server, db_u
         {"recipient_id": "w1", "text": "再见", "from": "operator"},
         {"recipient_id": "w1", "text": "机器人：落户"},
     ]
+
+
+def test_a_case_notification_reaches_the_client_without_a_takeover(rest_server, db_url):
+    store = AppStore(db_url)
+    cases, outbox = CaseService(store), NotificationService(store)
+    case = cases.create_case(make_submission(sender_id="rest:w5", channel="rest", dedupe_key="rest:w5:1"))
+    cases.change_status(case.case_id, "处理中", actor="op1", worker_message="已经给老板打了电话")
+    assert requests.get(rest_server + "/messages", params={"sender": "w5"}, timeout=10).json() == []  # not sent yet
+    [claimed] = outbox.claim("test-notifier")
+    assert outbox.queue_for_rest(claimed.id, "test-notifier")
+    assert requests.get(rest_server + "/messages", params={"sender": "w6"}, timeout=10).json() == []  # not theirs
+    polled = requests.get(rest_server + "/messages", params={"sender": "w5"}, timeout=10).json()
+    assert polled == [
+        {
+            "recipient_id": "w5",
+            "text": f"您登记的案件{case.case_id}有新进展：已经给老板打了电话。详询0951-12333",
+            "from": "operator",
+            "custom": {"kind": "case_update", "case_id": case.case_id, "status": "处理中"},
+        }
+    ]
+    assert requests.get(rest_server + "/messages", params={"sender": "w5"}, timeout=10).json() == []
+    assert outbox.get(claimed.id).state == "delivered"
+    # the next one comes in front of the next webhook answer, and the assistant still answers (no takeover)
+    cases.change_status(case.case_id, "已办结", actor="op1")
+    [claimed] = outbox.claim("test-notifier")
+    outbox.queue_for_rest(claimed.id, "test-notifier")
+    answer = say(rest_server, "w5", "你好")
+    assert [m.get("custom", {}).get("status") for m in answer] == ["已办结", None]
+    assert answer[1] == {"recipient_id": "w5", "text": "机器人：你好"}
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """The console in real headless Chromium (the system's /usr/bin/chromium, driven by Playwright), against the real
 assistant that the launcher starts (Rasa with the REST channel, the action server, and this console).
 
-An operator logs in, searches 落户 and opens the rule, moves a case that a REST intake conversation recorded to 处理中,
+An operator logs in, searches 落户 and opens the rule, moves a case that a REST intake conversation recorded to 处理中
+(and another one with a message to the worker, whose REST client receives the notification the notifier sends),
 takes over a REST conversation the assistant handed to 12333 and answers the worker, whose REST client receives the
 reply. Screenshots go to
 test-artifacts/console/ (desktop and phone width).
@@ -174,6 +175,40 @@ def test_move_a_case_to_in_progress(page, assistant):
     page.get_by_role("button", name="显示完整号码").click()
     assert page.locator("#phone").inner_text() == "13812345678"
     shot(page, "05-case-in-progress")
+
+
+def test_moving_a_case_notifies_the_workers_rest_client(page, assistant):
+    """The operator closes a case with a message to the worker; the launcher's notifier sends the notification, and
+    the worker's REST client (no takeover) receives it from GET /webhooks/rest/messages; the case page shows it
+    delivered."""
+    worker = "browser-notified"
+    case_id = intake_case(assistant, worker)
+    page.goto(f"{assistant.settings.console_url}/cases/{case_id}")
+    page.get_by_label("处理中").check()
+    page.get_by_label("给工人的话").fill("已经联系上老板，这周内结清")
+    page.get_by_role("button", name="保存").click()
+    page.get_by_text("状态已改为“处理中”").wait_for()
+    url = f"{assistant.settings.rasa_url}/webhooks/rest/messages?sender={urllib.parse.quote(worker)}"
+    received: list[dict] = []
+    deadline = time.monotonic() + 60
+    while not received and time.monotonic() < deadline:  # the notifier polls its outbox every second
+        received = http_json(url)
+        if not received:
+            time.sleep(0.5)
+    assert received == [
+        {
+            "recipient_id": worker,
+            "text": f"您登记的案件{case_id}有新进展：已经联系上老板，这周内结清。详询0951-12333",
+            "from": "operator",
+            "custom": {"kind": "case_update", "case_id": case_id, "status": "处理中"},
+        }
+    ]
+    assert http_json(url) == []  # handed out once
+    page.reload()
+    row = page.locator("#notifications tbody tr").first
+    assert row.get_attribute("data-state") == "delivered"
+    assert "已送达" in row.inner_text()
+    shot(page, "05b-case-notification-delivered")
 
 
 def test_take_over_a_handed_off_conversation_and_reply(page, assistant, console_url):

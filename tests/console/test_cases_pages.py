@@ -64,3 +64,35 @@ def test_unknown_case(client):
     assert response.status_code == 404 and "没有编号为 NX0000000000 的案件" in response.text
     assert client.post_form("/cases/NX0000000000/reveal-phone").status_code == 404
     assert client.post_form("/cases/NX0000000000/status", {"status": "处理中"}).status_code == 404
+
+
+def test_the_case_page_shows_the_notifications_and_resends_a_failed_one(client, cases, console, store):
+    from bot.notifications import NotificationService
+
+    case = make_case(cases, sender_id="sms:13812345678", channel="sms")
+    path = f"/cases/{case.case_id}"
+    assert "还没有发过通知" in client.get(path).text
+    client.post_form(f"{path}/status", {"status": "处理中", "worker_message": "已经给老板打了电话"}, page=path)
+    page = client.get(path).text
+    section = page.split('id="notifications"')[1].split("</section>")[0]
+    assert f"您登记的案件{case.case_id}有新进展：已经给老板打了电话。详询0951-12333" in section
+    assert "排队中" in section and "重发" not in section  # queued: nothing to resend
+    outbox = NotificationService(store, clock=console.state.clock)
+    [claimed] = outbox.claim("test-notifier")
+    attempt = outbox.start_attempt(claimed.id, "test-notifier", "sms")
+    outbox.mark_failed(claimed.id, "test-notifier", attempt, "这个号码已退订短信")
+    page = client.get(path).text
+    assert 'data-state="failed"' in page and "没发成" in page and "这个号码已退订短信" in page
+    resend = f"{path}/notifications/{claimed.id}/resend"
+    without_token = client.post(resend, {})
+    assert without_token.status_code == 403 and outbox.get(claimed.id).state == "failed"  # CSRF like every form
+    resent = client.post_form(resend, page=path)
+    assert resent.status_code == 303 and resent.headers["Location"] == f"{path}?resent={claimed.id}#notifications"
+    assert outbox.get(claimed.id).state == "queued" and outbox.get(claimed.id).resends == 1
+    again = client.post_form(resend, page=path)  # a second click (or another operator) finds it queued
+    assert again.status_code == 409 and "没有重发" in again.text
+    [entry] = console.state.accounts.audit_log(subject=case.case_id, action="resend_notification")
+    assert (entry.operator, entry.detail) == (OPERATOR, f"notification {claimed.id}")
+    other = make_case(cases, sender_id="sms:13900001111", phone="13900001111", channel="sms")
+    assert client.post_form(f"/cases/{other.case_id}/notifications/{claimed.id}/resend").status_code == 404
+    assert client.post_form(f"{path}/notifications/x/resend").status_code == 404

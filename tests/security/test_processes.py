@@ -50,11 +50,13 @@ NEEDS = {  # what each child must still get
     "rasa": {"RASA_AUTH_TOKEN", "ACTION_SERVER_TOKEN", "SMS_WEBHOOK_SECRET", "WECHAT_TOKEN", "APP_DB_URL"},
     "actions": {"ACTION_SERVER_TOKEN", "APP_DB_URL", "SANIC_HOST"},
     "console": {"CONSOLE_SECRET_KEY", "RASA_AUTH_TOKEN", "WECHAT_APP_SECRET", "APP_DB_URL"},
+    "notifier": {"WECHAT_APP_SECRET", "APP_DB_URL"},  # outbound only: case notifications
 }
 NEVER = {  # what each child must not get
     "rasa": {"CONSOLE_SECRET_KEY"},
     "actions": set(SECRETS) | {"RASA_AUTH_TOKEN"},
     "console": {"SMS_WEBHOOK_SECRET", "WECHAT_TOKEN", "ACTION_SERVER_TOKEN", "TRACKER_DB_PASSWORD", "REDIS_PASSWORD"},
+    "notifier": (set(SECRETS) - {"WECHAT_APP_SECRET"}) | {"RASA_AUTH_TOKEN", "ACTION_SERVER_TOKEN"},
 }
 
 pytestmark = pytest.mark.e2e
@@ -88,7 +90,7 @@ def _cmdline(pid: int) -> str:
 
 def test_each_child_process_gets_only_the_secrets_it_needs(debug_assistant):
     pids = child_pids(debug_assistant)
-    assert set(pids) == {"rasa", "actions", "console"}
+    assert set(pids) == {"rasa", "actions", "console", "notifier"}
     for name, pid in pids.items():
         env = _environ(pid)
         assert NEEDS[name] <= set(env), f"{name} lacks {NEEDS[name] - set(env)}"
@@ -242,8 +244,8 @@ def test_a_full_intake_at_debug_leaves_no_phone_name_or_id_number_in_any_log(deb
     debug_assistant.tracker(sender)  # a Rasa API call with ?token= in its URL
     time.sleep(2)  # the launcher's pumps print line by line
     log = debug_assistant.log()[before:]
-    prefixes = {line.split("]", 1)[0] + "]" for line in log.splitlines() if line.startswith("[")}
-    assert {"[rasa   ]", "[actions]"} <= prefixes, prefixes  # DEBUG output of both servers was read
+    prefixes = {line[1:].split("]", 1)[0].strip() for line in log.splitlines() if line.startswith("[")}
+    assert {"rasa", "actions"} <= prefixes, prefixes  # DEBUG output of both servers was read (names padded)
     assert "DEBUG" in log
     phone, name = INTAKE_ANSWERS["phone"], INTAKE_ANSWERS["worker_name"]
     for secret in (phone, phone[3:7], name, ID_NUMBER, ID_NUMBER[6:14], "test-token"):

@@ -8,11 +8,19 @@ from tests.support.assistant import Assistant
 
 
 def child_pids(assistant: Assistant) -> dict[str, int]:
-    """{"actions" | "rasa" | "console": pid} of the running launcher's direct children."""
+    """{"actions" | "rasa" | "console" | "notifier": pid} of the running launcher's direct children."""
     out = subprocess.run(["pgrep", "-P", str(assistant.process.pid), "-a"], capture_output=True, text=True).stdout
     pids = {}
     for line in out.splitlines():
         pid, *argv = line.split()
         cmd = " ".join(argv)
-        pids["actions" if "run actions" in cmd else "console" if "bot.console" in cmd else "rasa"] = int(pid)
+        if "run actions" in cmd:
+            name = "actions"
+        elif "bot.console" in cmd:
+            name = "console"
+        elif "bot.notifier" in cmd:
+            name = "notifier"
+        else:
+            name = "rasa"
+        pids[name] = int(pid)
     return pids

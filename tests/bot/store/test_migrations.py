@@ -23,7 +23,7 @@ from alembic.script import ScriptDirectory
 
 from bot.cases import CaseService
 from bot.handoffs import HandoffService
-from bot.store import AppStore, Base, cases, channel_state, create_engine_for, migrate, operators  # noqa: F401  (register every table on Base.metadata)
+from bot.store import AppStore, Base, cases, channel_state, create_engine_for, migrate, notifications, operators  # noqa: F401  (register every table on Base.metadata)
 from bot.store._base import MIGRATIONS_DIR
 from tests.cases.conftest import count_rows, make_submission
 

@@ -160,3 +160,44 @@ def test_parse_reads_what_it_can_and_keeps_reasons_short():
     assert len(reports[0].reason) <= 401 and reports[0].phone == PHONE and reports[1].phone == ""
     assert reports[0].received_at == "2026-12-02 14:03:04"
     assert parse_tencent_reports(b"[]") == ([], 0)
+
+
+@run_async
+async def test_built_from_credentials_replies_and_reports_meet_in_the_delivery_log(db_url, tmp_path):
+    """The channel as credentials.yml builds it logs each reply's provider ids, and Tencent's report on one settles
+    it; a case notification sent by SMS is settled by its report too."""
+    from bot.cases import CaseService
+    from bot.deliveries import DeliveryLog
+    from bot.notifications import NotificationService
+    from bot.notifier import Notifier
+    from bot.settings import Settings
+    from bot.store import AppStore
+    from channels._state import ChannelState
+    from channels.sms.providers import OptOutGuard
+    from tests.cases.conftest import make_submission
+    from tests.channels.support import outbox_lines
+
+    settings = Settings.from_env({"APP_DB_URL": db_url, "NXA_VAR_DIR": str(tmp_path), "SMS_PROVIDER": "outbox"})
+    sms = SmsInput.from_credentials({"webhook_secret": SECRET}, settings=settings)
+    sms.intercept = Gate()
+    store = AppStore(db_url)
+    now = int(time.time())
+    raw = json.dumps({"from": PHONE, "text": "你好", "msg_id": "mo-report-1"}, ensure_ascii=False).encode("utf-8")
+    async with serve_channel(sms, FakeAgent()) as url, aiohttp.ClientSession() as session:
+        headers = {"X-Timestamp": str(now), "X-Signature": sign_body(SECRET, raw, now)}
+        async with session.post(f"{url}/webhook", data=raw, headers=headers) as answer:
+            assert answer.status == 200, await answer.text()
+        [reply] = outbox_lines(tmp_path / "sms-outbox.jsonl")
+        case = CaseService(store).create_case(
+            make_submission(sender_id=f"sms:{PHONE}", channel="sms", phone=PHONE, dedupe_key="sms-report-case")
+        )
+        CaseService(store).change_status(case.case_id, "处理中", actor="op-zhang")
+        guard = OptOutGuard(OutboxProvider(tmp_path / "sms-outbox.jsonl"), ChannelState(store))
+        await Notifier(NotificationService(store), DeliveryLog(store), sms=guard, worker="n").run_once()
+        notice = outbox_lines(tmp_path / "sms-outbox.jsonl")[-1]
+        reports = [report(reply["id"]), report(notice["id"])]
+        assert (await post_reports(session, url, reports))[0] == 200
+    [notification] = NotificationService(store).for_case(case.case_id)
+    assert notification.state == "delivered"
+    [day] = [d for d in DeliveryLog(store).daily_share(days=1) if d.channel == "sms"]
+    assert (day.sent, day.delivered) == (2, 2)

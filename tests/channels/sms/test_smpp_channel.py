@@ -214,3 +214,30 @@ async def test_without_on_report_a_receipt_is_logged_with_the_phone_number_maske
         assert PHONE not in caplog.text
     finally:
         await smsc.stop()
+
+
+@run_async
+async def test_built_from_credentials_a_reply_and_its_receipt_meet_in_the_delivery_log(db_url):
+    """credentials.yml's channel logs the reply under the gateway's message id, and the gateway's receipt settles it
+    in the delivery log (what the console's overview counts)."""
+    from bot.deliveries import DeliveryLog
+    from bot.store import AppStore
+
+    smsc = await FakeSmsc().start()
+    agent = FakeAgent(replies({"text": REPLY}))
+    settings = smpp_channel(smsc, db_url)._settings
+    channel = SmsInput.from_credentials({"webhook_secret": SECRET}, settings=settings)
+    channel.intercept = Gate()
+    try:
+        async with serve_channel(channel, agent):
+            await smsc.wait_for(lambda: smsc.bound == ["transceiver"])
+            await smsc.deliver_mo(PHONE, "你好")
+            await smsc.wait_for(lambda: len(smsc.messages) == 1)
+            [message_id] = smsc.messages[0].message_ids
+            log = DeliveryLog(AppStore(db_url))
+            await smsc.wait_for(lambda: any(d.sent for d in log.daily_share(days=1) if d.channel == "sms"))
+            assert await smsc.deliver_receipt(message_id, state="UNDELIV", error="011") == Status.OK
+    finally:
+        await smsc.stop()
+    [day] = [d for d in DeliveryLog(AppStore(db_url)).daily_share(days=1) if d.channel == "sms"]
+    assert (day.sent, day.delivered, day.failed) == (1, 0, 1)
