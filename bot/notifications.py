@@ -265,7 +265,11 @@ class NotificationService:
                 raise NotificationNotFound(notification_id)
             updated = session.execute(
                 sa.update(CaseNotification)
-                .where(CaseNotification.id == notification_id, CaseNotification.state == FAILED)
+                .where(
+                    CaseNotification.id == notification_id,
+                    CaseNotification.state == FAILED,
+                    CaseNotification.text != "",  # cleared by the retention job: nothing left to send
+                )
                 .values(
                     state=QUEUED,
                     resends=CaseNotification.resends + 1,
@@ -278,7 +282,8 @@ class NotificationService:
                 .execution_options(synchronize_session=False)
             ).rowcount
             if updated != 1:
-                raise NotResendable(f"notification {notification_id} is {row.state}, not failed")
+                why = "cleared by the retention job" if not row.text else f"{row.state}, not failed"
+                raise NotResendable(f"notification {notification_id} is {why}")
             session.expire(row)
             record = _record(session.get(CaseNotification, notification_id))
         log.info("notification %s of case %s: resent by %s", notification_id, record.case_id, actor)

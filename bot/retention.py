@@ -8,6 +8,11 @@
   employer become "（已清除）", the phone its masked form "139****5678", the description empty); the case row, its
   number, type, county, amount, status and its whole history stay, and the history gets one line saying so.
 - **Operator-takeover messages** older than the cut-off: their text is cleared (the rows stay for the audit).
+- **Case notifications** (the outbox) created before the cut-off and no longer waiting to be sent: their text and
+  progress (an operator's message to the worker) are cleared and the conversation id keeps only its masked form
+  ("sms:139****5678"); the row, its state and attempts stay for the case's history.
+- **Delivery-log rows** (one per provider message id, with the conversation id) sent before the cut-off are removed:
+  the overview's delivered share looks at recent days only.
 
 `--dry-run` counts what would go and changes nothing. Run it from cron, e.g. daily: the job is idempotent.
 """
@@ -52,6 +57,8 @@ class PurgeReport:
     broker_events: int = 0
     cases: int = 0  # closed cases whose personal fields were cleared
     takeover_messages: int = 0
+    notifications: int = 0  # case notifications whose text was cleared
+    deliveries: int = 0  # delivery-log rows removed
 
     def lines(self) -> list[str]:
         verb = "would remove" if self.dry_run else "removed"
@@ -61,6 +68,8 @@ class PurgeReport:
             f"{self.broker_events} event-broker rows)",
             f"{'would clear' if self.dry_run else 'cleared'} the personal fields of {self.cases} closed cases",
             f"{'would clear' if self.dry_run else 'cleared'} the text of {self.takeover_messages} takeover messages",
+            f"{'would clear' if self.dry_run else 'cleared'} the text of {self.notifications} case notifications",
+            f"{verb} {self.deliveries} delivery-log rows",
         ]
 
 
@@ -152,10 +161,24 @@ def _masked_phone(phone: str) -> str:
     return masked if masked != phone else "*" * min(len(phone or "") or 3, 11)
 
 
+def _masked_conversation(conversation: str) -> str:
+    """The conversation id with its address masked: a phone as 139****5678, anything else (an OpenID, a REST id)
+    kept to its channel and the first characters."""
+    from nlu.extract import mask_pii
+
+    channel, _, address = (conversation or "").partition(":")
+    masked = mask_pii(address)
+    if masked == address and address:
+        masked = address[:4] + "****"
+    return f"{channel}:{masked}" if _ else masked
+
+
 def _purge_app_store(url: str, cutoff: datetime, dry_run: bool, report: PurgeReport) -> None:
     from bot.cases import STATUS_CLOSED
+    from bot.notifications import QUEUED, SENDING
     from bot.store import AppStore
     from bot.store.cases import Case, CaseEvent
+    from bot.store.notifications import CaseNotification, Delivery
     from bot.store.operators import TakeoverMessage
 
     store = AppStore(url)
@@ -171,8 +194,25 @@ def _purge_app_store(url: str, cutoff: datetime, dry_run: bool, report: PurgeRep
                 sa.select(TakeoverMessage).where(TakeoverMessage.created_at < cutoff, TakeoverMessage.text != "")
             ).all()
             report.takeover_messages += len(messages)
+            notifications = session.scalars(
+                sa.select(CaseNotification).where(
+                    CaseNotification.created_at < cutoff,
+                    CaseNotification.state.not_in((QUEUED, SENDING)),
+                    sa.or_(CaseNotification.text != "", CaseNotification.progress != ""),
+                )
+            ).all()
+            report.notifications += len(notifications)
+            old_deliveries = Delivery.sent_at < cutoff
+            report.deliveries += session.execute(
+                sa.select(sa.func.count()).select_from(Delivery).where(old_deliveries)
+            ).scalar_one()
             if dry_run:
                 return
+            for notification in notifications:
+                notification.text = ""
+                notification.progress = ""
+                notification.conversation = _masked_conversation(notification.conversation)
+            session.execute(sa.delete(Delivery).where(old_deliveries))
             now = datetime.now(UTC)
             for case in cases:
                 case.worker_name = PURGED

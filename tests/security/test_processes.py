@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from bot import privacy
 from bot.cases import STATUS_CLOSED, STATUS_IN_PROGRESS, CaseService
@@ -491,6 +492,48 @@ def test_purge_removes_old_conversations_and_closed_cases_personal_fields(tmp_pa
     assert cases.get_case(closed_recent.case_id).phone == "13600002222"  # closed recently: kept
     again = purge(settings, parse_age("180d"), now=now)  # idempotent
     assert (again.conversations, again.cases, again.broker_events) == (0, 0, 0)
+    assert (again.notifications, again.deliveries) == (0, 0)
+
+
+def test_purge_clears_old_case_notifications_and_the_delivery_log(tmp_path):
+    from bot.deliveries import DeliveryLog
+    from bot.notifications import NotificationService, NotResendable
+
+    now = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
+    old, recent = now - timedelta(days=200), now - timedelta(days=10)
+    settings = Settings.from_env({"NXA_VAR_DIR": str(tmp_path)})
+    migrate(settings.app_db_url)
+    store = AppStore(settings.app_db_url)
+    clock = [old]
+    cases = CaseService(store, clock=lambda: clock[0])
+    notifications = NotificationService(store, clock=lambda: clock[0])
+    deliveries = DeliveryLog(store, clock=lambda: clock[0])
+    case = cases.create_case(make_submission(dedupe_key="n", sender_id="sms:13912345678", phone="13912345678"))
+    cases.change_status(case.case_id, STATUS_IN_PROGRESS, "op", worker_message="已转劳动监察大队，马师傅会给您打电话")
+    deliveries.sent("sms", "sms:13912345678", "reply", ["sid-old"])
+    clock[0] = recent
+    cases.change_status(case.case_id, STATUS_CLOSED, "op", worker_message="钱已经追回来了")
+    deliveries.sent("sms", "sms:13912345678", "reply", ["sid-recent"])
+    made = notifications.for_case(case.case_id)
+    assert len(made) == 2
+    with store.begin() as session:  # the old one was tried and failed; the recent one is still waiting
+        session.execute(
+            sa.text("UPDATE case_notifications SET state = 'failed' WHERE created_at < :cut"),
+            {"cut": now - timedelta(days=180)},
+        )
+
+    dry = purge(settings, parse_age("180d"), dry_run=True, now=now)
+    assert (dry.notifications, dry.deliveries) == (1, 1)
+    report = purge(settings, parse_age("180d"), now=now)
+    assert (report.notifications, report.deliveries) == (1, 1)
+    with sqlite3.connect(settings.var_dir / "assistant.db") as connection:
+        rows = connection.execute("SELECT text, progress, conversation FROM case_notifications ORDER BY id").fetchall()
+        left = connection.execute("SELECT provider_id FROM deliveries").fetchall()
+    assert rows[0] == ("", "", "sms:139****5678")
+    assert "钱已经追回来了" in rows[1][0] and rows[1][2] == "sms:13912345678"  # recent: kept
+    assert left == [("sid-recent",)]
+    with pytest.raises(NotResendable):  # nothing left to send
+        notifications.resend(made[0].id, "op")
 
 
 def test_the_purge_command_dry_run_and_its_bad_input(tmp_path):
