@@ -208,7 +208,7 @@ class ConsoleOperator:
     def __init__(self, assistant: Assistant) -> None:
         from bot.console._accounts import Accounts
         from bot.store import AppStore
-        from bot.store.cases import utcnow
+        from bot.store.types import utcnow
 
         accounts = Accounts(AppStore(assistant.settings.app_db_url))
         if not accounts.operator_exists(OPERATOR):
