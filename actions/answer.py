@@ -583,7 +583,7 @@ def _stated_facts(
     if not question or not service.checkable(rule):
         return []
     facts = dict(tracker.get_slot("facts") or {})
-    found = volunteered_facts(service, rule.id, question, facts, on)
+    found = volunteered_facts(service, rule.id, question, facts, on, in_question=True)
     return [SlotSet("facts", {**facts, **found})] if found else []
 
 

@@ -40,6 +40,7 @@ from actions.forms import is_interruption
 from actions.handoff import REPEATED_MISS_TEXT, hand_off
 from actions.services import MIN_CONFIDENT_SCORE, PolicyService
 from nlu.answers import parse_range
+from policies_kb._derived import DERIVED_FACTS
 from nlu.text import normalize_keep_offsets
 
 FORM = "eligibility_form"
@@ -122,13 +123,16 @@ def cue_text(text: str) -> str:
     return text
 
 
-def _quantity(text: str, unit: str) -> str | None:
+def _quantity(text: str, unit: str, *, done: bool = False) -> str | None:
     """The piece of the text that gives a quantity in `unit` ("十来年", "七八年", "两年多", "六岁半"), or None.
-    A year-and-month is not a number of years."""
+    A year-and-month is not a number of years. With `done`, only a quantity said as done ("交了十来年", "七岁了"),
+    not one a question names as a bar ("要交够15年才能领吗")."""
     view = _YEAR_MONTH_SPAN.sub(" ", text)
     core = re.escape(unit.removeprefix("个"))
-    match = re.search(rf"{_NUMERAL}\s*(?:来|多)?\s*(?:个)?\s*{core}(?:半|多)?|半\s*(?:个)?\s*{core}", view)
-    return match.group(0) if match else None
+    for match in re.finditer(rf"{_NUMERAL}\s*(?:来|多)?\s*(?:个)?\s*{core}(?:半|多)?|半\s*(?:个)?\s*{core}", view):
+        if not done or "了" in view[max(0, match.start() - 2) : match.start()] or view[match.end() :].startswith("了"):
+            return match.group(0)
+    return None
 
 
 def read_quantity(
@@ -140,13 +144,14 @@ def read_quantity(
     on: datetime.date,
     *,
     whole: bool = False,
+    done: bool = False,
 ) -> Any:
     """Numeric fact `name` read from the text: the one quantity in its unit ("交了十来年" → 10, "三岁多" → 3), or,
     for a range ("七八年"), its lower end when the check decides the same way for either end (a range across the
     check's threshold stays unread: the question is asked). None when the text gives no such quantity; with `whole`
     (the text answers this fact's own question: "七八"), the whole text when no piece names the unit."""
     unit = service.fact(name).unit
-    piece = _quantity(text, unit) if unit else None
+    piece = _quantity(text, unit, done=done) if unit else None
     piece = piece or (text if whole or not unit else None)
     if piece is None:
         return None
@@ -179,39 +184,47 @@ def _same_decision(
     return decided
 
 
-def check_inputs(service: PolicyService, rule_id: str, on: datetime.date) -> list[str]:
-    """The facts a worker can state for check `rule_id`: its facts, and the inputs of its computed facts (the pension
-    check's birth month and sex)."""
+def check_inputs(service: PolicyService, rule_id: str) -> list[str]:
+    """The facts a worker can state for check `rule_id`: its facts, and the facts its computed facts are computed
+    from (the pension check's birth month, sex and job). A computed fact stays when the worker may say it outright
+    ("已经退休了": FACT_CUES)."""
     rule = service.get(rule_id)
     if rule is None:
         return []
-    names = list(service.facts_of(rule))
-    try:
-        names += [name for name in service.evaluate(rule_id, {}, on=on).missing_facts if name not in names]
-    except ValueError:  # not in force that day
-        pass
-    return [name for name in names if not service.fact(name).derived or name in FACT_CUES]
+    names: list[str] = []
+    for name in service.facts_of(rule):
+        if not service.fact(name).derived or name in FACT_CUES:
+            names.append(name)
+        names += DERIVED_FACTS.get(name, ())
+    return list(dict.fromkeys(names))
 
 
 def volunteered_facts(
-    service: PolicyService, rule_id: str, text: str, known: dict[str, Any], on: datetime.date | None = None
+    service: PolicyService,
+    rule_id: str,
+    text: str,
+    known: dict[str, Any],
+    on: datetime.date | None = None,
+    *,
+    in_question: bool = False,
 ) -> dict[str, Any]:
     """Facts of check `rule_id`, still unknown, that the worker states unasked, several in one message: a number whose
     unit names exactly one of the check's numeric facts ("交了十来年" → unemployment_insurance_years 10, "娃六岁半" →
     child_age 6.5, "七八年" when either end decides the same), a year and month ("1963年5月生的"), a choice's own
     words ("男的"), and the everyday words of FACT_CUES for its yes/no and choice facts ("有房子，自己买的",
-    "是我自己不干了", "俺两口子都在这边打工")."""
+    "是我自己不干了", "俺两口子都在这边打工"). `in_question`: the text asks something, and only a quantity said as
+    done counts ("俺交了十来年 能领不", not "要交够15年才能领吗")."""
     on = on or datetime.date.today()
     text = cue_text(text)
     if service.get(rule_id) is None or not text:
         return {}
     found: dict[str, Any] = {}
-    names = [name for name in check_inputs(service, rule_id, on) if name not in known]
+    names = [name for name in check_inputs(service, rule_id) if name not in known]
     numeric = [name for name in names if service.fact(name).type in ("number", "integer") and service.fact(name).unit]
     for unit in {service.fact(name).unit or "" for name in numeric}:
         same_unit = [name for name in numeric if service.fact(name).unit == unit]
         if len(same_unit) == 1:
-            value = read_quantity(service, rule_id, same_unit[0], text, {**known, **found}, on)
+            value = read_quantity(service, rule_id, same_unit[0], text, {**known, **found}, on, done=in_question)
             if value is not None:
                 found[same_unit[0]] = value
     for name in names:
@@ -453,9 +466,9 @@ class ActionAskFactAnswer(Action):
 
 
 def check_facts(service: PolicyService, rule_id: str, facts: dict[str, Any]) -> dict[str, Any]:
-    """The facts of the conversation that check `rule_id` consults (the eligibility payload's `facts`)."""
-    rule = service.get(rule_id)
-    return {name: facts[name] for name in service.facts_of(rule) if facts.get(name) is not None} if rule else {}
+    """The facts of the conversation that check `rule_id` consults, with those its computed facts are computed from
+    (the eligibility payload's `facts`: "男的, 1963年5月" as the worker said them)."""
+    return {name: facts[name] for name in check_inputs(service, rule_id) if facts.get(name) is not None}
 
 
 def send_result(

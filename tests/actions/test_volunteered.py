@@ -108,6 +108,13 @@ def test_facts_stated_in_a_question_are_kept_for_the_check_its_answer_offers(kb,
     assert FollowupAction("eligibility_form") not in events  # answered: the check starts when the worker asks
 
 
+def test_a_number_a_question_names_as_the_bar_is_no_fact_of_the_worker(kb, domain):
+    tracker = make_tracker("养老保险要交够15年才能领吗", intent="ask_insurance", confidence=0.95)
+    events, messages = run(ActionAnswerPolicy(), tracker, domain)
+    assert customs(messages)[0]["rule_id"] == PENSION
+    assert not any(event.get("name") == "facts" for event in events)
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -123,7 +130,9 @@ def test_more_ways_of_asking_for_a_check(text):
     assert asks_for_check(text)
 
 
-@pytest.mark.parametrize("text", ["去银行不用带身份证吧", "这样行不通", "居住证在哪办"])
+@pytest.mark.parametrize(
+    "text", ["去银行不用带身份证吧", "这样行不通", "居住证在哪办", "养老保线退保能行不", "就业困难人元认定农民工中不中"]
+)
 def test_words_that_only_look_like_a_check_request(text):
     assert not asks_for_check(text)
 
@@ -147,3 +156,11 @@ def test_a_yes_with_nothing_to_say_yes_to_is_a_miss_and_after_an_answer_just_ask
     )
     assert customs(messages) == [] and events == []
     assert [m.get("response") for m in messages] == ["utter_anything_else"]
+
+
+def test_the_pension_check_decided_from_one_message_shows_the_facts_as_the_worker_said_them(kb, domain):
+    tracker = make_tracker("俺是男的 1963年5月生的 交了二十来年", intent="inform", slots={"offered_check": PENSION})
+    _, messages = run(ActionAnswerPolicy(), tracker, domain)
+    (payload,) = [p for p in customs(messages) if p["kind"] == "eligibility"]
+    assert payload["outcome"] == "eligible"
+    assert payload["facts"] == {"contribution_years": 20, "birth_month": "1963-05", "sex": "male"}
