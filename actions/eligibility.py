@@ -40,8 +40,8 @@ from actions.forms import is_interruption
 from actions.handoff import REPEATED_MISS_TEXT, hand_off
 from actions.services import MIN_CONFIDENT_SCORE, PolicyService
 from nlu.answers import parse_range
-from policies_kb._derived import DERIVED_FACTS
 from nlu.text import normalize_keep_offsets
+from policies_kb._derived import DERIVED_FACTS
 
 FORM = "eligibility_form"
 MAX_RETRIES = 2  # unreadable answers to one question before the check stops and offers 12333
