@@ -105,7 +105,7 @@ FACT_CUES: dict[str, tuple[tuple[str, object], ...]] = {
     ),
     "registered_unemployed": (
         (r"没登记|没办失业登记|还没办登记|没去登记", False),
-        (r"登记了|登记过|办了失业登记|办过失业登记|已经登记", True),
+        (r"登记了|登记过|登记.{0,2}办了|办了.{0,2}登记|登记好了|办了失业登记|办过失业登记|已经登记", True),
     ),
     "parent_works_or_lives_locally": (
         (

@@ -50,6 +50,11 @@ def kb():
             {"contribution_years": 20, "birth_month": "1963-05", "sex": "male"},
         ),
         ("employment.unemployment_registration", "离职证明厂里已经给俺开了", {"has_termination_proof": True}),
+        (
+            UNEMPLOYMENT,
+            "交了三年 单位裁员把俺裁了 登记也办了",
+            {"unemployment_insurance_years": 3, "left_involuntarily": True, "registered_unemployed": True},
+        ),
     ],
 )
 def test_several_facts_in_words_and_dialect_are_read_from_one_message(kb, rule, text, facts):
