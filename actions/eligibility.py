@@ -113,6 +113,8 @@ _YEAR_MONTH_SPAN = re.compile(
     r"(\d{2,4}|[零〇一二三四五六七八九]{2,4})\s*年\s*(\d{1,2}|[一二三四五六七八九十]{1,3})\s*月"
 )
 _NUMERAL = r"(?:\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百]+)"
+_CALENDAR_YEAR = re.compile(r"(19|20)\d{2}\s*年")  # "2019年开始交的": a year of the calendar, not years paid
+_BELOW = r"不到|不够|不满|没到|没够|没满|还差"  # "不到一年": less than that, not that
 
 
 def cue_text(text: str) -> str:
@@ -127,9 +129,10 @@ def _quantity(text: str, unit: str, *, done: bool = False) -> str | None:
     """The piece of the text that gives a quantity in `unit` ("十来年", "七八年", "两年多", "六岁半"), or None.
     A year-and-month is not a number of years. With `done`, only a quantity said as done ("交了十来年", "七岁了"),
     not one a question names as a bar ("要交够15年才能领吗")."""
-    view = _YEAR_MONTH_SPAN.sub(" ", text)
+    view = _CALENDAR_YEAR.sub(" ", _YEAR_MONTH_SPAN.sub(" ", text))
     core = re.escape(unit.removeprefix("个"))
-    for match in re.finditer(rf"{_NUMERAL}\s*(?:来|多)?\s*(?:个)?\s*{core}(?:半|多)?|半\s*(?:个)?\s*{core}", view):
+    pattern = rf"(?:{_BELOW})?\s*(?:{_NUMERAL}\s*(?:来|多)?\s*(?:个|周)?\s*{core}(?:半|多)?|半\s*(?:个)?\s*{core})"
+    for match in re.finditer(pattern, view):
         if not done or "了" in view[max(0, match.start() - 2) : match.start()] or view[match.end() :].startswith("了"):
             return match.group(0)
     return None
@@ -148,14 +151,23 @@ def read_quantity(
 ) -> Any:
     """Numeric fact `name` read from the text: the one quantity in its unit ("交了十来年" → 10, "三岁多" → 3), or,
     for a range ("七八年"), its lower end when the check decides the same way for either end (a range across the
-    check's threshold stays unread: the question is asked). None when the text gives no such quantity; with `whole`
+    check's threshold stays unread: the question is asked), and for "不到一年" nothing, when anything below one year
+    decides the same. A calendar year ("2019年开始交的") is no number of years. None when the text gives no such quantity; with `whole`
     (the text answers this fact's own question: "七八"), the whole text when no piece names the unit."""
     unit = service.fact(name).unit
     piece = _quantity(text, unit, done=done) if unit else None
     piece = piece or (text if whole or not unit else None)
     if piece is None:
         return None
-    value = service.parse_fact(name, piece)
+    below = re.match(rf"\s*({_BELOW})", piece)
+    value = service.parse_fact(name, piece[below.end() :] if below else piece)
+    if below:
+        # "不到一年": anything from nothing up to just below it, read as nothing when that decides the same
+        if value is None or not value:
+            return None
+        just_below = value - 1 if service.fact(name).type == "integer" else value - 0.01
+        zero = service.parse_fact(name, "0")
+        return zero if _same_decision(service, rule_id, name, zero, just_below, known, on) else None
     if value is not None:
         return value
     span = parse_range(piece)
@@ -263,12 +275,13 @@ def read_answer(
     number asked in check `rule_id` a range that decides the check either way ("七八年"); for a yes/no question, a
     clear "对/到了" or "没有" recognised by NLU (affirm/deny) when the words alone say nothing."""
     value = read_cue(name, text)
-    if value is None and text:
-        value = service.parse_fact(name, text)
-    if value is None and text and rule_id and service.fact(name).type in ("number", "integer"):
+    numeric = service.fact(name).type in ("number", "integer")
+    if value is None and text and rule_id and numeric:
         value = read_quantity(
             service, rule_id, name, cue_text(text), facts or {}, on or datetime.date.today(), whole=True
         )
+    if value is None and text and not (numeric and re.search(_BELOW, text)):
+        value = service.parse_fact(name, text)
     if value is None and service.fact(name).type == "boolean":
         intent, confidence = latest_intent(tracker)
         if intent in ("affirm", "deny") and confidence >= 0.8:

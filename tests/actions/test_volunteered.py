@@ -169,3 +169,17 @@ def test_the_pension_check_decided_from_one_message_shows_the_facts_as_the_worke
     (payload,) = [p for p in customs(messages) if p["kind"] == "eligibility"]
     assert payload["outcome"] == "eligible"
     assert payload["facts"] == {"contribution_years": 20, "birth_month": "1963-05", "sex": "male"}
+
+
+def test_less_than_a_bar_is_read_only_when_everything_below_it_decides_the_same(kb):
+    # one year paid is the bar: "不到一年" is below it whatever it is exactly
+    assert volunteered_facts(kb, UNEMPLOYMENT, "交了不到一年", {}, DAY) == {"unemployment_insurance_years": 0}
+    # "不到五年" may be more or less than one year: not read, the question is asked
+    assert volunteered_facts(kb, UNEMPLOYMENT, "交了不到五年", {}, DAY) == {}
+    tracker = make_tracker("不到一年", intent="inform")
+    assert read_answer(kb, tracker, "unemployment_insurance_years", "不到一年", UNEMPLOYMENT, {}, DAY) == 0
+
+
+def test_a_calendar_year_is_no_number_of_years_and_full_years_of_age_are_ages(kb):
+    assert volunteered_facts(kb, UNEMPLOYMENT, "2019年开始交的", {}, DAY) == {}
+    assert volunteered_facts(kb, SCHOOLING, "娃娃6周岁了", {}, DAY) == {"child_age": 6}
