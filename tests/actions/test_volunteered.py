@@ -76,6 +76,14 @@ def test_a_range_answering_its_own_question_is_read_the_same_way(kb):
     assert read_answer(kb, tracker, "unemployment_insurance_years", "七八年吧") is None  # no check to decide
 
 
+@pytest.mark.parametrize(
+    ("text", "involuntary"),
+    [("俺辞职了", False), ("嫌工资低不干了", False), ("被辞了", True), ("老板把俺辞了", True), ("被辞职了", True)],
+)
+def test_quitting_and_being_let_go_in_the_workers_words(kb, text, involuntary):
+    assert volunteered_facts(kb, UNEMPLOYMENT, text, {}, DAY) == {"left_involuntarily": involuntary}
+
+
 def test_known_facts_are_not_read_again(kb):
     assert volunteered_facts(kb, UNEMPLOYMENT, "交了十来年", {"unemployment_insurance_years": 3}, DAY) == {}
 
