@@ -65,13 +65,27 @@ WAGE_ARREARS_RULE = "labor_rights.wage_arrears_complaint"
 # What to offer when a topic was chosen but the question is still unclear: the topic's main rules.
 TOPIC_MENU: dict[str, tuple[str, ...]] = MENUS  # policies_kb/topics.yaml
 
+# Steady work in the worker's words: "活很稳定", "一直在县上厂子里干", "在工地上干了五六年", "上了三年班".
+_STEADY_WORK = (
+    r"有稳定|活很稳定|工作稳定|一直在.{0,8}(干|上班)|固定工作|长期.{0,4}(干|上班)|签了合同|"
+    r"(干|上班|做工|打工)了.{0,4}(年|个月)|上了.{0,4}年.{0,2}班"
+)
+
 # What a worker says, unasked, that answers one of a check's yes/no or choice questions ("有房子，自己买的",
 # "是我自己不干了"): per fact, (pattern, value) pairs, the first match wins. Numbers with a unit ("交了五年多",
 # "三岁多") need no cue: the unit names the fact (actions/eligibility.py: volunteered_facts).
 FACT_CUES: dict[str, tuple[tuple[str, object], ...]] = {
     "left_involuntarily": (
-        (r"自己不干|自己不想干|自己辞|我辞职|主动辞|自己走的|自己要走|我不干了|不想干了", False),
-        (r"辞退|开除|被裁|裁员|合同到期|被炒|不要我了|让我走|厂子倒闭|公司倒闭|单位不要", True),
+        (
+            r"自己不干|自己不想干|自己辞|(?<!被)辞职|辞工|主动辞|自己走的|自己要走|我不干了|不想干了|我跳槽|嫌.{0,6}不干了",
+            False,
+        ),
+        (
+            r"辞退|开除|被裁|裁员|裁了我|裁的人|被辞|把我(们)?辞了|合同到期|到期.{0,6}不续|不续签|被炒|不要我(们)?了|"
+            r"让我(们)?走|"
+            r"(厂子|厂里|公司|单位|工地|老板).{0,4}(倒闭|关门|黄了|搬走|停产|不干了)|单位不要",
+            True,
+        ),
     ),
     "has_stable_residence": (
         (r"没房|没有房|没地方住|没住处|没有住处|住工棚|住工地", False),
@@ -83,11 +97,11 @@ FACT_CUES: dict[str, tuple[tuple[str, object], ...]] = {
     ),
     "has_stable_job": (
         (r"没工作|没活|没有活|打零工|没有稳定", False),
-        (r"有稳定|活很稳定|工作稳定|一直在.{0,8}(干|上班)|固定工作|长期.{0,4}(干|上班)|签了合同", True),
+        (_STEADY_WORK, True),
     ),
     "stably_employed_locally": (
         (r"没工作|没活|没有活|打零工|没有稳定", False),
-        (r"有稳定|活很稳定|工作稳定|一直在.{0,8}(干|上班)|固定工作|长期.{0,4}(干|上班)|签了合同", True),
+        (_STEADY_WORK, True),
     ),
     "reached_retirement_age": (
         (r"没到退休|还没到年龄|不到退休|没到年龄|还没退休", False),
@@ -95,14 +109,18 @@ FACT_CUES: dict[str, tuple[tuple[str, object], ...]] = {
     ),
     "registered_unemployed": (
         (r"没登记|没办失业登记|还没办登记|没去登记", False),
-        (r"登记了|办了失业登记|办过失业登记|已经登记", True),
+        (r"登记了|登记过|登记.{0,2}办了|办了.{0,2}登记|登记好了|办了失业登记|办过失业登记|已经登记", True),
     ),
     "parent_works_or_lives_locally": (
-        (r"跟着我在|我在.{1,6}(打工|上班|干活|住)|在这边(打工|上班|干活|住)|在当地(打工|上班|干活|住)", True),
+        (
+            r"跟着我(们)?在|我(们)?在.{1,6}(打工|上班|干活|住)|(两口子|我们|我).{0,3}都在.{0,6}(打工|上班|干活|住)|"
+            r"在(这|那|当地)(边|儿|里)?(打工|上班|干活|住)",
+            True,
+        ),
     ),
     "has_termination_proof": (
         (r"不给开|没开|没有离职证明|没给开", False),
-        (r"开了离职证明|有离职证明|离职证明开了|给开了", True),
+        (r"开了离职证明|有离职证明|离职证明.{0,8}开了|给(我)?开了|开过了", True),
     ),
     "has_business_license": (
         (r"没执照|没有营业执照|执照还没|没办执照", False),

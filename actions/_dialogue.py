@@ -78,11 +78,15 @@ FACET_LABELS = {
     "who": "谁能办",
     "deadline": "啥时候截止",
 }
-# Every way a worker asks to have a check run ("帮我看看", "瞅瞅", "给看看", "测一下", "算算", "行不行").
+# Every way a worker asks to have a check run ("帮我看看", "瞅瞅", "给看看", "测一下", "算算", "行不行", "俺行不",
+# "中不中", "够格不", "判断判断", "评估一下", "对照一下"). 俺 is read as 我 (actions.eligibility.cue_text).
 _CHECK_REQUEST = re.compile(
     r"帮我看|帮俺看|帮看|帮忙看|给看看|给我看看|给俺看看|看看我|看一下我|看下我|瞅瞅|瞅一眼|瞅一下|测一下|测测|测一测|算算|算一下|给算|"
-    r"行不行|够不够格|符不符合|够不够条件|有没有资格"
+    r"行不行|够不够格|符不符合|够不够条件|有没有资格|判断判断|帮我判断|给我判断|评估|对照一下|有没有戏|有戏没"
 )
+# "行不", "中不中", "够格" ask for a check only when the worker speaks of himself ("那俺行不"); without it they ask
+# whether a thing is allowed at all ("养老保险退保能行不").
+_SELF_CHECK_REQUEST = re.compile(r"(?<![银进执旅])行不(?!通|了|好)|中不中|够格")
 # Frustration: the worker has given up on being understood ("你咋听不懂", "说了半天", "算了找人").
 _FRUSTRATION = re.compile(
     r"听不懂|听不明白|不明白我|说了半天|说半天|白说|懂不懂|到底懂|算了.{0,3}找人|找个人吧|答非所问|牛头不对马嘴|"
@@ -98,7 +102,8 @@ def asked_facet(text: str) -> str | None:
 
 def asks_for_check(text: str) -> bool:
     """True when the worker asks to have their own case checked ("帮我瞅瞅", "能上学不 给看看")."""
-    return bool(_CHECK_REQUEST.search(normalize_keep_offsets(text or "")))
+    text = normalize_keep_offsets(text or "").replace("俺", "我").replace("咱", "我")
+    return bool(_CHECK_REQUEST.search(text)) or ("我" in text and bool(_SELF_CHECK_REQUEST.search(text)))
 
 
 def frustrated(text: str) -> bool:

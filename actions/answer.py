@@ -511,7 +511,9 @@ class ActionAnswerPolicy(Action):
             repeats = rule.id == tracker.get_slot("last_rule_id") and decision.facet == tracker.get_slot("last_facet")
             if not repeats or entity(tracker, "rule_id"):
                 send_answer(dispatcher, service, rule, on, facet=decision.facet, superseded=decision.superseded)
-                return _answered(service, rule, question, decision.facet)
+                return _answered(service, rule, question, decision.facet) + _stated_facts(
+                    service, tracker, rule, typed, on
+                )
             if misses < 1:
                 send_instead_of_repeating(dispatcher, service, rule)
                 return [SlotSet("miss_count", misses + 1), SlotSet("last_question", question or None)]
@@ -534,25 +536,55 @@ class ActionAnswerPolicy(Action):
         """A statement that answers a question of the check last offered ("交了五年多", "有房子，自己买的"): the
         facts are kept and the check is decided at once when they suffice, or continued (its form asks the rest).
         None when the message states no such fact, or asks something."""
-        check = _checkable(service, tracker.get_slot("offered_check"), on) or _checkable(
-            service, tracker.get_slot("last_rule_id"), on
-        )
+        checks = _checks_in_context(service, tracker, on)
         asks = asks_something(typed) or "几" in typed
-        if check is None or not typed or (asks and not asks_for_check(typed)):
+        if not checks or not typed or (asks and not asks_for_check(typed)):
             return None
         intent, confidence = latest_intent(tracker)
         other_topic = INTENT_TOPICS.get(intent or "")
-        if confidence >= CONFIDENT_INTENT and other_topic and other_topic != check.split(".")[0]:
-            return None  # "我在县城买了房 能落户不" after a housing answer: a settlement question, not a housing fact
         facts = dict(tracker.get_slot("facts") or {})
-        found = volunteered_facts(service, check, typed, facts)
-        if not found:
+        for check in checks:
+            if confidence >= CONFIDENT_INTENT and other_topic and other_topic != check.split(".")[0]:
+                continue  # "我在县城买了房 能落户不" after a housing answer: a settlement question, not a housing fact
+            found = volunteered_facts(service, check, typed, facts, on)
+            if found:
+                break
+        else:
             return None
         facts.update(found)
         events: list[EventType] = [SlotSet("facts", facts), SlotSet("last_question", typed)]
         if service.evaluate(check, facts, on=on).missing_facts:
             return events + [SlotSet("eligibility_rule", check), FollowupAction("eligibility_form")]
         return events + send_result(dispatcher, service, check, facts, on)
+
+
+def _checks_in_context(service: PolicyService, tracker: Tracker, on: datetime.date) -> list[str]:
+    """The checks a statement of fact may answer, likeliest first: the check last offered, the rule last answered,
+    then the checkable rules related to it ("交了两年 是自己辞的职" after "失业保险金咋领": the unemployment check)."""
+    checks = [
+        check
+        for check in (
+            _checkable(service, tracker.get_slot("offered_check"), on),
+            _checkable(service, tracker.get_slot("last_rule_id"), on),
+        )
+        if check is not None
+    ]
+    last = service.rule(tracker.get_slot("last_rule_id"), on=on) if tracker.get_slot("last_rule_id") else None
+    if last is not None:
+        checks += [rule.id for rule in service.related(last, on=on) if service.checkable(rule)]
+    return list(dict.fromkeys(checks))
+
+
+def _stated_facts(
+    service: PolicyService, tracker: Tracker, rule: Rule, question: str, on: datetime.date
+) -> list[EventType]:
+    """A question that states facts of the check its answer offers ("俺失业保险交了十来年 厂子倒闭了 失业金能领不"):
+    the facts are kept, so the check, when asked for, does not ask them again."""
+    if not question or not service.checkable(rule):
+        return []
+    facts = dict(tracker.get_slot("facts") or {})
+    found = volunteered_facts(service, rule.id, question, facts, on, in_question=True)
+    return [SlotSet("facts", {**facts, **found})] if found else []
 
 
 def _answered(service: PolicyService, rule: Rule, question: str, facet: str | None) -> list[EventType]:

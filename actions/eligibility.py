@@ -39,7 +39,9 @@ from actions._messages import (
 from actions.forms import is_interruption
 from actions.handoff import REPEATED_MISS_TEXT, hand_off
 from actions.services import MIN_CONFIDENT_SCORE, PolicyService
+from nlu.answers import parse_range
 from nlu.text import normalize_keep_offsets
+from policies_kb._derived import DERIVED_FACTS
 
 FORM = "eligibility_form"
 MAX_RETRIES = 2  # unreadable answers to one question before the check stops and offers 12333
@@ -104,30 +106,151 @@ def prefill(service: PolicyService, rule_id: str, tracker: Tracker, facts: dict[
     return found
 
 
-def volunteered_facts(service: PolicyService, rule_id: str, text: str, known: dict[str, Any]) -> dict[str, Any]:
-    """Facts of check `rule_id`, still unknown, that the worker states unasked: a number whose unit names exactly one
-    of the check's numeric facts ("交了五年多" → unemployment_insurance_years 5, "三岁多" → child_age 3), and the
-    everyday words of FACT_CUES for its yes/no and choice facts ("有房子，自己买的", "是我自己不干了")."""
-    rule = service.get(rule_id)
+# Dialect words for the worker himself ("俺", "俺们", "咱"): the cues of FACT_CUES are written with 我.
+_SELF_WORDS = (("俺们", "我们"), ("咱们", "我们"), ("俺", "我"), ("咱", "我"))
+# A year and month ("1963年5月", "七五年三月"): a birth month, never a duration in years.
+_YEAR_MONTH_SPAN = re.compile(
+    r"(\d{2,4}|[零〇一二三四五六七八九]{2,4})\s*年\s*(\d{1,2}|[一二三四五六七八九十]{1,3})\s*月"
+)
+_NUMERAL = r"(?:\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百]+)"
+_CALENDAR_YEAR = re.compile(r"(19|20)\d{2}\s*年")  # "2019年开始交的": a year of the calendar, not years paid
+_BELOW = r"不到|不够|不满|没到|没够|没满|还差"  # "不到一年": less than that, not that
+
+
+def cue_text(text: str) -> str:
+    """The text as FACT_CUES read it: normalised, the dialect 俺/咱 written 我."""
     text = normalize_keep_offsets(text or "")
-    if rule is None or not text:
+    for word, plain in _SELF_WORDS:
+        text = text.replace(word, plain)
+    return text
+
+
+def _quantity(text: str, unit: str, *, done: bool = False) -> str | None:
+    """The piece of the text that gives a quantity in `unit` ("十来年", "七八年", "两年多", "六岁半"), or None.
+    A year-and-month is not a number of years. With `done`, only a quantity said as done ("交了十来年", "七岁了"),
+    not one a question names as a bar ("要交够15年才能领吗")."""
+    view = _CALENDAR_YEAR.sub(" ", _YEAR_MONTH_SPAN.sub(" ", text))
+    core = re.escape(unit.removeprefix("个"))
+    pattern = rf"(?:{_BELOW})?\s*(?:{_NUMERAL}\s*(?:来|多)?\s*(?:个|周)?\s*{core}(?:半|多)?|半\s*(?:个)?\s*{core})"
+    for match in re.finditer(pattern, view):
+        if not done or "了" in view[max(0, match.start() - 2) : match.start()] or view[match.end() :].startswith("了"):
+            return match.group(0)
+    return None
+
+
+def read_quantity(
+    service: PolicyService,
+    rule_id: str,
+    name: str,
+    text: str,
+    known: dict[str, Any],
+    on: datetime.date,
+    *,
+    whole: bool = False,
+    done: bool = False,
+) -> Any:
+    """Numeric fact `name` read from the text: the one quantity in its unit ("交了十来年" → 10, "三岁多" → 3), or,
+    for a range ("七八年"), its lower end when the check decides the same way for either end (a range across the
+    check's threshold stays unread: the question is asked), and for "不到一年" nothing, when anything below one year
+    decides the same. A calendar year ("2019年开始交的") is no number of years. None when the text gives no such quantity; with `whole`
+    (the text answers this fact's own question: "七八"), the whole text when no piece names the unit."""
+    unit = service.fact(name).unit
+    piece = _quantity(text, unit, done=done) if unit else None
+    piece = piece or (text if whole or not unit else None)
+    if piece is None:
+        return None
+    below = re.match(rf"\s*({_BELOW})", piece)
+    value = service.parse_fact(name, piece[below.end() :] if below else piece)
+    if below:
+        # "不到一年": anything from nothing up to just below it, read as nothing when that decides the same
+        if value is None or not value:
+            return None
+        just_below = value - 1 if service.fact(name).type == "integer" else value - 0.01
+        zero = service.parse_fact(name, "0")
+        return zero if _same_decision(service, rule_id, name, zero, just_below, known, on) else None
+    if value is not None:
+        return value
+    span = parse_range(piece)
+    if span is None:
+        return None
+    low, high = (service.parse_fact(name, f"{end:g}") for end in span)
+    if low is None or high is None:
+        return None
+    return low if _same_decision(service, rule_id, name, low, high, known, on) else None
+
+
+def _same_decision(
+    service: PolicyService, rule_id: str, name: str, low: Any, high: Any, known: dict[str, Any], on: datetime.date
+) -> bool:
+    """True when check `rule_id` comes out the same with `name` = low and = high, whatever the yes/no facts still
+    unknown turn out to be (all yes, all no), and at least one of those ways decides it."""
+    facts = {key: value for key, value in known.items() if value is not None}
+    missing = service.evaluate(rule_id, {**facts, name: low}, on=on).missing_facts
+    booleans = [fact for fact in missing if service.fact(fact).type == "boolean"]
+    decided = False
+    for probe in ({}, dict.fromkeys(booleans, True), dict.fromkeys(booleans, False)):
+        results = [service.evaluate(rule_id, {**facts, **probe, name: end}, on=on) for end in (low, high)]
+        if (results[0].outcome, results[0].missing_facts) != (results[1].outcome, results[1].missing_facts):
+            return False
+        decided = decided or results[0].outcome is not None
+    return decided
+
+
+def check_inputs(service: PolicyService, rule_id: str) -> list[str]:
+    """The facts a worker can state for check `rule_id`: its facts, and the facts its computed facts are computed
+    from (the pension check's birth month, sex and job). A computed fact stays when the worker may say it outright
+    ("已经退休了": FACT_CUES)."""
+    rule = service.get(rule_id)
+    if rule is None:
+        return []
+    names: list[str] = []
+    for name in service.facts_of(rule):
+        if not service.fact(name).derived or name in FACT_CUES:
+            names.append(name)
+        names += DERIVED_FACTS.get(name, ())
+    return list(dict.fromkeys(names))
+
+
+def volunteered_facts(
+    service: PolicyService,
+    rule_id: str,
+    text: str,
+    known: dict[str, Any],
+    on: datetime.date | None = None,
+    *,
+    in_question: bool = False,
+) -> dict[str, Any]:
+    """Facts of check `rule_id`, still unknown, that the worker states unasked, several in one message: a number whose
+    unit names exactly one of the check's numeric facts ("交了十来年" → unemployment_insurance_years 10, "娃六岁半" →
+    child_age 6.5, "七八年" when either end decides the same), a year and month ("1963年5月生的"), a choice's own
+    words ("男的"), and the everyday words of FACT_CUES for its yes/no and choice facts ("有房子，自己买的",
+    "是我自己不干了", "俺两口子都在这边打工"). `in_question`: the text asks something, and only a quantity said as
+    done counts ("俺交了十来年 能领不", not "要交够15年才能领吗")."""
+    on = on or datetime.date.today()
+    text = cue_text(text)
+    if service.get(rule_id) is None or not text:
         return {}
     found: dict[str, Any] = {}
-    names = [name for name in service.facts_of(rule) if name not in known]
+    names = [name for name in check_inputs(service, rule_id) if name not in known]
     numeric = [name for name in names if service.fact(name).type in ("number", "integer") and service.fact(name).unit]
     for unit in {service.fact(name).unit or "" for name in numeric}:
         same_unit = [name for name in numeric if service.fact(name).unit == unit]
-        if len(same_unit) == 1 and re.search(
-            rf"[\d零〇一二两三四五六七八九十半]\s*(个)?{unit.removeprefix('个')}", text
-        ):
-            value = service.parse_fact(same_unit[0], text)
+        if len(same_unit) == 1:
+            value = read_quantity(service, rule_id, same_unit[0], text, {**known, **found}, on, done=in_question)
             if value is not None:
                 found[same_unit[0]] = value
     for name in names:
-        for pattern, value in FACT_CUES.get(name, ()):
-            if re.search(pattern, text):
-                found[name] = value
-                break
+        if name in found:
+            continue
+        cued = next((value for pattern, value in FACT_CUES.get(name, ()) if re.search(pattern, text)), None)
+        spec = service.fact(name)
+        if cued is None and spec.type == "year_month":
+            span = _YEAR_MONTH_SPAN.search(text)
+            cued = service.parse_fact(name, span.group(0)) if span else None
+        if cued is None and spec.type == "choice" and spec.choice_words and name not in FACT_CUES:
+            cued = service.parse_fact(name, text)
+        if cued is not None:
+            found[name] = cued
     return found
 
 
@@ -139,11 +262,25 @@ def next_fact(service: PolicyService, tracker: Tracker, on: datetime.date) -> st
     return result.missing_facts[0] if result.missing_facts else None
 
 
-def read_answer(service: PolicyService, tracker: Tracker, name: str, text: str) -> Any:
-    """The answer to fact `name`: the knowledge base's reading of the text; for a yes/no question, a clear
-    "对/到了" or "没有" recognised by NLU (affirm/deny) when the words alone say nothing."""
+def read_answer(
+    service: PolicyService,
+    tracker: Tracker,
+    name: str,
+    text: str,
+    rule_id: str | None = None,
+    facts: dict[str, Any] | None = None,
+    on: datetime.date | None = None,
+) -> Any:
+    """The answer to fact `name`: the everyday words of FACT_CUES, the knowledge base's reading of the text, for a
+    number asked in check `rule_id` a range that decides the check either way ("七八年"); for a yes/no question, a
+    clear "对/到了" or "没有" recognised by NLU (affirm/deny) when the words alone say nothing."""
     value = read_cue(name, text)
-    if value is None and text:
+    numeric = service.fact(name).type in ("number", "integer")
+    if value is None and text and rule_id and numeric:
+        value = read_quantity(
+            service, rule_id, name, cue_text(text), facts or {}, on or datetime.date.today(), whole=True
+        )
+    if value is None and text and not (numeric and re.search(_BELOW, text)):
         value = service.parse_fact(name, text)
     if value is None and service.fact(name).type == "boolean":
         intent, confidence = latest_intent(tracker)
@@ -153,7 +290,12 @@ def read_answer(service: PolicyService, tracker: Tracker, name: str, text: str) 
 
 
 def answer_to_other_question(
-    service: PolicyService, rule_id: str, facts: dict[str, Any], name: str, text: str
+    service: PolicyService,
+    rule_id: str,
+    facts: dict[str, Any],
+    name: str,
+    text: str,
+    on: datetime.date | None = None,
 ) -> tuple[str, Any] | None:
     """(fact, value) when the answer to question `name` is really the answer to another, still unknown question of
     the same check: a number whose unit names another numeric fact ("交了三年多" for "到法定退休年龄了吗?"), or the
@@ -163,24 +305,24 @@ def answer_to_other_question(
     rule = service.get(rule_id)
     if rule is None:
         return None
+    on = on or datetime.date.today()
     if service.fact(name).type not in ("number", "integer"):
         for other in service.facts_of(rule):
             spec = service.fact(other)
             if other == name or other in facts or spec.type not in ("number", "integer") or not spec.unit:
                 continue
-            if spec.unit.removeprefix("个") in text:
-                value = service.parse_fact(other, text)
-                if value is not None:
-                    return other, value
+            value = read_quantity(service, rule_id, other, cue_text(text), facts, on)
+            if value is not None:
+                return other, value
     if read_cue(name, text) is not None or service.parse_fact(name, text) is not None:
         return None
-    cued = volunteered_facts(service, rule_id, text, {**facts, name: None})
+    cued = volunteered_facts(service, rule_id, text, {**facts, name: None}, on)
     return next(iter(cued.items()), None)
 
 
 def read_cue(name: str, text: str) -> Any:
-    """The value FACT_CUES reads for fact `name` in the text, or None."""
-    text = normalize_keep_offsets(text or "")
+    """The value FACT_CUES reads for fact `name` in the text (俺/咱 read as 我), or None."""
+    text = cue_text(text)
     return next((value for pattern, value in FACT_CUES.get(name, ()) if re.search(pattern, text)), None)
 
 
@@ -254,7 +396,7 @@ class ValidateEligibilityForm(FormValidationAction):
         service = services.policies()
         facts = dict(tracker.get_slot("facts") or {})
         facts.update(prefill(service, rule_id, tracker, facts))
-        facts.update(volunteered_facts(service, rule_id, latest_text(tracker), facts))
+        facts.update(volunteered_facts(service, rule_id, latest_text(tracker), facts, on))
         if service.evaluate(rule_id, facts, on=on).missing_facts:
             rule = service.get(rule_id)
             label = ELIGIBILITY_CHECKS.get(rule_id) or (short_title(rule) if rule else rule_id)
@@ -278,8 +420,8 @@ class ValidateEligibilityForm(FormValidationAction):
         rule_id = tracker.get_slot("eligibility_rule")
         facts = dict(tracker.get_slot("facts") or {})
         reads = (
-            answer_to_other_question(service, rule_id, facts, name, answer) is not None
-            or read_answer(service, tracker, name, answer) is not None
+            answer_to_other_question(service, rule_id, facts, name, answer, on) is not None
+            or read_answer(service, tracker, name, answer, rule_id, facts, on) is not None
         )
         if is_interruption(tracker, FORM, answers=reads):
             return {}
@@ -299,12 +441,14 @@ class ValidateEligibilityForm(FormValidationAction):
             return {"fact_answer": None}  # the form is starting (nothing was asked), or nothing is left to ask
         answer = str(value)
         facts = dict(tracker.get_slot("facts") or {})
-        other = answer_to_other_question(service, rule_id, facts, name, answer)
+        other = answer_to_other_question(service, rule_id, facts, name, answer, on)
         if other is not None:
-            # "交了三年多" while asked about the retirement age: keep it, then ask the question again.
+            # "交了三年多" while asked about the retirement age: keep it (and whatever else the message states), then
+            # ask the question again.
             facts[other[0]] = other[1]
+            facts.update(volunteered_facts(service, rule_id, answer, {**facts, name: None}, on))
             return {"facts": facts, "fact_answer": None}
-        reading = read_answer(service, tracker, name, answer)
+        reading = read_answer(service, tracker, name, answer, rule_id, facts, on)
         if reading is None:
             retries = int(tracker.get_slot("fact_retries") or 0) + 1
             if retries <= MAX_RETRIES:
@@ -312,6 +456,8 @@ class ValidateEligibilityForm(FormValidationAction):
             # beyond MAX_RETRIES required_slots ends the form; action_eligibility_result explains and offers 12333
             return {"fact_answer": None, "fact_retries": retries}
         facts[name] = reading
+        # "没有自己的房 租着住 … 活很稳定": the answer, and the other facts of the check the same message states
+        facts.update(volunteered_facts(service, rule_id, answer, facts, on))
         return {"facts": facts, "fact_answer": None, "fact_retries": 0}
 
 
@@ -333,9 +479,9 @@ class ActionAskFactAnswer(Action):
 
 
 def check_facts(service: PolicyService, rule_id: str, facts: dict[str, Any]) -> dict[str, Any]:
-    """The facts of the conversation that check `rule_id` consults (the eligibility payload's `facts`)."""
-    rule = service.get(rule_id)
-    return {name: facts[name] for name in service.facts_of(rule) if facts.get(name) is not None} if rule else {}
+    """The facts of the conversation that check `rule_id` consults, with those its computed facts are computed from
+    (the eligibility payload's `facts`: "男的, 1963年5月" as the worker said them)."""
+    return {name: facts[name] for name in check_inputs(service, rule_id) if facts.get(name) is not None}
 
 
 def send_result(

@@ -17,7 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from actions._dialogue import channel, frustrated, latest_text
-from actions._messages import HOTLINE, NATIONAL_HOTLINE, handoff_payload
+from actions._messages import HOTLINE, NATIONAL_HOTLINE, fallback_payload, handoff_payload
 from bot.cases import CaseStoreUnavailable
 from nlu.extract import mask_pii
 
@@ -84,3 +84,22 @@ def _after_local_rule(tracker: Tracker) -> bool:
         return False
     rule = services.policies().get(rule_id)
     return bool(rule and rule.decided_locally)
+
+
+class ActionAcknowledge(Action):
+    """A yes or no that answers nothing ("好的", "嗯嗯 那个东西"). After a clarifying question or a menu it is the
+    second non-answer in a row: 12333 (issue 12 §4). With nothing said yet to say yes to, it is itself a non-answer
+    (the fallback payload, counted). Otherwise: "您还想问啥？"."""
+
+    def name(self) -> str:
+        return "action_acknowledge"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        misses = int(tracker.get_slot("miss_count") or 0)
+        if misses >= 1:
+            return hand_off(dispatcher, tracker, reason="repeated_fallback", text=REPEATED_MISS_TEXT)
+        dispatcher.utter_message(response="utter_anything_else")
+        if tracker.get_slot("last_rule_id"):
+            return []
+        dispatcher.utter_message(json_message=fallback_payload(reason="nothing_to_acknowledge"))
+        return [SlotSet("miss_count", misses + 1)]
