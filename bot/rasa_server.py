@@ -13,11 +13,14 @@ Rasa 3.6 itself that grow with every turn and do no useful work twice:
 - The SQL event broker (endpoints.yml `event_broker: SQL`, the console's overview) costs most of all: before every
   tracker save Rasa's `TrackerStore.stream_events` reads the whole tracker back from the store (a query and a replay
   of every event) only to count its events, then `SQLEventBroker.publish` opens a connection and commits — a
-  synchronous SQLite commit, an fsync, on the event loop — once per new event, ~10 per turn. At 20 concurrent users
-  that was half the server's time, every other conversation waiting behind each commit (p50 2.1 s). Here the SQL
-  tracker store counts its stored events (the same number) instead of rebuilding the tracker, and the SQL broker
-  writes a save's new events in one transaction, in a worker thread so the loop serves other turns meanwhile. The
-  rows are Rasa's own (same table, same JSON, same order); another broker gets Rasa's per-event `publish`.
+  synchronous SQLite commit on the event loop — once per new event, ~10 per turn. At 20 concurrent users that was
+  half the server's time, every other conversation waiting behind each commit (p50 2.1 s). The SQL tracker store's
+  own reads and writes (a query, a JSON decode of every event, a commit per turn) are synchronous on the loop too.
+  Here `SQLTrackerStore.save` counts its stored events (the number the read-back gave) and writes the new ones to the
+  SQL broker in one transaction, then to the store in one; it and Rasa's own read run in a worker thread (one per
+  SQLite file, so SQLite's file lock is never fought over inside the process), the loop serving other turns
+  meanwhile. The rows are Rasa's own (same tables, same JSON, same order); another broker gets Rasa's `publish` on
+  the loop. Each conversation's turns still run one at a time (Rasa's lock store).
 
 All keep Rasa's behaviour (tests/bot/test_rasa_server.py) and apply only to this process.
 
@@ -40,6 +43,8 @@ import itertools
 import json
 import os
 import sys
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bot.settings import Settings, use
@@ -59,7 +64,7 @@ def install() -> None:
     _installed = True
     _cache_action_response_validator()
     _cache_event_types()
-    _stream_events_in_one_write()
+    _tracker_store_off_the_loop()
     _harden_app()
     from bot import privacy
 
@@ -130,40 +135,94 @@ def _cache_event_types() -> None:
     Event.resolve_by_type = staticmethod(resolve_by_type)
 
 
-def _stream_events_in_one_write() -> None:
+def _tracker_store_off_the_loop() -> None:
     from rasa.core.brokers.sql import SQLEventBroker
     from rasa.core.tracker_store import SQLTrackerStore
 
-    SQLTrackerStore.stream_events = stream_new_events
+    read = SQLTrackerStore._retrieve
+
+    async def _retrieve(self: Any, sender_id: str, fetch_events_from_all_sessions: bool) -> Any:
+        return await in_store_thread(self, run_awaitless, read(self, sender_id, fetch_events_from_all_sessions))
+
+    SQLTrackerStore._retrieve = _retrieve
+    SQLTrackerStore.save = save_off_the_loop
     SQLEventBroker.publish_many = publish_many  # type: ignore[attr-defined]
 
 
-async def stream_new_events(store: Any, tracker: Any) -> None:
-    """`SQLTrackerStore.stream_events`: the tracker's events not yet in the store, published to the store's event
-    broker — counted, not rebuilt from the store; for the SQL broker written in one transaction off the loop."""
+_store_threads: dict[str, ThreadPoolExecutor] = {}
+
+
+def in_store_thread(store: Any, function: Callable[..., Any], *args: Any) -> Awaitable[Any]:
+    """`function(*args)` in the tracker store's worker thread: one thread per SQLite file, whose writers SQLite takes
+    one at a time anyway (threads of their own would only wait on its file lock); a server database gets the loop's
+    default pool."""
+    url = store.engine.url
+    if url.get_backend_name() != "sqlite":
+        return asyncio.to_thread(function, *args)
+    key = str(url)
+    if key not in _store_threads:
+        _store_threads[key] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracker-store")
+    return asyncio.get_running_loop().run_in_executor(_store_threads[key], function, *args)
+
+
+async def save_off_the_loop(store: Any, tracker: Any) -> None:
+    """`SQLTrackerStore.save`: the tracker's events not yet stored are published to the event broker (the SQL broker:
+    in one transaction) and stored, in the store's worker thread; the stored events are counted, not read back."""
     from rasa.core.brokers.sql import SQLEventBroker
 
-    broker = store.event_broker
-    if broker is None:
-        return
     events = list(tracker.events)  # a copy: the thread must not iterate the deque the loop may append to
-    if isinstance(broker, SQLEventBroker):
-        await asyncio.to_thread(_publish_unstored, store, broker, tracker.sender_id, events)
+    broker = store.event_broker
+    if broker is None or isinstance(broker, SQLEventBroker):
+        await in_store_thread(store, _save, store, broker, tracker.sender_id, events)
         return
-    stored = await asyncio.to_thread(stored_event_count, store, tracker.sender_id)
-    await store._stream_new_events(broker, events[stored:], tracker.sender_id)
+    stored = await in_store_thread(store, stored_event_count, store, tracker.sender_id)
+    await store._stream_new_events(broker, events[stored:], tracker.sender_id)  # another broker publishes on the loop
+    await in_store_thread(store, _save, store, None, tracker.sender_id, events)
+
+
+def run_awaitless(coroutine: Any) -> Any:
+    """The result of a coroutine that never awaits (Rasa's `SQLTrackerStore._retrieve`: synchronous SQL in an async
+    def), run to its end in the calling thread."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise RuntimeError(f"{coroutine.__qualname__} awaited: it cannot run outside the event loop")
 
 
 def stored_event_count(store: Any, sender_id: str) -> int:
     """How many events of the conversation's latest session `store` (a SQLTrackerStore) holds: the length of the
-    tracker Rasa's `stream_events` retrieves to tell the new events (the count `SQLTrackerStore.save` also uses)."""
+    tracker Rasa's `stream_events` retrieves to tell the new events, and the count `SQLTrackerStore.save` uses."""
     with store.session_scope() as session:
-        return store._event_query(session, sender_id, fetch_events_from_all_sessions=False).count()
+        return _stored_count_in(store, session, sender_id)
 
 
-def _publish_unstored(store: Any, broker: Any, sender_id: str, events: list) -> None:
-    unstored = itertools.islice(events, stored_event_count(store, sender_id), None)
-    broker.publish_many([{"sender_id": sender_id, **event.as_dict()} for event in unstored])
+def _stored_count_in(store: Any, session: Any, sender_id: str) -> int:
+    return store._event_query(session, sender_id, fetch_events_from_all_sessions=False).count()
+
+
+def _save(store: Any, broker: Any, sender_id: str, events: list) -> None:
+    """Rasa's save: new events to the SQL broker first (in one transaction), then to the store (in one)."""
+    from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+    with store.session_scope() as session:
+        unstored = list(itertools.islice(events, _stored_count_in(store, session, sender_id), None))
+        if broker is not None:
+            broker.publish_many([{"sender_id": sender_id, **event.as_dict()} for event in unstored])
+        for event in unstored:
+            data = event.as_dict()
+            session.add(
+                store.SQLEvent(
+                    sender_id=sender_id,
+                    type_name=event.type_name,
+                    timestamp=data.get("timestamp"),
+                    intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                    action_name=data.get("name"),
+                    data=json.dumps(data),
+                )
+            )
+        session.commit()
 
 
 def publish_many(broker: Any, bodies: list[dict[str, Any]]) -> None:

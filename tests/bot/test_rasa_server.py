@@ -4,8 +4,10 @@ same rows in the event broker's table."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
+from unittest import mock
 
 import pytest
 import sqlalchemy as sa
@@ -32,17 +34,37 @@ RESPONSES = [
 ]
 
 
-@pytest.fixture
-def originals_and_patched():
-    saved = (RemoteAction._validate_action_result, Event.__dict__["resolve_by_type"], SQLTrackerStore.stream_events)
-    originals = (RemoteAction._validate_action_result, Event.resolve_by_type)
+PATCHED = [
+    (RemoteAction, "_validate_action_result"),
+    (Event, "resolve_by_type"),
+    (SQLTrackerStore, "_retrieve"),
+    (SQLTrackerStore, "save"),
+]
+
+
+@contextlib.contextmanager
+def speed_ups():
+    """bot.rasa_server.install() for the block, Rasa's own classes again after it."""
+    saved = [(owner, name, owner.__dict__.get(name)) for owner, name in PATCHED]  # None: inherited
     rasa_server._installed = False
     rasa_server.install()
-    yield originals
-    RemoteAction._validate_action_result, resolve, SQLTrackerStore.stream_events = saved
-    Event.resolve_by_type = resolve
-    del SQLEventBroker.publish_many
-    rasa_server._installed = False
+    try:
+        yield
+    finally:
+        for owner, name, value in saved:
+            if value is None:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, value)
+        del SQLEventBroker.publish_many
+        rasa_server._installed = False
+
+
+@pytest.fixture
+def originals_and_patched():
+    originals = (RemoteAction._validate_action_result, Event.resolve_by_type)
+    with speed_ups():
+        yield originals
 
 
 def _outcome(validate, response):
@@ -109,11 +131,13 @@ TURNS = [
 ]
 
 
-def _converse(folder, sender: str = "rest:w1") -> SQLEventBroker:
-    """Three turns saved as Rasa's processor saves them (one save per turn, the tracker read back in between)."""
+def _converse(folder, sender: str = "rest:w1") -> list[dict]:
+    """Three turns saved as Rasa's processor saves them (one save per turn, the tracker read back in between); the
+    trackers read back, as dictionaries."""
     folder.mkdir()
     broker = SQLEventBroker(db=str(folder / "events.db"))
     store = SQLTrackerStore(DOMAIN, dialect="sqlite", db=str(folder / "tracker.db"), event_broker=broker)
+    read: list[dict] = []
 
     async def run() -> None:
         tracker = DialogueStateTracker(sender, DOMAIN.slots)
@@ -122,40 +146,57 @@ def _converse(folder, sender: str = "rest:w1") -> SQLEventBroker:
                 tracker.update(event, DOMAIN)
             await store.save(tracker)
             tracker = await store.retrieve(sender)
+            read.append(tracker.current_state())
+        read.append((await store.retrieve_full_tracker(sender)).current_state())
 
     asyncio.run(run())
-    return broker
+    return read
 
 
-def _rows(folder) -> list[tuple[str, str]]:
-    with sqlite3.connect(folder / "events.db") as db:
-        return db.execute("SELECT sender_id, data FROM events ORDER BY id").fetchall()
+def _rows(folder, table: str = "events", columns: str = "sender_id, data") -> list[tuple]:
+    with sqlite3.connect(folder / f"{table}.db") as db:
+        return db.execute(f"SELECT {columns} FROM events ORDER BY id").fetchall()
 
 
-def test_the_event_broker_gets_the_rows_rasa_writes_one_transaction_per_save(tmp_path):
-    _converse(tmp_path / "rasa")  # Rasa's own stream_events and publish
-    rasa_server._installed = False
-    saved = SQLTrackerStore.stream_events
-    try:
-        rasa_server.install()
-        commits: list[str] = []
-        original_publish_many = SQLEventBroker.publish_many
+TRACKER_COLUMNS = "sender_id, type_name, timestamp, intent_name, action_name, data"
 
-        def counting(self, bodies):
-            commits.append(threading.current_thread().name)
-            original_publish_many(self, bodies)
 
-        SQLEventBroker.publish_many = counting
-        _converse(tmp_path / "ours")
-    finally:
-        SQLTrackerStore.stream_events = saved
-        del SQLEventBroker.publish_many
-        rasa_server._installed = False
+def test_the_stores_get_the_rows_rasa_writes_one_transaction_per_save_off_the_loop(tmp_path):
+    rasa_read = _converse(tmp_path / "rasa")  # Rasa's own stream_events, publish, save and retrieve
+    with speed_ups():
+        threads: dict[str, list[str]] = {"publish": [], "store": [], "read": []}
+
+        def recorded(key, function):
+            def run(*args):
+                threads[key].append(threading.current_thread().name)
+                return function(*args)
+
+            return run
+
+        SQLEventBroker.publish_many = recorded("publish", SQLEventBroker.publish_many)
+        with (
+            mock.patch.object(rasa_server, "_save", recorded("store", rasa_server._save)),
+            mock.patch.object(rasa_server, "run_awaitless", recorded("read", rasa_server.run_awaitless)),
+        ):
+            our_read = _converse(tmp_path / "ours")
     expected = _rows(tmp_path / "rasa")
     assert len(expected) == sum(len(turn) for turn in TURNS)
     assert _rows(tmp_path / "ours") == expected  # same rows, same JSON, same order
-    assert len(commits) == len(TURNS)  # one write per save, not one per event
-    assert threading.main_thread().name not in commits  # off the event loop's thread
+    tracker_rows = _rows(tmp_path / "rasa", "tracker", TRACKER_COLUMNS)
+    assert len(tracker_rows) == len(expected)
+    assert _rows(tmp_path / "ours", "tracker", TRACKER_COLUMNS) == tracker_rows
+    assert our_read == rasa_read  # the trackers read back are Rasa's
+    assert len(threads["publish"]) == len(threads["store"]) == len(TURNS)  # one write each per save, not per event
+    assert len(threads["read"]) == len(TURNS) + 1
+    assert {name.split("_")[0] for names in threads.values() for name in names} == {"tracker-store"}  # off the loop
+
+
+def test_a_tracker_read_that_would_await_is_refused():
+    async def awaits() -> None:
+        await asyncio.sleep(0)
+
+    with pytest.raises(RuntimeError, match="cannot run outside the event loop"):
+        rasa_server.run_awaitless(awaits())
 
 
 def test_a_save_with_nothing_new_writes_nothing(originals_and_patched, tmp_path):
