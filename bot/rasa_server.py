@@ -146,7 +146,7 @@ def _tracker_store_off_the_loop() -> None:
 
     SQLTrackerStore._retrieve = _retrieve
     SQLTrackerStore.save = save_off_the_loop
-    SQLEventBroker.publish_many = publish_many  # type: ignore[attr-defined]
+    SQLEventBroker.publish_many = publish_many
 
 
 _store_threads: dict[str, ThreadPoolExecutor] = {}
