@@ -38,6 +38,7 @@ __all__ = [
     "TakeoverService",
     "AlreadyTakenOver",
     "NotTakenOver",
+    "gate",
     "intercept",
 ]
 
@@ -381,8 +382,13 @@ async def intercept(channel: str, sender_id: str, text: str) -> bool:
     If the app store cannot be read, the error is logged and the assistant answers (False): a worker is never left
     without a reply because the console's tables are unavailable.
     """
+    return await asyncio.to_thread(gate, channel, sender_id, text, utcnow())
+
+
+def gate(channel: str, sender_id: str, text: str, now: datetime) -> bool:
+    """`intercept`'s work, synchronously, for a caller already in a worker thread."""
     try:
-        return await asyncio.to_thread(default_service().record_worker_message, channel, sender_id, text, utcnow())
+        return default_service().record_worker_message(channel, sender_id, text, now)
     except sa_exc.SQLAlchemyError as error:
         # The DBAPI error only: SQLAlchemy's own message would quote the parameters, i.e. the sender id.
         log.error(

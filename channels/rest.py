@@ -65,6 +65,17 @@ async def _pending_from_store(sender_id: str) -> list[Any]:
     return await asyncio.to_thread(takeover.default_service().take_pending_for_rest, sender_id, utcnow())
 
 
+def _gate_and_pending(channel: str, sender_id: str, text: str) -> tuple[bool, list[Any] | Exception]:
+    """The takeover gate, then the operator messages waiting (or the error that kept them), in one worker-thread trip:
+    on a busy loop every trip is a wait behind every other turn, and these two run on each REST message."""
+    now = utcnow()
+    taken_over = takeover.gate(channel, sender_id, text, now)
+    try:
+        return taken_over, takeover.default_service().take_pending_for_rest(sender_id, now)
+    except Exception as error:
+        return taken_over, error
+
+
 class BadRequest(ValueError):
     """The request cannot be a chat message; the text says why."""
 
@@ -107,11 +118,29 @@ class RestInput(RasaRestInput):
 
     async def operator_messages(self, conversation: str) -> list[dict[str, str]]:
         """Operator messages of this conversation not yet handed out, as REST messages (each handed out once)."""
+        return self._as_rest(conversation, await self._pending(conversation))
+
+    def _as_rest(self, conversation: str, messages: list[Any]) -> list[dict[str, str]]:
         recipient = self.auth.client_sender(conversation)
-        return [
-            {"recipient_id": recipient, "text": message.text, "from": "operator"}
-            for message in await self._pending(conversation)
-        ]
+        return [{"recipient_id": recipient, "text": message.text, "from": "operator"} for message in messages]
+
+    async def _gate(self, message: UserMessage) -> tuple[bool, list[dict[str, str]]]:
+        """(an operator has the conversation, the operator messages waiting for it as REST messages)."""
+        pending: list[Any] | Exception
+        if self._intercept is takeover.intercept and self._pending is _pending_from_store:  # both in the app store
+            taken_over, pending = await asyncio.to_thread(
+                _gate_and_pending, self.name(), message.sender_id, message.text
+            )
+        else:
+            taken_over = await self._intercept(self.name(), message.sender_id, message.text)
+            try:
+                pending = await self._pending(message.sender_id)
+            except Exception as error:
+                pending = error
+        if isinstance(pending, Exception):  # they stay pending for GET /messages; the worker still gets an answer
+            logger.error("rest: could not fetch operator messages: %s", type(pending).__name__)
+            return taken_over, []
+        return taken_over, self._as_rest(message.sender_id, pending)
 
     def conversation(self, request: Request, sender: str) -> str:
         """The conversation id of `sender` for the request's authenticated caller (see `authorize`)."""
@@ -167,12 +196,7 @@ class RestInput(RasaRestInput):
         the message's output, then the turn runs unless an operator has the conversation."""
 
         async def handle(message: UserMessage) -> None:
-            taken_over = await self._intercept(self.name(), message.sender_id, message.text)
-            try:
-                waiting = await self.operator_messages(message.sender_id)
-            except Exception as error:  # they stay pending for GET /messages; the worker still gets an answer
-                logger.error("rest: could not fetch operator messages: %s", type(error).__name__)
-                waiting = []
+            taken_over, waiting = await self._gate(message)
             output = message.output_channel
             if isinstance(output, QueueOutputChannel):  # ?stream=true: Rasa writes the queue out line by line
                 for item in waiting:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from unittest import mock
 
 import pytest
 import requests
@@ -129,3 +130,48 @@ def test_credentials_register_this_channel_as_rest():
     from channels.rest import RestInput
 
     assert RestInput.name() == "rest"
+
+
+@pytest.fixture
+def store_settings(tmp_path):
+    """The process's Settings on a migrated app store of this test (what `takeover.default_service()` uses)."""
+    import bot.settings as settings_module
+
+    url = f"sqlite:///{tmp_path / 'assistant.db'}"
+    migrate(url)
+    saved = settings_module._current
+    settings_module.use(settings_module.Settings.from_env({"NXA_VAR_DIR": str(tmp_path), "APP_DB_URL": url}))
+    yield url
+    settings_module._current = saved
+
+
+def _gate(text: str, sender: str = "rest:w5"):
+    import asyncio
+
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+    from channels.rest import RestInput
+
+    channel = RestInput()
+    return asyncio.run(channel._gate(UserMessage(text, CollectingOutputChannel(), sender, input_channel="rest")))
+
+
+def test_the_gate_and_the_waiting_operator_messages_come_from_the_store_in_one_trip(store_settings, caplog):
+    import channels.rest as rest_module
+
+    takeovers = TakeoverService(AppStore(store_settings))
+    with mock.patch.object(rest_module, "_gate_and_pending", wraps=rest_module._gate_and_pending) as trip:
+        assert _gate("你好") == (False, [])
+    trip.assert_called_once_with("rest", "rest:w5", "你好")  # the gate and the fetch in one worker-thread call
+    takeovers.take_over("rest:w5", "rest", "op1", now())
+    takeovers.record_operator_message("rest:w5", "op1", "您好，我是12333的小王", now(), delivery="pending")
+    assert _gate("人呢") == (True, [{"recipient_id": "w5", "text": "您好，我是12333的小王", "from": "operator"}])
+    assert [m.text for m in takeovers.messages("rest:w5") if m.direction == "worker"] == ["人呢"]
+    assert _gate("还在吗") == (True, [])  # each operator message handed out once
+
+    takeovers.record_operator_message("rest:w5", "op1", "稍等", now(), delivery="pending")
+    broken = RuntimeError("the app store is gone")
+    with mock.patch.object(TakeoverService, "take_pending_for_rest", side_effect=broken):
+        assert _gate("喂") == (True, [])  # the gate still answers; the message stays for GET /messages
+    assert "could not fetch operator messages: RuntimeError" in caplog.text
+    assert [m.text for m in takeovers.take_pending_for_rest("rest:w5", now())] == ["稍等"]
