@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
+from rasa.core.brokers.broker import EventBroker
 from rasa.core.brokers.sql import SQLEventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
@@ -211,3 +212,32 @@ def test_a_save_with_nothing_new_writes_nothing(originals_and_patched, tmp_path)
     asyncio.run(store.save(tracker))  # nothing new: no row, no transaction
     assert len(_rows(tmp_path)) == len(TURNS[1]) and len(commits) == 1
     assert rasa_server.stored_event_count(store, "rest:w2") == len(TURNS[1])
+
+
+class RecordingBroker(EventBroker):
+    """Another kind of broker (Kafka, Pika: `publish` sends without blocking): what it was given, on which thread."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, dict]] = []
+
+    def publish(self, event: dict) -> None:
+        self.published.append((threading.current_thread().name, event))
+
+
+def test_another_broker_gets_rasas_publish_of_each_new_event_on_the_loop(originals_and_patched, tmp_path):
+    broker = RecordingBroker()
+    store = SQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "tracker.db"), event_broker=broker)
+
+    async def run() -> None:
+        tracker = DialogueStateTracker("rest:w3", DOMAIN.slots)
+        for turn in TURNS[1:]:
+            for event in turn:
+                tracker.update(event, DOMAIN)
+            await store.save(tracker)
+            tracker = await store.retrieve("rest:w3")
+
+    asyncio.run(run())
+    expected = [{"sender_id": "rest:w3", **event.as_dict()} for event in TURNS[1] + TURNS[2]]
+    assert [event for _, event in broker.published] == expected
+    assert {thread for thread, _ in broker.published} == {threading.main_thread().name}
+    assert len(_rows(tmp_path, "tracker", TRACKER_COLUMNS)) == len(expected)
