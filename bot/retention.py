@@ -166,11 +166,13 @@ def _masked_conversation(conversation: str) -> str:
     kept to its channel and the first characters."""
     from nlu.extract import mask_pii
 
-    channel, _, address = (conversation or "").partition(":")
+    channel, separator, address = (conversation or "").partition(":")
+    if not separator:  # an id from before the channel scoping: all of it is the address
+        channel, address = "", channel
     masked = mask_pii(address)
     if masked == address and address:
         masked = address[:4] + "****"
-    return f"{channel}:{masked}" if _ else masked
+    return f"{channel}{separator}{masked}"
 
 
 def _purge_app_store(url: str, cutoff: datetime, dry_run: bool, report: PurgeReport) -> None:
