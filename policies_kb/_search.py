@@ -381,13 +381,37 @@ class SearchIndex:
         cleaned = strip_punctuation(normalize_for_search(text))
         units: list[_Unit] = []
         for phrase in self.synonyms.longest_first:
-            if phrase and phrase in cleaned:
+            typed = phrase if phrase and phrase in cleaned else self._misspelt_phrase(phrase, cleaned)
+            if typed:
                 alternatives = (phrase,) + self.synonyms.phrases[phrase]
                 units.append(_Unit(alternatives, WORD_WEIGHT, phrase))
-                cleaned = cleaned.replace(phrase, " ")
+                cleaned = cleaned.replace(typed, " ")
         for term, weight in self._terms_of_cleaned(cleaned).items():
             units.append(_Unit((term,) + self._repairs(term), weight, term))
         return units
+
+    def _misspelt_phrase(self, phrase: str, cleaned: str) -> str | None:
+        """The piece of ``cleaned`` that is ``phrase`` with one character mistyped for one that sounds or looks the
+        same ("暂主证" for the worker's word 暂住证), or None. As for bigram repair, only a piece no rule contains is
+        read as a typo: the character pairs the mistyped character forms in the piece are in no rule, and a
+        function character (``bigram_stop_chars``) is never the mistyped one."""
+        if len(phrase) < 2 or not all(is_cjk(char) for char in phrase):
+            return None
+        groups = self.synonyms.lookalike_groups
+        for start in range(len(cleaned) - len(phrase) + 1):
+            piece = cleaned[start : start + len(phrase)]
+            differing = [i for i, (a, b) in enumerate(zip(piece, phrase, strict=True)) if a != b]
+            if len(differing) != 1:
+                continue
+            at = differing[0]
+            if piece[at] in self.synonyms.bigram_stop_chars or not is_cjk(piece[at]):
+                continue  # "的工钱" is 工钱 after 的, not a misspelt 抵工钱
+            if not char_keys(piece[at], groups) & char_keys(phrase[at], groups):
+                continue
+            pairs = [piece[i : i + 2] for i in (at - 1, at) if 0 <= i < len(piece) - 1]
+            if pairs and not any(pair in self._postings or pair in self.synonyms.phrases for pair in pairs):
+                return piece
+        return None
 
     def _terms_of_cleaned(self, cleaned: str) -> dict[str, float]:
         return extract_terms(cleaned, self.tokenizer, self.synonyms)

@@ -117,6 +117,18 @@ def test_a_repaired_bigram_weighs_what_an_unknown_one_does(fixture_kb, day):
     assert index._unit_idf(rule_word) == max(index._idf[alt] for alt in rule_word.alternatives if alt in index._idf)
 
 
+def test_a_misspelt_worker_phrase_counts_as_the_phrase(fixture_kb, day):
+    """ "攻钱" (攻 sounds like 工) is the worker's word 工钱, with its synonyms; "的工钱" is 工钱 after 的, and a piece
+    the rules contain is never read as a typo."""
+    index = fixture_kb._index
+    misspelt = next(unit for unit in index._query_units("老板不给攻钱咋办") if unit.label == "工钱")
+    assert "工资" in misspelt.alternatives
+    assert top(fixture_kb, "老板不给攻钱咋办", day).rule.id == "labor_rights.wage_arrears_complaint"
+    assert index._misspelt_phrase("工钱", "俺的工钱") is None  # spelt right: the ordinary match
+    assert index._misspelt_phrase("抵工钱", "俺的工钱") is None  # 的 is a function character, never the typo
+    assert index._misspelt_phrase("工钱", "工资拖了") is None  # 资 does not sound like 钱
+
+
 def test_bigrams_across_two_words_weigh_less_than_bigrams_inside_a_broken_word(fixture_kb):
     from policies_kb._search import BIGRAM_WEIGHT, CROSS_BIGRAM_WEIGHT, extract_terms
 
