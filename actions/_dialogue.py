@@ -61,7 +61,14 @@ FACET_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "deadline",
         re.compile(r"截止|截至|期限|最晚|过期|时间限制|几号前|啥时候之前|什么时候之前|多久之?内|多长时间之?内"),
     ),
-    ("where", re.compile(r"在哪|哪儿|哪里|去哪|上哪|到哪|哪个部门|啥地方|什么地方|找谁办|哪个窗口")),
+    (
+        "where",
+        # 那 typed for 哪 ("在那办", "去那领"): only before a verb of getting something done, as "在那边打工" is no question
+        re.compile(
+            r"在哪|哪儿|哪里|去哪|上哪|到哪|哪个部门|啥地方|什么地方|找谁办|哪个窗口|"
+            r"(?:在|去|上|到)那(?:儿|里)?(?:办|领|买|交|弄|申请|登记|报名|开|补)"
+        ),
+    ),
     (
         "bring",
         re.compile(r"带啥|带什么|带些啥|要带|得带|材料|证件|证明材料|准备啥|准备什么|准备些|手续|户口本|身份证吗"),
