@@ -96,11 +96,11 @@ FACT_CUES: dict[str, tuple[tuple[str, object], ...]] = {
         (r"有房|买了房|买的房|自己买的|房子是我", True),
     ),
     "has_stable_job": (
-        (r"没工作|没活|没有活|打零工|没有稳定", False),
+        (r"没工作|没活|没有活|打零工|没.{0,2}稳定|不稳定", False),
         (_STEADY_WORK, True),
     ),
     "stably_employed_locally": (
-        (r"没工作|没活|没有活|打零工|没有稳定", False),
+        (r"没工作|没活|没有活|打零工|没.{0,2}稳定|不稳定", False),
         (_STEADY_WORK, True),
     ),
     "reached_retirement_age": (
@@ -113,7 +113,7 @@ FACT_CUES: dict[str, tuple[tuple[str, object], ...]] = {
     ),
     "parent_works_or_lives_locally": (
         (
-            r"跟着我(们)?在|我(们)?在.{1,6}(打工|上班|干活|住)|(两口子|我们|我).{0,3}都在.{0,6}(打工|上班|干活|住)|"
+            r"跟着我(们)?在|我(们)?在.{1,6}(打工|上班|干活|住)|(两口子|我们|我).{0,3}(都|就|一直)在.{0,6}(打工|上班|干活|住)|"
             r"在(这|那|当地)(边|儿|里)?(打工|上班|干活|住)",
             True,
         ),
@@ -124,11 +124,27 @@ FACT_CUES: dict[str, tuple[tuple[str, object], ...]] = {
     ),
     "has_business_license": (
         (r"没执照|没有营业执照|执照还没|没办执照", False),
-        (r"有营业执照|执照办了|证照齐|证照都齐|有执照", True),
+        (
+            r"有营业执照|执照.{0,2}办(下来|好)?了|办了.{0,3}执照|领了.{0,3}执照|执照.{0,2}有了|证照齐|证照都齐|有执照",
+            True,
+        ),
+    ),
+    "has_urban_residence_permit": (
+        (r"没(办|有|领)(过)?居住证|居住证.{0,3}(没|还没)(办|有|领)|没有居住证", False),
+        (r"(办|有|领)了居住证|有居住证|居住证.{0,3}(办了|有了|办下来了|办好了|领了)", True),
     ),
     "is_priority_group": ((r"返乡创业|登记失业|脱贫户|脱贫人口|退役军人", True),),
     "applicant_type": (
         (r"个人创业|自己干|个体户|一个人干", "individual"),
         (r"小微企业|公司名义|企业名义", "small_firm"),
     ),
+}
+
+# Which of a check's numeric facts of one unit a quantity is, by the words of its own clause ("在银川干了八年了 房子也租了
+# 八年 社保交了五年": the years of work and home, then the years of social insurance). Only needed where a check asks
+# several numbers in one unit (the 异地高考 check asks three numbers of years).
+FACT_ANCHORS: dict[str, str] = {
+    "child_ningxia_school_years": r"上学|上了.{0,3}学|读|念|初中|高中|学籍|娃|孩子",
+    "parent_ningxia_stable_years": r"干|住|房|租|打工|上班|工作|稳定",
+    "parent_ningxia_social_insurance_years": r"社保|保险|交",
 }

@@ -22,7 +22,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 
 from actions import services
-from actions._catalogue import CHECK_KEYWORDS, ELIGIBILITY_CHECKS, FACT_CUES
+from actions._catalogue import CHECK_KEYWORDS, ELIGIBILITY_CHECKS, FACT_ANCHORS, FACT_CUES
 from actions._dialogue import entities, entity, latest_intent, latest_text
 from actions._messages import (
     HOTLINE,
@@ -115,6 +115,8 @@ _YEAR_MONTH_SPAN = re.compile(
 _NUMERAL = r"(?:\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百]+)"
 _CALENDAR_YEAR = re.compile(r"(19|20)\d{2}\s*年")  # "2019年开始交的": a year of the calendar, not years paid
 _BELOW = r"不到|不够|不满|没到|没够|没满|还差"  # "不到一年": less than that, not that
+_UNIT_SPELLINGS = {"次": "(?:次|回|趟)"}  # "领过三回了": times, as workers count them
+_CLAUSE = re.compile(r"[\s,，。;；、!！?？]+")
 
 
 def cue_text(text: str) -> str:
@@ -130,7 +132,7 @@ def _quantity(text: str, unit: str, *, done: bool = False) -> str | None:
     A year-and-month is not a number of years. With `done`, only a quantity said as done ("交了十来年", "七岁了"),
     not one a question names as a bar ("要交够15年才能领吗")."""
     view = _CALENDAR_YEAR.sub(" ", _YEAR_MONTH_SPAN.sub(" ", text))
-    core = re.escape(unit.removeprefix("个"))
+    core = _UNIT_SPELLINGS.get(unit, re.escape(unit.removeprefix("个")))
     pattern = rf"(?:{_BELOW})?\s*(?:{_NUMERAL}\s*(?:来|多)?\s*(?:个|周)?\s*{core}(?:半|多)?|半\s*(?:个)?\s*{core})"
     for match in re.finditer(pattern, view):
         if not done or "了" in view[max(0, match.start() - 2) : match.start()] or view[match.end() :].startswith("了"):
@@ -239,6 +241,8 @@ def volunteered_facts(
             value = read_quantity(service, rule_id, same_unit[0], text, {**known, **found}, on, done=in_question)
             if value is not None:
                 found[same_unit[0]] = value
+        else:
+            found.update(anchored_quantities(service, rule_id, same_unit, text, {**known, **found}, on, in_question))
     for name in names:
         if name in found:
             continue
@@ -252,6 +256,36 @@ def volunteered_facts(
         if cued is not None:
             found[name] = cued
     return found
+
+
+def anchored_quantities(
+    service: PolicyService,
+    rule_id: str,
+    names: list[str],
+    text: str,
+    known: dict[str, Any],
+    on: datetime.date,
+    done: bool = False,
+) -> dict[str, Any]:
+    """Numbers for several facts of one unit, each read from a clause whose words (FACT_ANCHORS) name exactly one
+    of them ("干了八年了 房子也租了八年 社保交了五年" → 8 years of work and home, 5 of social insurance); a clause
+    that names none or several of them is left unread."""
+    found: dict[str, Any] = {}
+    for clause in _CLAUSE.split(text):
+        named = [name for name in names if name not in found and re.search(FACT_ANCHORS.get(name, "(?!)"), clause)]
+        if len(named) == 1:
+            value = read_quantity(service, rule_id, named[0], clause, {**known, **found}, on, done=done)
+            if value is not None:
+                found[named[0]] = value
+    return found
+
+
+def _anchored_siblings(
+    service: PolicyService, rule_id: str, text: str, known: dict[str, Any], on: datetime.date
+) -> dict[str, Any]:
+    """anchored_quantities over check `rule_id`'s facts that FACT_ANCHORS tells apart, still unknown."""
+    names = [name for name in check_inputs(service, rule_id) if name in FACT_ANCHORS and known.get(name) is None]
+    return anchored_quantities(service, rule_id, names, text, known, on) if len(names) > 1 else {}
 
 
 def next_fact(service: PolicyService, tracker: Tracker, on: datetime.date) -> str | None:
@@ -276,6 +310,13 @@ def read_answer(
     clear "对/到了" or "没有" recognised by NLU (affirm/deny) when the words alone say nothing."""
     value = read_cue(name, text)
     numeric = service.fact(name).type in ("number", "integer")
+    if value is None and text and rule_id and numeric and name in FACT_ANCHORS:
+        # "娃在这念了六年 俺社保交了五年" asked the child's school years: the clause that speaks of them; a message
+        # whose clauses speak only of the check's other numbers ("社保交了五年") does not answer this question
+        anchored = _anchored_siblings(service, rule_id, cue_text(text), facts or {}, on or datetime.date.today())
+        if anchored and name not in anchored:
+            return None
+        value = anchored.get(name)
     if value is None and text and rule_id and numeric:
         value = read_quantity(
             service, rule_id, name, cue_text(text), facts or {}, on or datetime.date.today(), whole=True
@@ -306,6 +347,10 @@ def answer_to_other_question(
     if rule is None:
         return None
     on = on or datetime.date.today()
+    if name in FACT_ANCHORS:
+        anchored = _anchored_siblings(service, rule_id, cue_text(text), facts, on)
+        if anchored and name not in anchored:
+            return next(iter(anchored.items()))
     if service.fact(name).type not in ("number", "integer"):
         for other in service.facts_of(rule):
             spec = service.fact(other)

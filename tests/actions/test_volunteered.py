@@ -55,6 +55,27 @@ def kb():
             "交了三年 单位裁员把俺裁了 登记也办了",
             {"unemployment_insurance_years": 3, "left_involuntarily": True, "registered_unemployed": True},
         ),
+        # a negation a word away ("没个稳定活"), the same for home and work
+        (
+            "settlement.county_town_settlement",
+            "县城没房 也没个稳定活",
+            {"has_stable_residence": False, "has_stable_job": False},
+        ),
+        (SCHOOLING, "娃八岁了 俺两口子就在利通区打工", {"child_age": 8, "parent_works_or_lives_locally": True}),
+        ("startup_loan.guarantee_loan_eligibility", "店面租好了 执照也办下来了", {"has_business_license": True}),
+        ("employment.hard_to_employ_migrant", "居住证没办过", {"has_urban_residence_permit": False}),
+        # times as workers count them: 回
+        ("training.certificate_subsidy_haiyuan", "俺以前领过三回了", {"training_subsidy_times": 3}),
+        # three numbers of years in one message, each told by the words of its own clause
+        (
+            "schooling.gaokao_migrant_children",
+            "娃在宁夏念了六年书 俺在银川干了八年了 房子也租了八年 社保交了五年",
+            {
+                "child_ningxia_school_years": 6,
+                "parent_ningxia_stable_years": 8,
+                "parent_ningxia_social_insurance_years": 5,
+            },
+        ),
     ],
 )
 def test_several_facts_in_words_and_dialect_are_read_from_one_message(kb, rule, text, facts):
@@ -68,6 +89,19 @@ def test_a_range_is_its_lower_end_only_when_either_end_decides_the_check_the_sam
     known = {"birth_month": "1960-03", "sex": "male"}
     assert volunteered_facts(kb, PENSION, "交了十四五年", known, DAY) == {}
     assert volunteered_facts(kb, PENSION, "交了二十一二年", known, DAY) == {"contribution_years": 21}
+
+
+def test_a_clause_about_another_number_of_the_check_does_not_answer_the_question_asked(kb):
+    """Asked the child's years at school in Ningxia, "社保交了五年" is the parent's social insurance: not 5 school
+    years (it is kept as the other fact, and the question asked again)."""
+    from actions.eligibility import answer_to_other_question
+
+    gaokao = "schooling.gaokao_migrant_children"
+    tracker = make_tracker("社保交了五年", intent="inform")
+    assert read_answer(kb, tracker, "child_ningxia_school_years", "社保交了五年", gaokao, {}, DAY) is None
+    other = answer_to_other_question(kb, gaokao, {}, "child_ningxia_school_years", "社保交了五年", DAY)
+    assert other == ("parent_ningxia_social_insurance_years", 5)
+    assert read_answer(kb, tracker, "child_ningxia_school_years", "六年", gaokao, {}, DAY) == 6
 
 
 def test_a_range_answering_its_own_question_is_read_the_same_way(kb):
