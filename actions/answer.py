@@ -97,6 +97,7 @@ class Decision:
     why: str = ""
     facet: str | None = None
     superseded: Rule | None = None
+    hits: list[Hit] = field(default_factory=list)  # the question's one ranking, for the caller to filter
 
     @property
     def answers(self) -> bool:
@@ -122,12 +123,42 @@ def decide(
     chosen_topic: str | None = None,
     ranking: list[tuple[str, float]] | None = None,
 ) -> Decision:
-    """What to do with one question (see the module docstring). `ranking` is NLU's intent ranking."""
+    """What to do with one question (see the module docstring). `ranking` is NLU's intent ranking. The decision
+    carries the question's ranking (`hits`) for the caller to filter, never to search again."""
     if rule_id:
         rule = service.rule(rule_id, on=on)
         if rule is not None:
             return Decision(rule=rule, why="chosen")
     ranked = service.rank(text, on=on) if text else []  # the one search of this question
+    decision = _decide(
+        service,
+        text,
+        ranked,
+        on=on,
+        intent=intent,
+        confidence=confidence,
+        context_topic=context_topic,
+        context_rule_id=context_rule_id,
+        chosen_topic=chosen_topic,
+        ranking=ranking,
+    )
+    decision.hits = ranked
+    return decision
+
+
+def _decide(
+    service: PolicyService,
+    text: str,
+    ranked: list[Hit],
+    *,
+    on: datetime.date,
+    intent: str | None,
+    confidence: float,
+    context_topic: str | None,
+    context_rule_id: str | None,
+    chosen_topic: str | None,
+    ranking: list[tuple[str, float]] | None,
+) -> Decision:
     facet = asked_facet(text)
 
     def of_topic(topic: str) -> list[Hit]:
@@ -210,6 +241,34 @@ def decide(
     if rules:
         return Decision(rules=rules, why="weak")
     return Decision(topics=_likely_topics(ranking or [], context_topic), why="nothing found")
+
+
+def _named_instead(
+    decision: Decision, repeated: Rule, question: str, last_question: str | None, intent: str | None
+) -> Hit | None:
+    """When the decision would repeat the rule just answered for a new question (not a follow-up, not the same
+    words again): the next confident rule of the question's ranking, of the same topic, when its title names a
+    term of the question (NAMED_TERM characters: "小微企业") that the repeated rule's title does not; else None
+    (the caller says what it needs instead)."""
+    if intent == "ask_followup" or not question:
+        return None
+    if last_question and normalize_keep_offsets(last_question) == normalize_keep_offsets(question):
+        return None
+    view = normalize_keep_offsets(question)
+    repeated_title = normalize_keep_offsets(repeated.title)
+    for hit in decision.hits:
+        if hit.rule.id == repeated.id or hit.rule.topic != repeated.topic or hit.score < MIN_CONFIDENT_SCORE:
+            continue
+        term = _longest_common_piece(view, normalize_keep_offsets(hit.rule.title))
+        named = len(term) >= NAMED_TERM and not set(term) <= QUESTION_WORDS and term not in repeated_title
+        return hit if named else None
+    return None
+
+
+def _longest_common_piece(a: str, b: str) -> str:
+    """The longest substring of `a` that `b` contains (the first of that length)."""
+    length = _common_length(a, b)
+    return next((a[i : i + length] for i in range(len(a) - length + 1) if a[i : i + length] in b), "")
 
 
 def _tell_apart(hits: list[Hit], text: str) -> Hit:
@@ -514,6 +573,12 @@ class ActionAnswerPolicy(Action):
                 return _answered(service, rule, question, decision.facet) + _stated_facts(
                     service, tracker, rule, typed, on
                 )
+            other = _named_instead(decision, rule, question, tracker.get_slot("last_question"), intent)
+            if other is not None:
+                # "小微企业现在最多能贷多少" right after the loan limits: the next rule of the ranking names what the
+                # question adds, so that rule answers instead of the one just given
+                send_answer(dispatcher, service, other.rule, on, superseded=other.superseded)
+                return _answered(service, other.rule, question, None)
             if misses < 1:
                 send_instead_of_repeating(dispatcher, service, rule)
                 return [SlotSet("miss_count", misses + 1), SlotSet("last_question", question or None)]

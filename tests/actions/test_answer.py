@@ -433,6 +433,29 @@ def test_the_same_answer_is_never_given_twice_in_a_row(housing_kb, domain):
     assert customs(messages)[0]["kind"] == "answer"
 
 
+def test_a_new_question_that_would_repeat_the_last_rule_gets_the_next_rule_that_names_what_it_adds(kb, domain):
+    """ "小微企业现在最多能贷多少" right after the loan limits: the search ranks the limits first again, but the
+    small-firm rule's title names 小微企业 and the limits' title does not, so that rule answers. The same words again,
+    or a follow-up, still get "I just said that"."""
+    limits = {"topic": "startup_loan", "last_rule_id": "startup_loan.loan_limits", "last_facet": None}
+    question = "小微企业现在最多能贷多少"
+    assert (
+        decide(kb, question, on=DAY, intent="ask_startup_loan", confidence=0.95).rule.id == "startup_loan.loan_limits"
+    )
+    tracker = make_tracker(question, intent="ask_startup_loan", confidence=0.95, slots=limits)
+    _, messages = run(ActionAnswerPolicy(), tracker, domain)
+    assert customs(messages)[0]["kind"] == "answer"
+    assert customs(messages)[0]["rule_id"] == "startup_loan.small_firm_loan"
+    again = make_tracker(
+        question, intent="ask_startup_loan", confidence=0.95, slots={**limits, "last_question": question}
+    )
+    _, messages = run(ActionAnswerPolicy(), again, domain)
+    assert customs(messages)[0] == {"kind": "fallback", "reason": "repeat", "rule_id": "startup_loan.loan_limits"}
+    vague = make_tracker("创业贷款现在能贷多少", intent="ask_startup_loan", confidence=0.95, slots=limits)
+    _, messages = run(ActionAnswerPolicy(), vague, domain)
+    assert customs(messages)[0]["kind"] == "fallback"  # names nothing the limits' title lacks
+
+
 def test_a_wrong_rule_of_the_right_topic_is_not_answered_confidently(kb):
     decision = decide(kb, "公租房外地人能申请吗", on=DAY, intent="ask_housing", confidence=0.95)
     assert decision.rule.id == PUBLIC_RENTAL  # not housing.housing_fund, which the search ranks first
