@@ -233,16 +233,22 @@ def volunteered_facts(
     if service.get(rule_id) is None or not text:
         return {}
     found: dict[str, Any] = {}
-    names = [name for name in check_inputs(service, rule_id) if name not in known]
-    numeric = [name for name in names if service.fact(name).type in ("number", "integer") and service.fact(name).unit]
+    inputs = check_inputs(service, rule_id)
+    names = [name for name in inputs if name not in known]
+    numeric = [name for name in inputs if service.fact(name).type in ("number", "integer") and service.fact(name).unit]
     for unit in {service.fact(name).unit or "" for name in numeric}:
-        same_unit = [name for name in numeric if service.fact(name).unit == unit]
+        same_unit = [name for name in numeric if service.fact(name).unit == unit]  # known ones too
+        unknown = [name for name in same_unit if name not in known]
+        if not unknown:
+            continue
         if len(same_unit) == 1:
             value = read_quantity(service, rule_id, same_unit[0], text, {**known, **found}, on, done=in_question)
             if value is not None:
                 found[same_unit[0]] = value
         else:
-            found.update(anchored_quantities(service, rule_id, same_unit, text, {**known, **found}, on, in_question))
+            # several numbers of one unit: only a clause that names its fact is read ("社保交了五年")
+            anchored = anchored_quantities(service, rule_id, same_unit, text, {**known, **found}, on, in_question)
+            found.update({name: value for name, value in anchored.items() if name in unknown})
     for name in names:
         if name in found:
             continue
@@ -283,8 +289,8 @@ def anchored_quantities(
 def _anchored_siblings(
     service: PolicyService, rule_id: str, text: str, known: dict[str, Any], on: datetime.date
 ) -> dict[str, Any]:
-    """anchored_quantities over check `rule_id`'s facts that FACT_ANCHORS tells apart, still unknown."""
-    names = [name for name in check_inputs(service, rule_id) if name in FACT_ANCHORS and known.get(name) is None]
+    """anchored_quantities over check `rule_id`'s facts that FACT_ANCHORS tells apart (known or not)."""
+    names = [name for name in check_inputs(service, rule_id) if name in FACT_ANCHORS]
     return anchored_quantities(service, rule_id, names, text, known, on) if len(names) > 1 else {}
 
 
@@ -347,10 +353,15 @@ def answer_to_other_question(
     if rule is None:
         return None
     on = on or datetime.date.today()
+    spec = service.fact(name)
     if name in FACT_ANCHORS:
         anchored = _anchored_siblings(service, rule_id, cue_text(text), facts, on)
-        if anchored and name not in anchored:
-            return next(iter(anchored.items()))
+        others = [(fact, value) for fact, value in anchored.items() if fact != name and facts.get(fact) is None]
+        if name not in anchored and others:
+            return others[0]
+    if spec.type in ("number", "integer") and spec.unit:
+        if read_quantity(service, rule_id, name, cue_text(text), facts, on) is not None:
+            return None  # "娃八岁了 …": a quantity in the asked fact's unit answers the question asked
     if service.fact(name).type not in ("number", "integer"):
         for other in service.facts_of(rule):
             spec = service.fact(other)

@@ -225,3 +225,32 @@ def test_less_than_a_bar_is_read_only_when_everything_below_it_decides_the_same(
 def test_a_calendar_year_is_no_number_of_years_and_full_years_of_age_are_ages(kb):
     assert volunteered_facts(kb, UNEMPLOYMENT, "2019年开始交的", {}, DAY) == {}
     assert volunteered_facts(kb, SCHOOLING, "娃娃6周岁了", {}, DAY) == {"child_age": 6}
+
+
+@pytest.mark.parametrize(
+    ("rule", "known", "text", "facts"),
+    [
+        # asked the parent's years of work and home: this clause answers it, the next one the social insurance
+        (
+            "schooling.gaokao_migrant_children",
+            {"child_ningxia_school_years": 6},
+            "俺在银川干了八年了 房子也租了八年 社保交了五年",
+            {
+                "child_ningxia_school_years": 6,
+                "parent_ningxia_stable_years": 8,
+                "parent_ningxia_social_insurance_years": 5,
+            },
+        ),
+        # asked the child's age: "八岁了" answers it, and the parents' work in the same message is kept
+        (SCHOOLING, {}, "娃八岁了 俺两口子就在利通区打工", {"child_age": 8, "parent_works_or_lives_locally": True}),
+    ],
+)
+def test_an_answer_in_the_form_that_states_more_keeps_every_fact(domain, rule, known, text, facts):
+    tracker = make_tracker(
+        text,
+        intent="inform",
+        active_loop="eligibility_form",
+        slots={"eligibility_rule": rule, "facts": known, "requested_slot": "fact_answer", "fact_retries": 0},
+    )
+    events, _ = run(ValidateEligibilityForm(), tracker, domain)
+    assert SlotSet("facts", facts) in events
