@@ -64,6 +64,8 @@ from actions._messages import (
     source_line,
     text_button,
 )
+from actions.case_status import FORM as CASE_STATUS_FORM
+from actions.case_status import find_case_id
 from actions.eligibility import send_result, volunteered_facts
 from actions.forms import asks_something
 from actions.handoff import APOLOGY_TEXT, REPEATED_MISS_TEXT, hand_off
@@ -523,6 +525,9 @@ class ActionAnswerPolicy(Action):
         typed = latest_text(tracker)
         if frustrated(typed):
             return hand_off(dispatcher, tracker, reason="frustration", text=APOLOGY_TEXT)
+        if find_case_id(typed):
+            # "查案件 138 9501 2345 NX2612020003FVPD" that NLU did not read as a look-up: a case number is one
+            return [FollowupAction(CASE_STATUS_FORM)]
         if intent == "report_wage_arrears" and not _another_rule_clearly_fits(service, typed, on, confidence):
             rule = service.rule(WAGE_ARREARS_RULE, on=on)
             if rule is not None:

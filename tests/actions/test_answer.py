@@ -639,14 +639,14 @@ def test_a_close_rival_whose_title_covers_more_of_the_question_is_answered(kb, d
 def test_coverage_decides_only_between_close_rules_of_one_topic(kb, monkeypatch):
     from actions import answer
 
-    question = "公租房保租房差在哪"
+    question = "创业贷现在上线多少"  # 上线: a typo of 上限
     ranked = kb.rank(question, on=DAY)
-    assert ranked[0].rule.id == "housing.how_to_apply"  # what the search alone would answer
-    decision = decide(kb, question, on=DAY, intent="ask_housing", confidence=0.99)
-    assert (decision.rule.id, decision.why) == ("housing.rental_types_compared", "agreed")
+    assert ranked[0].rule.id == "startup_loan.national_cap_raise_2023"  # what the search alone would answer
+    decision = decide(kb, question, on=DAY, intent="ask_startup_loan", confidence=0.99)
+    assert (decision.rule.id, decision.why) == ("startup_loan.loan_limits", "agreed")  # its title: 现在能贷多少
     monkeypatch.setattr(answer, "COVERAGE_LEAD", None)
-    decision = decide(kb, question, on=DAY, intent="ask_housing", confidence=0.99)
-    assert decision.rule.id == "housing.how_to_apply"
+    decision = decide(kb, question, on=DAY, intent="ask_startup_loan", confidence=0.99)
+    assert decision.rule.id == "startup_loan.national_cap_raise_2023"
 
 
 def test_coverage_counts_each_shared_piece_once():
@@ -725,3 +725,14 @@ def test_a_follow_up_that_names_a_subject_is_not_taken_for_a_bare_one(kb):
         context_rule_id="housing.how_to_apply",
     )
     assert decision.rule is None or decision.rule.id != "housing.how_to_apply"
+
+
+def test_a_message_with_a_case_number_is_a_case_look_up_whatever_nlu_made_of_it(kb, domain):
+    """ "查案件 138 9501 2345 NX2612020003FVPD" read as nlu_fallback still starts the look-up form, which reads the
+    number and the phone from the message (issue 12 §6)."""
+    tracker = make_tracker("查案件 138 9501 2345 NX2612020003FVPD", intent="nlu_fallback", confidence=0.3)
+    events, messages = run(ActionAnswerPolicy(), tracker, domain)
+    assert events == [FollowupAction("case_status_form")] and messages == []
+    tracker = make_tracker("查案件 138 9501 2345", intent="nlu_fallback", confidence=0.3)  # no case number
+    events, _ = run(ActionAnswerPolicy(), tracker, domain)
+    assert FollowupAction("case_status_form") not in events
