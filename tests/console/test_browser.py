@@ -101,7 +101,9 @@ def test_log_in_search_and_open_the_rule(page, console_url):
     page.wait_for_selector("ol.results article")
     round_trip = time.perf_counter() - started
     elapsed_ms = float(page.locator("[data-elapsed-ms]").inner_text())
-    print(f"\nsearch 居住证咋办: {elapsed_ms:.0f} ms in the knowledge base, {round_trip * 1000:.0f} ms click to results")
+    print(
+        f"\nsearch 居住证咋办: {elapsed_ms:.0f} ms in the knowledge base, {round_trip * 1000:.0f} ms click to results"
+    )
     assert elapsed_ms < 500 and round_trip < 2
     assert page.locator("ol.results article").count() >= 3
     shot(page, "02-search-luohu")
