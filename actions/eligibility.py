@@ -353,16 +353,16 @@ def answer_to_other_question(
     if rule is None:
         return None
     on = on or datetime.date.today()
-    spec = service.fact(name)
+    asked = service.fact(name)
     if name in FACT_ANCHORS:
         anchored = _anchored_siblings(service, rule_id, cue_text(text), facts, on)
         others = [(fact, value) for fact, value in anchored.items() if fact != name and facts.get(fact) is None]
         if name not in anchored and others:
             return others[0]
-    if spec.type in ("number", "integer") and spec.unit:
+    if asked.type in ("number", "integer") and asked.unit:
         if read_quantity(service, rule_id, name, cue_text(text), facts, on) is not None:
             return None  # "娃八岁了 …": a quantity in the asked fact's unit answers the question asked
-    if service.fact(name).type not in ("number", "integer"):
+    if asked.type not in ("number", "integer"):
         for other in service.facts_of(rule):
             spec = service.fact(other)
             if other == name or other in facts or spec.type not in ("number", "integer") or not spec.unit:
