@@ -1,11 +1,13 @@
 """Benchmark: intent macro-F1 of the trained model on the held-out NLU set (tests/nlu_holdout/, never trained on).
 
     .venv/bin/python bench/nlu.py [--output FILE]
+    .venv/bin/python bench/nlu.py --nlu bench/nlu_dev --output /tmp/nlu_dev.json   # the development set: misses printed
 
 Trains the model first if the training inputs changed (the fingerprinted `bot.train.ensure_model`), runs
 `rasa test nlu` on tests/nlu_holdout/, prints intent macro-F1, accuracy and the weakest intents, and writes
 bench/results/nlu.json (with a `misses` list: every held-out example given the wrong intent). Exits 0 whatever the
-figures; 1 only when `rasa test nlu` itself fails.
+figures; 1 only when `rasa test nlu` itself fails. Misses are printed for another set than the held-out one only (a
+held-out set whose misses are read is a development set).
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ HOLDOUT = REPO / "tests" / "nlu_holdout"
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "nlu.json")
+    parser.add_argument("--nlu", type=Path, default=HOLDOUT, help="NLU data to test (default: the held-out set)")
     args = parser.parse_args()
+    data = args.nlu.resolve()
 
     settings = Settings.from_env()
     model = ensure_model(settings)
@@ -41,7 +45,7 @@ def main() -> int:
             "test",
             "nlu",
             "--nlu",
-            str(HOLDOUT),
+            str(data),
             "--model",
             str(model),
             "--out",
@@ -84,16 +88,17 @@ def main() -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
 
-    print(
-        f"held-out NLU set: {summary['examples']} examples, {summary['intents']} intents ({HOLDOUT.relative_to(REPO)})"
-    )
+    held_out = data == HOLDOUT.resolve()
+    label = "held-out NLU set" if held_out else "NLU set"
+    shown = data.relative_to(REPO) if data.is_relative_to(REPO) else data
+    print(f"{label}: {summary['examples']} examples, {summary['intents']} intents ({shown})")
     print(
         f"intent macro-F1 {summary['intent_macro_f1']:.3f}   weighted F1 {summary['intent_weighted_f1']:.3f}   "
         f"accuracy {summary['accuracy']:.3f}"
     )
     weakest = sorted(summary["per_intent_f1"].items(), key=lambda item: item[1])[:5]
     print("weakest intents: " + ", ".join(f"{name} {f1:.2f}" for name, f1 in weakest))
-    for miss in summary["misses"][:15]:
+    for miss in [] if held_out else summary["misses"]:
         print(f"  miss: {miss['text']}  {miss['expected']} → {miss['predicted']} ({miss['confidence']})")
     print(f"wrote {args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output}")
     return 0
