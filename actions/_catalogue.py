@@ -65,10 +65,12 @@ WAGE_ARREARS_RULE = "labor_rights.wage_arrears_complaint"
 # What to offer when a topic was chosen but the question is still unclear: the topic's main rules.
 TOPIC_MENU: dict[str, tuple[str, ...]] = MENUS  # policies_kb/topics.yaml
 
-# Steady work in the worker's words: "活很稳定", "一直在县上厂子里干", "在工地上干了五六年", "上了三年班".
+# Steady work in the worker's words: "活很稳定", "一直在县上厂子里干", "在工地上干了五六年", "上了三年班",
+# "在小区当保安三年了没换过地方".
 _STEADY_WORK = (
     r"有稳定|活很稳定|工作稳定|一直在.{0,8}(干|上班)|固定工作|长期.{0,4}(干|上班)|签了合同|"
-    r"(干|上班|做工|打工)了.{0,4}(年|个月)|上了.{0,4}年.{0,2}班"
+    r"(干|上班|做工|打工)了.{0,4}(年|个月)|上了.{0,4}年.{0,2}班|没换过(地方|单位|厂|活)|"
+    r"(当|做)[^ ，,。]{1,6}?[一二两三四五六七八九十几\d]+来?年了"
 )
 
 # What a worker says, unasked, that answers one of a check's yes/no or choice questions ("有房子，自己买的",
@@ -102,6 +104,13 @@ FACT_CUES: dict[str, tuple[tuple[str, object], ...]] = {
     "stably_employed_locally": (
         (r"没工作|没活|没有活|打零工|没.{0,2}稳定|不稳定", False),
         (_STEADY_WORK, True),
+    ),
+    "currently_unemployed": (
+        (
+            r"没活|没有活|没工作|没有工作|没了工作|失业了|丢了工作|闲在家|在家闲着|歇着|没事干|(厂子|厂里|公司|单位).{0,4}(倒闭|关门|黄了)",
+            True,
+        ),
+        (r"有活干|在上班|有工作|还在干|上着班|有活呢", False),
     ),
     "reached_retirement_age": (
         (r"没到退休|还没到年龄|不到退休|没到年龄|还没退休", False),

@@ -63,9 +63,10 @@ FACET_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "where",
-        # 那 typed for 哪 ("在那办", "去那领"): only before a verb of getting something done, as "在那边打工" is no question
+        # 哪达 is Ningxia's 哪里 ("哪达能办"); 那 typed for 哪 ("在那办", "去那领"): only before a verb of getting
+        # something done, as "在那边打工" is no question
         re.compile(
-            r"在哪|哪儿|哪里|去哪|上哪|到哪|哪个部门|啥地方|什么地方|找谁办|哪个窗口|"
+            r"在哪|哪儿|哪里|去哪|上哪|到哪|哪达|哪搭|哪个部门|啥地方|什么地方|找谁|哪个窗口|"
             r"(?:在|去|上|到)那(?:儿|里)?(?:办|领|买|交|弄|申请|登记|报名|开|补)"
         ),
     ),
@@ -86,10 +87,11 @@ FACET_LABELS = {
     "deadline": "啥时候截止",
 }
 # Every way a worker asks to have a check run ("帮我看看", "瞅瞅", "给看看", "测一下", "算算", "行不行", "俺行不",
-# "中不中", "够格不", "判断判断", "评估一下", "对照一下"). 俺 is read as 我 (actions.eligibility.cue_text).
+# "中不中", "够格不", "判断判断", "评估一下", "对照一下", "给俺弄弄看能不能补"). 俺 is read as 我 (actions.eligibility.cue_text).
 _CHECK_REQUEST = re.compile(
     r"帮我看|帮俺看|帮看|帮忙看|给看看|给我看看|给俺看看|看看我|看一下我|看下我|瞅瞅|瞅一眼|瞅一下|测一下|测测|测一测|算算|算一下|给算|"
-    r"行不行|够不够格|符不符合|够不够条件|有没有资格|判断判断|帮我判断|给我判断|评估|对照一下|有没有戏|有戏没"
+    r"行不行|够不够格|符不符合|够不够条件|有没有资格|判断判断|帮我判断|给我判断|评估|对照一下|有没有戏|有戏没|"
+    r"弄弄看|给我弄弄|看看?我能不能"
 )
 # "行不", "中不中", "够格" ask for a check only when the worker speaks of himself ("那俺行不"); without it they ask
 # whether a thing is allowed at all ("养老保险退保能行不").

@@ -80,6 +80,7 @@ CORROBORATED_SCORE = 0.25  # a weak hit this good, in the topic a very confident
 CLEAR_MARGIN = 0.05  # ... when it leads the topic's second hit by this much
 CLOSE_MARGIN = 0.1  # two hits of one topic closer than this are told apart by the terms their titles name
 FAR_AHEAD = 0.2  # a follow-up with no context whose first hit leads all others by this much names its subject
+DISAGREEMENT_LEAD = 0.3  # a strong hit this far ahead of the best rule of the topic NLU names wins a disagreement
 COVERAGE_LEAD = 2  # a close rival whose title covers this many more characters of the question is taken instead
 QUESTION_WORDS = set("能不可以吗呢啥咋么怎样的了是有没要会还")  # a shared piece made only of these covers nothing
 MIN_ANCHOR = 2  # characters a title shares with the question (or a facet neighbour's with the last rule's) to count
@@ -87,6 +88,9 @@ NAMED_TERM = 3  # ... and this many: the title names a term of the question ("�
 MAX_CHOICES = 3
 MIN_CANDIDATE_SCORE = 0.1  # below this a rule is no likely candidate for a clarifying button
 WAGE_RULE_LEAD = 0.1  # a wage report gives way to a confident rule this far ahead of the wage-arrears rule
+GUESSED_TOPIC_INTENTS = ("nlu_fallback", "inform")  # intents whose ranking still names the question's likely topic
+GUESSED_TOPIC_FLOOR = 0.2  # ... for a statement, a topic intent ranked at least this sure
+MIN_FACTS_OVER_TOPIC = 2  # a statement with this many facts of the offered check is about it, whatever NLU's topic
 
 
 @dataclass
@@ -173,7 +177,9 @@ def _decide(
         return Decision(rules=_candidates(hits) or _menu(service, chosen_topic, on), why="chosen topic, unclear")
 
     # The topic NLU names (its best guess when it fell back), and the same only when NLU is confident of it.
-    nlu_topic = _best_guess_topic(ranking or []) if intent == "nlu_fallback" else INTENT_TOPICS.get(intent or "")
+    nlu_topic = (
+        _best_guess_topic(ranking or [], intent) if intent in GUESSED_TOPIC_INTENTS else INTENT_TOPICS.get(intent or "")
+    )
     intent_topic = INTENT_TOPICS.get(intent or "") if confidence >= CONFIDENT_INTENT else None
     follow_up = intent == "ask_followup" or intent_topic is None
     context_rule = service.rule(context_rule_id, on=on) if context_rule_id else None
@@ -197,6 +203,15 @@ def _decide(
             # 2c. "这个咋整", "那咋办": a follow-up that names nothing at all is about the rule just answered (its main
             # answer; when that was the last reply, the caller says what it needs instead of repeating it)
             return Decision(rule=context_rule, why="a bare follow-up on the last rule")
+    if (
+        context_rule is not None
+        and facet
+        and facet in service.facets(context_rule)
+        and not _better_than_context(ranked, context_rule, intent_topic)
+    ):
+        # 2d. a facet of the last rule asked with a topic's words NLU read as a new question ("看病前得先找谁
+        # 社保局还是医院" after 异地就医, "啥人能落" after the settlement rule): nothing else in the base fits better
+        return Decision(rule=context_rule, facet=facet, why="facet of the last rule, no better hit")
     if context_topic and follow_up:
         # 3. the conversation's topic
         in_context = of_topic(context_topic)
@@ -230,7 +245,10 @@ def _decide(
             and chosen.score < STRONG_SCORE
         ):
             return _answer(topic_top, "intent wins disagreement", facet)
-        if chosen.score >= STRONG_SCORE and not topic_confident:
+        if chosen.score >= STRONG_SCORE and (
+            not topic_confident or topic_top is None or chosen.score - topic_top.score >= DISAGREEMENT_LEAD
+        ):
+            # "没活干了 失业金能领不": NLU says employment, but the 失业金 rule leads every employment rule by far
             return _answer(chosen, "knowledge base wins disagreement", facet)
         return Decision(rules=_candidates([chosen, *in_topic[:1], *hits]), why="disagreement")
 
@@ -367,8 +385,26 @@ def _corroborated(in_topic: list[Hit], confidence: float) -> bool:
     return in_topic[0].score >= CORROBORATED_SCORE and margin >= CLEAR_MARGIN
 
 
-def _best_guess_topic(ranking: list[tuple[str, float]]) -> str | None:
-    """The topic of the NLU's best-ranked real intent when it fell back (below the fallback threshold)."""
+def _better_than_context(ranked: list[Hit], context_rule: Rule, intent_topic: str | None) -> bool:
+    """A confident hit other than the last rule, in the topic NLU names when it names one ("啥人能落" finds the
+    loan rule 谁能申请 confidently, but nothing of 落户, the topic it asks about)."""
+    return any(
+        hit.score >= MIN_CONFIDENT_SCORE
+        and hit.rule != context_rule
+        and (intent_topic is None or hit.rule.topic == intent_topic)
+        for hit in ranked
+    )
+
+
+def _best_guess_topic(ranking: list[tuple[str, float]], intent: str | None = "nlu_fallback") -> str | None:
+    """The topic of the NLU's best-ranked real intent when it fell back (below the fallback threshold); for a
+    statement (`inform`: "在吴忠住了一年多了 想办个居住证"), the best-ranked topic intent at least GUESSED_TOPIC_FLOOR
+    sure."""
+    if intent == "inform":
+        return next(
+            (INTENT_TOPICS[name] for name, score in ranking if name in INTENT_TOPICS and score >= GUESSED_TOPIC_FLOOR),
+            None,
+        )
     best = next((name for name, _ in ranking if name != "nlu_fallback"), None)
     return INTENT_TOPICS.get(best or "")
 
@@ -614,9 +650,12 @@ class ActionAnswerPolicy(Action):
         other_topic = INTENT_TOPICS.get(intent or "")
         facts = dict(tracker.get_slot("facts") or {})
         for check in checks:
-            if confidence >= CONFIDENT_INTENT and other_topic and other_topic != check.split(".")[0]:
-                continue  # "我在县城买了房 能落户不" after a housing answer: a settlement question, not a housing fact
             found = volunteered_facts(service, check, typed, facts, on)
+            elsewhere = confidence >= CONFIDENT_INTENT and other_topic and other_topic != check.split(".")[0]
+            if elsewhere and len(found) < MIN_FACTS_OVER_TOPIC:
+                # "我在县城买了房 能落户不" after a housing answer: a settlement question, not a housing fact; but
+                # "在宁夏干了八个多月 居住证办了 眼下没活干" states three facts of the 就业困难 check
+                continue
             if found:
                 break
         else:
@@ -626,6 +665,20 @@ class ActionAnswerPolicy(Action):
         if service.evaluate(check, facts, on=on).missing_facts:
             return events + [SlotSet("eligibility_rule", check), FollowupAction("eligibility_form")]
         return events + send_result(dispatcher, service, check, facts, on)
+
+
+class ActionCapabilities(Action):
+    """What can you do ("你都能干啥")? The topic menu; but "上哪问去", "这事上哪问" right after an answer ask where to go about
+    the rule just answered (NLU reads the 问 of them as a question about the assistant): that rule's facet."""
+
+    def name(self) -> str:
+        return "action_capabilities"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        if tracker.get_slot("last_rule_id") and asked_facet(latest_text(tracker)):
+            return await ActionAnswerPolicy().run(dispatcher, tracker, domain)
+        dispatcher.utter_message(response="utter_capabilities")
+        return []
 
 
 def _checks_in_context(service: PolicyService, tracker: Tracker, on: datetime.date) -> list[str]:

@@ -133,7 +133,9 @@ def _quantity(text: str, unit: str, *, done: bool = False) -> str | None:
     not one a question names as a bar ("要交够15年才能领吗")."""
     view = _CALENDAR_YEAR.sub(" ", _YEAR_MONTH_SPAN.sub(" ", text))
     core = _UNIT_SPELLINGS.get(unit, re.escape(unit.removeprefix("个")))
-    pattern = rf"(?:{_BELOW})?\s*(?:{_NUMERAL}\s*(?:来|多)?\s*(?:个|周)?\s*{core}(?:半|多)?|半\s*(?:个)?\s*{core})"
+    pattern = (
+        rf"(?:{_BELOW})?\s*(?:{_NUMERAL}\s*(?:来|多)?\s*(?:个|周)?\s*多?\s*{core}(?:半|多)?|半\s*(?:个)?\s*{core})"
+    )
     for match in re.finditer(pattern, view):
         if not done or "了" in view[max(0, match.start() - 2) : match.start()] or view[match.end() :].startswith("了"):
             return match.group(0)

@@ -9,7 +9,15 @@ import pytest
 from rasa_sdk.events import FollowupAction, SlotSet
 
 from actions import services
-from actions.answer import CLEAR_MARGIN, CORROBORATED_SCORE, STRONG_SCORE, ActionAnswerPolicy, decide
+from actions.answer import (
+    CLEAR_MARGIN,
+    CORROBORATED_SCORE,
+    DISAGREEMENT_LEAD,
+    STRONG_SCORE,
+    ActionAnswerPolicy,
+    ActionCapabilities,
+    decide,
+)
 from actions.handoff import APOLOGY_TEXT
 from policies_kb import Rule
 from tests.actions.conftest import DAY, customs, make_tracker, message, run, texts
@@ -736,3 +744,75 @@ def test_a_message_with_a_case_number_is_a_case_look_up_whatever_nlu_made_of_it(
     tracker = make_tracker("查案件 138 9501 2345", intent="nlu_fallback", confidence=0.3)  # no case number
     events, _ = run(ActionAnswerPolicy(), tracker, domain)
     assert FollowupAction("case_status_form") not in events
+
+
+def test_a_facet_asked_in_a_topics_words_is_the_last_rules_when_nothing_of_that_topic_fits_better(kb):
+    """After the settlement rule, "啥人能落": NLU names settlement, the search finds only a loan rule (谁能申请)
+    confidently; the last rule's `who` facet answers."""
+    lifted = "settlement.settlement_limits_lifted"
+    decision = decide(
+        kb,
+        "啥人能落",
+        on=DAY,
+        intent="ask_settlement",
+        confidence=0.94,
+        context_topic="settlement",
+        context_rule_id=lifted,
+    )
+    assert (decision.rule.id, decision.facet) == (lifted, "who")
+    # the same words with no conversation behind them are no answer of that rule
+    alone = decide(kb, "啥人能落", on=DAY, intent="ask_settlement", confidence=0.94)
+    assert alone.rule is None or alone.facet is None
+
+
+def test_a_facet_question_that_names_another_rule_is_that_rules(kb):
+    decision = decide(
+        kb,
+        "失业登记要带啥材料",
+        on=DAY,
+        intent="ask_employment",
+        confidence=0.95,
+        context_topic="housing",
+        context_rule_id=PUBLIC_RENTAL,
+    )
+    assert decision.rule is not None and decision.rule.topic == "employment"
+
+
+def test_a_strong_hit_far_ahead_of_the_intents_topic_wins_the_disagreement(kb):
+    """In "没活干了 失业金能领不" NLU hears employment (没活干), but the 失业金 rule leads every employment rule by far."""
+    decision = decide(kb, "没活干了 失业金能领不", on=DAY, intent="ask_employment", confidence=0.92)
+    assert decision.rule is not None and decision.rule.id == "insurance.unemployment_benefit"
+    employment_best = max(hit.score for hit in decision.hits if hit.rule.topic == "employment")
+    assert decision.hits[0].score - employment_best >= DISAGREEMENT_LEAD
+
+
+def test_a_statement_that_asks_takes_its_topic_from_the_ranking(kb):
+    """NLU reads "…想办个居住证" as a statement (inform); its ranking still names settlement, which the
+    knowledge base's confident hit agrees with."""
+    text = "在吴忠住了一年多了 想办个居住证"
+    ranking = [("inform", 0.69), ("ask_settlement", 0.3)]
+    decision = decide(kb, text, on=DAY, intent="inform", confidence=0.69, ranking=ranking)
+    assert decision.rule is not None and decision.rule.topic == "settlement" and decision.why == "agreed"
+    unsure = decide(
+        kb, text, on=DAY, intent="inform", confidence=0.69, ranking=[("inform", 0.69), ("ask_settlement", 0.1)]
+    )
+    assert unsure.rule is None
+
+
+def test_where_to_ask_right_after_an_answer_is_that_rules_where_facet(kb, domain):
+    """NLU reads "这事上哪问" as a question about the assistant; after an answer it asks where to go about it."""
+    linkage = "insurance.urban_rural_linkage"
+    tracker = make_tracker(
+        "这事上哪问", intent="ask_capabilities", confidence=0.64, slots={"topic": "insurance", "last_rule_id": linkage}
+    )
+    _, messages = run(ActionCapabilities(), tracker, domain)
+    answer = customs(messages)[0]
+    assert (answer["kind"], answer["rule_id"], answer["facet"]) == ("answer", linkage, "where")
+    assert kb.get(linkage).facets["where"] in texts(messages)[0]
+
+
+def test_what_can_you_do_is_the_menu_with_or_without_an_answer_before(kb, domain):
+    for slots in ({}, {"topic": "insurance", "last_rule_id": "insurance.urban_rural_linkage"}):
+        tracker = make_tracker("你都能干啥", intent="ask_capabilities", slots=slots)
+        _, messages = run(ActionCapabilities(), tracker, domain)
+        assert [m.get("response") for m in messages] == ["utter_capabilities"]

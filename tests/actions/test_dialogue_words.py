@@ -14,6 +14,8 @@ from actions._dialogue import asked_facet
         ("在那办", "where"),  # 那 typed for 哪
         ("去那领", "where"),
         ("上那儿申请", "where"),
+        ("哪达能办", "where"),  # Ningxia's 哪达 (哪里)
+        ("看病前得先找谁 社保局还是医院", "where"),
         ("要带啥", "bring"),
         ("啥时候截止", "deadline"),
         ("多久能下来", "how_long"),

@@ -254,3 +254,59 @@ def test_an_answer_in_the_form_that_states_more_keeps_every_fact(domain, rule, k
     )
     events, _ = run(ValidateEligibilityForm(), tracker, domain)
     assert SlotSet("facts", facts) in events
+
+
+HARD_TO_EMPLOY = "employment.hard_to_employ_migrant"
+
+
+@pytest.mark.parametrize(
+    ("rule", "text", "facts"),
+    [
+        # "八个多月": months with 多 after 个; 眼下没活干: out of work now
+        (
+            HARD_TO_EMPLOY,
+            "在宁夏干了八个多月 居住证办了 眼下没活干",
+            {"ningxia_work_months": 8, "has_urban_residence_permit": True, "currently_unemployed": True},
+        ),
+        (HARD_TO_EMPLOY, "现在还在厂里上着班", {"currently_unemployed": False}),
+        # a job held for years without moving is steady local work
+        (
+            RENTAL,
+            "俺在银川没房子 在小区当保安三年了没换过地方",
+            {"has_local_housing": False, "stably_employed_locally": True},
+        ),
+    ],
+)
+def test_more_facts_in_the_workers_words(kb, rule, text, facts):
+    assert volunteered_facts(kb, rule, text, {}, DAY) == facts
+
+
+def test_several_facts_of_the_offered_check_count_even_when_nlu_names_another_topic(kb, domain):
+    """NLU reads 居住证 as settlement, but the message states all three facts of the 就业困难 check just offered."""
+    tracker = make_tracker(
+        "在宁夏干了八个多月 居住证办了 眼下没活干",
+        intent="ask_settlement",
+        confidence=0.94,
+        slots={"topic": "employment", "last_rule_id": HARD_TO_EMPLOY, "offered_check": HARD_TO_EMPLOY},
+    )
+    events, messages = run(ActionAnswerPolicy(), tracker, domain)
+    result = next(payload for payload in customs(messages) if payload["kind"] == "eligibility")
+    assert result["outcome"] == "partly_eligible"
+    assert result["facts"]["ningxia_work_months"] == 8
+
+
+def test_one_fact_of_another_topic_still_goes_to_that_topic(kb, domain):
+    tracker = make_tracker(
+        "我在县城买了房 能落户不",
+        intent="ask_settlement",
+        confidence=0.95,
+        slots={"topic": "housing", "last_rule_id": RENTAL, "offered_check": RENTAL},
+    )
+    events, messages = run(ActionAnswerPolicy(), tracker, domain)
+    assert all(payload["kind"] != "eligibility" for payload in customs(messages))
+    assert SlotSet("facts", {"has_local_housing": True}) not in events
+
+
+@pytest.mark.parametrize("text", ["俺考了个中级电工证 给俺弄弄看能不能补", "你看我能不能领"])
+def test_more_ways_to_ask_for_a_check(text):
+    assert asks_for_check(text)
