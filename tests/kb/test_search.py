@@ -236,3 +236,12 @@ def test_a_district_is_named_by_its_own_name_not_its_city():
     assert _names_place("兴庆区的娃娃上学", "银川市兴庆区") and _names_place("兴庆的学校", "银川市兴庆区")
     assert not _names_place("银川的学校", "银川市兴庆区")
     assert _names_place("在银川创业", "银川市") and not _names_place("在固原创业", "银川市")
+
+
+def test_the_old_name_is_read_whole(fixture_kb):
+    """暂住证 is one unit, 居住证 among its words: split as 暂住 + 证, it left "证要" (办暂住证要啥条件) as a
+    rare bigram that matched one rule by chance and weighed more than the subject."""
+    units = {unit.label: unit for unit in fixture_kb._index._query_units("外地人办暂住证要啥条件")}
+    assert "居住证" in units["暂住证"].alternatives
+    assert "证要" not in units
+    assert "居住" in {alt for unit in fixture_kb._index._query_units("暂住了半年") for alt in unit.alternatives}
