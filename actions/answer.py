@@ -90,6 +90,7 @@ MIN_CANDIDATE_SCORE = 0.1  # below this a rule is no likely candidate for a clar
 WAGE_RULE_LEAD = 0.1  # a wage report gives way to a confident rule this far ahead of the wage-arrears rule
 GUESSED_TOPIC_INTENTS = ("nlu_fallback", "inform")  # intents whose ranking still names the question's likely topic
 GUESSED_TOPIC_FLOOR = 0.2  # ... for a statement, a topic intent ranked at least this sure
+FOLLOW_UP_REST = 3  # characters a follow-up may name besides its facet and question words ("报名得拿些啥": 报名得)
 MIN_FACTS_OVER_TOPIC = 2  # a statement with this many facts of the offered check is about it, whatever NLU's topic
 
 
@@ -181,8 +182,17 @@ def _decide(
         _best_guess_topic(ranking or [], intent) if intent in GUESSED_TOPIC_INTENTS else INTENT_TOPICS.get(intent or "")
     )
     intent_topic = INTENT_TOPICS.get(intent or "") if confidence >= CONFIDENT_INTENT else None
-    follow_up = intent == "ask_followup" or intent_topic is None
     context_rule = service.rule(context_rule_id, on=on) if context_rule_id else None
+    follow_up = (
+        intent == "ask_followup"
+        or intent_topic is None
+        or (
+            context_rule is not None
+            and facet is not None
+            and intent_topic == context_rule.topic
+            and _names_nothing_new(text, context_rule)
+        )
+    )
     if context_rule is not None and follow_up and (facet or intent == "ask_followup"):
         # 1. the rule just answered, 2. the rules related to it
         if facet and facet in service.facets(context_rule):
@@ -383,6 +393,19 @@ def _corroborated(in_topic: list[Hit], confidence: float) -> bool:
         return False
     margin = in_topic[0].score - (in_topic[1].score if len(in_topic) > 1 else 0.0)
     return in_topic[0].score >= CORROBORATED_SCORE and margin >= CLEAR_MARGIN
+
+
+def _names_nothing_new(text: str, rule: Rule) -> bool:
+    """True when the question, without its facet and question words, names next to nothing, and nothing the
+    rule's title does not ("能领多长时间", "报名得拿些啥" after 随迁娃娃啥时候报名上学): a follow-up on that rule,
+    whatever topic NLU hears in it; "养老保险在哪交" after the 医保 rule names 养老保险."""
+    rest = normalize_keep_offsets(text or "")
+    for _, pattern in FACET_WORDS:
+        rest = pattern.sub("", rest)
+    rest = "".join(char for char in rest if char.isalnum() and char not in QUESTION_WORDS)
+    if len(rest) > FOLLOW_UP_REST:
+        return False  # "公租房外地人能申请吗" again: the rule's own question, not a follow-up on it
+    return len(rest) - _coverage(rest, normalize_keep_offsets(rule.title)) < MIN_ANCHOR
 
 
 def _better_than_context(ranked: list[Hit], context_rule: Rule, intent_topic: str | None) -> bool:

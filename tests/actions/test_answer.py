@@ -816,3 +816,31 @@ def test_what_can_you_do_is_the_menu_with_or_without_an_answer_before(kb, domain
         tracker = make_tracker("你都能干啥", intent="ask_capabilities", slots=slots)
         _, messages = run(ActionCapabilities(), tracker, domain)
         assert [m.get("response") for m in messages] == ["utter_capabilities"]
+
+
+def test_a_short_facet_question_nlu_gives_the_same_topic_is_a_follow_up_on_the_last_rule(kb):
+    """ "能领多长时间" after the one-off allowance: NLU hears insurance (confidently enough to name the topic), and
+    the whole base ranks the 失业金 rule first, but the question names nothing besides its facet."""
+    allowance = "insurance.one_time_living_allowance"
+
+    def after(rule_id, text, intent, confidence):
+        return decide(
+            kb,
+            text,
+            on=DAY,
+            intent=intent,
+            confidence=confidence,
+            context_topic=rule_id.split(".")[0],
+            context_rule_id=rule_id,
+        )
+
+    decision = after(allowance, "能领多长时间", "ask_insurance", 0.84)
+    assert (decision.rule.id, decision.facet) == (allowance, "how_long")
+    assert decision.hits[0].rule.id != allowance  # the search alone would have answered another rule
+    # a question that names another subject is that subject's
+    assert after("insurance.medical_transfer", "养老保险在哪交", "ask_insurance", 0.99).rule.id != (
+        "insurance.medical_transfer"
+    )
+    # "how much a month" is an amount, not a cost: the related amount rule
+    amount = after("insurance.unemployment_benefit", "一个月能给多少钱", "ask_insurance", 0.95)
+    assert amount.rule.id == "insurance.unemployment_amount"

@@ -20,12 +20,14 @@ from actions._dialogue import asked_facet
         ("啥时候截止", "deadline"),
         ("多久能下来", "how_long"),
         ("要钱不", "cost"),
+        ("报名得拿些啥", "bring"),
+        ("利息贵不 要俺出多少钱", "cost"),
     ],
 )
 def test_a_follow_up_names_its_facet(text, facet):
     assert asked_facet(text) == facet
 
 
-@pytest.mark.parametrize("text", ["俺在那边打工三年了", "那咋整", "在那个厂子干活"])
+@pytest.mark.parametrize("text", ["俺在那边打工三年了", "那咋整", "在那个厂子干活", "一个月能给多少钱"])
 def test_there_is_no_where_question(text):
     assert asked_facet(text) is None
