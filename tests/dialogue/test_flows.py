@@ -234,3 +234,23 @@ def test_the_same_question_twice_is_not_answered_twice(assistant):
     again = assistant.say("flow-q-repeat", "县城落户要啥条件")
     assert [p for p in customs(again) if p["kind"] == "answer" and p["rule_id"] == first["rule_id"]] == []
     assert "帮我看看" in [b["title"] for m in again for b in m.get("buttons", [])]
+
+
+def test_where_to_ask_after_an_answer_is_that_rules_where_facet_not_the_menu(assistant):
+    """NLU reads "这事上哪问" as a question about the assistant; after an answer it asks where to go about it."""
+    first = only(assistant.say("flow-q-where", "公租房外地人能申请吗"), "answer")
+    where = only(assistant.say("flow-q-where", "这事上哪问"), "answer")
+    assert (where["rule_id"], where["facet"]) == (first["rule_id"], "where")
+
+
+def test_three_facts_in_one_statement_decide_the_offered_check(assistant):
+    """After the 就业困难人员 answer, one statement gives all three facts its check needs, though NLU hears 居住证."""
+    first = only(assistant.say("flow-q-hard", "进城打工的没活干了 能认定就业困难人员不"), "answer")
+    assert first["rule_id"] == "employment.hard_to_employ_migrant"
+    result = only(assistant.say("flow-q-hard", "在宁夏干了八个多月 居住证办了 眼下没活干"), "eligibility")
+    assert result["outcome"] == "partly_eligible"
+    assert result["facts"] == {
+        "ningxia_work_months": 8,
+        "has_urban_residence_permit": True,
+        "currently_unemployed": True,
+    }
