@@ -10,7 +10,9 @@ filters that one ranking in memory, and the branches are tried top to bottom:
    (the one with that facet, or a confident hit among them); then the rule of its topic and subject whose title
    answers that facet ("办失业登记要带啥材料" after 失业登记); a follow-up that names nothing at all ("这个咋整")
    gets the last rule's main answer; then within the conversation's topic; a follow-up that still finds nothing is
-   asked back with the topic's likeliest rules.
+   asked back with the topic's likeliest rules. A short facet question that names nothing else ("能领多长时间") is a
+   follow-up even when NLU names the last rule's topic; a facet question NLU reads as a new one ("啥人能落") still
+   gets the last rule's facet when nothing else in the base fits better.
 3. Otherwise the whole base. A hit is answered when its score reaches MIN_CONFIDENT_SCORE and the topic of NLU's
    best intent agrees (two independent signals naming the same topic); with no topic from NLU at all, only a
    strong hit (STRONG_SCORE) is answered (for a "follow-up" with no context, only one FAR_AHEAD of every other
@@ -193,10 +195,19 @@ def _decide(
             and _names_nothing_new(text, context_rule)
         )
     )
+    if (
+        context_rule is not None
+        and facet
+        and facet in service.facets(context_rule)
+        and (follow_up or not _better_than_context(ranked, context_rule, intent_topic))
+    ):
+        # 1. the rule just answered has the facet asked for: a follow-up's, or one asked with a topic's words NLU read
+        # as a new question ("看病前得先找谁 社保局还是医院" after 异地就医, "啥人能落" after the settlement rule)
+        # when nothing else in the base fits better
+        why = "facet of the last rule" if follow_up else "facet of the last rule, no better hit"
+        return Decision(rule=context_rule, facet=facet, why=why)
     if context_rule is not None and follow_up and (facet or intent == "ask_followup"):
-        # 1. the rule just answered, 2. the rules related to it
-        if facet and facet in service.facets(context_rule):
-            return Decision(rule=context_rule, facet=facet, why="facet of the last rule")
+        # 2. the rules related to the rule just answered
         related = service.related(context_rule, on=on)
         with_facet = [rule for rule in related if facet and facet in service.facets(rule)]
         if with_facet:
@@ -213,15 +224,6 @@ def _decide(
             # 2c. "这个咋整", "那咋办": a follow-up that names nothing at all is about the rule just answered (its main
             # answer; when that was the last reply, the caller says what it needs instead of repeating it)
             return Decision(rule=context_rule, why="a bare follow-up on the last rule")
-    if (
-        context_rule is not None
-        and facet
-        and facet in service.facets(context_rule)
-        and not _better_than_context(ranked, context_rule, intent_topic)
-    ):
-        # 2d. a facet of the last rule asked with a topic's words NLU read as a new question ("看病前得先找谁
-        # 社保局还是医院" after 异地就医, "啥人能落" after the settlement rule): nothing else in the base fits better
-        return Decision(rule=context_rule, facet=facet, why="facet of the last rule, no better hit")
     if context_topic and follow_up:
         # 3. the conversation's topic
         in_context = of_topic(context_topic)
@@ -419,7 +421,7 @@ def _better_than_context(ranked: list[Hit], context_rule: Rule, intent_topic: st
     )
 
 
-def _best_guess_topic(ranking: list[tuple[str, float]], intent: str | None = "nlu_fallback") -> str | None:
+def _best_guess_topic(ranking: list[tuple[str, float]], intent: str | None) -> str | None:
     """The topic of the NLU's best-ranked real intent when it fell back (below the fallback threshold); for a
     statement (`inform`: "在吴忠住了一年多了 想办个居住证"), the best-ranked topic intent at least GUESSED_TOPIC_FLOOR
     sure."""

@@ -573,6 +573,7 @@ def test_a_fact_about_another_topic_is_that_topics_question_not_the_offered_chec
     tracker = after_rental("我在县城买了房 能落户不", intent="ask_settlement", confidence=0.95)
     events, messages = run(ActionAnswerPolicy(), tracker, domain)
     assert customs(messages)[0]["topic"] == "settlement"
+    assert all(payload["kind"] != "eligibility" for payload in customs(messages))  # one fact is not the check's
     assert SlotSet("facts", {"has_local_housing": True}) not in events
 
 

@@ -295,18 +295,6 @@ def test_several_facts_of_the_offered_check_count_even_when_nlu_names_another_to
     assert result["facts"]["ningxia_work_months"] == 8
 
 
-def test_one_fact_of_another_topic_still_goes_to_that_topic(kb, domain):
-    tracker = make_tracker(
-        "我在县城买了房 能落户不",
-        intent="ask_settlement",
-        confidence=0.95,
-        slots={"topic": "housing", "last_rule_id": RENTAL, "offered_check": RENTAL},
-    )
-    events, messages = run(ActionAnswerPolicy(), tracker, domain)
-    assert all(payload["kind"] != "eligibility" for payload in customs(messages))
-    assert SlotSet("facts", {"has_local_housing": True}) not in events
-
-
 @pytest.mark.parametrize("text", ["俺考了个中级电工证 给俺弄弄看能不能补", "你看我能不能领"])
 def test_more_ways_to_ask_for_a_check(text):
     assert asks_for_check(text)
