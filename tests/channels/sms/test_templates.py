@@ -138,8 +138,8 @@ def test_any_reply_fits_the_limits_and_keeps_every_number_whole(text, limits):
     assert all(length <= limits.message_chars for length in phone)  # each send within the provider's limit
     assert sum(phone) <= max(limits.reply_chars, phone[0])  # within the per-reply cap
     whole = runs(text)
-    # as long as a message's room or longer: must be cut when the reply is cut, as its "…" takes a character
-    # ("NX…KQFXNX…KQFX欠薪" with 32 characters of room and a cap of one message)
+    # as long as a message's room or longer: such a run may be cut, since a cut reply's "…" takes a character
+    # ("NX…KQFXNX…KQFX欠薪" with 32 characters of room and a cap of one message); every other run stays whole
     too_long = [run for run in whole if len(run) >= limits.reply_part_chars]
     for message in messages:
         assert message.template == "reply" and message.text == REPLY_PREFIX + message.params[0]
